@@ -1,0 +1,53 @@
+"""Plain 16-bit mono WAV in and out with numpy; tolerant of streamed headers."""
+
+from __future__ import annotations
+
+import struct
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from loa.fsio import atomic_open
+
+
+def parse_wav(data: bytes) -> tuple[np.ndarray, int, int]:
+    """Return (int16 samples shaped (n, channels), rate, channels).
+
+    espeak-ng --stdout writes 0x7ffff000 as the data size because it streams, so the
+    chunk sizes are trusted only as far as the bytes go.
+    """
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise ValueError("not a RIFF/WAVE stream")
+    pos, rate, channels, bits = 12, 0, 0, 0
+    while pos + 8 <= len(data):
+        cid, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        body = pos + 8
+        if cid == b"fmt ":
+            fmt, channels, rate, _, _, bits = struct.unpack("<HHIIHH", data[body : body + 16])
+            if fmt not in (1, 0xFFFE) or bits != 16:
+                raise ValueError(f"unsupported WAV format {fmt}/{bits} bit")
+        elif cid == b"data":
+            end = min(len(data), body + size)
+            end -= (end - body) % (2 * max(channels, 1))
+            pcm = np.frombuffer(data[body:end], dtype="<i2").astype(np.int16)
+            return pcm.reshape(-1, channels), rate, channels
+        pos = body + size + (size & 1)
+    raise ValueError("WAV stream has no data chunk")
+
+
+def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    """Mono int16 samples and rate."""
+    samples, rate, _ = parse_wav(Path(path).read_bytes())
+    return samples[:, 0].copy(), rate
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
+    """Write mono int16 atomically."""
+    pcm = np.asarray(samples, dtype=np.int16)
+    with atomic_open(path, "wb") as fh:
+        with wave.open(fh, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(pcm.tobytes())

@@ -1,0 +1,119 @@
+"""The `loa` command: wires the stages together; no stage imports this package."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from loa import __version__
+from loa.errors import LoaError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from loa.cli import commands as c
+
+    p = argparse.ArgumentParser(
+        prog="loa",
+        description="loa: đài truyền thanh xã tự động — từ kế hoạch tuyên truyền đến loa thôn.",
+    )
+    p.add_argument("--version", action="version", version=f"loa {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="in nhật ký kỹ thuật (tiếng Anh)")
+    sub = p.add_subparsers(dest="command", metavar="LỆNH")
+
+    plan = sub.add_parser("plan", help="đọc kế hoạch tuyên truyền").add_subparsers(
+        dest="plan_command", metavar="LỆNH", required=True)
+    imp = plan.add_parser("import", help="tìm các nội dung tuyên truyền, soạn bản tin nháp")
+    imp.add_argument("plan", help="tệp kế hoạch (.txt)")
+    imp.add_argument("-o", "--output", help="tệp bản tin YAML sẽ ghi ra")
+    imp.add_argument("--section", help="chọn mục khác làm nội dung (ví dụ IV hoặc II.2)")
+    imp.add_argument("--json", action="store_true", help="in các nội dung dạng JSON")
+    imp.set_defaults(func=c.plan_import)
+    show = plan.add_parser("show", help="in dàn ý kế hoạch, đánh dấu phần nội dung")
+    show.add_argument("plan")
+    show.add_argument("--section", help="mục nội dung muốn đánh dấu")
+    show.set_defaults(func=c.plan_show)
+
+    bul = sub.add_parser("bulletin", help="xem và duyệt bản tin").add_subparsers(
+        dest="bulletin_command", metavar="LỆNH", required=True)
+    bl = bul.add_parser("list", help="liệt kê bản tin và trạng thái")
+    bl.add_argument("file", help="tệp bản tin YAML")
+    bl.set_defaults(func=c.bulletin_list)
+    ba = bul.add_parser("approve", help="duyệt bản tin để được phát")
+    ba.add_argument("file", help="tệp bản tin YAML")
+    ba.add_argument("ids", nargs="+", metavar="MÃ", help="mã bản tin, ví dụ IV.1.a")
+    ba.add_argument("--by", required=True, help="họ tên người duyệt")
+    ba.set_defaults(func=c.bulletin_approve)
+
+    norm = sub.add_parser("normalize", help="in đúng câu chữ mà giọng đọc sẽ đọc")
+    norm.add_argument("text", nargs="?", help="văn bản (bỏ trống thì đọc từ đầu vào chuẩn)")
+    norm.add_argument("--variant", choices=["north", "south"], default="north",
+                      help="cách đọc số miền Bắc (nghìn, linh) hay miền Nam (ngàn, lẻ)")
+    norm.add_argument("--explain", action="store_true", help="chỉ rõ quy tắc nào đổi chỗ nào")
+    norm.set_defaults(func=c.normalize)
+
+    say = sub.add_parser("say", help="đọc một câu thành tệp âm thanh")
+    say.add_argument("text")
+    say.add_argument("-o", "--output", required=True, help="tệp WAV ghi ra")
+    say.add_argument("--engine", action="append", choices=["gtts", "espeak"],
+                     help="bộ đọc, theo thứ tự thử (mặc định: gtts rồi espeak)")
+    say.add_argument("--voice", choices=["north", "central", "south"], default="north")
+    say.add_argument("--no-chime", action="store_true", help="không thêm tiếng chuông")
+    say.set_defaults(func=c.say)
+
+    for name, fn, helptext in (
+        ("validate", c.validate, "kiểm tra tệp lịch phát"),
+        ("next", c.next_, "xem những gì sẽ phát trong các ngày tới"),
+    ):
+        sp = sub.add_parser(name, help=helptext)
+        sp.add_argument("schedule", help="tệp lịch phát YAML trong schedules/")
+        if name == "next":
+            sp.add_argument("--days", type=int, default=7, help="số ngày (mặc định 7)")
+        sp.set_defaults(func=fn)
+
+    run = sub.add_parser("run", help="chạy phát tự động theo lịch (chạy mãi đến khi dừng)")
+    run.add_argument("schedule", help="tệp lịch phát YAML")
+    run.add_argument("--sink", choices=["auto", "device", "wav"], default="auto",
+                     help="phát ra loa (device), ghi tệp WAV (wav) hay tự chọn (auto)")
+    run.add_argument("--wav-dir", help="thư mục ghi tệp WAV khi --sink wav")
+    run.add_argument("--for", dest="run_for", type=float, metavar="GIÂY",
+                     help="tự dừng sau số giây này")
+    run.add_argument("--until-idle", action="store_true",
+                     help="tự dừng khi không còn buổi phát nào trong 36 giờ tới")
+    run.set_defaults(func=c.run)
+
+    lg = sub.add_parser("log", help="xem nhật ký phát gần đây")
+    lg.add_argument("--limit", type=int, default=20, help="số dòng (mặc định 20)")
+    lg.set_defaults(func=c.show_log)
+
+    ex = sub.add_parser("export", help="xuất nhật ký phát")
+    ex.add_argument("--format", choices=["csv"], default="csv")
+    ex.add_argument("-o", "--output", required=True, help="tệp ghi ra")
+    ex.set_defaults(func=c.export)
+
+    demo = sub.add_parser("demo", help="chạy thử toàn bộ: kế hoạch → bản tin → giọng đọc → "
+                                       "lịch → phát → nhật ký")
+    demo.add_argument("--sink", choices=["auto", "device", "wav"], default="auto")
+    demo.set_defaults(func=c.demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.ERROR,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except LoaError as exc:
+        for problem in exc.problems:
+            print(f"Lỗi: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("Đã dừng.", file=sys.stderr)
+        return 130

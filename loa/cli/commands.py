@@ -1,0 +1,273 @@
+"""One function per CLI command; each only calls the stages."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from loa import settings
+from loa.clock import DEFAULT_TZ, SystemClock
+from loa.errors import LoaError
+
+
+def _out(text: str = "") -> None:
+    print(text)
+
+
+# --- plan ----------------------------------------------------------------------------------
+
+def plan_import(args) -> int:
+    from loa.plan import import_plan
+    from loa.script import new_bulletin_file
+    from loa.script.bulletin import BulletinFile, load_bulletins
+
+    plan = import_plan(args.plan, section=args.section)
+    if args.json:
+        _out(json.dumps(
+            {"plan": plan.plan_id, "title": plan.title, "issuer": plan.issuer,
+             "section": plan.content.path,
+             "topics": [{"id": t.path, "title": t.title, "line": t.line, "text": t.text}
+                        for t in plan.topics]},
+            ensure_ascii=False, indent=2))
+    if args.output:
+        out = Path(args.output)
+        fresh = new_bulletin_file(out, plan)
+        if out.exists():
+            # Keep the officer's edits and approvals for topics whose text is unchanged.
+            old: BulletinFile = load_bulletins(out)
+            by_id = {b.id: b for b in old.bulletins}
+            for i, b in enumerate(fresh.bulletins):
+                prev = by_id.get(b.id)
+                if prev is not None and prev.source_line is not None:
+                    fresh.bulletins[i] = prev
+        fresh.save()
+        if not args.json:
+            _out(f"Đã soạn {len(fresh.bulletins)} bản tin nháp từ mục {plan.content.path} "
+                 f"của kế hoạch vào {out}.")
+            _out("Hãy đọc, sửa rồi duyệt: loa bulletin approve "
+                 f"{out} <mã> --by <tên người duyệt>")
+    elif not args.json:
+        for t in plan.topics:
+            _out(f"{t.path:10} {t.title}")
+    return 0
+
+
+def plan_show(args) -> int:
+    from loa.plan import import_plan
+
+    plan = import_plan(args.plan, section=args.section)
+    _out(f"{plan.title} — {plan.issuer or 'không rõ cơ quan ban hành'}")
+    for node in plan.outline.walk():
+        if node.kind == "root":
+            continue
+        depth = node.path.count(".")
+        mark = "  ◀ NỘI DUNG PHÁT" if node is plan.content else ""
+        text = node.text
+        _out(f"{'  ' * depth}{node.path}  {text[:70]}{'…' if len(text) > 70 else ''}{mark}")
+    return 0
+
+
+# --- bulletins -------------------------------------------------------------------------------
+
+def bulletin_list(args) -> int:
+    from loa.script.bulletin import STATUS_VI, load_bulletins
+
+    bfile = load_bulletins(args.file)
+    for b in bfile.bulletins:
+        who = f" ({b.approved_by})" if b.approved_by else ""
+        _out(f"{b.id:10} {STATUS_VI[b.status]:11}{who:14} ~{b.estimated_seconds() / 60:.1f} phút"
+             f"  {b.title}")
+    return 0
+
+
+def bulletin_approve(args) -> int:
+    from loa.script import approve, load_bulletins
+
+    bfile = load_bulletins(args.file)
+    done = approve(bfile, args.ids, args.by, SystemClock().now())
+    bfile.save()
+    for b in done:
+        _out(f"Đã duyệt {b.id}: {b.title}")
+    return 0
+
+
+# --- text and voice ----------------------------------------------------------------------------
+
+def normalize(args) -> int:
+    from loa.script.normalize import Normalizer
+
+    text = args.text if args.text is not None else sys.stdin.read()
+    norm = Normalizer(variant=args.variant)
+    if args.explain:
+        spoken, changes = norm.explain(text)
+        _out(spoken)
+        for ch in changes:
+            _out(f"  [{ch.rule}] {ch.original!r} → {ch.spoken!r}")
+    else:
+        _out(norm.normalize(text))
+    return 0
+
+
+def say(args) -> int:
+    from loa.audio.produce import AudioSettings, assemble
+    from loa.audio.wav import write_wav
+    from loa.cli.wiring import chain_for, normalizer
+
+    chain = chain_for(None, engines=tuple(args.engine) if args.engine else None)
+    for engine in chain.engines:
+        if hasattr(engine, "voice") and engine.name == "espeak":
+            from loa.voice.espeak import VOICES
+
+            engine.voice = VOICES[args.voice]
+    spoken = normalizer(args.voice)(args.text)
+    result = chain.synthesize(spoken)
+    audio = AudioSettings(chime=not args.no_chime)
+    samples = assemble(result.speech, None, audio)
+    write_wav(args.output, samples, audio.rate)
+    for failure in result.failures:
+        _out(f"Không dùng được {failure.engine} ({failure.kind}); chuyển sang bộ đọc dự phòng.")
+    _out(f"Đã ghi {args.output} ({len(samples) / audio.rate:.1f} giây, bộ đọc "
+         f"{result.speech.engine}, giọng {result.speech.voice}).")
+    return 0
+
+
+# --- schedule --------------------------------------------------------------------------------
+
+def _load(path: str):
+    from loa.schedule import load_program_bulletins, load_schedule
+
+    schedule = load_schedule(path)
+    return schedule, load_program_bulletins(schedule)
+
+
+def validate(args) -> int:
+    from loa.schedule import check_limits
+
+    schedule, bulletins = _load(args.schedule)
+    problems = check_limits(schedule, bulletins)
+    total = sum(len(v) for v in bulletins.values())
+    if problems:
+        for p in problems:
+            print(f"Lỗi: {args.schedule}: {p}", file=sys.stderr)
+        return 2
+    _out(f"Lịch phát hợp lệ: {schedule.station.name}, {len(schedule.zones)} vùng, "
+         f"{len(schedule.sessions)} buổi, {len(schedule.programs)} chương trình, "
+         f"{total} bản tin đã duyệt.")
+    return 0
+
+
+def next_(args) -> int:
+    from loa.schedule import expand
+    from loa.schedule.model import WEEKDAYS_VI
+
+    schedule, bulletins = _load(args.schedule)
+    now = datetime.now(schedule.station.tz)
+    occs = expand(schedule, bulletins, now, now + timedelta(days=args.days))
+    if not occs:
+        _out(f"Không có gì để phát trong {args.days} ngày tới.")
+    for occ in occs:
+        zones = ", ".join(schedule.zones[z].name for z in occ.zones)
+        day = WEEKDAYS_VI[occ.at.weekday()]
+        _out(f"{day} {occ.at:%d/%m/%Y %H:%M}  {schedule.sessions[occ.session].name} — {zones} "
+             f"(~{occ.estimated_seconds() / 60:.1f} phút)")
+        for item in occ.items:
+            _out(f"    {item.bulletin.id:10} {item.bulletin.title}")
+    return 0
+
+
+def run_daemon(schedule, bulletins, sink_kind: str, wav_dir: Path | None,
+               until: datetime | None, until_idle: bool, report=_out):
+    """Start the daemon and block; shared by `loa run` and `loa demo`."""
+    from loa.cli.wiring import chain_for, clip_maker, sink_factory
+    from loa.log import LogStore
+    from loa.player import Daemon, Player
+
+    clock = SystemClock(schedule.station.tz)
+    store = LogStore(settings.db_path())
+    sink_for, note = sink_factory(sink_kind, wav_dir)
+    report(note)
+    player = Player(store, clock, sink_for, clip_maker(schedule.station, chain_for(
+        schedule.station, clock)), {z.id: z.device for z in schedule.zones.values()})
+    daemon = Daemon(schedule, bulletins, player, clock, store)
+
+    def on_signal(signum, frame):
+        daemon.stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        upcoming = daemon.start()
+        pending = daemon.pending()
+        report(f"Đang chạy lịch {schedule.path.name}: {len(pending)} buổi phát trong 36 giờ tới.")
+        if pending:
+            report(f"Buổi gần nhất: {pending[0].at:%H:%M:%S %d/%m/%Y}.")
+        daemon.wait(until=until, until_idle=until_idle)
+    finally:
+        daemon.shutdown()
+        for s, h in previous.items():
+            signal.signal(s, h)
+        store.close()
+    return upcoming
+
+
+def run(args) -> int:
+    schedule, bulletins = _load(args.schedule)
+    until = (datetime.now(schedule.station.tz) + timedelta(seconds=args.run_for)
+             if args.run_for else None)
+    run_daemon(schedule, bulletins, args.sink, Path(args.wav_dir) if args.wav_dir else None,
+               until, args.until_idle)
+    _out("Đã dừng phát tự động.")
+    return 0
+
+
+# --- log and export ----------------------------------------------------------------------------
+
+def print_log(rows, tz=DEFAULT_TZ) -> None:
+    from loa.log import STATUS_VI
+
+    if not rows:
+        _out("Nhật ký phát trống.")
+        return
+    _out(f"{'Giờ theo lịch':19} {'Bắt đầu thực tế':23} {'Vùng':12} {'Trạng thái':10} Bản tin")
+    for r in rows:
+        sched = datetime.fromisoformat(r.scheduled_at).astimezone(tz)
+        started = (datetime.fromisoformat(r.started_at).astimezone(tz).strftime(
+            "%d/%m/%Y %H:%M:%S.%f")[:23] if r.started_at else "—")
+        reason = f" ({r.reason})" if r.reason else ""
+        _out(f"{sched:%d/%m/%Y %H:%M:%S} {started:23} {r.zone:12} "
+             f"{STATUS_VI.get(r.status, r.status):10} {r.bulletin} — {r.title[:50]}{reason}")
+
+
+def show_log(args) -> int:
+    from loa.log import LogStore
+
+    store = LogStore(settings.db_path())
+    try:
+        print_log(store.plays(limit=args.limit))
+    finally:
+        store.close()
+    return 0
+
+
+def export(args) -> int:
+    from loa.log import LogStore
+    from loa.report import export_csv
+
+    store = LogStore(settings.db_path())
+    try:
+        n = export_csv(store, args.output, DEFAULT_TZ)
+    finally:
+        store.close()
+    _out(f"Đã xuất {n} lượt phát ra {args.output}.")
+    return 0
+
+
+def demo(args) -> int:
+    from loa.cli.demo import run_demo
+
+    return run_demo(args.sink)
+
+
+__all__ = ["LoaError"]

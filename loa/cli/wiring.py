@@ -1,0 +1,74 @@
+"""Build the pipeline's parts from a schedule and the embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from loa import settings
+from loa.audio.render import Clip, render_text
+from loa.clock import Clock
+from loa.player.sinks import Sink, SoundDeviceSink, WavDirSink, output_devices
+from loa.schedule.model import Station
+from loa.script.bulletin import Bulletin
+from loa.voice import EngineChain, default_chain
+
+
+def normalizer(variant: str = "north") -> Callable[[str], str]:
+    from loa.script.normalize import Normalizer
+
+    return Normalizer(variant="south" if variant == "south" else "north").normalize
+
+
+def chain_for(station: Station | None, clock: Clock | None = None,
+              engines: tuple[str, ...] | None = None) -> EngineChain:
+    """gTTS (with a timeout) then espeak-ng, unless the station says otherwise.
+
+    LOA_GTTS_ENDPOINT points gTTS at another server (a local fake in tests);
+    LOA_GTTS_TIMEOUT caps each request.
+    """
+    return default_chain(
+        voice=station.voice if station else "north",
+        speed=station.speed if station else 1.0,
+        gtts_timeout=float(os.environ.get("LOA_GTTS_TIMEOUT", "10")),
+        gtts_endpoint=os.environ.get("LOA_GTTS_ENDPOINT") or None,
+        engines=engines or (station.engines if station else ("gtts", "espeak")),
+        clock=clock,
+    )
+
+
+def clip_maker(station: Station, chain: EngineChain,
+               clips_dir: Path | None = None) -> Callable[[Bulletin], Clip]:
+    normalize = normalizer(station.voice)
+    folder = clips_dir or settings.clips_dir()
+    intro = station.intro or f"{station.name} xin thông báo."
+    cache: dict[str, Clip] = {}
+
+    def clip_for(bulletin: Bulletin) -> Clip:
+        key = bulletin.key + "\x1f" + bulletin.text
+        if key not in cache:
+            cache[key] = render_text(bulletin.text, chain, folder, normalize, intro=intro)
+        return cache[key]
+
+    return clip_for
+
+
+def sink_factory(kind: str, wav_dir: Path | None) -> tuple[Callable[[str], Sink], str]:
+    """kind: auto | device | wav. Returns the factory and a Vietnamese note for the officer."""
+    if kind == "auto":
+        kind = "device" if output_devices() else "wav"
+    if kind == "device":
+        sinks: dict[str, Sink] = {}
+
+        def device_sink(device: str) -> Sink:
+            if device not in sinks:
+                sinks[device] = SoundDeviceSink(device)
+            return sinks[device]
+
+        return device_sink, "Phát ra thiết bị âm thanh."
+    folder = wav_dir or settings.data_dir() / "played"
+    wav = WavDirSink(folder)
+    note = (f"Máy này không có thiết bị âm thanh: những gì lẽ ra được phát sẽ được ghi "
+            f"thành tệp WAV trong {folder}.")
+    return (lambda device: wav), note

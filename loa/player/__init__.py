@@ -1,0 +1,7 @@
+"""Stage 6: the unattended player (APScheduler daemon, sinks)."""
+
+from loa.player.daemon import Daemon, Player
+from loa.player.sinks import Sink, SinkError, SoundDeviceSink, WavDirSink, output_devices
+
+__all__ = ["Daemon", "Player", "Sink", "SinkError", "SoundDeviceSink", "WavDirSink",
+           "output_devices"]

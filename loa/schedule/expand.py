@@ -1,0 +1,138 @@
+"""Expand a schedule into the concrete occurrences that will play, in time order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from loa.errors import LoaError
+from loa.schedule.model import Program, Schedule
+from loa.script.bulletin import Bulletin, BulletinFile, load_bulletins
+
+
+@dataclass(frozen=True)
+class Item:
+    program: str
+    bulletin: Bulletin
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One session on one day: the items play back to back into its zones."""
+
+    station: str
+    session: str
+    at: datetime  # aware, station zone
+    zones: tuple[str, ...]
+    items: tuple[Item, ...]
+
+    def play_key(self, zone: str, item: Item) -> str:
+        """Recorded before a play starts, so a restart never plays it twice."""
+        return "|".join(
+            [self.station, zone, item.program, self.at.isoformat(), item.bulletin.key]
+        )
+
+    def estimated_seconds(self) -> float:
+        return sum(i.bulletin.estimated_seconds() for i in self.items)
+
+
+def load_program_bulletins(schedule: Schedule) -> dict[str, list[Bulletin]]:
+    """Approved bulletins of each program, in file order, filtered by `only`."""
+    files: dict[Path, BulletinFile] = {}
+    out: dict[str, list[Bulletin]] = {}
+    for prog in schedule.programs.values():
+        bfile = files.get(prog.bulletins_file)
+        if bfile is None:
+            bfile = files[prog.bulletins_file] = load_bulletins(prog.bulletins_file)
+        chosen = [b for b in bfile.bulletins if b.status == "approved"]
+        if prog.only:
+            missing = [i for i in prog.only if not any(b.id == i for b in bfile.bulletins)]
+            if missing:
+                raise LoaError(
+                    f"chương trình '{prog.id}': không có bản tin {', '.join(missing)} "
+                    f"trong {prog.bulletins_file.name}.",
+                    schedule.path,
+                    prog.line,
+                )
+            chosen = [b for b in chosen if b.id in prog.only]
+        out[prog.id] = chosen
+    return out
+
+
+def _rotation(prog: Program, session_index: int, day: date, pool: list[Bulletin]) -> list[Bulletin]:
+    """Slot k of the program plays the next n bulletins of the pool, round-robin.
+
+    Each full pass through the pool shifts the start by one, so when the sessions per
+    day times n divides the pool size, the morning does not always get the same ones.
+    """
+    if not pool:
+        return []
+    origin = prog.start or date(2020, 1, 1)
+    slot = (day - origin).days * max(1, len(prog.sessions)) + session_index
+    n = min(prog.per_session, len(pool))
+    start = slot * n + (slot * n) // len(pool)
+    return [pool[(start + i) % len(pool)] for i in range(n)]
+
+
+def expand(
+    schedule: Schedule,
+    bulletins: dict[str, list[Bulletin]],
+    start: datetime,
+    end: datetime,
+) -> list[Occurrence]:
+    """Occurrences with start <= at < end."""
+    tz = schedule.station.tz
+    start, end = start.astimezone(tz), end.astimezone(tz)
+    out: list[Occurrence] = []
+    day = start.date()
+    while day <= end.date():
+        if day not in schedule.skip_dates:
+            for session in schedule.sessions.values():
+                if day.weekday() not in session.days:
+                    continue
+                at = datetime.combine(day, session.time, tzinfo=tz)
+                if not start <= at < end:
+                    continue
+                items: list[Item] = []
+                for prog in schedule.programs.values():
+                    if session.id not in prog.sessions:
+                        continue
+                    if (prog.start and day < prog.start) or (prog.end and day > prog.end):
+                        continue
+                    idx = prog.sessions.index(session.id)
+                    for b in _rotation(prog, idx, day, bulletins.get(prog.id, [])):
+                        items.append(Item(prog.id, b))
+                if items:
+                    # ưu tiên (2) before thông thường (3) within a session
+                    items.sort(key=lambda i: i.bulletin.priority)
+                    out.append(
+                        Occurrence(schedule.station.id, session.id, at, session.zones,
+                                   tuple(items))
+                    )
+        day += timedelta(days=1)
+    out.sort(key=lambda o: (o.at, o.session))
+    return out
+
+
+def check_limits(schedule: Schedule, bulletins: dict[str, list[Bulletin]], days: int = 7,
+                 now: datetime | None = None) -> list[str]:
+    """Vietnamese warnings for sessions over the station's length limit."""
+    now = now or datetime.now(schedule.station.tz)
+    problems = []
+    limit = schedule.station.max_session_minutes * 60
+    seen = set()
+    for occ in expand(schedule, bulletins, now, now + timedelta(days=days)):
+        secs = occ.estimated_seconds()
+        if secs > limit and occ.session not in seen:
+            seen.add(occ.session)
+            problems.append(
+                f"buổi phát '{occ.session}' ngày {occ.at:%d/%m/%Y} dài khoảng "
+                f"{secs / 60:.0f} phút, quá giới hạn {limit / 60:.0f} phút của đài."
+            )
+    for pid, pool in bulletins.items():
+        if not pool:
+            problems.append(
+                f"chương trình '{pid}' chưa có bản tin nào đã duyệt, nên sẽ không phát gì."
+            )
+    return problems

@@ -1,0 +1,77 @@
+"""The playback schedule: station, zones, sessions, programs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+WEEKDAYS_VI = ("T2", "T3", "T4", "T5", "T6", "T7", "CN")  # Monday first, as date.weekday()
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    start: time
+    end: time  # may be earlier than start: the span crosses midnight
+
+    def contains(self, t: time) -> bool:
+        if self.start <= self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+@dataclass(frozen=True)
+class Station:
+    id: str
+    name: str
+    tz: ZoneInfo
+    quiet_hours: QuietHours | None = None
+    max_session_minutes: float = 45.0
+    voice: str = "north"
+    speed: float = 1.0
+    engines: tuple[str, ...] = ("gtts", "espeak")
+    intro: str = ""
+
+
+@dataclass(frozen=True)
+class Zone:
+    id: str
+    name: str
+    device: str = "default"
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    name: str
+    time: time
+    days: frozenset[int]  # 0 = Monday
+    zones: tuple[str, ...]
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Program:
+    id: str
+    name: str
+    bulletins_file: Path
+    sessions: tuple[str, ...]
+    start: date | None = None
+    end: date | None = None
+    per_session: int = 1
+    only: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass
+class Schedule:
+    path: Path
+    station: Station
+    zones: dict[str, Zone]
+    sessions: dict[str, Session]
+    programs: dict[str, Program]
+    skip_dates: frozenset[date] = field(default_factory=frozenset)

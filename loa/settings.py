@@ -1,0 +1,32 @@
+"""Embedded defaults: where loa keeps its data when nobody configured anything."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def data_dir() -> Path:
+    """LOA_DATA_DIR, else $XDG_DATA_HOME/loa, else ~/.local/share/loa."""
+    env = os.environ.get("LOA_DATA_DIR")
+    if env:
+        base = Path(env)
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME")
+        base = Path(xdg) / "loa" if xdg else Path.home() / ".local" / "share" / "loa"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def db_path() -> Path:
+    return data_dir() / "loa.sqlite3"
+
+
+def clips_dir() -> Path:
+    d = data_dir() / "clips"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+PACKAGE_DATA = Path(__file__).parent / "data"
+SAMPLE_PLANS = PACKAGE_DATA / "plans"

@@ -1,0 +1,57 @@
+"""Try engines in the station's order; fall back and remember who was down."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from loa.clock import Clock, SystemClock
+from loa.voice.engine import Engine, EngineError, Speech
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChainResult:
+    speech: Speech
+    failures: list[EngineError] = field(default_factory=list)
+
+    @property
+    def fell_back(self) -> bool:
+        return bool(self.failures)
+
+
+class EngineChain:
+    """After an online engine fails for other than the text itself, skip it for `cooldown` s
+    so a batch of bulletins does not wait out one timeout each."""
+
+    def __init__(self, engines: list[Engine], clock: Clock | None = None, cooldown: float = 300):
+        if not engines:
+            raise ValueError("an engine chain needs at least one engine")
+        self.engines = engines
+        self.clock = clock or SystemClock()
+        self.cooldown = cooldown
+        self._down_until: dict[str, float] = {}
+
+    def synthesize(self, text: str) -> ChainResult:
+        failures: list[EngineError] = []
+        now = self.clock.now().timestamp()
+        for engine in self.engines:
+            until = self._down_until.get(engine.name)
+            if until is not None and now < until:
+                failures.append(EngineError(engine.name, "offline", "skipped: failed recently"))
+                continue
+            try:
+                speech = engine.synthesize(text)
+            except EngineError as exc:
+                log.warning("engine %s failed (%s): %s", engine.name, exc.kind, exc.detail)
+                failures.append(exc)
+                # "rejected" is about this text; anything else will hit the next text too.
+                if engine.online and exc.kind != "rejected":
+                    self._down_until[engine.name] = now + self.cooldown
+                continue
+            self._down_until.pop(engine.name, None)
+            return ChainResult(speech, failures)
+        raise failures[-1] if len(failures) == 1 else EngineError(
+            "chain", "broken", "; ".join(str(f) for f in failures)
+        )

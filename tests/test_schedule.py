@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from loa.cli import main
+from loa.clock import DEFAULT_TZ
+from loa.errors import LoaError
+from loa.schedule import expand, load_program_bulletins, load_schedule
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def example(tmp_path) -> Path:
+    shutil.copytree(REPO / "schedules", tmp_path / "schedules")
+    return tmp_path / "schedules" / "ba-vi.yaml"
+
+
+def test_example_schedule_is_valid(example, capsys):
+    assert main(["validate", str(example)]) == 0
+    assert "Lịch phát hợp lệ" in capsys.readouterr().out
+
+
+def test_expansion_respects_days_dates_and_skips(example):
+    sched = load_schedule(example)
+    pool = load_program_bulletins(sched)
+    start = datetime(2026, 8, 31, 0, 0, tzinfo=DEFAULT_TZ)  # Monday
+    occs = expand(sched, pool, start, start + timedelta(days=7))
+    times = [(o.at.strftime("%a %d %H:%M"), o.session) for o in occs]
+    assert ("Wed 02 06:30", "sang") not in times  # skip_dates: 2026-09-02
+    assert ("Sat 05 17:00", "chieu") not in times  # afternoon is T2-T6 only
+    assert ("Sat 05 06:30", "sang") in times
+    assert all(o.at.tzinfo is not None and o.at.utcoffset() == timedelta(hours=7) for o in occs)
+    assert all(len(o.items) == 2 for o in occs)
+    # nothing after the program's last day
+    late = expand(sched, pool, datetime(2026, 12, 31, 12, tzinfo=DEFAULT_TZ),
+                  datetime(2027, 1, 3, tzinfo=DEFAULT_TZ))
+    assert [o.at.date().isoformat() for o in late] == ["2026-12-31"]
+
+
+def test_rotation_gives_every_bulletin_fair_airtime_in_every_session(example):
+    sched = load_schedule(example)
+    pool = load_program_bulletins(sched)
+    start = datetime(2026, 4, 1, tzinfo=DEFAULT_TZ)
+    occs = expand(sched, pool, start, start + timedelta(days=28))
+    for session in ("sang", "chieu"):
+        counts = Counter(i.bulletin.id for o in occs if o.session == session for i in o.items)
+        assert set(counts) == {"IV.1.a", "IV.2.a", "IV.2.c", "IV.3.c"}
+        assert max(counts.values()) - min(counts.values()) <= 2
+
+
+def test_every_schedule_error_at_once_with_lines_and_suggestions(example):
+    bad = example.read_text(encoding="utf-8")
+    bad = bad.replace("  timezone: Asia/Ho_Chi_Minh", "  timezone: Asia/Hanoi_City")
+    bad = bad.replace('    time: "17:00"', '    time: "25:00"')
+    bad = bad.replace("    per_session: 2", "    per_sesion: 2")
+    bad = bad.replace("    zones: [toan-xa, thon-van-hoa]\n  - id: chieu",
+                      "    zones: [toan-xa, thon-van-hao]\n  - id: chieu")
+    example.write_text(bad, encoding="utf-8")
+    with pytest.raises(LoaError) as exc:
+        load_schedule(example)
+    problems = exc.value.problems
+    text = "\n".join(str(p) for p in problems)
+    assert len(problems) == 4, text
+    lines = {p.line for p in problems}
+    src = bad.splitlines()
+    assert any("timezone: Asia/Hanoi_City" in src[n - 1] for n in lines)
+    assert any('time: "25:00"' in src[n - 1] for n in lines)
+    assert "Có phải ý bạn là 'per_session'?" in text
+    assert "Có phải ý bạn là 'thon-van-hoa'?" in text
+    assert all(str(example) in str(p) for p in problems)
+
+
+def test_session_in_quiet_hours_is_rejected(example, capsys):
+    text = example.read_text(encoding="utf-8").replace('time: "06:30"', 'time: "04:30"')
+    example.write_text(text, encoding="utf-8")
+    assert main(["validate", str(example)]) == 2
+    err = capsys.readouterr().err
+    assert "giờ yên tĩnh" in err and "dòng 27" in err  # the time: line and "Traceback" not in err
+
+
+def test_yaml_syntax_error_names_the_line(example, capsys):
+    text = example.read_text(encoding="utf-8").replace("  - id: chieu", "  - id: [chieu")
+    example.write_text(text, encoding="utf-8")
+    assert main(["validate", str(example)]) == 2
+    err = capsys.readouterr().err
+    assert "lỗi cú pháp YAML" in err and "dòng" in err
+
+
+def test_next_prints_vietnamese_calendar(example, capsys):
+    assert main(["next", str(example), "--days", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "Buổi sáng" in out or "Không có gì để phát" in out

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+from helpers import free_port
+
+from loa.audio.produce import decode
+from loa.clock import DEFAULT_TZ
+from loa.voice import EngineChain, EngineError, EspeakEngine, GttsEngine
+
+
+def test_espeak_speaks_vietnamese():
+    speech = EspeakEngine("north").synthesize("Kính thưa bà con nhân dân trong xã")
+    assert speech.engine == "espeak" and speech.format == "wav"
+    x = decode(speech)
+    assert 1.0 < len(x) / 44100 < 6.0
+    assert np.sqrt(np.mean(x**2)) > 0.01  # not silence
+
+
+def test_espeak_southern_voice_differs():
+    north = EspeakEngine("north").synthesize("ba con")
+    south = EspeakEngine("south").synthesize("ba con")
+    assert south.voice == "vi-vn-x-south" and north.data != south.data
+
+
+def test_gtts_client_against_fake_google(fake_google, mp3_bytes):
+    engine = GttsEngine(timeout=5, endpoint=fake_google.endpoint)
+    speech = engine.synthesize("Xin chào bà con")
+    assert speech.engine == "gtts" and speech.format == "mp3"
+    assert speech.data == mp3_bytes
+    # the real client sent Google's RPC, with our text and language in it
+    assert "jQ1olc" in fake_google.requests[0]
+    import json
+    from urllib.parse import unquote
+
+    rpc = json.loads(unquote(fake_google.requests[0]).removeprefix("f.req=").rstrip("&"))
+    assert json.loads(rpc[0][0][1])[:2] == ["Xin chào bà con", "vi"]
+    assert len(decode(speech)) > 44100 * 0.5
+
+
+def test_gtts_long_text_is_sent_in_chunks(fake_google):
+    text = "Bà con thực hiện thủ tục hành chính trực tuyến. " * 6
+    GttsEngine(timeout=5, endpoint=fake_google.endpoint).synthesize(text)
+    assert len(fake_google.requests) >= 3  # gTTS posts at most 100 characters at a time
+
+
+def test_unreachable_google_is_classified_offline():
+    engine = GttsEngine(timeout=2, endpoint=f"http://127.0.0.1:{free_port()}/x")
+    with pytest.raises(EngineError) as exc:
+        engine.synthesize("xin chào")
+    assert exc.value.kind == "offline"
+
+
+def test_hanging_google_times_out(fake_google):
+    fake_google.mode = "hang"
+    engine = GttsEngine(timeout=1, endpoint=fake_google.endpoint)
+    t = time.monotonic()
+    with pytest.raises(EngineError) as exc:
+        engine.synthesize("xin chào")
+    assert exc.value.kind == "timeout"
+    assert time.monotonic() - t < 10
+
+
+def test_rate_limit_is_classified(fake_google):
+    fake_google.mode = "429"
+    with pytest.raises(EngineError) as exc:
+        GttsEngine(timeout=2, endpoint=fake_google.endpoint).synthesize("xin chào")
+    assert exc.value.kind == "rate-limited"
+
+
+class StepClock:
+    tz = DEFAULT_TZ
+
+    def __init__(self):
+        self.t = datetime(2026, 11, 22, 8, 0, tzinfo=DEFAULT_TZ)
+
+    def now(self):
+        return self.t
+
+    def sleep(self, s):
+        self.t += timedelta(seconds=s)
+
+
+@pytest.mark.parametrize("mode", ["down", "hang", "garbage"])
+def test_chain_falls_back_to_espeak(fake_google, mode):
+    endpoint = fake_google.endpoint
+    if mode == "down":
+        endpoint = f"http://127.0.0.1:{free_port()}/x"
+    else:
+        fake_google.mode = mode
+    clock = StepClock()
+    chain = EngineChain([GttsEngine(timeout=1, endpoint=endpoint), EspeakEngine()], clock=clock)
+    result = chain.synthesize("Kính thưa bà con")
+    assert result.speech.engine == "espeak"
+    assert result.fell_back and result.failures[0].engine == "gtts"
+    # while Google is down, the next bulletin does not wait for another timeout
+    fake_google.requests.clear()
+    t = time.monotonic()
+    again = chain.synthesize("Xin cảm ơn bà con")
+    assert again.speech.engine == "espeak" and time.monotonic() - t < 1
+    assert fake_google.requests == []
+    # after the cooldown, Google is tried again (and answers, now)
+    fake_google.mode = "ok"
+    chain.engines[0].endpoint = fake_google.endpoint
+    clock.sleep(chain.cooldown + 1)
+    assert chain.synthesize("Xin chào").speech.engine == "gtts"
