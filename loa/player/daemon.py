@@ -85,11 +85,12 @@ class Player:
             except Exception as exc:  # a broken clip must not stop the session
                 log.exception("no clip for %s", item.bulletin.key)
                 loaded.append((item, None, None, 0, f"không có tệp âm thanh: {exc}"))
+        sinks = {device: self.sink_for(device) for device in self._groups(occ)}
         wait = (occ.at - self.clock.now()).total_seconds()
         if wait > 0:
             self.clock.sleep(wait)
         for device, zones in self._groups(occ).items():
-            sink = self.sink_for(device)
+            sink = sinks[device]
             for item, clip, samples, rate, problem in loaded:
                 rows = {z: self._claim(occ, item, z, clip) for z in zones}
                 rows = {z: r for z, r in rows.items() if r is not None}

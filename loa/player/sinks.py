@@ -23,15 +23,26 @@ class Sink(Protocol):
 
 
 class SoundDeviceSink:
+    # Closing a PortAudio stream drops its last partial buffer (measured through the
+    # ALSA pulse plugin: ~23 ms zeroed), so a short silence follows every clip.
+    TAIL_S = 0.2
+
     def __init__(self, device: str | None = None):
         self.device = None if device in (None, "", "default") else device
         self.name = f"sounddevice:{device or 'default'}"
+        try:
+            # PortAudio enumerates every device on first use (~80 ms through ALSA):
+            # pay that when the sink is made, not at air time.
+            import sounddevice  # noqa: F401
+        except OSError:
+            pass  # reported by play(), where it can be logged against the play
 
     def play(self, samples: np.ndarray, rate: int, label: str) -> None:
         try:
             import sounddevice as sd
 
-            sd.play(samples, rate, device=self.device, blocking=True)
+            tail = np.zeros(int(rate * self.TAIL_S), dtype=samples.dtype)
+            sd.play(np.concatenate([samples, tail]), rate, device=self.device, blocking=True)
         except OSError as exc:  # PortAudio library missing
             raise SinkError(f"PortAudio unavailable: {exc}") from exc
         except Exception as exc:  # sd.PortAudioError, ValueError for unknown device names

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from loa.audio import read_wav, render_text
+from loa.clock import DEFAULT_TZ
+from loa.log import LogStore
+from loa.player import Player, SoundDeviceSink, WavDirSink
+from loa.schedule import Item, Occurrence
+from loa.script import Bulletin
+from loa.voice import EngineChain, EspeakEngine
+
+AT = datetime(2026, 4, 1, 6, 30, tzinfo=DEFAULT_TZ)
+
+
+class ManualClock:
+    """A real Clock whose time only moves when told to (sleep moves it instantly)."""
+
+    tz = DEFAULT_TZ
+
+    def __init__(self, t: datetime):
+        self.t = t
+
+    def now(self) -> datetime:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += timedelta(seconds=max(0.0, seconds))
+
+
+@pytest.fixture
+def parts(tmp_path):
+    bulletins = [
+        Bulletin(id="IV.2.a", plan="ba-vi-2026", title="Dịch vụ công trực tuyến",
+                 text="Bà con có thể nộp hồ sơ trực tuyến tại nhà.", status="approved"),
+        Bulletin(id="IV.2.c", plan="ba-vi-2026", title="Tiện ích miễn phí",
+                 text="Điểm phục vụ hành chính công có wifi miễn phí.", status="approved",
+                 priority=2),
+    ]
+    chain = EngineChain([EspeakEngine()])
+    clips = tmp_path / "clips"
+
+    def clip_for(b: Bulletin):
+        return render_text(b.text, chain, clips, str.strip, intro="Đài truyền thanh xã Ba Vì")
+
+    store = LogStore(tmp_path / "log.sqlite3")
+    occ = Occurrence("ba-vi", "sang", AT, ("toan-xa", "thon-1", "thon-2"),
+                     tuple(Item("kstthc", b) for b in bulletins))
+    yield store, clip_for, occ, tmp_path
+    store.close()
+
+
+def make_player(store, clip_for, clock, sink_for, devices=None):
+    devices = devices or {"toan-xa": "default", "thon-1": "default", "thon-2": "default"}
+    return Player(store, clock, sink_for, clip_for, devices)
+
+
+def test_on_time_play_is_logged_per_zone_and_written(parts):
+    store, clip_for, occ, tmp = parts
+    clock = ManualClock(AT - timedelta(seconds=2))  # the job wakes LEAD early
+    sink = WavDirSink(tmp / "played")
+    make_player(store, clip_for, clock, lambda d: sink).play(occ)
+    # one device serves all three zones: each bulletin played once, logged per zone
+    assert len(sink.written) == 2
+    rows = store.plays()
+    assert len(rows) == 6 and {r.status for r in rows} == {"played"}
+    assert {r.zone for r in rows} == {"toan-xa", "thon-1", "thon-2"}
+    assert all(r.started_at == "2026-04-01T06:30:00.000+07:00" for r in rows)
+    assert all(r.engine == "espeak" and r.clip_hash for r in rows)
+    # what went out is exactly the rendered clip
+    first = min(rows, key=lambda r: r.id)
+    assert first.bulletin == "ba-vi-2026/IV.2.a"
+    played, _ = read_wav(sink.written[0])
+    clip, _ = read_wav(clip_for(occ.items[0].bulletin).path)
+    assert (played == clip).all()
+
+
+def test_a_restart_never_plays_twice(parts):
+    store, clip_for, occ, tmp = parts
+    sink = WavDirSink(tmp / "played")
+    make_player(store, clip_for, ManualClock(AT), lambda d: sink).play(occ)
+    again = make_player(store, clip_for, ManualClock(AT + timedelta(seconds=50)), lambda d: sink)
+    again.play(occ)
+    assert len(sink.written) == 2 and len(store.plays()) == 6
+
+
+def test_late_and_missed(parts):
+    store, clip_for, occ, tmp = parts
+    sink = WavDirSink(tmp / "played")
+    make_player(store, clip_for, ManualClock(AT + timedelta(minutes=3)), lambda d: sink).play(occ)
+    assert {r.status for r in store.plays()} == {"late"}
+
+    occ2 = Occurrence(occ.station, "chieu", AT + timedelta(hours=10), occ.zones, occ.items)
+    clock = ManualClock(occ2.at + timedelta(minutes=11))
+    make_player(store, clip_for, clock, lambda d: sink).play(occ2)
+    missed = [r for r in store.plays() if r.session == "chieu"]
+    assert len(missed) == 6 and {r.status for r in missed} == {"missed"}
+    assert all("quá 10 phút" in r.reason for r in missed)
+    assert all(r.started_at is None for r in missed)
+
+
+def test_zones_on_different_devices_play_separately(parts):
+    store, clip_for, occ, tmp = parts
+    sinks = {"default": WavDirSink(tmp / "a"), "usb-2": WavDirSink(tmp / "b")}
+    devices = {"toan-xa": "default", "thon-1": "usb-2", "thon-2": "usb-2"}
+    make_player(store, clip_for, ManualClock(AT), sinks.__getitem__, devices).play(occ)
+    assert len(sinks["default"].written) == 2 and len(sinks["usb-2"].written) == 2
+
+
+def test_missing_device_is_logged_as_failed_not_fatal(parts):
+    store, clip_for, occ, tmp = parts
+    sink = SoundDeviceSink("khong-co-thiet-bi-nay")  # real PortAudio lookup fails
+    make_player(store, clip_for, ManualClock(AT), lambda d: sink).play(occ)
+    rows = store.plays()
+    assert len(rows) == 6 and {r.status for r in rows} == {"failed"}
+    assert all(r.reason.startswith("lỗi thiết bị phát") for r in rows)
+    assert [e[1] for e in store.events()].count("device-error") == 2
