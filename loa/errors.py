@@ -11,13 +11,14 @@ class Problem:
     message: str  # Vietnamese, for the officer
     path: str | Path | None = None
     line: int | None = None  # 1-based
+    unit: str = "dòng"  # "đoạn" for a DOCX paragraph, "trang" for a PDF page
 
     def __str__(self) -> str:
         where = ""
         if self.path is not None:
             where = str(self.path)
             if self.line is not None:
-                where += f", dòng {self.line}"
+                where += f", {self.unit} {self.line}"
             where += ": "
         return where + self.message
 
@@ -25,8 +26,9 @@ class Problem:
 class LoaError(Exception):
     """An operator mistake or an environment problem; the CLI prints it without a traceback."""
 
-    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None):
-        self.problems = [Problem(message, path, line)]
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None,
+                 unit: str = "dòng"):
+        self.problems = [Problem(message, path, line, unit)]
         super().__init__(str(self.problems[0]))
 
     @classmethod

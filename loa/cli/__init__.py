@@ -24,10 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="đọc kế hoạch tuyên truyền").add_subparsers(
         dest="plan_command", metavar="LỆNH", required=True)
     imp = plan.add_parser("import", help="tìm các nội dung tuyên truyền, soạn bản tin nháp")
-    imp.add_argument("plan", help="tệp kế hoạch (.txt)")
+    imp.add_argument("plan", help="tệp kế hoạch (.txt, .docx hoặc .pdf)")
     imp.add_argument("-o", "--output", help="tệp bản tin YAML sẽ ghi ra")
     imp.add_argument("--section", help="chọn mục khác làm nội dung (ví dụ IV hoặc II.2)")
     imp.add_argument("--json", action="store_true", help="in các nội dung dạng JSON")
+    imp.add_argument("--template", help="tệp mẫu lời bản tin của đài (YAML)")
+    imp.add_argument("--station", help="tên đài đọc trong bản tin")
     imp.set_defaults(func=c.plan_import)
     show = plan.add_parser("show", help="in dàn ý kế hoạch, đánh dấu phần nội dung")
     show.add_argument("plan")
@@ -43,7 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     ba.add_argument("file", help="tệp bản tin YAML")
     ba.add_argument("ids", nargs="+", metavar="MÃ", help="mã bản tin, ví dụ IV.1.a")
     ba.add_argument("--by", required=True, help="họ tên người duyệt")
+    ba.add_argument("--force", action="store_true",
+                    help="duyệt cả khi chữ có vẻ bị lỗi (mất dấu, nhận dạng sai)")
     ba.set_defaults(func=c.bulletin_approve)
+    br = bul.add_parser("retire", help="ngừng phát bản tin")
+    br.add_argument("file", help="tệp bản tin YAML")
+    br.add_argument("ids", nargs="+", metavar="MÃ")
+    br.set_defaults(func=c.bulletin_retire)
 
     norm = sub.add_parser("normalize", help="in đúng câu chữ mà giọng đọc sẽ đọc")
     norm.add_argument("text", nargs="?", help="văn bản (bỏ trống thì đọc từ đầu vào chuẩn)")

@@ -21,32 +21,40 @@ def _out(text: str = "") -> None:
 
 def plan_import(args) -> int:
     from loa.plan import import_plan
-    from loa.script import new_bulletin_file
-    from loa.script.bulletin import BulletinFile, load_bulletins
+    from loa.script.bulletin import load_bulletins, merge_reimport, new_bulletin_file
+    from loa.script.draft import load_template
 
     plan = import_plan(args.plan, section=args.section)
     if args.json:
         _out(json.dumps(
             {"plan": plan.plan_id, "title": plan.title, "issuer": plan.issuer,
+             "number": plan.number, "place_date": plan.place_date, "year": plan.year,
+             "references": plan.references,
+             "mentions_loudspeakers": plan.mentions_loudspeakers,
+             "garbled": plan.quality.garbled if plan.quality else False,
              "section": plan.content.path,
              "topics": [{"id": t.path, "title": t.title, "line": t.line, "text": t.text}
                         for t in plan.topics]},
             ensure_ascii=False, indent=2))
+    if plan.quality is not None and plan.quality.garbled:
+        print(f"Cảnh báo: {plan.source}: chữ trong kế hoạch có vẻ bị lỗi (mất dấu hoặc nhận "
+              f"dạng sai): {plan.quality.describe()}. Bản tin soạn ra cần được gõ lại trước "
+              "khi duyệt.", file=sys.stderr)
     if args.output:
         out = Path(args.output)
-        fresh = new_bulletin_file(out, plan)
-        if out.exists():
-            # Keep the officer's edits and approvals for topics whose text is unchanged.
-            old: BulletinFile = load_bulletins(out)
-            by_id = {b.id: b for b in old.bulletins}
-            for i, b in enumerate(fresh.bulletins):
-                prev = by_id.get(b.id)
-                if prev is not None and prev.source_line is not None:
-                    fresh.bulletins[i] = prev
+        fresh = new_bulletin_file(out, plan, load_template(args.template, args.station))
+        report = merge_reimport(load_bulletins(out), fresh) if out.exists() else None
         fresh.save()
         if not args.json:
-            _out(f"Đã soạn {len(fresh.bulletins)} bản tin nháp từ mục {plan.content.path} "
-                 f"của kế hoạch vào {out}.")
+            if report is None:
+                _out(f"Đã soạn {len(fresh.bulletins)} bản tin nháp từ {len(plan.topics)} nội "
+                     f"dung của mục {plan.content.path} vào {out}.")
+            else:
+                _out(f"Đã cập nhật {out}: giữ nguyên {len(report.kept)}, nội dung thay đổi "
+                     f"{len(report.changed)} (cần duyệt lại), thêm mới {len(report.added)}, "
+                     f"ngừng phát {len(report.retired)}.")
+                for bid in report.changed:
+                    _out(f"  cần xem lại: {bid}")
             _out("Hãy đọc, sửa rồi duyệt: loa bulletin approve "
                  f"{out} <mã> --by <tên người duyệt>")
     elif not args.json:
@@ -78,8 +86,11 @@ def bulletin_list(args) -> int:
     bfile = load_bulletins(args.file)
     for b in bfile.bulletins:
         who = f" ({b.approved_by})" if b.approved_by else ""
-        _out(f"{b.id:10} {STATUS_VI[b.status]:11}{who:14} ~{b.estimated_seconds() / 60:.1f} phút"
-             f"  {b.title}")
+        flag = "  [CẦN XEM LẠI]" if b.review else ""
+        _out(f"{b.id:10} {STATUS_VI[b.status]:10}{who:16} ~{b.estimated_seconds() / 60:.1f} phút"
+             f"  {b.title}{flag}")
+    counts = {s: sum(b.status == s for b in bfile.bulletins) for s in STATUS_VI}
+    _out("Tổng: " + ", ".join(f"{n} {STATUS_VI[s]}" for s, n in counts.items() if n))
     return 0
 
 
@@ -87,10 +98,20 @@ def bulletin_approve(args) -> int:
     from loa.script import approve, load_bulletins
 
     bfile = load_bulletins(args.file)
-    done = approve(bfile, args.ids, args.by, SystemClock().now())
+    done = approve(bfile, args.ids, args.by, SystemClock().now(), force=args.force)
     bfile.save()
     for b in done:
         _out(f"Đã duyệt {b.id}: {b.title}")
+    return 0
+
+
+def bulletin_retire(args) -> int:
+    from loa.script.bulletin import load_bulletins, retire
+
+    bfile = load_bulletins(args.file)
+    for b in retire(bfile, args.ids):
+        _out(f"Đã ngừng phát {b.id}: {b.title}")
+    bfile.save()
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -9,11 +10,21 @@ from pathlib import Path
 
 from loa.errors import LoaError
 from loa.plan.outline import Node, join_lines, parse_outline
+from loa.plan.quality import TextQuality, assess
 from loa.plan.reader import Line, read_plan_lines
 
-_CONTENT_HEADING = re.compile(
-    r"^(?:cac\s+)?noi\s+dung\s+(?:chinh\s+)?(?:(?:thong\s+tin|tuyen\s+truyen)[\s,]*){1,2}"
+_STRONG = re.compile(
+    r"^(?:ve\s+)?(?:cac\s+)?noi\s+dung\s+(?:chinh\s+|chu\s+yeu\s+|trong\s+tam\s+)?"
+    r"(?:(?:thong\s+tin|tuyen\s+truyen|truyen\s+thong|pho\s+bien)[\s,]*(?:va\s+)?){1,2}"
 )
+_BARE = re.compile(r"^(?:ve\s+)?noi\s+dung\s*[:.]?\s*$")
+_WEAK = re.compile(r"noi\s+dung.*(?:tuyen\s+truyen|thong\s+tin)|(?:tuyen\s+truyen|thong\s+tin).*noi\s+dung")
+_REFERENCES = re.compile(
+    r"((?:Luật|Nghị quyết|Nghị định|Quyết định|Thông tư|Chỉ thị|Kế hoạch|Công văn|Hướng dẫn"
+    r"|Đề án|Chương trình)(?:\s+số)?\s+\d+[\w/.-]*[A-ZĐ][\w/.-]*(?:\s+ngày\s+\d{1,2}/\d{1,2}/\d{4})?)"
+)
+_LOUDSPEAKER = re.compile(r"loa truyền thanh|đài truyền thanh|truyền thanh (?:cơ sở|xã|phường)"
+                          r"|hệ thống loa|cụm loa|loa phát thanh", re.IGNORECASE)
 
 
 def fold(text: str) -> str:
@@ -29,7 +40,8 @@ class Topic:
     title: str
     text: str
     line: int  # where its marker stands in the source
-    heading: str = ""  # text of its parent item, e.g. "1. Thông tin, tuyên truyền về …"
+    heading: str = ""  # its parent item, e.g. "Thông tin, tuyên truyền về …"
+    unit: str = "dòng"
 
 
 @dataclass
@@ -42,14 +54,50 @@ class Plan:
     outline: Node
     content: Node
     topics: list[Topic] = field(default_factory=list)
+    number: str = ""  # "56/KH-UBND", or "/KH-UBND" while the number is still blank
+    place_date: str = ""  # "Ba Vì, ngày … tháng 3 năm 2026"
+    references: list[str] = field(default_factory=list)  # the "Căn cứ …" documents
+    mentions_loudspeakers: bool = False
+    quality: TextQuality | None = None
+
+
+def _heading(node: Node) -> str:
+    """The heading part of an item: its text up to the first sentence end."""
+    return fold(node.text[:160])
+
+
+def _fuzzy_strong(h: str) -> bool:
+    """OCR-damaged headings: 'noi dung thong tin, tuyen truycn' still counts."""
+    head = re.sub(r"[^a-z ]", " ", h)
+    head = " ".join(head.split()[:7])
+    targets = ("noi dung thong tin tuyen truyen", "cac noi dung thong tin tuyen truyen",
+               "noi dung tuyen truyen")
+    return any(difflib.SequenceMatcher(None, head[: len(t) + 4], t).ratio() > 0.85
+               for t in targets)
 
 
 def find_content_section(root: Node) -> Node | None:
-    """The outermost item whose heading reads like "Nội dung thông tin, tuyên truyền"."""
-    for node in root.walk():
-        if node.kind == "root" or not node.children:
-            continue
-        if _CONTENT_HEADING.match(fold(node.text)):
+    """The outermost item headed like "Nội dung thông tin, tuyên truyền".
+
+    Failing that, a bare "Nội dung" item under a heading that mentions propaganda
+    ("II. ĐỐI TƯỢNG, NỘI DUNG VÀ HÌNH THỨC TUYÊN TRUYỀN" > "2. Nội dung"), or such a
+    heading itself.
+    """
+    nodes = [n for n in root.walk() if n.kind != "root" and n.children]
+    for node in nodes:
+        if _STRONG.match(_heading(node)):
+            return node
+    for node in nodes:
+        if _fuzzy_strong(_heading(node)):
+            return node
+    for node in nodes:
+        parent = node.parent
+        if (_BARE.match(_heading(node)) and parent is not None and parent.kind != "root"
+                and _WEAK.search(_heading(parent))):
+            return node
+    for node in nodes:
+        if node.parent is not None and node.parent.kind == "root" and _WEAK.search(
+                _heading(node)[:80]):
             return node
     return None
 
@@ -62,29 +110,41 @@ def make_title(text: str, limit: int = 110) -> str:
     return first.rstrip(" .;,:")
 
 
-def _issuer(lines: list[Line]) -> str:
-    head = [ln.text for ln in lines[:6]]
+_UNIT = r"(xã|phường|thị trấn|huyện|quận|thị xã|thành phố|tỉnh)"
+_NAME = r"([A-ZĐÀ-Ỹ][\wà-ỹ]*(?:\s+[A-ZĐÀ-Ỹ][\wà-ỹ]*){0,3})"
+
+
+def _issuer(lines: list[Line], title: str) -> str:
+    """"UBND xã Ba Vì": from the header block, else "… ban hành", else the title's place."""
+    head = [ln.text for ln in lines[:8]]
     for i, text in enumerate(head):
         if fold(text).startswith("uy ban nhan dan") and i + 1 < len(head):
-            place = head[i + 1]
-            words = place.split()
-            if words:
-                kind = words[0].lower()
-                name = " ".join(w.capitalize() for w in words[1:])
-                return f"UBND {kind} {name}".strip()
+            rest = " ".join(text.split()[4:]) or head[i + 1]
+            m = re.match(_UNIT + r"\s+(.+)$", rest, re.IGNORECASE)
+            if m:
+                name = " ".join(w.capitalize() for w in m.group(2).split())
+                return f"UBND {m.group(1).lower()} {name}"
+    body = " ".join(ln.text for ln in lines[:60])
+    m = re.search(r"(?:UBND|Ủy ban nhân dân)\s+" + _UNIT + r"\s+" + _NAME + r"\s+ban hành", body)
+    if m:
+        return f"UBND {m.group(1)} {m.group(2)}"
+    m = re.search(r"(?:UBND|Ủy ban nhân dân)\s+" + _UNIT + r"\s+ban hành", body)
+    place = re.search(r"(?:địa bàn|của)\s+" + _UNIT + r"\s+" + _NAME, title)
+    if m and place and place.group(1) == m.group(1):
+        return f"UBND {place.group(1)} {place.group(2)}"
     return ""
 
 
-def _title_and_year(root: Node, lines: list[Line]) -> tuple[str, int | None]:
+def _title_and_year(lines: list[Line]) -> tuple[str, int | None]:
     title_lines: list[str] = []
     collecting = False
-    for ln in lines:
+    for ln in lines[:40]:
         f = fold(ln.text)
         if f.startswith("ke hoach") and len(ln.text) <= 12:
             collecting = True
             continue
         if collecting:
-            if f.startswith(("can cu", "thuc hien", "i.")) or len(title_lines) >= 4:
+            if f.startswith(("can cu", "thuc hien", "i.", "i ")) or len(title_lines) >= 4:
                 break
             title_lines.append(ln.text)
     title = join_lines(title_lines)
@@ -94,12 +154,24 @@ def _title_and_year(root: Node, lines: list[Line]) -> tuple[str, int | None]:
     return title, int(years[-1]) if years else None
 
 
+def _number_and_date(lines: list[Line]) -> tuple[str, str]:
+    number = place_date = ""
+    for ln in lines[:15]:
+        m = re.match(r"^Số\s*:?\s*(.*?/\s*[A-ZĐ][\w-]*)", ln.text)
+        if m and not number:
+            number = re.sub(r"\s+", "", m.group(1))
+        m = re.search(r"([\wÀ-ỹ ]+,\s*ngày\b.*năm\s+\d{4})", ln.text)
+        if m and not place_date:
+            place_date = re.sub(r"\s+", " ", m.group(1)).strip()
+    return number, place_date
+
+
 def import_plan(path: str | Path, section: str | None = None) -> Plan:
     """Read a plan and return its topics: the leaves of the content section."""
     path = Path(path)
     lines = read_plan_lines(path)
     if not lines:
-        raise LoaError("tệp kế hoạch trống.", path)
+        raise LoaError("tệp kế hoạch không có chữ nào.", path)
     root = parse_outline(lines)
     if section:
         content = root.find(section)
@@ -111,40 +183,34 @@ def import_plan(path: str | Path, section: str | None = None) -> Plan:
     else:
         content = find_content_section(root)
         if content is None:
+            known = "; ".join(f"{n.path}. {n.text[:40]}" for n in root.children[:8])
             raise LoaError(
                 "không tìm thấy phần “Nội dung thông tin, tuyên truyền” trong kế hoạch; "
-                "hãy chỉ rõ mục bằng --section (ví dụ --section IV).",
+                f"hãy chỉ rõ mục bằng --section (các mục lớn: {known}).",
                 path,
             )
     topics = []
     for leaf in content.leaves():
-        if leaf is content:
-            break
         text = leaf.text
         if not text:
             continue
         parent = leaf.parent
-        heading = parent.text if parent is not None and parent is not content else ""
-        topics.append(
-            Topic(
-                path=leaf.path,
-                title=make_title(text),
-                text=text,
-                line=leaf.line,
-                heading=make_title(heading, 160) if heading else "",
-            )
-        )
+        heading = parent.text if parent is not None and parent is not content and leaf is not content else ""
+        topics.append(Topic(path=leaf.path, title=make_title(text), text=text, line=leaf.line,
+                            heading=make_title(heading, 160) if heading else "",
+                            unit=leaf.unit))
     if not topics:
-        raise LoaError(f"mục {content.path} không có nội dung nào để phát.", path, content.line)
-    title, year = _title_and_year(root, lines)
+        raise LoaError(f"mục {content.path} không có nội dung nào để phát.", path, content.line,
+                       content.unit)
+    title, year = _title_and_year(lines)
+    number, place_date = _number_and_date(lines)
+    full_text = "\n".join(ln.text for ln in lines)
+    preamble = join_lines(root.lines)
     plan_id = re.sub(r"[^a-z0-9]+", "-", fold(path.stem)).strip("-") or "plan"
     return Plan(
-        source=path,
-        plan_id=plan_id,
-        title=title,
-        issuer=_issuer(lines),
-        year=year,
-        outline=root,
-        content=content,
-        topics=topics,
+        source=path, plan_id=plan_id, title=title, issuer=_issuer(lines, title), year=year,
+        outline=root, content=content, topics=topics, number=number, place_date=place_date,
+        references=list(dict.fromkeys(m.group(1) for m in _REFERENCES.finditer(preamble))),
+        mentions_loudspeakers=bool(_LOUDSPEAKER.search(full_text)),
+        quality=assess(" ".join(t.text for t in topics)),
     )

@@ -1,14 +1,15 @@
 """Parse the numbered outline of a Vietnamese administrative document.
 
-Markers, outermost first: Roman sections (I.), arabic items (1.), Vietnamese letters
-(a) b) ... đ) e) g)), dash/dot bullets (-, •) and plus bullets (+). A line without a
-marker continues the current item: PDF copy-out breaks sentences anywhere.
+Markers, outermost first: Roman sections (I.), arabic items (1.), two-level items (1.1.),
+Vietnamese letters (a) b) ... đ) e) g)), dash/dot bullets (-, •) and plus bullets (+).
+A line without a marker continues the current item: PDF copy-out breaks sentences
+anywhere. A marker that does not follow its siblings' sequence (a wrapped line that
+happens to start with "2.") is read as text, not as an item.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from loa.plan.reader import Line
@@ -16,26 +17,33 @@ from loa.plan.reader import Line
 # Vietnamese list letters: no f, j, w, z; đ follows d.
 VI_LETTERS = "abcdđeghiklmnopqrstuvxy"
 
-_ITEM_START = r"(?=[\"“'(]?[A-ZÀ-ỸĐ0-9])"  # items start with a capital (or a quote/number)
-_ROMAN = re.compile(r"^(?P<label>[IVXL]{1,6})\s*[.:]\s*" + _ITEM_START)
-_ARABIC = re.compile(r"^(?P<label>\d{1,2})\s*\.\s+" + _ITEM_START)
-_LETTER = re.compile(r"^(?P<label>[a-zA-ZđĐ])\s*\)\s*" + r"(?=[\"“'(]?[A-ZÀ-ỸĐa-zà-ỹđ0-9])")
-_BULLET = re.compile(r"^(?P<label>[-–•])\s*" + _ITEM_START)
-_PLUS = re.compile(r"^(?P<label>\+)\s*" + _ITEM_START)
-
-KINDS = ("roman", "arabic", "letter", "bullet", "plus")
+_CAP = r"(?=[\"“'(«]?[A-ZÀ-ỸĐ0-9])"  # items start with a capital (or a quote/number)
+_ANY = r"(?=[\"“'(«]?[A-ZÀ-ỸĐa-zà-ỹđ0-9])"
+_PATTERNS = (
+    ("roman", re.compile(r"^(?:PHẦN\s+|Phần\s+|MỤC\s+|Mục\s+)?(?P<label>[IVXL]{1,6})\s*[.:/–-]\s*"
+                         + _CAP)),
+    ("decimal2", re.compile(r"^(?P<label>\d{1,2}\.\d{1,2})\.?\s+" + _CAP)),
+    ("arabic", re.compile(r"^(?P<label>\d{1,2})\s*[.)/]\s*" + _CAP)),
+    ("letter", re.compile(r"^(?P<label>[a-zđA-ZĐ])\s*\)\s*" + _ANY)),
+    ("letter", re.compile(r"^(?P<label>[a-zđ])\s*\.\s+" + _CAP)),
+    ("bullet", re.compile(r"^(?P<label>[-–—•●▪◦*])\s*" + _CAP)),
+    ("plus", re.compile(r"^(?P<label>\+)\s*" + _CAP)),
+)
+KINDS = ("roman", "arabic", "decimal2", "letter", "bullet", "plus")
 _RANK = {k: i for i, k in enumerate(KINDS)}
+_ROMAN_VALUES = {"I": 1, "V": 5, "X": 10, "L": 50}
 
 
 @dataclass
 class Node:
     kind: str  # one of KINDS, or "root"
     label: str  # as used in ids: "IV", "1", "a", "-3"
-    line: int  # 1-based source line of the marker
+    line: int  # 1-based source line (paragraph, page) of the marker
     lines: list[str] = field(default_factory=list)
     children: list[Node] = field(default_factory=list)
     parent: Node | None = field(default=None, repr=False)
     end_line: int = 0
+    unit: str = "dòng"
 
     @property
     def text(self) -> str:
@@ -79,61 +87,94 @@ def join_lines(lines: list[str]) -> str:
     return re.sub(r"\s+", " ", out).strip()
 
 
-def _match_marker(text: str) -> tuple[str, str, str] | None:
-    for kind, pattern in (
-        ("roman", _ROMAN),
-        ("arabic", _ARABIC),
-        ("letter", _LETTER),
-        ("bullet", _BULLET),
-        ("plus", _PLUS),
-    ):
-        m = pattern.match(text)
-        if m:
-            return kind, m.group("label"), text[m.end() :].strip()
+def roman_value(s: str) -> int:
+    total = 0
+    for i, ch in enumerate(s):
+        v = _ROMAN_VALUES[ch]
+        nxt = _ROMAN_VALUES[s[i + 1]] if i + 1 < len(s) else 0
+        total += -v if v < nxt else v
+    return total
+
+
+def _ordinal(kind: str, label: str) -> int | None:
+    if kind == "roman":
+        return roman_value(label)
+    if kind == "arabic":
+        return int(label)
+    if kind == "decimal2":
+        return int(label.split(".")[1])
+    if kind == "letter":
+        return VI_LETTERS.index(label) + 1 if label in VI_LETTERS else None
     return None
 
 
-def _letter_label(raw: str, previous: Node | None) -> str:
-    """Fold OCR variants (C for c, d for a second d) onto the expected letter."""
-    label = raw.lower()
-    if previous is not None and previous.kind == "letter" and previous.label in VI_LETTERS:
-        expected = VI_LETTERS[VI_LETTERS.index(previous.label) + 1 :][:1]
-        if label == "d" and previous.label == "d":
-            return "đ"  # "đ)" read as "d)" by OCR
-        if expected and label != expected and unicodedata.normalize("NFD", label)[0] == expected:
-            return expected
+def _match_marker(text: str) -> tuple[str, str, str] | None:
+    for kind, pattern in _PATTERNS:
+        m = pattern.match(text)
+        if m:
+            return kind, m.group("label"), text[m.end():].strip()
+    return None
+
+
+def _fix_letter(label: str, previous: str | None) -> str:
+    """Fold OCR variants onto the expected letter: C) for c), d) for a second d)."""
+    label = label.lower()
+    if previous is None or previous not in VI_LETTERS:
+        return label
+    expected = VI_LETTERS[VI_LETTERS.index(previous) + 1:][:1]
+    if label == "d" and previous == "d":
+        return "đ"
+    if label == previous and expected:
+        return expected  # a duplicated marker: "b) … b)" is b) then c)
     return label
+
+
+def _accept(kind: str, label: str, siblings: list[Node]) -> bool:
+    """Does this marker continue (or plausibly start) its list?"""
+    n = _ordinal(kind, label)
+    if n is None:
+        return kind in ("bullet", "plus")
+    if not siblings:
+        return n <= 3  # lists may start late ("4.b)" with no 4.a) but not at 7
+    last = _ordinal(kind, siblings[-1].label) or 0
+    return last < n <= last + 2
 
 
 def parse_outline(lines: list[Line]) -> Node:
     """Build the outline tree; text before the first marker stays in root.lines."""
-    root = Node(kind="root", label="", line=lines[0].number if lines else 1)
+    unit = lines[0].unit if lines else "dòng"
+    root = Node(kind="root", label="", line=lines[0].number if lines else 1, unit=unit)
     stack: list[Node] = [root]
     bullet_counts: dict[int, int] = {}
     for line in lines:
         marker = _match_marker(line.text)
+        node = None
         if marker is not None:
             kind, label, rest = marker
-            # A Roman "I." wrongly matched inside a sentence is rare; a one-letter label
-            # "I" at letter level is handled by preferring roman only in upper case.
             rank = _RANK[kind]
-            while len(stack) > 1 and _RANK[stack[-1].kind] >= rank:
-                stack.pop()
-            parent = stack[-1]
+            depth = len(stack)
+            while depth > 1 and _RANK[stack[depth - 1].kind] >= rank:
+                depth -= 1
+            parent = stack[depth - 1]
             siblings = [c for c in parent.children if c.kind == kind]
             if kind == "letter":
-                label = _letter_label(label, siblings[-1] if siblings else None)
-            elif kind in ("bullet", "plus"):
-                key = id(parent)
-                bullet_counts[key] = bullet_counts.get(key, 0) + 1
-                label = f"-{bullet_counts[key]}" if kind == "bullet" else f"+{bullet_counts[key]}"
-            node = Node(kind=kind, label=label, line=line.number, parent=parent)
-            if rest:
-                node.lines.append(rest)
-            node.end_line = line.number
-            parent.children.append(node)
-            stack.append(node)
-        else:
+                label = _fix_letter(label, siblings[-1].label if siblings else None)
+            if kind == "decimal2":
+                label = label.split(".")[1]  # "2.3" under "2." is item 3
+            if _accept(kind, label, siblings):
+                del stack[depth:]
+                if kind in ("bullet", "plus"):
+                    key = id(parent)
+                    bullet_counts[key] = bullet_counts.get(key, 0) + 1
+                    label = ("-" if kind == "bullet" else "+") + str(bullet_counts[key])
+                node = Node(kind=kind, label=label, line=line.number, parent=parent,
+                            unit=line.unit)
+                if rest:
+                    node.lines.append(rest)
+                node.end_line = line.number
+                parent.children.append(node)
+                stack.append(node)
+        if node is None:
             stack[-1].lines.append(line.text)
             stack[-1].end_line = line.number
     return root

@@ -10,6 +10,8 @@ from typing import Any
 
 from loa.errors import LoaError, Problem
 from loa.plan.content import Plan, Topic
+from loa.plan.quality import assess
+from loa.script.draft import Template, compose, load_template, source_hash
 from loa.yamlio import LineDict, LineList, line_of, load_yaml, write_yaml
 
 STATUSES = ("draft", "approved", "retired")
@@ -42,6 +44,9 @@ class Bulletin:
     approved_by: str | None = None
     approved_at: str | None = None  # ISO 8601 with offset
     source_line: int | None = None
+    source_hash: str = ""  # of the plan topic's text: tells a revised plan from an old one
+    review: bool = False  # the plan changed under an officer's edits: read again
+    note: str = ""  # for the officer, Vietnamese
     line: int | None = dc_field(default=None, compare=False)  # line in the bulletins file
 
     @property
@@ -49,8 +54,8 @@ class Bulletin:
         """Stable across files: plan id + outline path."""
         return f"{self.plan}/{self.id}" if self.plan else self.id
 
-    def estimated_seconds(self) -> float:
-        return len(self.text) / CHARS_PER_SECOND
+    def estimated_seconds(self, chars_per_second: float = CHARS_PER_SECOND) -> float:
+        return len(self.text) / chars_per_second
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -65,6 +70,12 @@ class Bulletin:
             d["approved_at"] = self.approved_at
         if self.source_line:
             d["source_line"] = self.source_line
+        if self.source_hash:
+            d["source_hash"] = self.source_hash
+        if self.review:
+            d["review"] = True
+        if self.note:
+            d["note"] = self.note
         d["text"] = self.text
         return d
 
@@ -105,42 +116,75 @@ def guess_field(topic: Topic) -> int:
     return 1
 
 
-def draft_text(plan: Plan, topic: Topic) -> str:
-    """A first draft in the station's voice; the officer rewrites it for residents."""
-    body = topic.text.strip()
-    if body and body[-1] not in ".!?…":
-        body += "."
-    issuer = plan.issuer or "Ủy ban nhân dân"
-    intro = f"Thực hiện Kế hoạch {plan.title[:1].lower() + plan.title[1:]} của {issuer}"
-    if not plan.title:
-        intro = f"Thực hiện kế hoạch thông tin, tuyên truyền của {issuer}"
-    return f"Kính thưa bà con! {intro}, xin thông tin tới bà con nội dung sau. {body} Xin cảm ơn bà con đã lắng nghe."
+def drafts_from_plan(plan: Plan, template: Template | None = None) -> list[Bulletin]:
+    """One draft per topic; a topic too long for one bulletin becomes parts -p1, -p2 …"""
+    tpl = template or load_template()
+    out = []
+    for t in plan.topics:
+        texts = compose(plan, t, tpl)
+        for i, text in enumerate(texts, start=1):
+            suffix = f"-p{i}" if len(texts) > 1 else ""
+            title = t.title + (f" (phần {i}/{len(texts)})" if suffix else "")
+            out.append(Bulletin(id=t.path + suffix, title=title, text=text, plan=plan.plan_id,
+                                field=guess_field(t), source_line=t.line,
+                                source_hash=source_hash(t.text)))
+    return out
 
 
-def drafts_from_plan(plan: Plan) -> list[Bulletin]:
-    return [
-        Bulletin(
-            id=t.path,
-            title=t.title,
-            text=draft_text(plan, t),
-            plan=plan.plan_id,
-            field=guess_field(t),
-            source_line=t.line,
-        )
-        for t in plan.topics
-    ]
-
-
-def new_bulletin_file(path: str | Path, plan: Plan) -> BulletinFile:
+def new_bulletin_file(path: str | Path, plan: Plan, template: Template | None = None
+                      ) -> BulletinFile:
     meta = {
         "id": plan.plan_id,
         "title": plan.title,
         "issuer": plan.issuer,
+        "number": plan.number,
         "year": plan.year,
         "source": plan.source.name,
         "section": plan.content.path,
     }
-    return BulletinFile(Path(path), meta, drafts_from_plan(plan))
+    return BulletinFile(Path(path), meta, drafts_from_plan(plan, template))
+
+
+@dataclass
+class MergeReport:
+    kept: list[str] = dc_field(default_factory=list)
+    changed: list[str] = dc_field(default_factory=list)
+    added: list[str] = dc_field(default_factory=list)
+    retired: list[str] = dc_field(default_factory=list)
+
+
+def merge_reimport(old: BulletinFile, fresh: BulletinFile) -> MergeReport:
+    """Re-import of a revised plan: keep the officer's work where the topic is unchanged.
+
+    Changed topics get the new draft, back in draft and flagged for review; topics the
+    plan no longer has are retired, never deleted (the log still names them).
+    """
+    report = MergeReport()
+    by_id = {b.id: b for b in old.bulletins}
+    merged: list[Bulletin] = []
+    for b in fresh.bulletins:
+        prev = by_id.pop(b.id, None)
+        if prev is None:
+            report.added.append(b.id)
+            merged.append(b)
+        elif prev.source_hash == b.source_hash:
+            report.kept.append(b.id)
+            merged.append(prev)
+        else:
+            b.review = True
+            b.note = ("Nội dung mục này trong kế hoạch đã thay đổi"
+                      + (f" (trước đây đã duyệt bởi {prev.approved_by})" if prev.approved_by
+                         else "") + "; hãy đọc lại rồi duyệt.")
+            report.changed.append(b.id)
+            merged.append(b)
+    for prev in by_id.values():
+        if prev.status != "retired":
+            prev.status = "retired"
+            prev.note = "Mục này không còn trong kế hoạch mới."
+            report.retired.append(prev.id)
+        merged.append(prev)
+    fresh.bulletins = merged
+    return report
 
 
 def _as_int(value: Any, allowed: dict[int, str], what: str, problems: list[Problem], path, line):
@@ -206,6 +250,9 @@ def load_bulletins(path: str | Path) -> BulletinFile:
                 approved_by=item.get("approved_by"),
                 approved_at=str(item["approved_at"]) if item.get("approved_at") else None,
                 source_line=item.get("source_line"),
+                source_hash=str(item.get("source_hash") or ""),
+                review=bool(item.get("review", False)),
+                note=str(item.get("note") or ""),
                 line=line,
             )
         )
@@ -214,16 +261,37 @@ def load_bulletins(path: str | Path) -> BulletinFile:
     return BulletinFile(path, dict(plan) if isinstance(plan, dict) else {}, out)
 
 
-def approve(bfile: BulletinFile, ids: list[str], by: str, now: datetime) -> list[Bulletin]:
+def approve(bfile: BulletinFile, ids: list[str], by: str, now: datetime,
+            force: bool = False) -> list[Bulletin]:
+    """Approve bulletins; garbled text (no diacritics, OCR damage) needs force=True."""
     if not by.strip():
         raise LoaError("cần ghi tên người duyệt (--by).")
-    changed = []
-    for bid in ids:
-        b = bfile.get(bid)
+    chosen = [bfile.get(bid) for bid in ids]
+    problems: list[Problem] = []
+    for b in chosen:
         if b.status == "retired":
-            raise LoaError(f"bản tin '{b.id}' đã ngừng phát, không duyệt được.", bfile.path, b.line)
+            problems.append(Problem(f"bản tin '{b.id}' đã ngừng phát, không duyệt được.",
+                                    bfile.path, b.line))
+            continue
+        quality = assess(b.text)
+        if quality.garbled and not force:
+            problems.append(Problem(
+                f"bản tin '{b.id}' có vẻ bị lỗi chữ: {quality.describe()}. Giọng đọc sẽ đọc "
+                "sai. Hãy sửa lời trong tệp (gõ lại có dấu) rồi duyệt; nếu chắc chắn lời đã "
+                "đúng, duyệt với --force.", bfile.path, b.line))
+    if problems:
+        raise LoaError.many(problems)
+    for b in chosen:
         b.status = "approved"
         b.approved_by = by.strip()
         b.approved_at = now.isoformat(timespec="seconds")
-        changed.append(b)
-    return changed
+        b.review = False
+        b.note = ""
+    return chosen
+
+
+def retire(bfile: BulletinFile, ids: list[str]) -> list[Bulletin]:
+    chosen = [bfile.get(bid) for bid in ids]
+    for b in chosen:
+        b.status = "retired"
+    return chosen
