@@ -102,7 +102,7 @@ def _ordinal(kind: str, label: str) -> int | None:
     if kind == "arabic":
         return int(label)
     if kind == "decimal2":
-        return int(label.split(".")[1])
+        return int(label.split(".")[-1])
     if kind == "letter":
         return VI_LETTERS.index(label) + 1 if label in VI_LETTERS else None
     return None
@@ -129,15 +129,37 @@ def _fix_letter(label: str, previous: str | None) -> str:
     return label
 
 
-def _accept(kind: str, label: str, siblings: list[Node]) -> bool:
-    """Does this marker continue (or plausibly start) its list?"""
+def _accept(kind: str, label: str, siblings: list[Node], top_level: bool,
+            ahead: list[tuple[str, str]]) -> bool:
+    """Does this marker continue (or plausibly start) its list?
+
+    `ahead` holds the markers that follow, up to the next item of a higher rank: a
+    skipped number is accepted only if the skipped one does not turn up there, so a
+    wrapped line starting "3. Điều 5" inside item 1 stays text.
+    """
     n = _ordinal(kind, label)
     if n is None:
         return kind in ("bullet", "plus")
     if not siblings:
-        return n <= 3  # lists may start late ("4.b)" with no 4.a) but not at 7
+        # A pasted excerpt may start at "IV."; nested lists start at 1-3 ("4. b)" with no a).
+        return top_level or n <= 3
     last = _ordinal(kind, siblings[-1].label) or 0
-    return last < n <= last + 2
+    if n == last + 1:
+        return True
+    if n == last + 2:
+        return not any(k == kind and _ordinal(k, lab) == last + 1 for k, lab in ahead)
+    return False
+
+
+def _lookahead(markers: list[tuple[str, str] | None], i: int, kind: str) -> list[tuple[str, str]]:
+    out = []
+    for m in markers[i + 1:]:
+        if m is None:
+            continue
+        if _RANK[m[0]] < _RANK[kind]:
+            break
+        out.append(m)
+    return out
 
 
 def parse_outline(lines: list[Line]) -> Node:
@@ -146,8 +168,11 @@ def parse_outline(lines: list[Line]) -> Node:
     root = Node(kind="root", label="", line=lines[0].number if lines else 1, unit=unit)
     stack: list[Node] = [root]
     bullet_counts: dict[int, int] = {}
-    for line in lines:
-        marker = _match_marker(line.text)
+    candidates = [_match_marker(line.text) for line in lines]
+    markers = [(m[0], m[1].lower() if m[0] == "letter" else m[1]) if m else None
+               for m in candidates]
+    for i, line in enumerate(lines):
+        marker = candidates[i]
         node = None
         if marker is not None:
             kind, label, rest = marker
@@ -161,7 +186,8 @@ def parse_outline(lines: list[Line]) -> Node:
                 label = _fix_letter(label, siblings[-1].label if siblings else None)
             if kind == "decimal2":
                 label = label.split(".")[1]  # "2.3" under "2." is item 3
-            if _accept(kind, label, siblings):
+            if _accept(kind, label, siblings, parent.kind == "root",
+                       _lookahead(markers, i, kind)):
                 del stack[depth:]
                 if kind in ("bullet", "plus"):
                     key = id(parent)

@@ -224,7 +224,8 @@ def load_bulletins(path: str | Path) -> BulletinFile:
             problems.append(Problem(f"mã bản tin '{bid}' bị trùng.", path, line_of(item, "id")))
         seen.add(bid)
         status = str(item.get("status", "draft"))
-        if status not in STATUSES:
+        bad_status = status not in STATUSES
+        if bad_status:
             problems.append(
                 Problem(
                     f"trạng thái '{status}' không hợp lệ (dùng: {', '.join(STATUSES)}).",
@@ -232,11 +233,10 @@ def load_bulletins(path: str | Path) -> BulletinFile:
                     line_of(item, "status"),
                 )
             )
-            continue
         priority = _as_int(item.get("priority", 3), PRIORITIES, "priority", problems, path,
                            line_of(item, "priority"))
         fld = _as_int(item.get("field", 1), FIELDS, "field", problems, path, line_of(item, "field"))
-        if priority is None or fld is None:
+        if bad_status or priority is None or fld is None:
             continue
         out.append(
             Bulletin(
