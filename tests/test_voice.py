@@ -107,3 +107,40 @@ def test_chain_falls_back_to_espeak(fake_google, mode):
     chain.engines[0].endpoint = fake_google.endpoint
     clock.sleep(chain.cooldown + 1)
     assert chain.synthesize("Xin chào").speech.engine == "gtts"
+
+
+def test_cli_say_uses_google_when_it_answers(fake_google, data_dir, tmp_path, monkeypatch, capsys):
+    from loa.audio.wav import read_wav, read_wav_comment
+    from loa.cli import main
+
+    monkeypatch.setenv("LOA_GTTS_ENDPOINT", fake_google.endpoint)
+    out = tmp_path / "loi.wav"
+    assert main(["say", "Kính thưa bà con", "-o", str(out)]) == 0
+    assert "bộ đọc gtts" in capsys.readouterr().out
+    assert read_wav_comment(out) == "loa engine=gtts voice=vi-com.vn"
+    samples, rate = read_wav(out)
+    assert rate == 44100 and len(samples) > rate  # chime + speech
+    assert np.abs(samples).max() < 32767 * 10 ** (-1 / 20) + 1  # peaks stay under -1 dBFS
+
+
+def test_cli_say_falls_back_to_espeak_and_says_so(data_dir, tmp_path, monkeypatch, capsys):
+    from loa.audio.wav import read_wav_comment
+    from loa.cli import main
+
+    monkeypatch.setenv("LOA_GTTS_ENDPOINT", f"http://127.0.0.1:{free_port()}/x")
+    out = tmp_path / "loi.wav"
+    assert main(["say", "Ngày 09/6/2025 UBND xã họp", "-o", str(out), "--voice", "south"]) == 0
+    said = capsys.readouterr().out
+    assert "Không dùng được gtts (offline)" in said and "bộ đọc espeak" in said
+    assert read_wav_comment(out) == "loa engine=espeak voice=vi-vn-x-south"
+
+
+def test_cli_normalize_reads_stdin(monkeypatch, capsys):
+    import io
+
+    from loa.cli import main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("UBND xã họp ngày 09/6/2025."))
+    assert main(["normalize"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Ủy ban nhân dân xã họp ngày mùng chín tháng sáu năm hai nghìn")

@@ -71,7 +71,8 @@ def render_text(
     intro_speech = chain.synthesize(spoken_intro).speech if spoken_intro else None
     samples = assemble(body.speech, intro_speech, settings)
     # WAV first, metadata last: a clip without metadata is never trusted.
-    write_wav(path, samples, settings.rate)
+    write_wav(path, samples, settings.rate,
+              comment=f"loa engine={body.speech.engine} voice={body.speech.voice}")
     clip = Clip(
         path=path,
         hash=key,

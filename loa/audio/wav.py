@@ -42,8 +42,8 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     return samples[:, 0].copy(), rate
 
 
-def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
-    """Write mono int16 atomically."""
+def write_wav(path: str | Path, samples: np.ndarray, rate: int, comment: str = "") -> None:
+    """Write mono int16 atomically; `comment` goes into a LIST/INFO ICMT chunk."""
     pcm = np.asarray(samples, dtype=np.int16)
     with atomic_open(path, "wb") as fh:
         with wave.open(fh, "wb") as w:
@@ -51,3 +51,30 @@ def write_wav(path: str | Path, samples: np.ndarray, rate: int) -> None:
             w.setsampwidth(2)
             w.setframerate(rate)
             w.writeframes(pcm.tobytes())
+        if comment:
+            # After the data chunk, so players that stop at "data" never see it.
+            text = comment.encode("utf-8") + b"\0"
+            if len(text) % 2:
+                text += b"\0"
+            info = b"INFO" + b"ICMT" + struct.pack("<I", len(text)) + text
+            fh.write(b"LIST" + struct.pack("<I", len(info)) + info)
+            fh.seek(4)
+            fh.write(struct.pack("<I", fh.seek(0, 2) - 8))
+
+
+def read_wav_comment(path: str | Path) -> str:
+    """The ICMT comment written by write_wav, or ""."""
+    data = Path(path).read_bytes()
+    pos = 12
+    while pos + 8 <= len(data):
+        cid, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        body = data[pos + 8:pos + 8 + size]
+        if cid == b"LIST" and body[:4] == b"INFO":
+            i = 4
+            while i + 8 <= len(body):
+                sub, n = body[i:i + 4], struct.unpack("<I", body[i + 4:i + 8])[0]
+                if sub == b"ICMT":
+                    return body[i + 8:i + 8 + n].rstrip(b"\0").decode("utf-8", "replace")
+                i += 8 + n + (n & 1)
+        pos += 8 + size + (size & 1)
+    return ""

@@ -147,7 +147,8 @@ def say(args) -> int:
     result = chain.synthesize(spoken)
     audio = AudioSettings(chime=not args.no_chime)
     samples = assemble(result.speech, None, audio)
-    write_wav(args.output, samples, audio.rate)
+    write_wav(args.output, samples, audio.rate,
+              comment=f"loa engine={result.speech.engine} voice={result.speech.voice}")
     for failure in result.failures:
         _out(f"Không dùng được {failure.engine} ({failure.kind}); chuyển sang bộ đọc dự phòng.")
     _out(f"Đã ghi {args.output} ({len(samples) / audio.rate:.1f} giây, bộ đọc "

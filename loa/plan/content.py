@@ -23,8 +23,10 @@ _REFERENCES = re.compile(
     r"((?:Luật|Nghị quyết|Nghị định|Quyết định|Thông tư|Chỉ thị|Kế hoạch|Công văn|Hướng dẫn"
     r"|Đề án|Chương trình)(?:\s+số)?\s+\d+[\w/.-]*[A-ZĐ][\w/.-]*(?:\s+ngày\s+\d{1,2}/\d{1,2}/\d{4})?)"
 )
-_LOUDSPEAKER = re.compile(r"loa truyền thanh|đài truyền thanh|truyền thanh (?:cơ sở|xã|phường)"
-                          r"|hệ thống loa|cụm loa|loa phát thanh", re.IGNORECASE)
+# Matched on folded text, so OCR that lost the marks still counts ("Dai truyen tlianh").
+_LOUDSPEAKER = re.compile(r"(?:loa|dai)\s+(?:truyen|phat)\s+t(?:h|li)anh"
+                          r"|truyen\s+t(?:h|li)anh\s+(?:co\s+so|xa|phuong)|he\s+thong\s+loa"
+                          r"|cum\s+loa")
 
 
 def fold(text: str) -> str:
@@ -66,14 +68,20 @@ def _heading(node: Node) -> str:
     return fold(node.text[:160])
 
 
+def _close(word: str, target: str) -> bool:
+    return word == target or difflib.SequenceMatcher(None, word, target).ratio() >= 0.75
+
+
 def _fuzzy_strong(h: str) -> bool:
-    """OCR-damaged headings: 'noi dung thong tin, tuyen truycn' still counts."""
-    head = re.sub(r"[^a-z ]", " ", h)
-    head = " ".join(head.split()[:7])
-    targets = ("noi dung thong tin tuyen truyen", "cac noi dung thong tin tuyen truyen",
-               "noi dung tuyen truyen")
-    return any(difflib.SequenceMatcher(None, head[: len(t) + 4], t).ratio() > 0.85
-               for t in targets)
+    """OCR-damaged headings ("cac noi dung thong tln, tuyen truycn") still count, but only
+    word by word: "đối tượng tuyên truyền" must not pass for "nội dung tuyên truyền"."""
+    words = re.sub(r"[^a-z0-9 ]", " ", h.replace("0", "o")).split()[:8]
+    if words[:1] and _close(words[0], "cac"):
+        words = words[1:]
+    if len(words) < 3 or not (_close(words[0], "noi") and _close(words[1], "dung")):
+        return False
+    a, b = (words[2:4] + ["", ""])[:2]  # right after "nội dung", as in the exact rule
+    return (_close(a, "tuyen") and _close(b, "truyen")) or (_close(a, "thong") and _close(b, "tin"))
 
 
 def find_content_section(root: Node) -> Node | None:
@@ -111,6 +119,8 @@ def make_title(text: str, limit: int = 110) -> str:
 
 
 _UNIT = r"(xã|phường|thị trấn|huyện|quận|thị xã|thành phố|tỉnh)"
+_UNIT_NAMES = {"xa": "xã", "phuong": "phường", "thi tran": "thị trấn", "huyen": "huyện",
+               "quan": "quận", "thi xa": "thị xã", "thanh pho": "thành phố", "tinh": "tỉnh"}
 _NAME = r"([A-ZĐÀ-Ỹ][\wà-ỹ]*(?:\s+[A-ZĐÀ-Ỹ][\wà-ỹ]*){0,3})"
 
 
@@ -120,10 +130,12 @@ def _issuer(lines: list[Line], title: str) -> str:
     for i, text in enumerate(head):
         if fold(text).startswith("uy ban nhan dan") and i + 1 < len(head):
             rest = " ".join(text.split()[4:]) or head[i + 1]
-            m = re.match(_UNIT + r"\s+(.+)$", rest, re.IGNORECASE)
-            if m:
-                name = " ".join(w.capitalize() for w in m.group(2).split())
-                return f"UBND {m.group(1).lower()} {name}"
+            words = rest.split()
+            for n in (2, 1):  # "thị trấn X" before "xã X"
+                unit = _UNIT_NAMES.get(fold(" ".join(words[:n])))
+                if unit and len(words) > n:
+                    name = " ".join(w.capitalize() for w in words[n:])
+                    return f"UBND {unit} {name}"
     body = " ".join(ln.text for ln in lines[:60])
     m = re.search(r"(?:UBND|Ủy ban nhân dân)\s+" + _UNIT + r"\s+" + _NAME + r"\s+ban hành", body)
     if m:
@@ -211,6 +223,6 @@ def import_plan(path: str | Path, section: str | None = None) -> Plan:
         source=path, plan_id=plan_id, title=title, issuer=_issuer(lines, title), year=year,
         outline=root, content=content, topics=topics, number=number, place_date=place_date,
         references=list(dict.fromkeys(m.group(1) for m in _REFERENCES.finditer(preamble))),
-        mentions_loudspeakers=bool(_LOUDSPEAKER.search(full_text)),
+        mentions_loudspeakers=bool(_LOUDSPEAKER.search(fold(full_text))),
         quality=assess(" ".join(t.text for t in topics)),
     )

@@ -186,8 +186,11 @@ def parse_outline(lines: list[Line]) -> Node:
                 label = _fix_letter(label, siblings[-1].label if siblings else None)
             if kind == "decimal2":
                 label = label.split(".")[1]  # "2.3" under "2." is item 3
-            if _accept(kind, label, siblings, parent.kind == "root",
-                       _lookahead(markers, i, kind)):
+            # "2025 -\n- 2030": a range broken at its dash is text, not a bullet
+            wrapped_range = (kind == "bullet" and rest[:1].isdigit() and i > 0
+                             and lines[i - 1].text[-1:].isdigit())
+            if not wrapped_range and _accept(kind, label, siblings, parent.kind == "root",
+                                             _lookahead(markers, i, kind)):
                 del stack[depth:]
                 if kind in ("bullet", "plus"):
                     key = id(parent)
