@@ -168,11 +168,13 @@ def test_reimport_keeps_edits_and_flags_changed_topics(plans, tmp_path, capsys):
 def test_bulletin_file_errors_are_all_reported_with_lines(bvfile, capsys):
     text = bvfile.read_text(encoding="utf-8")
     text = text.replace("status: draft", "status: duyet", 1).replace("field: 1", "field: 9", 1)
+    text = text.replace("  title:", "  titel:", 2).replace("  titel:", "  title:", 1)
     bvfile.write_text(text, encoding="utf-8")
     assert main(["bulletin", "list", str(bvfile)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(str(bvfile) in e and "dòng" in e for e in err)
+    assert len(err) == 4 and all(str(bvfile) in e and "dòng" in e for e in err), err
     assert any("trạng thái 'duyet'" in e for e in err) and any("'field'" in e for e in err)
+    assert any("Có phải ý bạn là 'title'?" in e for e in err)
 
 
 def test_plan_show_marks_the_content_section(plans, capsys):

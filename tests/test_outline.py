@@ -75,3 +75,9 @@ def test_page_numbers_and_codes_broken_at_line_end():
     text = "I. X\n1. Theo Kế hoạch số 106/KH-\nUBND của Thành phố\n\n2\n\nvà Thông tư.\n"
     root = outline(text)
     assert root.find("I.1").text == "Theo Kế hoạch số 106/KH-UBND của Thành phố và Thông tư."
+
+
+def test_document_number_at_a_line_start_is_not_an_item():
+    text = "Căn cứ Nghị định\n42/2022/NĐ-CP ngày 24/6/2022 của Chính phủ;\nI. MỤC ĐÍCH\n"
+    assert paths(text) == ["I"]
+    assert outline(text).lines[-1].startswith("42/2022/NĐ-CP")

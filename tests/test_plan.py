@@ -90,3 +90,11 @@ def test_non_utf8_file_names_the_line(tmp_path):
         import_plan(f)
     assert exc.value.problems[0].line == 2
     assert "UTF-8" in str(exc.value)
+
+
+def test_plan_text_prints_the_reflowed_document(plans, capsys):
+    assert main(["plan", "text", str(plans / "ba-vi-2026.txt")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "IV. CÁC NỘI DUNG THÔNG TIN, TUYÊN TRUYỀN" in out
+    item = next(ln for ln in out if ln.startswith("a) Tuyên truyền về vai trò và tầm quan"))
+    assert item.endswith("lấy người dân, doanh nghiệp làm trung tâm phục vụ.")

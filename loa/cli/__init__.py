@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("plan")
     show.add_argument("--section", help="mục nội dung muốn đánh dấu")
     show.set_defaults(func=c.plan_show)
+    txt = plan.add_parser("text", help="in văn bản kế hoạch đã làm sạch, nối dòng")
+    txt.add_argument("plan")
+    txt.set_defaults(func=c.plan_text)
 
     bul = sub.add_parser("bulletin", help="xem và duyệt bản tin").add_subparsers(
         dest="bulletin_command", metavar="LỆNH", required=True)
@@ -125,3 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Đã dừng.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `loa … | head`: the reader left, nothing is wrong
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

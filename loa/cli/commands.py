@@ -63,6 +63,14 @@ def plan_import(args) -> int:
     return 0
 
 
+def plan_text(args) -> int:
+    from loa.plan.outline import reflow, parse_outline
+    from loa.plan.reader import read_plan_lines
+
+    _out(reflow(parse_outline(read_plan_lines(args.plan))))
+    return 0
+
+
 def plan_show(args) -> int:
     from loa.plan import import_plan
 
@@ -87,7 +95,8 @@ def bulletin_list(args) -> int:
     for b in bfile.bulletins:
         who = f" ({b.approved_by})" if b.approved_by else ""
         flag = "  [CẦN XEM LẠI]" if b.review else ""
-        _out(f"{b.id:10} {STATUS_VI[b.status]:10}{who:16} ~{b.estimated_seconds() / 60:.1f} phút"
+        secs = round(b.estimated_seconds(bfile.chars_per_second))
+        _out(f"{b.id:10} {STATUS_VI[b.status]:10}{who:16} ~{secs // 60}:{secs % 60:02d}"
              f"  {b.title}{flag}")
     counts = {s: sum(b.status == s for b in bfile.bulletins) for s in STATUS_VI}
     _out("Tổng: " + ", ".join(f"{n} {STATUS_VI[s]}" for s, n in counts.items() if n))

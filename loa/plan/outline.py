@@ -23,7 +23,8 @@ _PATTERNS = (
     ("roman", re.compile(r"^(?:PHẦN\s+|Phần\s+|MỤC\s+|Mục\s+)?(?P<label>[IVXL]{1,6})\s*[.:/–-]\s*"
                          + _CAP)),
     ("decimal2", re.compile(r"^(?P<label>\d{1,2}\.\d{1,2})\.?\s+" + _CAP)),
-    ("arabic", re.compile(r"^(?P<label>\d{1,2})\s*[.)/]\s*" + _CAP)),
+    # "1/ Nội dung" takes a space after the slash: "42/2022/NĐ-CP" at a line start is text.
+    ("arabic", re.compile(r"^(?P<label>\d{1,2})\s*(?:[.)]\s*|/\s+)" + _CAP)),
     ("letter", re.compile(r"^(?P<label>[a-zđA-ZĐ])\s*\)\s*" + _ANY)),
     ("letter", re.compile(r"^(?P<label>[a-zđ])\s*\.\s+" + _CAP)),
     ("bullet", re.compile(r"^(?P<label>[-–—•●▪◦*])\s*" + _CAP)),
@@ -207,3 +208,23 @@ def parse_outline(lines: list[Line]) -> Node:
             stack[-1].lines.append(line.text)
             stack[-1].end_line = line.number
     return root
+
+
+def marker(node: Node) -> str:
+    """How the item's marker is written: "IV.", "1.", "a)", "-", "+"."""
+    if node.kind in ("bullet", "plus"):
+        return node.label[0]
+    if node.kind == "letter":
+        return node.label + ")"
+    if node.kind == "decimal2" and node.parent is not None:
+        return f"{node.parent.label}.{node.label}."
+    return node.label + "."
+
+
+def reflow(root: Node) -> str:
+    """The cleaned document: one paragraph per item, markers kept, broken lines joined."""
+    parts = [join_lines(root.lines)] if root.lines else []
+    for node in root.walk():
+        if node.kind != "root":
+            parts.append(f"{marker(node)} {node.text}".rstrip())
+    return "\n".join(parts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import datetime
@@ -30,6 +31,8 @@ FIELDS = {
 # Characters per second of Vietnamese read aloud at normal speed (measured on espeak-ng
 # and gTTS output, about 14-16 chars/s); used only for duration estimates.
 CHARS_PER_SECOND = 15.0
+ITEM_KEYS = ("id", "title", "status", "priority", "field", "duration", "approved_by",
+             "approved_at", "source_line", "source_hash", "review", "note", "text")
 
 
 @dataclass
@@ -57,13 +60,15 @@ class Bulletin:
     def estimated_seconds(self, chars_per_second: float = CHARS_PER_SECOND) -> float:
         return len(self.text) / chars_per_second
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, chars_per_second: float = CHARS_PER_SECOND) -> dict[str, Any]:
+        secs = round(self.estimated_seconds(chars_per_second))
         d: dict[str, Any] = {
             "id": self.id,
             "title": self.title,
             "status": self.status,
             "priority": self.priority,
             "field": self.field,
+            "duration": f"{secs // 60}:{secs % 60:02d}",  # estimate; recomputed on save
         }
         if self.approved_by:
             d["approved_by"] = self.approved_by
@@ -93,8 +98,17 @@ class BulletinFile:
         known = ", ".join(b.id for b in self.bulletins[:20])
         raise LoaError(f"không có bản tin '{bulletin_id}' (có: {known}).", self.path)
 
+    @property
+    def chars_per_second(self) -> float:
+        try:
+            return float(self.plan.get("chars_per_second") or CHARS_PER_SECOND)
+        except (TypeError, ValueError):
+            return CHARS_PER_SECOND
+
     def save(self) -> None:
-        data = {"plan": dict(self.plan), "bulletins": [b.to_dict() for b in self.bulletins]}
+        cps = self.chars_per_second
+        data = {"plan": dict(self.plan),
+                "bulletins": [b.to_dict(cps) for b in self.bulletins]}
         header = (
             "# Bản tin soạn từ kế hoạch. Sửa 'title'/'text' nếu cần, rồi duyệt bằng:\n"
             "#   loa bulletin approve <tệp này> <mã bản tin> --by <tên người duyệt>\n"
@@ -141,6 +155,7 @@ def new_bulletin_file(path: str | Path, plan: Plan, template: Template | None = 
         "year": plan.year,
         "source": plan.source.name,
         "section": plan.content.path,
+        "chars_per_second": (template or load_template()).chars_per_second,
     }
     return BulletinFile(Path(path), meta, drafts_from_plan(plan, template))
 
@@ -215,11 +230,16 @@ def load_bulletins(path: str | Path) -> BulletinFile:
         if not isinstance(item, LineDict):
             problems.append(Problem("mỗi bản tin phải là một mục có 'id', 'title', 'text'.", path, line))
             continue
+        for key in item:
+            if key not in ITEM_KEYS:
+                hint = difflib.get_close_matches(key, ITEM_KEYS, n=1)
+                tip = f" Có phải ý bạn là '{hint[0]}'?" if hint else ""
+                problems.append(Problem(f"khóa '{key}' không dùng trong bản tin.{tip}", path,
+                                        line_of(item, key)))
         missing = [k for k in ("id", "title", "text") if not str(item.get(k) or "").strip()]
         if missing:
             problems.append(Problem(f"bản tin thiếu {', '.join(missing)}.", path, line))
-            continue
-        bid = str(item["id"])
+        bid = str(item.get("id"))
         if bid in seen:
             problems.append(Problem(f"mã bản tin '{bid}' bị trùng.", path, line_of(item, "id")))
         seen.add(bid)
@@ -236,7 +256,7 @@ def load_bulletins(path: str | Path) -> BulletinFile:
         priority = _as_int(item.get("priority", 3), PRIORITIES, "priority", problems, path,
                            line_of(item, "priority"))
         fld = _as_int(item.get("field", 1), FIELDS, "field", problems, path, line_of(item, "field"))
-        if bad_status or priority is None or fld is None:
+        if missing or bad_status or priority is None or fld is None:
             continue
         out.append(
             Bulletin(
