@@ -96,3 +96,26 @@ def test_next_prints_vietnamese_calendar(example, capsys):
     assert main(["next", str(example), "--days", "7"]) == 0
     out = capsys.readouterr().out
     assert "Buổi sáng" in out or "Không có gì để phát" in out
+
+
+def test_station_reading_preferences_reach_the_normalizer(example):
+    from loa.cli.wiring import normalizer
+
+    (example.parent / "tu-viet-tat.yaml").write_text('"BVX": Ban văn xã\n', encoding="utf-8")
+    text = example.read_text(encoding="utf-8")
+    text = text.replace("  day_prefix: mùng ", "  day_prefix: mồng ").replace(
+        "  # lexicon: tu-viet-tat.yaml", "  lexicon: tu-viet-tat.yaml").replace(
+        "  voice: north ", "  voice: south ")
+    example.write_text(text, encoding="utf-8")
+    station = load_schedule(example).station
+    spoken = normalizer(station=station)("BVX họp ngày 05/3/2026 với 1.500 người")
+    assert spoken.startswith("Ban văn xã họp ngày mồng năm tháng ba năm hai ngàn")
+    assert "một ngàn năm trăm người" in spoken  # southern numbers
+
+
+def test_missing_station_lexicon_is_reported(example, capsys):
+    text = example.read_text(encoding="utf-8").replace("  # lexicon: tu-viet-tat.yaml",
+                                                       "  lexicon: khong-co.yaml")
+    example.write_text(text, encoding="utf-8")
+    assert main(["validate", str(example)]) == 2
+    assert "khong-co.yaml" in capsys.readouterr().err

@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     norm.add_argument("--variant", choices=["north", "south"], default="north",
                       help="cách đọc số miền Bắc (nghìn, linh) hay miền Nam (ngàn, lẻ)")
     norm.add_argument("--explain", action="store_true", help="chỉ rõ quy tắc nào đổi chỗ nào")
+    norm.add_argument("--day-prefix", choices=["mùng", "mồng", "none"], default="mùng",
+                      help="cách đọc ngày 1-10 (mùng một, mồng một, hay một)")
+    norm.add_argument("--lexicon", action="append", default=[], metavar="TỆP",
+                      help="tệp từ viết tắt riêng của đài (YAML), ghi đè từ điển có sẵn")
     norm.set_defaults(func=c.normalize)
 
     say = sub.add_parser("say", help="đọc một câu thành tệp âm thanh")

@@ -130,7 +130,9 @@ def normalize(args) -> int:
     from loa.script.normalize import Normalizer
 
     text = args.text if args.text is not None else sys.stdin.read()
-    norm = Normalizer(variant=args.variant)
+    norm = Normalizer(variant=args.variant,
+                      day_prefix=None if args.day_prefix == "none" else args.day_prefix,
+                      lexicon_files=args.lexicon)
     if args.explain:
         spoken, changes = norm.explain(text)
         _out(spoken)

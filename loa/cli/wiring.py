@@ -15,10 +15,17 @@ from loa.script.bulletin import Bulletin
 from loa.voice import EngineChain, default_chain
 
 
-def normalizer(variant: str = "north") -> Callable[[str], str]:
+def normalizer(variant: str = "north", station: Station | None = None) -> Callable[[str], str]:
+    """The station's reading rules: number variant by voice, its days, its lexicon."""
     from loa.script.normalize import Normalizer
 
-    return Normalizer(variant="south" if variant == "south" else "north").normalize
+    if station is not None:
+        variant = station.voice
+    return Normalizer(
+        variant="south" if variant == "south" else "north",
+        day_prefix=station.day_prefix if station else "mùng",
+        lexicon_files=[station.lexicon] if station and station.lexicon else (),
+    ).normalize
 
 
 def chain_for(station: Station | None, clock: Clock | None = None,
@@ -40,7 +47,7 @@ def chain_for(station: Station | None, clock: Clock | None = None,
 
 def clip_maker(station: Station, chain: EngineChain,
                clips_dir: Path | None = None) -> Callable[[Bulletin], Clip]:
-    normalize = normalizer(station.voice)
+    normalize = normalizer(station=station)
     folder = clips_dir or settings.clips_dir()
     intro = station.intro or f"{station.name} xin thông báo."
     cache: dict[str, Clip] = {}

@@ -24,7 +24,7 @@ from loa.yamlio import LineDict, LineList, line_of, load_yaml
 TOP_KEYS = ("station", "zones", "sessions", "programs", "skip_dates")
 STATION_KEYS = (
     "id", "name", "timezone", "quiet_hours", "max_session_minutes", "voice", "speed",
-    "engines", "intro",
+    "engines", "intro", "day_prefix", "lexicon",
 )
 ZONE_KEYS = ("id", "name", "device")
 SESSION_KEYS = ("id", "name", "time", "days", "zones")
@@ -178,10 +178,22 @@ def _station(raw: Any, chk: _Checker, path: Path) -> Station:
     for e in engines:
         if e not in ("gtts", "espeak"):
             chk.add(f"bộ đọc '{e}' không có (dùng: gtts, espeak).", raw, "engines")
+    day_prefix = raw.get("day_prefix", "mùng")
+    day_prefix = None if day_prefix in (None, "", "none", "không") else str(day_prefix)
+    if day_prefix not in (None, "mùng", "mồng"):
+        chk.add("'day_prefix' (cách đọc ngày 1-10) phải là mùng, mồng hoặc none.", raw,
+                "day_prefix")
+        day_prefix = "mùng"
+    lexicon = None
+    if raw.get("lexicon"):
+        lexicon = (path.parent / str(raw["lexicon"])).resolve()
+        if not lexicon.exists():
+            chk.add(f"không tìm thấy tệp từ viết tắt '{raw['lexicon']}'.", raw, "lexicon")
     sid = str(raw.get("id") or re.sub(r"\W+", "-", path.stem).strip("-") or "station")
     return Station(
         id=sid, name=name, tz=tz, quiet_hours=quiet, max_session_minutes=max_minutes,
         voice=voice, speed=speed, engines=engines, intro=str(raw.get("intro") or ""),
+        day_prefix=day_prefix, lexicon=lexicon,
     )
 
 

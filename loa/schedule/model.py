@@ -35,6 +35,8 @@ class Station:
     speed: float = 1.0
     engines: tuple[str, ...] = ("gtts", "espeak")
     intro: str = ""
+    day_prefix: str | None = "mùng"  # how days 1-10 are read: mùng, mồng, or none
+    lexicon: Path | None = None  # the station's own abbreviations, over loa's
 
 
 @dataclass(frozen=True)
