@@ -81,7 +81,8 @@ def test_session_in_quiet_hours_is_rejected(example, capsys):
     example.write_text(text, encoding="utf-8")
     assert main(["validate", str(example)]) == 2
     err = capsys.readouterr().err
-    assert "giờ yên tĩnh" in err and "dòng 27" in err  # the time: line and "Traceback" not in err
+    line = text.splitlines().index('    time: "04:30"') + 1
+    assert "giờ yên tĩnh" in err and f"dòng {line}:" in err and "Traceback" not in err
 
 
 def test_yaml_syntax_error_names_the_line(example, capsys):
