@@ -36,6 +36,7 @@ class FakeGoogle:
     def __init__(self, mp3: bytes):
         self.mp3 = mp3
         self.mode = "ok"
+        self.script: list[str] = []  # modes for the next requests, then self.mode
         self.requests: list[str] = []
         self.release = threading.Event()
         fake = self
@@ -44,14 +45,15 @@ class FakeGoogle:
             def do_POST(self):  # noqa: N802 - http.server API
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 fake.requests.append(body.decode("utf-8", "replace"))
-                if fake.mode == "hang":
+                mode = fake.script.pop(0) if fake.script else fake.mode
+                if mode == "hang":
                     fake.release.wait(30)
                     return
-                if fake.mode == "429":
+                if mode == "429":
                     self.send_response(429)
                     self.end_headers()
                     return
-                if fake.mode == "garbage":
+                if mode == "garbage":
                     payload = b")]}'\n\n[[\"wrb.fr\",\"other\",null]]"
                 else:
                     b64 = base64.b64encode(fake.mp3).decode()

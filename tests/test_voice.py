@@ -20,6 +20,18 @@ def test_espeak_speaks_vietnamese():
     assert np.sqrt(np.mean(x**2)) > 0.01  # not silence
 
 
+def test_espeak_in_process_library_matches_the_executable():
+    """A Pi without the apt package speaks through PyPI's libespeak-ng, same voices."""
+    lib = EspeakEngine("north", backend="library").synthesize("Xin chào bà con")
+    exe = EspeakEngine("north", backend="exe").synthesize("Xin chào bà con")
+    assert lib.engine == exe.engine == "espeak" and lib.voice == "vi"
+    from loa.audio.produce import trim_silence
+
+    a, b = (trim_silence(decode(s), 44100, -45) for s in (lib, exe))
+    assert abs(len(a) - len(b)) / len(b) < 0.1  # same voice, same speed (the exe pads silence)
+    assert np.sqrt(np.mean(a**2)) > 0.01
+
+
 def test_espeak_southern_voice_differs():
     north = EspeakEngine("north").synthesize("ba con")
     south = EspeakEngine("south").synthesize("ba con")
@@ -56,7 +68,7 @@ def test_unreachable_google_is_classified_offline():
 
 def test_hanging_google_times_out(fake_google):
     fake_google.mode = "hang"
-    engine = GttsEngine(timeout=1, endpoint=fake_google.endpoint)
+    engine = GttsEngine(timeout=1, endpoint=fake_google.endpoint, attempts=1)
     t = time.monotonic()
     with pytest.raises(EngineError) as exc:
         engine.synthesize("xin chào")
@@ -67,8 +79,26 @@ def test_hanging_google_times_out(fake_google):
 def test_rate_limit_is_classified(fake_google):
     fake_google.mode = "429"
     with pytest.raises(EngineError) as exc:
-        GttsEngine(timeout=2, endpoint=fake_google.endpoint).synthesize("xin chào")
+        GttsEngine(timeout=2, endpoint=fake_google.endpoint, attempts=1).synthesize("xin chào")
     assert exc.value.kind == "rate-limited"
+
+
+def test_rate_limit_is_retried_with_growing_waits(fake_google, mp3_bytes):
+    fake_google.script = ["429", "429"]
+    waits: list[float] = []
+    engine = GttsEngine(timeout=2, endpoint=fake_google.endpoint, attempts=3, backoff=0.5,
+                        sleep=waits.append)
+    assert engine.synthesize("xin chào").data == mp3_bytes
+    assert waits == [0.5, 1.0] and len(fake_google.requests) == 3
+
+
+def test_unreachable_google_is_not_retried():
+    waits: list[float] = []
+    engine = GttsEngine(timeout=2, endpoint=f"http://127.0.0.1:{free_port()}/x", attempts=3,
+                        sleep=waits.append)
+    with pytest.raises(EngineError):
+        engine.synthesize("xin chào")
+    assert waits == []
 
 
 class StepClock:
@@ -92,7 +122,8 @@ def test_chain_falls_back_to_espeak(fake_google, mode):
     else:
         fake_google.mode = mode
     clock = StepClock()
-    chain = EngineChain([GttsEngine(timeout=1, endpoint=endpoint), EspeakEngine()], clock=clock)
+    chain = EngineChain([GttsEngine(timeout=1, endpoint=endpoint, attempts=1), EspeakEngine()],
+                        clock=clock)
     result = chain.synthesize("Kính thưa bà con")
     assert result.speech.engine == "espeak"
     assert result.fell_back and result.failures[0].engine == "gtts"

@@ -39,8 +39,13 @@ class GttsEngine:
         slow: bool = False,
         timeout: float = 10.0,
         endpoint: str | None = None,
+        attempts: int = 3,
+        backoff: float = 1.0,
+        sleep=None,
     ):
         self.lang, self.tld, self.slow = lang, tld, slow
+        self.attempts, self.backoff = max(1, attempts), backoff
+        self._sleep = sleep or __import__("time").sleep
         # Per-request socket timeout; the whole call also has a deadline below,
         # because a server that trickles bytes defeats a socket timeout.
         self.timeout = timeout
@@ -72,6 +77,18 @@ class GttsEngine:
         return EngineError(self.name, "broken", f"{type(exc).__name__}: {msg}")
 
     def synthesize(self, text: str) -> Speech:
+        """Retry what may pass (rate limits, timeouts, broken answers) with growing waits;
+        an unreachable host or a rejected text fails at once."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return self._once(text)
+            except EngineError as exc:
+                if exc.kind in ("offline", "rejected") or attempt == self.attempts:
+                    raise
+                self._sleep(self.backoff * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    def _once(self, text: str) -> Speech:
         cls = _client_class()
         result: dict[str, object] = {}
 
