@@ -18,6 +18,8 @@ _STRONG = re.compile(
     r"(?:(?:thong\s+tin|tuyen\s+truyen|truyen\s+thong|pho\s+bien)[\s,]*(?:va\s+)?){1,2}"
 )
 _BARE = re.compile(r"^(?:ve\s+)?noi\s+dung\s*[:.]?\s*$")
+# A whole Roman section named just "Nội dung (chủ yếu | chính | trọng tâm)".
+_SECTION = re.compile(r"^(?:cac\s+)?noi\s+dung(?:\s+(?:chu\s+yeu|chinh|trong\s+tam))?\s*[:.]?\s*$")
 _WEAK = re.compile(r"noi\s+dung.*(?:tuyen\s+truyen|thong\s+tin)|(?:tuyen\s+truyen|thong\s+tin).*noi\s+dung")
 _REFERENCES = re.compile(
     r"((?:Luật|Nghị quyết|Nghị định|Quyết định|Thông tư|Chỉ thị|Kế hoạch|Công văn|Hướng dẫn"
@@ -99,6 +101,9 @@ def find_content_section(root: Node) -> Node | None:
         if _fuzzy_strong(_heading(node)):
             return node
     for node in nodes:
+        if node.kind == "roman" and _SECTION.match(_heading(node)[:60].strip()):
+            return node
+    for node in nodes:
         parent = node.parent
         if (_BARE.match(_heading(node)) and parent is not None and parent.kind != "root"
                 and _WEAK.search(_heading(parent))):
@@ -124,7 +129,31 @@ _UNIT_NAMES = {"xa": "xã", "phuong": "phường", "thi tran": "thị trấn", "
 _NAME = r"([A-ZĐÀ-Ỹ][\wà-ỹ]*(?:\s+[A-ZĐÀ-Ỹ][\wà-ỹ]*){0,3})"
 
 
+def _best_spelling(name: str, text: str) -> str:
+    """OCR often strips a header's marks but not the body's: prefer a marked spelling of
+    the same name found elsewhere ("Ta Nang" -> "Tà Năng")."""
+    if fold(name) != name.lower():
+        return name  # already has its marks
+    n = len(name.split())
+    pattern = r"\b" + r"\s+".join([r"[A-ZĐÀ-Ỹ][\wà-ỹ]*"] * n) + r"\b"
+    for m in re.finditer(pattern, text):
+        cand = m.group(0)
+        if fold(cand) == fold(name) and fold(cand) != cand.lower():
+            return cand
+    return name
+
+
 def _issuer(lines: list[Line], title: str) -> str:
+    full = _issuer_raw(lines, title)  # "UBND xã Tà Năng", "UBND thị trấn Ngọc Lặc"
+    if not full:
+        return ""
+    words = full.split()[1:]
+    n = 2 if " ".join(words[:2]) in _UNIT_NAMES.values() else 1
+    unit, name = " ".join(words[:n]), " ".join(words[n:])
+    return f"UBND {unit} {_best_spelling(name, ' '.join(ln.text for ln in lines[:80]))}"
+
+
+def _issuer_raw(lines: list[Line], title: str) -> str:
     """"UBND xã Ba Vì": from the header block, else "… ban hành", else the title's place."""
     head = [ln.text for ln in lines[:8]]
     for i, text in enumerate(head):
@@ -160,8 +189,9 @@ def _title_and_year(lines: list[Line]) -> tuple[str, int | None]:
                 break
             title_lines.append(ln.text)
     title = join_lines(title_lines)
-    years = re.findall(r"\bnăm (\d{4})\b", title) or re.findall(
-        r"\bnăm (\d{4})\b", " ".join(ln.text for ln in lines[:12])
+    # folded, so OCR text that lost its marks ("nam 2025") still gives the year
+    years = re.findall(r"\bnam (\d{4})\b", fold(title)) or re.findall(
+        r"\bnam (\d{4})\b", fold(" ".join(ln.text for ln in lines[:12]))
     )
     return title, int(years[-1]) if years else None
 
