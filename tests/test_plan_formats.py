@@ -74,3 +74,25 @@ def test_scanned_pdf_without_text_says_what_to_do(tmp_path):
     with pytest.raises(LoaError) as exc:
         import_plan(scan)
     assert "OCR" in str(exc.value) and str(scan) in str(exc.value)
+
+
+def test_docx_numbering_from_paragraph_styles(tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("KẾ HOẠCH")
+    document.add_paragraph("Thông tin, tuyên truyền về phòng cháy chữa cháy năm 2026")
+    document.add_paragraph("I. NỘI DUNG TUYÊN TRUYỀN")
+    for text in ("Các quy định về phòng cháy trong khu dân cư.",
+                 "Kỹ năng thoát nạn khi có cháy.",
+                 "Số điện thoại báo cháy 114."):
+        document.add_paragraph(text, style="List Number")  # numbered by the style, not typed
+    document.add_paragraph("II. TỔ CHỨC THỰC HIỆN")
+    path = tmp_path / "pccc.docx"
+    document.save(path)
+    plan = import_plan(path)
+    assert [(t.path, t.text) for t in plan.topics] == [
+        ("I.1", "Các quy định về phòng cháy trong khu dân cư."),
+        ("I.2", "Kỹ năng thoát nạn khi có cháy."),
+        ("I.3", "Số điện thoại báo cháy 114."),
+    ]
