@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from loa.audio import read_wav, render_text
+from loa.audio import AudioSettings, ClipStore, Renderer, read_wav
 from loa.clock import DEFAULT_TZ
 from loa.log import LogStore
 from loa.player import Player, SoundDeviceSink, WavDirSink
@@ -39,11 +39,11 @@ def parts(tmp_path):
                  text="Điểm phục vụ hành chính công có wifi miễn phí.", status="approved",
                  priority=2),
     ]
-    chain = EngineChain([EspeakEngine()])
-    clips = tmp_path / "clips"
+    renderer = Renderer(EngineChain([EspeakEngine()]), ClipStore(tmp_path / "clips"), str.strip,
+                        AudioSettings(), intro="Đài truyền thanh xã Ba Vì")
 
     def clip_for(b: Bulletin):
-        return render_text(b.text, chain, clips, str.strip, intro="Đài truyền thanh xã Ba Vì")
+        return renderer.render(b.text).clip
 
     store = LogStore(tmp_path / "log.sqlite3")
     occ = Occurrence("ba-vi", "sang", AT, ("toan-xa", "thon-1", "thon-2"),

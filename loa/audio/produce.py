@@ -1,39 +1,50 @@
-"""Turn engine speech into a broadcast clip: trimmed, levelled, with chime and intro."""
+"""Turn engine speech into a broadcast clip: chime, intro, body, outro, levelled as one.
+
+Each part is decoded, resampled and trimmed; sentences are joined with pauses; the
+whole clip is then brought to the station's loudness (BS.1770) under a true-peak
+ceiling, so every clip sounds equally loud on every horn.
+"""
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from math import gcd
 
 import numpy as np
+from scipy.signal import butter, resample_poly, sosfilt
 
+from loa.audio import loudness
 from loa.audio.chime import make_chime
 from loa.audio.wav import parse_wav
 from loa.voice.engine import Speech
 
 RATE = 44100
+PRESETS = ("none", "horn")
 
 
 @dataclass(frozen=True)
 class AudioSettings:
     rate: int = RATE
-    target_rms_dbfs: float = -20.0  # speech level; replaced by LUFS targeting later
-    peak_dbfs: float = -1.0  # never louder than this: espeak already peaks at 0 dBFS
+    target_lufs: float = -16.0
+    ceiling_dbtp: float = -1.0
     chime: bool = True
-    gap_s: float = 0.5
+    part_gap_s: float = 0.6  # between chime, intro, body, outro
+    sentence_gap_s: float = 0.35
+    preset: str = "none"  # "horn": speech band 250-4500 Hz and gentle compression
     silence_threshold_dbfs: float = -45.0
 
     def fingerprint(self) -> str:
-        return (
-            f"rate={self.rate};rms={self.target_rms_dbfs};peak={self.peak_dbfs};"
-            f"chime={self.chime};gap={self.gap_s};v1"
-        )
+        """Everything that changes the audio; part of every clip's cache key."""
+        return (f"v2;rate={self.rate};lufs={self.target_lufs};tp={self.ceiling_dbtp};"
+                f"chime={self.chime};gap={self.part_gap_s};sgap={self.sentence_gap_s};"
+                f"preset={self.preset};thr={self.silence_threshold_dbfs}")
 
 
 def decode(speech: Speech, rate: int = RATE) -> np.ndarray:
     """Engine audio as mono float32 at `rate`."""
     if speech.format == "wav":
-        pcm, src_rate, channels = parse_wav(speech.data)
+        pcm, src_rate, _ = parse_wav(speech.data)
         x = pcm.astype(np.float32).mean(axis=1) / 32768.0
     else:
         from pydub import AudioSegment  # ffmpeg decodes MP3
@@ -46,12 +57,11 @@ def decode(speech: Speech, rate: int = RATE) -> np.ndarray:
 
 
 def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """Polyphase resampling (22.05/24 kHz engine output to the station rate)."""
     if src == dst or len(x) == 0:
         return x.astype(np.float32)
-    # Band-limited enough for speech at the 22.05/24 kHz rates engines produce.
-    n = int(round(len(x) * dst / src))
-    t = np.arange(n) * (src / dst)
-    return np.interp(t, np.arange(len(x)), x).astype(np.float32)
+    g = gcd(src, dst)
+    return resample_poly(x, dst // g, src // g).astype(np.float32)
 
 
 def trim_silence(x: np.ndarray, rate: int, threshold_dbfs: float, keep_s: float = 0.05):
@@ -72,35 +82,64 @@ def trim_silence(x: np.ndarray, rate: int, threshold_dbfs: float, keep_s: float 
     return x[start:end]
 
 
-def level(x: np.ndarray, target_rms_dbfs: float, peak_dbfs: float) -> np.ndarray:
-    """Gain towards the target speech level, capped so peaks stay under peak_dbfs."""
-    if len(x) == 0:
-        return x
-    rms = float(np.sqrt(np.mean(x**2)))
-    peak = float(np.max(np.abs(x)))
-    if rms <= 0 or peak <= 0:
-        return x
-    gain = 10 ** (target_rms_dbfs / 20) / rms
-    gain = min(gain, 10 ** (peak_dbfs / 20) / peak)
-    return (x * gain).astype(np.float32)
+def horn_preset(x: np.ndarray, rate: int) -> np.ndarray:
+    """Horn speakers reproduce roughly 250-4500 Hz: keep speech there and even it out."""
+    sos = butter(4, [250, 4500], btype="bandpass", fs=rate, output="sos")
+    y = sosfilt(sos, x.astype(np.float64))
+    # 3:1 above -26 dBFS on a 30 ms RMS envelope: quiet syllables carry outdoors.
+    from scipy.ndimage import uniform_filter1d
+
+    env = np.sqrt(uniform_filter1d(y**2, size=max(1, int(rate * 0.03))) + 1e-12)
+    level = 20 * np.log10(env)
+    over = np.maximum(0.0, level + 26.0)
+    gain = 10 ** (-(over * (1 - 1 / 3.0)) / 20)
+    return (y * gain).astype(np.float32)
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
 
 
-def assemble(body: Speech, intro: Speech | None, settings: AudioSettings) -> np.ndarray:
-    """chime, intro, body, as int16 mono at settings.rate."""
+def speech_track(parts: list[Speech], settings: AudioSettings) -> np.ndarray:
+    """Sentences, each trimmed, joined with a pause."""
     rate = settings.rate
-    gap = np.zeros(int(rate * settings.gap_s), dtype=np.float32)
-    parts: list[np.ndarray] = []
-    if settings.chime:
-        parts += [make_chime(rate), gap]
-    if intro is not None:
-        spoken = trim_silence(decode(intro, rate), rate, settings.silence_threshold_dbfs)
-        parts += [level(spoken, settings.target_rms_dbfs, settings.peak_dbfs), gap]
-    speech = trim_silence(decode(body, rate), rate, settings.silence_threshold_dbfs)
+    pause = np.zeros(int(rate * settings.sentence_gap_s), dtype=np.float32)
+    out: list[np.ndarray] = []
+    for speech in parts:
+        x = trim_silence(decode(speech, rate), rate, settings.silence_threshold_dbfs)
+        if len(x):
+            if out:
+                out.append(pause)
+            out.append(x)
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def assemble(body: list[Speech], settings: AudioSettings, intro: list[Speech] | None = None,
+             outro: list[Speech] | None = None) -> np.ndarray:
+    """chime, intro, body, outro as int16 mono, levelled to the station's loudness."""
+    rate = settings.rate
+    speech = speech_track(body, settings)
     if len(speech) == 0:
         raise ValueError("the engine returned silence")
-    parts += [level(speech, settings.target_rms_dbfs, settings.peak_dbfs), gap]
-    return to_int16(np.concatenate(parts))
+    gap = np.zeros(int(rate * settings.part_gap_s), dtype=np.float32)
+    voice_parts = [speech_track(intro, settings) if intro else None, speech,
+                   speech_track(outro, settings) if outro else None]
+    # Level each spoken part alike first, so the intro is not louder than the body.
+    ref = loudness.integrated_lufs(speech, rate)
+    parts: list[np.ndarray] = []
+    if settings.chime:
+        chime = make_chime(rate)
+        chime *= 10 ** ((ref - loudness.integrated_lufs(chime, rate) - 3) / 20)  # a bit under
+        parts += [chime, gap]
+    for part in voice_parts:
+        if part is None or len(part) == 0:
+            continue
+        lufs = loudness.integrated_lufs(part, rate)
+        if np.isfinite(lufs) and np.isfinite(ref):
+            part = part * np.float32(10 ** ((ref - lufs) / 20))
+        parts += [part, gap]
+    clip = np.concatenate(parts)
+    if settings.preset == "horn":
+        clip = horn_preset(clip, rate)
+    clip = loudness.normalize(clip, rate, settings.target_lufs, settings.ceiling_dbtp)
+    return to_int16(clip)

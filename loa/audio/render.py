@@ -1,88 +1,110 @@
-"""Render a bulletin to a clip file, once: clips are named by what went into them."""
+"""Render texts to clips, once: look in the store first, in the station's engine order.
+
+A clip comes from one engine from start to end: if an engine fails on any sentence,
+the next engine reads the whole text, so a bulletin never switches voice halfway.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
+import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
+import numpy as np
+
+from loa.audio import loudness
+from loa.audio.cache import Clip, ClipStore, clip_key
 from loa.audio.produce import AudioSettings, assemble
-from loa.audio.wav import read_wav, write_wav
-from loa.fsio import atomic_write_text
 from loa.voice.chain import EngineChain
+from loa.voice.engine import Engine, EngineError, Speech
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+(?=\S)")
 
 
-@dataclass(frozen=True)
-class Clip:
-    path: Path
-    hash: str
-    engine: str
-    voice: str
-    seconds: float
-    fallback: bool = False  # made by a fallback engine; worth re-rendering later
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["path"] = str(self.path)
-        return d
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def clip_key(spoken_text: str, intro: str, chain: EngineChain, settings: AudioSettings) -> str:
-    engines = ",".join(f"{e.name}:{getattr(e, 'voice', '')}" for e in chain.engines)
-    material = "\x1f".join([spoken_text, intro, engines, settings.fingerprint()])
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:24]
+@dataclass
+class Spoken:
+    """Everything one engine said for one clip, ready for production."""
+
+    engine: Engine
+    body: list[Speech]
+    intro: list[Speech]
+    outro: list[Speech]
 
 
-def load_clip(path: Path) -> Clip | None:
-    """A clip is trusted only if its metadata and WAV both read back."""
-    meta_path = path.with_suffix(".json")
-    if not path.exists() or not meta_path.exists():
+@dataclass
+class Rendered:
+    clip: Clip
+    cached: bool
+    failures: list[EngineError] = field(default_factory=list)
+
+
+class Renderer:
+    """normalize: the station's reading normalizer; intro/outro: spoken around each body."""
+
+    def __init__(self, chain: EngineChain, store: ClipStore, normalize: Callable[[str], str],
+                 settings: AudioSettings | None = None, intro: str = "", outro: str = "",
+                 speed: float = 1.0, mp3: bool = False):
+        self.chain, self.store, self.normalize = chain, store, normalize
+        self.settings = settings or AudioSettings()
+        self.intro, self.outro = normalize(intro) if intro else "", normalize(outro) if outro else ""
+        self.speed, self.mp3 = speed, mp3
+
+    def key(self, spoken: str, engine: Engine) -> str:
+        return clip_key(spoken, engine.name, getattr(engine, "voice", ""), self.speed,
+                        self.settings.fingerprint(), self.intro, self.outro)
+
+    def lookup(self, text: str, engines: list[Engine] | None = None) -> Clip | None:
+        """The best clip already made for this text, in the station's engine order."""
+        spoken = self.normalize(text)
+        for engine in engines or self.chain.engines:
+            clip = self.store.get(self.key(spoken, engine))
+            if clip is not None:
+                return clip
         return None
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        samples, rate = read_wav(path)
-    except (OSError, ValueError):
-        return None
-    if len(samples) == 0 or abs(len(samples) / rate - meta.get("seconds", -1)) > 0.01:
-        return None
-    meta["path"] = path
-    return Clip(**meta)
 
+    def speak(self, text: str, engines: list[Engine] | None = None
+              ) -> tuple[str, Spoken, list[EngineError]]:
+        """Network/subprocess part: synthesize every sentence with one engine."""
+        spoken = self.normalize(text)
+        parts = sentences(spoken)
+        result = self.chain.synthesize_all(
+            [parts, sentences(self.intro), sentences(self.outro)], engines)
+        body, intro, outro = result.speeches
+        return spoken, Spoken(result.engine, body, intro, outro), result.failures
 
-def render_text(
-    text: str,
-    chain: EngineChain,
-    clips_dir: Path,
-    normalize: Callable[[str], str],
-    intro: str = "",
-    settings: AudioSettings | None = None,
-) -> Clip:
-    settings = settings or AudioSettings()
-    spoken = normalize(text)
-    spoken_intro = normalize(intro) if intro else ""
-    key = clip_key(spoken, spoken_intro, chain, settings)
-    path = Path(clips_dir) / f"{key}.wav"
-    cached = load_clip(path)
-    if cached is not None:
-        return cached
-    body = chain.synthesize(spoken)
-    intro_speech = chain.synthesize(spoken_intro).speech if spoken_intro else None
-    samples = assemble(body.speech, intro_speech, settings)
-    # WAV first, metadata last: a clip without metadata is never trusted.
-    write_wav(path, samples, settings.rate,
-              comment=f"loa engine={body.speech.engine} voice={body.speech.voice}")
-    clip = Clip(
-        path=path,
-        hash=key,
-        engine=body.speech.engine,
-        voice=body.speech.voice,
-        seconds=round(len(samples) / settings.rate, 4),
-        fallback=body.fell_back,
-    )
-    meta = clip.to_json()
-    meta.pop("path")
-    meta_text = json.dumps({**meta}, ensure_ascii=False, indent=1)
-    atomic_write_text(path.with_suffix(".json"), meta_text)
-    return clip
+    def produce(self, spoken: Spoken) -> tuple[np.ndarray, loudness.Levels]:
+        """CPU part: chime, intro, body, outro, levelled."""
+        samples = assemble(spoken.body, self.settings, spoken.intro, spoken.outro)
+        return samples, loudness.measure(samples.astype(np.float32) / 32767.0,
+                                         self.settings.rate)
+
+    def store_clip(self, spoken_text: str, spoken: Spoken, samples: np.ndarray,
+                   levels: loudness.Levels) -> Clip:
+        engine = spoken.engine
+        return self.store.put(
+            self.key(spoken_text, engine), samples, self.settings.rate, engine=engine.name,
+            voice=getattr(engine, "voice", ""), preferred=self.chain.engines[0].name,
+            text=spoken_text, lufs=round(levels.lufs, 3),
+            true_peak=round(levels.true_peak_dbtp, 3), mp3=self.mp3)
+
+    def render(self, text: str, engines: list[Engine] | None = None) -> Rendered:
+        cached = self.lookup(text, engines)
+        if cached is not None:
+            return Rendered(cached, True)
+        spoken_text, spoken, failures = self.speak(text, engines)
+        samples, levels = self.produce(spoken)
+        return Rendered(self.store_clip(spoken_text, spoken, samples, levels), False, failures)
+
+    def offline(self) -> list[Engine]:
+        return [e for e in self.chain.engines if not e.online]
+
+    def better_than(self, clip: Clip) -> list[Engine]:
+        """Engines the station prefers over the one that made this clip."""
+        names = [e.name for e in self.chain.engines]
+        if clip.engine not in names:
+            return list(self.chain.engines)
+        return self.chain.engines[: names.index(clip.engine)]

@@ -144,26 +144,24 @@ def normalize(args) -> int:
 
 
 def say(args) -> int:
-    from loa.audio.produce import AudioSettings, assemble
-    from loa.audio.wav import write_wav
+    from loa.audio import AudioSettings, assemble, sentences, write_wav
     from loa.cli.wiring import chain_for, normalizer
+    from loa.voice.espeak import VOICES
 
     chain = chain_for(None, engines=tuple(args.engine) if args.engine else None)
     for engine in chain.engines:
-        if hasattr(engine, "voice") and engine.name == "espeak":
-            from loa.voice.espeak import VOICES
-
+        if engine.name == "espeak":
             engine.voice = VOICES[args.voice]
     spoken = normalizer(args.voice)(args.text)
-    result = chain.synthesize(spoken)
+    batch = chain.synthesize_all([sentences(spoken)])
     audio = AudioSettings(chime=not args.no_chime)
-    samples = assemble(result.speech, None, audio)
-    write_wav(args.output, samples, audio.rate,
-              comment=f"loa engine={result.speech.engine} voice={result.speech.voice}")
-    for failure in result.failures:
+    samples = assemble(batch.speeches[0], audio)
+    voice = getattr(batch.engine, "voice", "")
+    write_wav(args.output, samples, audio.rate, comment=f"loa engine={batch.engine.name} voice={voice}")
+    for failure in batch.failures:
         _out(f"Không dùng được {failure.engine} ({failure.kind}); chuyển sang bộ đọc dự phòng.")
     _out(f"Đã ghi {args.output} ({len(samples) / audio.rate:.1f} giây, bộ đọc "
-         f"{result.speech.engine}, giọng {result.speech.voice}).")
+         f"{batch.engine.name}, giọng {voice}).")
     return 0
 
 
@@ -214,7 +212,7 @@ def next_(args) -> int:
 def run_daemon(schedule, bulletins, sink_kind: str, wav_dir: Path | None,
                until: datetime | None, until_idle: bool, report=_out):
     """Start the daemon and block; shared by `loa run` and `loa demo`."""
-    from loa.cli.wiring import chain_for, clip_maker, sink_factory
+    from loa.cli.wiring import chain_for, clip_makers, renderer_for, sink_factory
     from loa.log import LogStore
     from loa.player import Daemon, Player
 
@@ -222,9 +220,10 @@ def run_daemon(schedule, bulletins, sink_kind: str, wav_dir: Path | None,
     store = LogStore(settings.db_path())
     sink_for, note = sink_factory(sink_kind, wav_dir)
     report(note)
-    player = Player(store, clock, sink_for, clip_maker(schedule.station, chain_for(
-        schedule.station, clock)), {z.id: z.device for z in schedule.zones.values()})
-    daemon = Daemon(schedule, bulletins, player, clock, store)
+    ahead, at_air = clip_makers(renderer_for(schedule.station, chain_for(schedule.station, clock)))
+    player = Player(store, clock, sink_for, at_air,
+                    {z.id: z.device for z in schedule.zones.values()})
+    daemon = Daemon(schedule, bulletins, player, clock, store, prepare=ahead)
 
     def on_signal(signum, frame):
         daemon.stop()

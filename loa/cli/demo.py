@@ -20,7 +20,7 @@ def _say(text: str) -> None:
 
 def run_demo(sink_kind: str = "auto") -> int:
     from loa.cli.commands import print_log, run_daemon
-    from loa.cli.wiring import chain_for, clip_maker
+    from loa.cli.wiring import chain_for, renderer_for
     from loa.log import LogStore
     from loa.plan import import_plan
     from loa.schedule import load_program_bulletins, load_schedule
@@ -73,11 +73,10 @@ def run_demo(sink_kind: str = "auto") -> int:
     schedule = load_schedule(schedule_path)
 
     _say("3. Đọc thành tiếng (gTTS nếu có mạng, không thì espeak-ng) …")
-    chain = chain_for(schedule.station, clock)
-    clip_for = clip_maker(schedule.station, chain, settings.clips_dir())
+    renderer = renderer_for(schedule.station, chain_for(schedule.station, clock))
     bulletins = load_program_bulletins(schedule)
     for b in bulletins["kstthc-2026"]:
-        clip = clip_for(b)
+        clip = renderer.render(b.text).clip
         how = " (bộ đọc dự phòng, vì không kết nối được Google)" if clip.fallback else ""
         _say(f"   {b.id}: {clip.seconds:.1f} giây, bộ đọc {clip.engine}{how}.")
 

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loa import settings
-from loa.audio.render import Clip, render_text
+from loa.audio.cache import Clip
+from loa.audio.render import Renderer
 from loa.clock import Clock
 from loa.player.sinks import Sink, SoundDeviceSink, WavDirSink, output_devices
 from loa.schedule.model import Station
@@ -45,20 +46,32 @@ def chain_for(station: Station | None, clock: Clock | None = None,
     )
 
 
-def clip_maker(station: Station, chain: EngineChain,
-               clips_dir: Path | None = None) -> Callable[[Bulletin], Clip]:
-    normalize = normalizer(station=station)
-    folder = clips_dir or settings.clips_dir()
+def renderer_for(station: Station, chain: EngineChain, clips_dir: Path | None = None,
+                 mp3: bool = False) -> Renderer:
+    from loa.audio import AudioSettings, ClipStore
+
+    settings_ = AudioSettings(target_lufs=station.loudness, preset=station.preset,
+                              chime=station.chime)
     intro = station.intro or f"{station.name} xin thông báo."
-    cache: dict[str, Clip] = {}
+    return Renderer(chain, ClipStore(clips_dir or settings.clips_dir()),
+                    normalizer(station=station), settings_, intro=intro, outro=station.outro,
+                    speed=station.speed, mp3=mp3)
 
-    def clip_for(bulletin: Bulletin) -> Clip:
-        key = bulletin.key + "\x1f" + bulletin.text
-        if key not in cache:
-            cache[key] = render_text(bulletin.text, chain, folder, normalize, intro=intro)
-        return cache[key]
 
-    return clip_for
+def clip_makers(renderer: Renderer) -> tuple[Callable[[Bulletin], Clip], Callable[[Bulletin], Clip]]:
+    """(ahead, at_air): ahead of air time render with the whole chain; at air time use
+    what is in the store, or read it offline: never wait on the internet on air."""
+
+    def ahead(bulletin: Bulletin) -> Clip:
+        return renderer.render(bulletin.text).clip
+
+    def at_air(bulletin: Bulletin) -> Clip:
+        clip = renderer.lookup(bulletin.text)
+        if clip is None:
+            clip = renderer.render(bulletin.text, renderer.offline()).clip
+        return clip
+
+    return ahead, at_air
 
 
 def sink_factory(kind: str, wav_dir: Path | None) -> tuple[Callable[[str], Sink], str]:

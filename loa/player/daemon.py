@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from loa.audio.render import Clip
+from loa.audio.cache import Clip
 from loa.audio.wav import read_wav
 from loa.clock import Clock
 from loa.log.store import LogStore
@@ -120,8 +120,10 @@ class Daemon:
     """Keeps the next HORIZON of occurrences as APScheduler jobs, rebuilt from the YAML."""
 
     def __init__(self, schedule: Schedule, bulletins: dict[str, list[Bulletin]],
-                 player: Player, clock: Clock, store: LogStore):
+                 player: Player, clock: Clock, store: LogStore,
+                 prepare: Callable[[Bulletin], Clip] | None = None):
         self.schedule, self.bulletins = schedule, bulletins
+        self.prepare = prepare or player.clip_for
         self.player, self.clock, self.store = player, clock, store
         self.scheduler = BackgroundScheduler(
             timezone=schedule.station.tz,
@@ -154,7 +156,7 @@ class Daemon:
                 continue
             for item in occ.items:  # render ahead of air time, never at it
                 try:
-                    self.player.clip_for(item.bulletin)
+                    self.prepare(item.bulletin)
                 except Exception:
                     log.exception("cannot render %s ahead of time", item.bulletin.key)
             self._scheduled.add(oid)

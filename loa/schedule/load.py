@@ -24,7 +24,7 @@ from loa.yamlio import LineDict, LineList, line_of, load_yaml
 TOP_KEYS = ("station", "zones", "sessions", "programs", "skip_dates")
 STATION_KEYS = (
     "id", "name", "timezone", "quiet_hours", "max_session_minutes", "voice", "speed",
-    "engines", "intro", "day_prefix", "lexicon",
+    "engines", "intro", "outro", "day_prefix", "lexicon", "loudness", "preset", "chime",
 )
 ZONE_KEYS = ("id", "name", "device")
 SESSION_KEYS = ("id", "name", "time", "days", "zones")
@@ -189,11 +189,27 @@ def _station(raw: Any, chk: _Checker, path: Path) -> Station:
         lexicon = (path.parent / str(raw["lexicon"])).resolve()
         if not lexicon.exists():
             chk.add(f"không tìm thấy tệp từ viết tắt '{raw['lexicon']}'.", raw, "lexicon")
+    try:
+        target = float(raw.get("loudness", -16))
+        if not -30 <= target <= -10:
+            raise ValueError
+    except (TypeError, ValueError):
+        chk.add("'loudness' (độ to, LUFS) phải từ -30 đến -10; mặc định -16.", raw, "loudness")
+        target = -16.0
+    preset = str(raw.get("preset", "none"))
+    if preset not in ("none", "horn"):
+        chk.add("'preset' phải là none hoặc horn (lọc tiếng cho loa nén).", raw, "preset")
+        preset = "none"
+    chime = raw.get("chime", True)
+    if not isinstance(chime, bool):
+        chk.add("'chime' (tiếng chuông) phải là true hoặc false.", raw, "chime")
+        chime = True
     sid = str(raw.get("id") or re.sub(r"\W+", "-", path.stem).strip("-") or "station")
     return Station(
         id=sid, name=name, tz=tz, quiet_hours=quiet, max_session_minutes=max_minutes,
         voice=voice, speed=speed, engines=engines, intro=str(raw.get("intro") or ""),
-        day_prefix=day_prefix, lexicon=lexicon,
+        day_prefix=day_prefix, lexicon=lexicon, outro=str(raw.get("outro") or ""),
+        loudness=target, preset=preset, chime=chime,
     )
 
 

@@ -37,6 +37,10 @@ class Station:
     intro: str = ""
     day_prefix: str | None = "mùng"  # how days 1-10 are read: mùng, mồng, or none
     lexicon: Path | None = None  # the station's own abbreviations, over loa's
+    outro: str = ""  # spoken after every bulletin
+    loudness: float = -16.0  # LUFS every clip is levelled to
+    preset: str = "none"  # "horn": band-limit and compress for horn speakers
+    chime: bool = True
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,13 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class ChainBatch:
+    engine: Engine
+    speeches: list[list[Speech]]
+    failures: list[EngineError] = field(default_factory=list)
+
+
+@dataclass
 class ChainResult:
     speech: Speech
     failures: list[EngineError] = field(default_factory=list)
@@ -55,3 +62,28 @@ class EngineChain:
         raise failures[-1] if len(failures) == 1 else EngineError(
             "chain", "broken", "; ".join(str(f) for f in failures)
         )
+
+    def synthesize_all(self, groups: list[list[str]], engines: list[Engine] | None = None
+                       ) -> ChainBatch:
+        """Every text of every group from ONE engine: the first that says them all."""
+        failures: list[EngineError] = []
+        now = self.clock.now().timestamp()
+        for engine in engines if engines is not None else self.engines:
+            until = self._down_until.get(engine.name)
+            if until is not None and now < until:
+                failures.append(EngineError(engine.name, "offline", "skipped: failed recently"))
+                continue
+            try:
+                speeches = [[engine.synthesize(t) for t in group] for group in groups]
+            except EngineError as exc:
+                log.warning("engine %s failed (%s): %s", engine.name, exc.kind, exc.detail)
+                failures.append(exc)
+                if engine.online and exc.kind != "rejected":
+                    self._down_until[engine.name] = now + self.cooldown
+                continue
+            self._down_until.pop(engine.name, None)
+            return ChainBatch(engine, speeches, failures)
+        if not failures:
+            raise EngineError("chain", "broken", "no engine to try")
+        raise failures[-1] if len(failures) == 1 else EngineError(
+            "chain", "broken", "; ".join(str(f) for f in failures))
