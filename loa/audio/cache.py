@@ -167,10 +167,12 @@ class ClipStore:
     def check(self) -> list[tuple[str, str]]:
         """Full check of every clip: (key, problem) for the broken ones."""
         bad = []
+        with self._lock:
+            frames = dict(self._db.execute("SELECT key, frames FROM clips").fetchall())
         for clip, _, _ in self.all():
             try:
                 samples, rate = read_wav(clip.path)
-                problem = validate_samples(samples, rate, round(clip.seconds * rate))
+                problem = validate_samples(samples, rate, frames[clip.hash])
             except (OSError, ValueError) as exc:
                 problem = str(exc)
             if problem:

@@ -76,6 +76,30 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--no-chime", action="store_true", help="không thêm tiếng chuông")
     say.set_defaults(func=c.say)
 
+    from loa.cli import clips as k
+
+    ren = sub.add_parser("render", help="đọc trước mọi bản tin đã duyệt mà lịch sẽ cần")
+    ren.add_argument("schedule", help="tệp lịch phát YAML")
+    ren.add_argument("--upgrade", action="store_true",
+                     help="đọc lại bằng bộ đọc tốt hơn những bản tin lúc trước phải dùng "
+                          "bộ đọc dự phòng (khi Google đã kết nối lại được)")
+    ren.add_argument("--mp3", action="store_true", help="lưu thêm bản MP3 để lưu trữ")
+    ren.add_argument("--jobs", type=int, default=4, help="số bản tin đọc cùng lúc qua mạng")
+    ren.set_defaults(func=k.render)
+
+    cl = sub.add_parser("clips", help="các đoạn âm thanh đã đọc sẵn").add_subparsers(
+        dest="clips_command", metavar="LỆNH", required=True)
+    cl.add_parser("list", help="liệt kê").set_defaults(func=k.clips)
+    cl.add_parser("check", help="kiểm tra từng tệp (đọc được, đủ dài, không câm)").set_defaults(
+        func=k.clips)
+    cp = cl.add_parser("play", help="phát thử một đoạn")
+    cp.add_argument("key", help="mã đoạn âm thanh (vài ký tự đầu là đủ)")
+    cp.add_argument("--sink", choices=["auto", "device", "wav"], default="auto")
+    cp.set_defaults(func=k.clips)
+    cr = cl.add_parser("prune", help="xóa đoạn âm thanh mà các lịch phát không còn cần")
+    cr.add_argument("schedules", nargs="+", metavar="LỊCH", help="các tệp lịch phát đang dùng")
+    cr.set_defaults(func=k.clips)
+
     for name, fn, helptext in (
         ("validate", c.validate, "kiểm tra tệp lịch phát"),
         ("next", c.next_, "xem những gì sẽ phát trong các ngày tới"),

@@ -1,0 +1,247 @@
+"""Broadcast-ready clips: loudness, peaks, cache integrity, fallback and upgrade."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyloudnorm
+import pytest
+from helpers import free_port
+from scipy.signal import resample_poly
+
+from loa.audio import AudioSettings, ClipStore, Renderer, read_wav
+from loa.audio.batch import render_many
+from loa.audio.loudness import integrated_lufs, true_peak
+from loa.cli import main
+from loa.plan import import_plan
+from loa.script.bulletin import drafts_from_plan
+from loa.script.normalize import Normalizer
+from loa.voice import EngineChain, EspeakEngine, GttsEngine
+
+REPO = Path(__file__).resolve().parents[1]
+PLANS = ["ba-vi-2026", "ha-noi-2026", "hang-gon-2026", "nguyen-giap-2024"]
+
+
+def independent_true_peak_dbtp(x: np.ndarray) -> float:
+    """scipy's own polyphase resampler at 4x: not the code under test."""
+    up = resample_poly(x.astype(np.float64), 4, 1)
+    return 20 * np.log10(max(np.abs(up).max(), np.abs(x).max()))
+
+
+@pytest.fixture(scope="module")
+def all_plan_clips(tmp_path_factory):
+    texts = [b.text for name in PLANS
+             for b in drafts_from_plan(import_plan(REPO / f"loa/data/plans/{name}.txt"))]
+    store_dir = tmp_path_factory.mktemp("clips")
+    renderer = Renderer(EngineChain([EspeakEngine()]), ClipStore(store_dir),
+                        Normalizer().normalize, AudioSettings(), intro="Đài truyền thanh xã.")
+    outcomes = render_many(renderer, texts)
+    return [o.clip for o in outcomes]
+
+
+def test_every_bulletin_of_every_plan_is_broadcast_ready(all_plan_clips):
+    assert len(all_plan_clips) == 17 + 19 + 7 + 14
+    meter = pyloudnorm.Meter(44100)  # the reference implementation, not loa's meter
+    for clip in all_plan_clips:
+        samples, rate = read_wav(clip.path)
+        x = samples.astype(np.float64) / 32768.0
+        lufs = meter.integrated_loudness(x)
+        assert abs(lufs - (-16.0)) <= 0.5, (clip.path, lufs)
+        assert independent_true_peak_dbtp(x) <= -1.0, clip.path
+        assert np.abs(samples).max() < 32767 * 10 ** (-1 / 20)  # nothing near clipping
+        assert clip.lufs == pytest.approx(lufs, abs=0.01)  # the index tells the truth
+
+
+def test_loas_meter_agrees_with_pyloudnorm_and_true_peak_with_scipy_oversampling():
+    rng = np.random.default_rng(7)
+    t = np.arange(44100 * 3) / 44100
+    x = (0.5 * np.sin(2 * np.pi * 997 * t) + 0.05 * rng.standard_normal(len(t))).astype(
+        np.float32)
+    x[44100:44200] *= 1.8  # a burst with inter-sample peaks
+    assert integrated_lufs(x, 44100) == pytest.approx(
+        pyloudnorm.Meter(44100).integrated_loudness(x.astype(np.float64)), abs=0.01)
+    ours = 20 * np.log10(true_peak(x).max())
+    assert ours == pytest.approx(independent_true_peak_dbtp(x), abs=0.2)
+
+
+def test_clip_structure_chime_intro_body_outro(tmp_path):
+    renderer = Renderer(EngineChain([EspeakEngine()]), ClipStore(tmp_path), str.strip,
+                        AudioSettings(), intro="Đài truyền thanh xã Ba Vì xin thông báo.",
+                        outro="Xin cảm ơn bà con.")
+    plain = Renderer(EngineChain([EspeakEngine()]), ClipStore(tmp_path), str.strip,
+                     AudioSettings(chime=False))
+    full = renderer.render("Bà con nộp hồ sơ trực tuyến. Rất thuận tiện.").clip
+    bare = plain.render("Bà con nộp hồ sơ trực tuyến. Rất thuận tiện.").clip
+    assert full.hash != bare.hash
+    assert full.seconds > bare.seconds + 1.5 + 2.0  # chime, intro and outro around the body
+    x, rate = read_wav(full.path)
+    # the clip opens with the chime: tonal energy at 784 Hz in its first 0.4 s
+    head = x[: int(0.4 * rate)].astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(head))
+    freqs = np.fft.rfftfreq(len(head), 1 / rate)
+    assert abs(freqs[np.argmax(spectrum)] - 784) < 15
+
+
+def test_horn_preset_keeps_speech_band(tmp_path):
+    text = "Kính thưa bà con, đây là bản tin về phòng chống thiên tai."
+    def band_share(preset):
+        r = Renderer(EngineChain([EspeakEngine()]), ClipStore(tmp_path / preset), str.strip,
+                     AudioSettings(preset=preset, chime=False))
+        x, rate = read_wav(r.render(text).clip.path)
+        spec = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
+        f = np.fft.rfftfreq(len(x), 1 / rate)
+        return spec[(f < 150) | (f > 6000)].sum() / spec.sum()
+    assert band_share("horn") < band_share("none") / 3
+
+
+def test_mp3_archive_beside_the_wav(tmp_path):
+    r = Renderer(EngineChain([EspeakEngine()]), ClipStore(tmp_path), str.strip,
+                 AudioSettings(), mp3=True)
+    clip = r.render("Bản tin lưu trữ.").clip
+    mp3 = clip.path.with_suffix(".mp3")
+    assert mp3.exists() and mp3.read_bytes()[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3")
+    from pydub import AudioSegment
+
+    assert abs(len(AudioSegment.from_mp3(mp3)) / 1000 - clip.seconds) < 0.1
+
+
+def test_a_damaged_clip_is_not_trusted_and_is_made_again(tmp_path):
+    r = Renderer(EngineChain([EspeakEngine()]), ClipStore(tmp_path), str.strip, AudioSettings())
+    first = r.render("Bà con chú ý.")
+    with open(first.clip.path, "r+b") as fh:
+        fh.truncate(first.clip.path.stat().st_size // 2)
+    assert r.lookup("Bà con chú ý.") is None
+    again = r.render("Bà con chú ý.")
+    assert not again.cached and abs(read_wav(again.clip.path)[0].size / 44100
+                                    - again.clip.seconds) < 1e-3
+
+
+def test_prune_keeps_what_schedules_need(tmp_path):
+    store = ClipStore(tmp_path)
+    r = Renderer(EngineChain([EspeakEngine()]), store, str.strip, AudioSettings())
+    keep = r.render("Giữ lại.").clip
+    drop = r.render("Bỏ đi.").clip
+    (tmp_path / ".stray.wav.123.part").write_bytes(b"half")
+    removed, freed = store.prune({keep.hash})
+    assert removed == 1 and freed > 0
+    assert keep.path.exists() and not drop.path.exists()
+    assert not (tmp_path / ".stray.wav.123.part").exists()
+    assert r.lookup("Giữ lại.") is not None
+
+
+# --- the CLI against a fake Google: offline, hanging, refusing; then back -----------------
+
+@pytest.fixture
+def station(tmp_path, data_dir):
+    shutil.copytree(REPO / "schedules", tmp_path / "schedules")
+    return tmp_path / "schedules" / "ba-vi.yaml"
+
+
+def _store_engines(data_dir) -> dict[str, str]:
+    store = ClipStore(data_dir / "clips")
+    try:
+        return {c.hash: c.engine for c, _, _ in store.all()}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("mode", ["down", "hang", "429"])
+def test_render_offline_then_upgrade_exactly_those(station, data_dir, fake_google, monkeypatch,
+                                                   capsys, mode):
+    monkeypatch.setenv("LOA_GTTS_TIMEOUT", "1")
+    # One bulletin is rendered while Google answers ...
+    bfile = station.parent / "bulletins" / "ba-vi-2026.yaml"
+    text = bfile.read_text(encoding="utf-8")
+    monkeypatch.setenv("LOA_GTTS_ENDPOINT", fake_google.endpoint)
+    only_one = station.read_text(encoding="utf-8").replace(
+        "    per_session: 2", "    per_session: 2\n    only: [IV.1.a]")
+    station.with_name("one.yaml").write_text(only_one, encoding="utf-8")
+    assert main(["render", str(station.with_name("one.yaml"))]) == 0
+    assert list(_store_engines(data_dir).values()) == ["gtts"]
+    capsys.readouterr()
+    # ... then Google is down, hangs, or refuses: the rest is read offline, and said so.
+    if mode == "down":
+        monkeypatch.setenv("LOA_GTTS_ENDPOINT", f"http://127.0.0.1:{free_port()}/x")
+    else:
+        fake_google.mode = mode
+    t = time.monotonic()
+    assert main(["render", str(station)]) == 0
+    out = capsys.readouterr().out
+    assert time.monotonic() - t < 60
+    assert "Đã đọc 3 bản tin mới, 1 bản tin có sẵn" in out
+    assert "gtts (" in out and "3 bản tin đang dùng bộ đọc dự phòng" in out and "--upgrade" in out
+    before = _store_engines(data_dir)
+    assert sorted(before.values()) == ["espeak", "espeak", "espeak", "gtts"]
+    # Google is back: --upgrade re-reads exactly the three espeak clips.
+    fake_google.mode = "ok"
+    monkeypatch.setenv("LOA_GTTS_ENDPOINT", fake_google.endpoint)
+    fake_google.requests.clear()
+    assert main(["render", str(station), "--upgrade"]) == 0
+    out = capsys.readouterr().out
+    assert "Đọc lại bằng bộ đọc tốt hơn: 3 bản tin" in out
+    after = _store_engines(data_dir)
+    new = {k: v for k, v in after.items() if k not in before}
+    assert sorted(new.values()) == ["gtts"] * 3
+    # the gTTS clip made first was not touched, and the playing side now finds gTTS clips
+    assert set(before) <= set(after)
+    from loa.cli.wiring import chain_for, clip_makers, renderer_for
+    from loa.schedule import load_program_bulletins, load_schedule
+
+    sched = load_schedule(station)
+    _, at_air = clip_makers(renderer_for(sched.station, chain_for(sched.station)))
+    assert {at_air(b).engine for b in load_program_bulletins(sched)["kstthc-2026"]} == {"gtts"}
+    assert bfile.read_text(encoding="utf-8") == text  # rendering never edits bulletins
+
+
+def test_kill_during_rendering_leaves_no_trusted_partial_clip(tmp_path):
+    """kill -9 a renderer at several points; every clip the index trusts must be whole."""
+    store_dir = tmp_path / "clips"
+    script = tmp_path / "render.py"
+    script.write_text(f"""
+import sys
+sys.path.insert(0, {str(REPO)!r})
+from pathlib import Path
+from loa.audio import AudioSettings, ClipStore, Renderer
+from loa.audio.batch import render_many
+from loa.plan import import_plan
+from loa.script.bulletin import drafts_from_plan
+from loa.script.normalize import Normalizer
+from loa.voice import EngineChain, EspeakEngine
+if __name__ == "__main__":
+    plan = Path({str(REPO)!r}) / "loa/data/plans/ha-noi-2026.txt"
+    texts = [b.text for b in drafts_from_plan(import_plan(plan))]
+    r = Renderer(EngineChain([EspeakEngine()]), ClipStore(Path({str(store_dir)!r})),
+                 Normalizer().normalize, AudioSettings())
+    print("start", flush=True)
+    render_many(r, texts)
+    print("done", flush=True)
+""", encoding="utf-8")
+    for delay in (1.5, 3.0, 4.5, 6.0):
+        proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                                start_new_session=True)
+        assert proc.stdout.readline().strip() == b"start"
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)  # the renderer and its worker processes
+        proc.wait()
+        store = ClipStore(store_dir)
+        assert store.check() == []  # every indexed clip decodes, is whole, is not silent
+        store.close()
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=300)
+    assert done.stdout.split() == [b"start", b"done"]
+    store = ClipStore(store_dir)
+    assert len(store.all()) == 19 and store.check() == []
+    store.close()
+
+
+def test_gtts_engine_object_survives_a_process_pool():
+    """render_many sends work to worker processes; engines must not break that."""
+    import pickle
+
+    pickle.loads(pickle.dumps(GttsEngine(timeout=1)))
