@@ -175,3 +175,54 @@ def test_cli_normalize_reads_stdin(monkeypatch, capsys):
     assert main(["normalize"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("Ủy ban nhân dân xã họp ngày mùng chín tháng sáu năm hai nghìn")
+
+
+def test_piper_loads_a_local_model_and_speaks(tmp_path):
+    from tiny_piper import RATE, build
+
+    from loa.voice.piper_engine import PiperEngine
+
+    model = build(tmp_path / "voices")
+    speech = PiperEngine(model).synthesize("Xin chào bà con")
+    assert (speech.engine, speech.voice, speech.format) == ("piper", "vi_VN-tiny-low", "wav")
+    from loa.audio.wav import parse_wav
+
+    pcm, rate, _ = parse_wav(speech.data)
+    assert rate == RATE and np.abs(pcm).max() > 5000
+    short = len(pcm)
+    longer = len(parse_wav(PiperEngine(model).synthesize("Xin chào bà con nhân dân trong toàn "
+                                                         "xã").data)[0])
+    faster = len(parse_wav(PiperEngine(model, speed=2.0).synthesize("Xin chào bà con").data)[0])
+    assert longer > short * 1.5 and abs(faster - short / 2) < 300
+
+
+def test_piper_without_its_model_fails_over_to_espeak(tmp_path):
+    from loa.voice.piper_engine import PiperEngine
+
+    chain = EngineChain([PiperEngine(tmp_path / "khong-co.onnx"), EspeakEngine()])
+    result = chain.synthesize("Xin chào")
+    assert result.speech.engine == "espeak" and result.failures[0].engine == "piper"
+
+
+def test_schedule_with_piper_needs_its_model(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    from tiny_piper import build
+
+    from loa.cli import main
+
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copytree(repo / "schedules", tmp_path / "s")
+    sched = tmp_path / "s" / "ba-vi.yaml"
+    text = sched.read_text(encoding="utf-8").replace("engines: [gtts, espeak]",
+                                                     "engines: [piper, espeak]")
+    sched.write_text(text, encoding="utf-8")
+    assert main(["validate", str(sched)]) == 2
+    assert "piper_model" in capsys.readouterr().err
+    build(tmp_path / "s" / "voices")
+    sched.write_text(text.replace("  chime", "  piper_model: voices/vi_VN-tiny-low.onnx\n  chime")
+                     if "  chime" in text else text.replace(
+                         "  speed: 1.0", "  speed: 1.0\n  piper_model: voices/vi_VN-tiny-low.onnx"),
+                     encoding="utf-8")
+    assert main(["validate", str(sched)]) == 0

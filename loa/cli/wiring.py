@@ -43,6 +43,7 @@ def chain_for(station: Station | None, clock: Clock | None = None,
         gtts_endpoint=os.environ.get("LOA_GTTS_ENDPOINT") or None,
         engines=engines or (station.engines if station else ("gtts", "espeak")),
         clock=clock,
+        piper_model=station.piper_model if station else None,
     )
 
 

@@ -25,6 +25,7 @@ TOP_KEYS = ("station", "zones", "sessions", "programs", "skip_dates")
 STATION_KEYS = (
     "id", "name", "timezone", "quiet_hours", "max_session_minutes", "voice", "speed",
     "engines", "intro", "outro", "day_prefix", "lexicon", "loudness", "preset", "chime",
+    "piper_model",
 )
 ZONE_KEYS = ("id", "name", "device")
 SESSION_KEYS = ("id", "name", "time", "days", "zones")
@@ -176,8 +177,17 @@ def _station(raw: Any, chk: _Checker, path: Path) -> Station:
     engines = raw.get("engines", ["gtts", "espeak"])
     engines = tuple(str(e) for e in (engines if isinstance(engines, list) else [engines]))
     for e in engines:
-        if e not in ("gtts", "espeak"):
-            chk.add(f"bộ đọc '{e}' không có (dùng: gtts, espeak).", raw, "engines")
+        if e not in ("gtts", "espeak", "piper"):
+            chk.add(f"bộ đọc '{e}' không có (dùng: gtts, espeak, piper).", raw, "engines")
+    piper_model = None
+    if raw.get("piper_model"):
+        piper_model = (path.parent / str(raw["piper_model"])).resolve()
+        if not piper_model.exists() or not Path(str(piper_model) + ".json").exists():
+            chk.add(f"không tìm thấy tệp giọng đọc piper '{raw['piper_model']}' (cần cả tệp "
+                    ".onnx và tệp .onnx.json bên cạnh).", raw, "piper_model")
+    elif "piper" in engines:
+        chk.add("bộ đọc piper cần tệp giọng đọc: tải một lần (ví dụ vi_VN-….onnx và "
+                ".onnx.json) rồi ghi đường dẫn vào 'piper_model'.", raw, "engines")
     day_prefix = raw.get("day_prefix", "mùng")
     day_prefix = None if day_prefix in (None, "", "none", "không") else str(day_prefix)
     if day_prefix not in (None, "mùng", "mồng"):
@@ -209,7 +219,7 @@ def _station(raw: Any, chk: _Checker, path: Path) -> Station:
         id=sid, name=name, tz=tz, quiet_hours=quiet, max_session_minutes=max_minutes,
         voice=voice, speed=speed, engines=engines, intro=str(raw.get("intro") or ""),
         day_prefix=day_prefix, lexicon=lexicon, outro=str(raw.get("outro") or ""),
-        loudness=target, preset=preset, chime=chime,
+        loudness=target, preset=preset, chime=chime, piper_model=piper_model,
     )
 
 

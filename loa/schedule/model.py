@@ -41,6 +41,7 @@ class Station:
     loudness: float = -16.0  # LUFS every clip is levelled to
     preset: str = "none"  # "horn": band-limit and compress for horn speakers
     chime: bool = True
+    piper_model: Path | None = None  # a local piper voice (.onnx beside its .onnx.json)
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,21 @@ from loa.voice.espeak import EspeakEngine
 from loa.voice.google import GttsEngine
 
 
+ENGINES = ("gtts", "espeak", "piper")
+
+
 def default_chain(voice: str = "north", speed: float = 1.0, gtts_timeout: float = 10.0,
                   gtts_endpoint: str | None = None, engines: tuple[str, ...] = ("gtts", "espeak"),
-                  clock=None) -> EngineChain:
+                  clock=None, piper_model=None) -> EngineChain:
     made: list[Engine] = []
     for name in engines:
+        if name == "piper":
+            from loa.voice.piper_engine import PiperEngine
+
+            if piper_model is None:
+                raise ValueError("engine 'piper' needs a model file")
+            made.append(PiperEngine(piper_model, speed=speed))
+            continue
         if name == "gtts":
             made.append(GttsEngine(timeout=gtts_timeout, endpoint=gtts_endpoint,
                                    slow=speed < 0.8))
