@@ -245,3 +245,32 @@ def test_gtts_engine_object_survives_a_process_pool():
     import pickle
 
     pickle.loads(pickle.dumps(GttsEngine(timeout=1)))
+
+
+def test_clips_cli_list_check_play_prune(station, data_dir, monkeypatch, capsys):
+    monkeypatch.setenv("LOA_GTTS_ENDPOINT", f"http://127.0.0.1:{free_port()}/x")
+    assert main(["render", str(station)]) == 0
+    capsys.readouterr()
+    assert main(["clips", "list"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[-1].startswith("4 đoạn âm thanh") and "espeak" in listing[0]
+    key = listing[0].split()[0]
+    assert main(["clips", "check"]) == 0 and "đều tốt" in capsys.readouterr().out
+    monkeypatch.setenv("HOME", str(data_dir))
+    assert main(["clips", "play", key[:8], "--sink", "wav"]) == 0
+    assert list((data_dir / "played").glob(f"clip_{key}*.wav"))
+    # a schedule that needs only one bulletin keeps one clip
+    one = station.read_text(encoding="utf-8").replace(
+        "    per_session: 2", "    per_session: 2\n    only: [IV.1.a]")
+    station.with_name("one.yaml").write_text(one, encoding="utf-8")
+    capsys.readouterr()
+    assert main(["clips", "prune", str(station.with_name("one.yaml"))]) == 0
+    assert "Đã xóa 3 đoạn âm thanh" in capsys.readouterr().out
+    store = ClipStore(data_dir / "clips")
+    assert len(store.all()) == 1
+    store.close()
+    # a clip damaged on disk is reported with what to do
+    clip = next((data_dir / "clips").glob("*.wav"))
+    clip.write_bytes(clip.read_bytes()[:2000] + b"\0" * (clip.stat().st_size - 2000))
+    assert main(["clips", "check"]) == 2
+    assert "hỏng" in capsys.readouterr().err

@@ -35,9 +35,18 @@ CREATE TABLE IF NOT EXISTS clips (
     true_peak   REAL,
     text        TEXT NOT NULL,        -- what the voice read
     created_at  TEXT NOT NULL,
-    used_at     TEXT NOT NULL
+    used_at     TEXT NOT NULL,
+    sha256      TEXT                  -- of the file as written; `check` compares it
 );
 """
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,9 @@ class ClipStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(clips)")}
+        if "sha256" not in columns:  # stores made before the column existed
+            self._db.execute("ALTER TABLE clips ADD COLUMN sha256 TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -135,9 +147,9 @@ class ClipStore:
         now = datetime.now().astimezone().isoformat(timespec="seconds")
         with self._lock:
             self._db.execute(
-                "INSERT OR REPLACE INTO clips VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO clips VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (key, path.name, engine, voice, preferred, len(samples), rate,
-                 path.stat().st_size, lufs, true_peak, text, now, now))
+                 path.stat().st_size, lufs, true_peak, text, now, now, file_sha256(path)))
         return Clip(path, key, engine, voice, round(len(samples) / rate, 4),
                     engine != preferred, lufs, true_peak)
 
@@ -165,12 +177,18 @@ class ClipStore:
         return [(self._row_to_clip(r[:10]), r[10], r[11]) for r in rows]
 
     def check(self) -> list[tuple[str, str]]:
-        """Full check of every clip: (key, problem) for the broken ones."""
+        """Full check of every clip (content hash, decode, length, not silent):
+        (key, problem) for the broken ones."""
         bad = []
         with self._lock:
-            frames = dict(self._db.execute("SELECT key, frames FROM clips").fetchall())
+            rows = self._db.execute("SELECT key, frames, sha256 FROM clips").fetchall()
+        frames = {k: f for k, f, _ in rows}
+        digests = {k: d for k, _, d in rows}
         for clip, _, _ in self.all():
             try:
+                if digests[clip.hash] and file_sha256(clip.path) != digests[clip.hash]:
+                    bad.append((clip.hash, "content changed since it was made"))
+                    continue
                 samples, rate = read_wav(clip.path)
                 problem = validate_samples(samples, rate, frames[clip.hash])
             except (OSError, ValueError) as exc:
