@@ -28,5 +28,12 @@ def clips_dir() -> Path:
     return d
 
 
+def control_dir() -> Path:
+    """Where `loa now` leaves requests for the running daemon, and its heartbeat."""
+    d = data_dir() / "control"
+    (d / "requests").mkdir(parents=True, exist_ok=True)
+    return d
+
+
 PACKAGE_DATA = Path(__file__).parent / "data"
 SAMPLE_PLANS = PACKAGE_DATA / "plans"

@@ -140,6 +140,13 @@ class Recording:
         # Sample i left the sink no later than it reached us: t0 = min(arrival - i/RATE).
         return min(t - n / RATE for t, n in self.arrivals)
 
+    def time_of(self, i: int, window_s: float = 1.5) -> float:
+        """Wall time at which sample i left the sink, from the chunks around it only: the
+        sink's sample clock drifts from the wall clock over a long recording."""
+        w = window_s * RATE
+        near = [t - n / RATE for t, n in self.arrivals if abs(n - i) <= w]
+        return min(near) + i / RATE
+
 
 class Recorder:
     def __init__(self, sink: PulseSink):

@@ -9,7 +9,6 @@ import pytest
 
 from loa.cli import main
 from loa.clock import DEFAULT_TZ
-from loa.errors import LoaError
 from loa.plan import import_plan
 from loa.script import approve, load_bulletins, new_bulletin_file
 from loa.script.draft import load_template, plain_clause

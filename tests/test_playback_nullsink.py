@@ -80,7 +80,7 @@ def test_scheduled_play_reaches_the_sink_on_time_and_intact(pulse, tmp_path):
     # the samples come back bit-identical through PortAudio and PulseAudio
     assert np.array_equal(segment, clip), float(np.abs(segment.astype(int) - clip).max())
     # and the first sample left the sink within 100 ms of the scheduled time
-    first_sample_at = rec.t0() + start / RATE
+    first_sample_at = rec.time_of(start)
     error = first_sample_at - at.timestamp()
     print(f"start error {error * 1000:.1f} ms, clip {len(clip) / RATE:.1f} s")
     assert abs(error) < 0.1, f"start error {error * 1000:.1f} ms"

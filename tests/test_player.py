@@ -109,11 +109,42 @@ def test_zones_on_different_devices_play_separately(parts):
     assert len(sinks["default"].written) == 2 and len(sinks["usb-2"].written) == 2
 
 
-def test_missing_device_is_logged_as_failed_not_fatal(parts):
+def test_missing_device_is_retried_then_logged_as_failed_not_fatal(parts):
     store, clip_for, occ, tmp = parts
     sink = SoundDeviceSink("khong-co-thiet-bi-nay")  # real PortAudio lookup fails
-    make_player(store, clip_for, ManualClock(AT), lambda d: sink).play(occ)
+    clock = ManualClock(AT)
+    make_player(store, clip_for, clock, lambda d: sink).play(occ)
     rows = store.plays()
     assert len(rows) == 6 and {r.status for r in rows} == {"failed"}
     assert all(r.reason.startswith("lỗi thiết bị phát") for r in rows)
+    # three tries per bulletin, 2 s then 5 s apart
+    assert [e[1] for e in store.events()].count("device-error") == 6
+    assert clock.now() - AT == timedelta(seconds=14)
+
+
+class VanishingSink(WavDirSink):
+    """A device that is gone for its first `gone` plays, then back (a USB card re-plugged)."""
+
+    def __init__(self, folder, gone):
+        super().__init__(folder)
+        self.gone = gone
+
+    def play(self, samples, rate, label, at=None):
+        from loa.player import SinkError
+
+        if self.gone:
+            self.gone -= 1
+            raise SinkError("PortAudioError: Device unavailable [PaErrorCode -9985]")
+        return super().play(samples, rate, label, at)
+
+
+def test_device_that_comes_back_plays_late_not_lost(parts):
+    store, clip_for, occ, tmp = parts
+    sink = VanishingSink(tmp / "played", gone=2)
+    clock = ManualClock(AT)
+    make_player(store, clip_for, clock, lambda d: sink).play(occ)
+    rows = sorted(store.plays(), key=lambda r: r.id)
+    assert {r.status for r in rows} == {"played"}  # 7 s late is still on time (< 30 s)
+    assert rows[0].started_at == "2026-04-01T06:30:07.000+07:00"
+    assert len(sink.written) == 2
     assert [e[1] for e in store.events()].count("device-error") == 2

@@ -119,7 +119,24 @@ def build_parser() -> argparse.ArgumentParser:
                      help="tự dừng sau số giây này")
     run.add_argument("--until-idle", action="store_true",
                      help="tự dừng khi không còn buổi phát nào trong 36 giờ tới")
+    run.add_argument("--no-time-sync", action="store_true",
+                     help="phát cả khi hệ thống chưa báo đã đồng bộ giờ (máy không có NTP)")
     run.set_defaults(func=c.run)
+
+    nw = sub.add_parser("now", help="phát tin khẩn cấp ngay (ngắt buổi phát đang chạy)")
+    nw.add_argument("what", metavar="LỜI|MÃ",
+                    help="lời tin khẩn, hoặc mã bản tin khi có --bulletins")
+    nw.add_argument("--bulletins", metavar="TỆP", help="tệp bản tin chứa mã ở trên")
+    nw.add_argument("--zones", nargs="+", metavar="VÙNG", help="các vùng (mặc định: tất cả)")
+    nw.add_argument("--title", help="tiêu đề ghi vào nhật ký")
+    nw.add_argument("--force", action="store_true", help="phát cả bản tin chưa duyệt")
+    nw.set_defaults(func=c.now)
+
+    cal = sub.add_parser("calendar", help="lịch phát các ngày tới; xuất tệp lịch .ics")
+    cal.add_argument("schedule", help="tệp lịch phát YAML")
+    cal.add_argument("--days", type=int, default=7)
+    cal.add_argument("--ics", metavar="TỆP", help="ghi ra tệp .ics thay vì in ra")
+    cal.set_defaults(func=c.calendar)
 
     lg = sub.add_parser("log", help="xem nhật ký phát gần đây")
     lg.add_argument("--limit", type=int, default=20, help="số dòng (mặc định 20)")

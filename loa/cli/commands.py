@@ -64,7 +64,7 @@ def plan_import(args) -> int:
 
 
 def plan_text(args) -> int:
-    from loa.plan.outline import reflow, parse_outline
+    from loa.plan.outline import parse_outline, reflow
     from loa.plan.reader import read_plan_lines
 
     _out(reflow(parse_outline(read_plan_lines(args.plan))))
@@ -209,29 +209,38 @@ def next_(args) -> int:
     return 0
 
 
-def run_daemon(schedule, bulletins, sink_kind: str, wav_dir: Path | None,
-               until: datetime | None, until_idle: bool, report=_out):
+def run_daemon(schedule_path, sink_kind: str, wav_dir: Path | None,
+               until: datetime | None, until_idle: bool, report=_out, trust_sync: bool = True):
     """Start the daemon and block; shared by `loa run` and `loa demo`."""
-    from loa.cli.wiring import chain_for, clip_makers, renderer_for, sink_factory
+    from loa.cli.wiring import chain_for, clip_makers, relays_for, renderer_for, sink_factory
     from loa.log import LogStore
     from loa.player import Daemon, Player
+    from loa.player.trust import ClockTrust, system_time_synced
 
-    clock = SystemClock(schedule.station.tz)
+    schedule, _ = _load(schedule_path)
+    station = schedule.station
+    clock = SystemClock(station.tz)
     store = LogStore(settings.db_path())
     sink_for, note = sink_factory(sink_kind, wav_dir)
     report(note)
-    ahead, at_air = clip_makers(renderer_for(schedule.station, chain_for(schedule.station, clock)))
-    player = Player(store, clock, sink_for, at_air,
-                    {z.id: z.device for z in schedule.zones.values()})
-    daemon = Daemon(schedule, bulletins, player, clock, store, prepare=ahead)
+    ahead, at_air = clip_makers(renderer_for(station, chain_for(station, clock)))
+    trust = ClockTrust(store, clock, system_time_synced if trust_sync else (lambda: None))
+    player = Player(store, clock, sink_for, at_air, schedule.zones, relays_for(station, clock),
+                    station.pre_roll, station.post_roll, trust)
+    daemon = Daemon(lambda: _load(schedule_path), player, clock, store, prepare=ahead,
+                    control_dir=settings.control_dir(), trust=trust)
 
     def on_signal(signum, frame):
         daemon.stop()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda s, f: daemon.request_reload())
     try:
         upcoming = daemon.start()
         pending = daemon.pending()
+        problem = trust.problem()
+        if problem:
+            report(f"Chưa phát: {problem}. loa sẽ tự phát khi đồng hồ đúng.")
         report(f"Đang chạy lịch {schedule.path.name}: {len(pending)} buổi phát trong 36 giờ tới.")
         if pending:
             report(f"Buổi gần nhất: {pending[0].at:%H:%M:%S %d/%m/%Y}.")
@@ -245,12 +254,69 @@ def run_daemon(schedule, bulletins, sink_kind: str, wav_dir: Path | None,
 
 
 def run(args) -> int:
-    schedule, bulletins = _load(args.schedule)
+    schedule, _ = _load(args.schedule)
     until = (datetime.now(schedule.station.tz) + timedelta(seconds=args.run_for)
              if args.run_for else None)
-    run_daemon(schedule, bulletins, args.sink, Path(args.wav_dir) if args.wav_dir else None,
-               until, args.until_idle)
+    run_daemon(args.schedule, args.sink, Path(args.wav_dir) if args.wav_dir else None,
+               until, args.until_idle, trust_sync=not args.no_time_sync)
     _out("Đã dừng phát tự động.")
+    return 0
+
+
+def now(args) -> int:
+    """Hand an emergency bulletin to the running daemon, which interrupts and plays it."""
+    from loa.fsio import atomic_write_text
+    from loa.script.bulletin import load_bulletins
+
+    control = settings.control_dir()
+    beat = control / "daemon.json"
+    try:
+        state = json.loads(beat.read_text(encoding="utf-8"))
+        age = (datetime.now().astimezone() - datetime.fromisoformat(state["at"])).total_seconds()
+    except (OSError, ValueError, KeyError):
+        age = None
+    if age is None or age > 15:
+        raise LoaError("không thấy 'loa run' đang chạy trên máy này, nên không phát ngay được. "
+                       "Hãy khởi động dịch vụ loa (xem README) rồi thử lại.")
+    if args.bulletins:
+        bfile = load_bulletins(args.bulletins)
+        b = bfile.get(args.what)
+        if b.status != "approved" and not args.force:
+            raise LoaError(f"bản tin '{b.id}' chưa được duyệt (thêm --force nếu chỉ huy đã "
+                           "cho phép phát ngay).", bfile.path, b.line)
+        title, text, plan = b.title, b.text, b.plan
+    else:
+        title, text, plan = args.title or args.what[:60], args.what, ""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    atomic_write_text(control / "requests" / f"{stamp}.json", json.dumps(
+        {"title": title, "text": text, "plan": plan, "zones": args.zones or []},
+        ensure_ascii=False))
+    _out(f"Đã gửi tin khẩn cấp “{title}” tới loa run; tin sẽ ngắt buổi phát đang chạy và "
+         "được phát ngay.")
+    return 0
+
+
+def calendar(args) -> int:
+    from loa.schedule import expand
+    from loa.schedule.ics import write_ics
+    from loa.schedule.model import WEEKDAYS_VI
+
+    schedule, bulletins = _load(args.schedule)
+    start = datetime.now(schedule.station.tz)
+    occs = expand(schedule, bulletins, start, start + timedelta(days=args.days))
+    if args.ics:
+        write_ics(args.ics, schedule, occs)
+        _out(f"Đã xuất {len(occs)} buổi phát ra {args.ics} (mở bằng lịch điện thoại, "
+             "Google Calendar, Outlook).")
+        return 0
+    total = 0.0
+    for occ in occs:
+        secs = occ.estimated_seconds()
+        total += secs
+        zones = ", ".join(schedule.zones[z].name for z in occ.zones)
+        _out(f"{WEEKDAYS_VI[occ.at.weekday()]} {occ.at:%d/%m %H:%M}  ~{secs / 60:4.1f} phút  "
+             f"{zones}: " + "; ".join(i.bulletin.id for i in occ.items))
+    _out(f"{len(occs)} buổi phát trong {args.days} ngày, tổng khoảng {total / 60:.0f} phút.")
     return 0
 
 

@@ -90,8 +90,9 @@ def run_demo(sink_kind: str = "auto") -> int:
          f"({schedule_path}).")
 
     _say("5. Phát tự động theo lịch …")
-    run_daemon(schedule, bulletins, sink_kind, home / "played",
-               until=start + timedelta(minutes=10), until_idle=True, report=lambda t: _say("   " + t))
+    # The demo's clock may not be NTP-synced (a fresh Pi): it plays anyway, as a test.
+    run_daemon(schedule_path, sink_kind, home / "played", until=start + timedelta(minutes=10),
+               until_idle=True, report=lambda t: _say("   " + t), trust_sync=False)
 
     _say("6. Nhật ký phát:")
     store = LogStore(settings.db_path())

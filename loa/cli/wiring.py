@@ -75,6 +75,12 @@ def clip_makers(renderer: Renderer) -> tuple[Callable[[Bulletin], Clip], Callabl
     return ahead, at_air
 
 
+def relays_for(station: Station, clock: Clock):
+    from loa.player.relays import GpioRelays, NoRelays
+
+    return GpioRelays() if station.relays == "gpio" else NoRelays()
+
+
 def sink_factory(kind: str, wav_dir: Path | None) -> tuple[Callable[[str], Sink], str]:
     """kind: auto | device | wav. Returns the factory and a Vietnamese note for the officer."""
     if kind == "auto":

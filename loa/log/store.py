@@ -179,6 +179,22 @@ class LogStore:
             for r in rows:
                 yield PlayRow(*r)
 
+    def last_start(self) -> datetime | None:
+        """When the most recent play started: the clock must never be before it."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT started_at FROM plays WHERE started_at IS NOT NULL "
+                "ORDER BY started_at DESC LIMIT 1").fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def recover(self, now: datetime, reason: str) -> int:
+        """Plays left 'playing' by a crash or power cut become 'interrupted' (never replayed)."""
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE plays SET status='interrupted', reason=?, ended_at=? "
+                "WHERE status='playing'", (reason, now.isoformat(timespec="milliseconds")))
+            return cur.rowcount
+
     def events(self, limit: int = 50) -> list[tuple[str, str, str]]:
         with self._lock:
             return self._db.execute(

@@ -1,11 +1,21 @@
-"""The unattended player: APScheduler fires each occurrence, the player logs every play."""
+"""The unattended player.
+
+APScheduler (3.11) fires each occurrence; the Player claims each play in the log before
+it starts, so nothing plays twice across restarts. A watcher job notices clock jumps,
+edited schedule files, SIGHUP and emergency requests, and re-plans.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
@@ -17,36 +27,66 @@ from apscheduler.triggers.interval import IntervalTrigger
 from loa.audio.cache import Clip
 from loa.audio.wav import read_wav
 from loa.clock import Clock
+from loa.errors import LoaError
+from loa.fsio import atomic_write_text
 from loa.log.store import LogStore
+from loa.player.relays import NoRelays, Relays
 from loa.player.sinks import Sink, SinkError
+from loa.player.trust import ClockTrust
 from loa.schedule.expand import Item, Occurrence, expand
-from loa.schedule.model import Schedule
+from loa.schedule.model import Schedule, Zone
 from loa.script.bulletin import Bulletin
 
 log = logging.getLogger(__name__)
 
-LEAD = timedelta(seconds=2)  # wake early to load clips, then start on the dot
 ON_TIME = timedelta(seconds=30)  # later than this counts as "late"
 LATE_WINDOW = timedelta(minutes=10)  # later than this counts as "missed"
 HORIZON = timedelta(hours=36)
-REFRESH = timedelta(hours=6)
+REFRESH = timedelta(hours=1)
+WATCH_S = 1.0  # how often the watcher looks at clock, files and requests
+JUMP = timedelta(seconds=30)  # wall clock moving this much more or less than monotonic time
+OPEN_AHEAD_S = 0.3  # a sound device stream is opened this early, then fed silence
+EMERGENCY = "khan-cap"
+
+
+@dataclass
+class _Loaded:
+    item: Item
+    clip: Clip | None
+    samples: np.ndarray | None
+    rate: int
+    problem: str | None
 
 
 class Player:
-    """Plays one occurrence: claims each play in the log first, then plays, then closes it."""
+    """Plays one occurrence at a time: relays on, pre-roll, each item claimed in the log
+    then played (retried if the device is lost or busy), post-roll, relays off.
+    An emergency interrupts whatever plays and goes first."""
 
     def __init__(self, store: LogStore, clock: Clock, sink_for: Callable[[str], Sink],
-                 clip_for: Callable[[Bulletin], Clip], zone_devices: dict[str, str]):
+                 clip_for: Callable[[Bulletin], Clip], zones: dict[str, Zone] | dict[str, str],
+                 relays: Relays | None = None, pre_roll: float = 0.0, post_roll: float = 0.0,
+                 trust: ClockTrust | None = None, retry_waits: tuple[float, ...] = (2.0, 5.0)):
         self.store, self.clock = store, clock
         self.sink_for, self.clip_for = sink_for, clip_for
-        self.zone_devices = zone_devices
+        # zone id -> (device, relay line or None); a plain {zone: device} map also works
+        self.zones = {z: (v.device, v.relay) if isinstance(v, Zone) else (v, None)
+                      for z, v in zones.items()}
+        self.relays = relays or NoRelays()
+        self.pre_roll, self.post_roll = pre_roll, post_roll
+        self.trust, self.retry_waits = trust, retry_waits
         self._lock = threading.Lock()  # one player at a time
+        self._urgent: list[Occurrence] = []
+        self._urgent_lock = threading.Lock()
+        self._active: list[Sink] = []
+        self._interrupted = threading.Event()
 
-    def _groups(self, occ: Occurrence) -> dict[str, list[str]]:
-        by_device: dict[str, list[str]] = {}
-        for zone in occ.zones:
-            by_device.setdefault(self.zone_devices.get(zone, "default"), []).append(zone)
-        return by_device
+    @property
+    def lead(self) -> timedelta:
+        """How early a job must wake: load clips, switch relays, open the stream."""
+        return timedelta(seconds=max(2.0, self.pre_roll + 1.0))
+
+    # --- logging helpers -------------------------------------------------------------
 
     def _claim(self, occ: Occurrence, item: Item, zone: str, clip: Clip | None,
                status: str = "playing", reason: str | None = None) -> int | None:
@@ -59,75 +99,175 @@ class Player:
             clip_hash=clip.hash if clip else None,
         )
 
-    def log_missed(self, occ: Occurrence, reason: str) -> int:
+    def log_unplayed(self, occ: Occurrence, status: str, reason: str) -> int:
         n = 0
         for zone in occ.zones:
             for item in occ.items:
-                if self._claim(occ, item, zone, None, status="missed", reason=reason):
+                if self._claim(occ, item, zone, None, status=status, reason=reason):
                     n += 1
         return n
 
+    def log_missed(self, occ: Occurrence, reason: str) -> int:
+        return self.log_unplayed(occ, "missed", reason)
+
+    # --- emergencies -------------------------------------------------------------------
+
+    def emergency(self, occ: Occurrence) -> None:
+        """Play `occ` now, cutting short whatever is playing."""
+        with self._urgent_lock:
+            self._urgent.append(occ)
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drain_urgent()
+            finally:
+                self._lock.release()
+        else:
+            self._interrupted.set()
+            for sink in list(self._active):
+                sink.stop()
+
+    def _drain_urgent(self) -> None:
+        while True:
+            with self._urgent_lock:
+                if not self._urgent:
+                    return
+                occ = self._urgent.pop(0)
+            self._interrupted.clear()
+            self._play(occ, emergency=True)
+
+    # --- playing -----------------------------------------------------------------------
+
     def play(self, occ: Occurrence) -> None:
         with self._lock:
+            self._drain_urgent()
             self._play(occ)
+            self._drain_urgent()
 
-    def _play(self, occ: Occurrence) -> None:
-        now = self.clock.now()
-        if now - occ.at > LATE_WINDOW:
-            self.log_missed(occ, f"quá {LATE_WINDOW.seconds // 60} phút sau giờ phát")
-            return
-        loaded: list[tuple[Item, Clip | None, np.ndarray | None, int, str | None]] = []
+    def _load(self, occ: Occurrence) -> list[_Loaded]:
+        loaded = []
         for item in occ.items:
             try:
                 clip = self.clip_for(item.bulletin)
                 samples, rate = read_wav(clip.path)
-                loaded.append((item, clip, samples, rate, None))
+                loaded.append(_Loaded(item, clip, samples, rate, None))
             except Exception as exc:  # a broken clip must not stop the session
                 log.exception("no clip for %s", item.bulletin.key)
-                loaded.append((item, None, None, 0, f"không có tệp âm thanh: {exc}"))
-        sinks = {device: self.sink_for(device) for device in self._groups(occ)}
-        wait = (occ.at - self.clock.now()).total_seconds()
+                loaded.append(_Loaded(item, None, None, 0, f"không có tệp âm thanh: {exc}"))
+        return loaded
+
+    def _wait_until(self, moment: datetime) -> None:
+        wait = (moment - self.clock.now()).total_seconds()
         if wait > 0:
             self.clock.sleep(wait)
-        for device, zones in self._groups(occ).items():
-            sink = sinks[device]
-            for item, clip, samples, rate, problem in loaded:
-                rows = {z: self._claim(occ, item, z, clip) for z in zones}
-                rows = {z: r for z, r in rows.items() if r is not None}
-                if not rows:
-                    log.info("already recorded, not replaying: %s", item.bulletin.key)
+
+    def _play(self, occ: Occurrence, emergency: bool = False) -> None:
+        now = self.clock.now()
+        if not emergency:
+            if now - occ.at > LATE_WINDOW:
+                self.log_missed(occ, f"quá {LATE_WINDOW.seconds // 60} phút sau giờ phát")
+                return
+            problem = self.trust.problem() if self.trust else None
+            if problem:
+                self.log_unplayed(occ, "skipped", f"không phát vì {problem}")
+                self.store.event("clock-untrusted", now, problem)
+                return
+        loaded = self._load(occ)
+        groups: dict[str, list[str]] = {}
+        for zone in occ.zones:
+            groups.setdefault(self.zones.get(zone, ("default", None))[0], []).append(zone)
+        sinks = {device: self.sink_for(device) for device in groups}
+        lines = {self.zones[z][1] for z in occ.zones if self.zones.get(z, (0, None))[1] is not None}
+        if lines:
+            self._wait_until(occ.at - timedelta(seconds=self.pre_roll))
+            self.relays.switch(lines, True)
+        try:
+            self._wait_until(occ.at - timedelta(seconds=OPEN_AHEAD_S))
+            for device, zones in groups.items():
+                self._play_group(occ, sinks[device], zones, loaded, emergency)
+        finally:
+            if lines:
+                self.clock.sleep(self.post_roll)
+                self.relays.switch(lines, False)
+
+    def _play_group(self, occ: Occurrence, sink: Sink, zones: list[str],
+                    loaded: list[_Loaded], emergency: bool) -> None:
+        first = True
+        for entry in loaded:
+            if not emergency and self._urgent:
+                self._drain_urgent_inside(occ)
+            rows = {z: self._claim(occ, entry.item, z, entry.clip) for z in zones}
+            rows = {z: r for z, r in rows.items() if r is not None}
+            if not rows:
+                log.info("already recorded, not replaying: %s", entry.item.bulletin.key)
+                continue
+            at = occ.at.timestamp() if first and occ.at > self.clock.now() else None
+            first = False
+            if at is not None and not getattr(sink, "timed", False):
+                self._wait_until(occ.at)  # this sink starts as soon as it is called
+                at = None
+            started = max(self.clock.now(), occ.at) if at else self.clock.now()
+            status = "played" if started - occ.at <= ON_TIME else "late"
+            reason = None
+            if entry.problem or entry.samples is None:
+                status, reason = "failed", entry.problem
+            else:
+                label = f"{started:%Y%m%d-%H%M%S}_{'+'.join(rows)}_{entry.item.bulletin.key}"
+                status, reason, started = self._play_with_retries(
+                    sink, entry, label, at, started, status, occ)
+            ended = self.clock.now()
+            for row in rows.values():
+                self.store.finish(row, status=status, started_at=started, ended_at=ended,
+                                  reason=reason)
+            log.info("%s %s -> %s (%s)", status, entry.item.bulletin.key, ",".join(rows),
+                     sink.name)
+
+    def _drain_urgent_inside(self, occ: Occurrence) -> None:
+        # The session yields to the emergency, then carries on with its next items.
+        self.store.event("emergency", self.clock.now(), f"before the rest of {occ.session}")
+        self._drain_urgent()
+
+    def _play_with_retries(self, sink: Sink, entry: _Loaded, label: str, at: float | None,
+                           started: datetime, status: str, occ: Occurrence):
+        waits = list(self.retry_waits)
+        self._active.append(sink)
+        try:
+            while True:
+                try:
+                    whole = sink.play(entry.samples, entry.rate, label, at=at)
+                except SinkError as exc:
+                    self.store.event("device-error", self.clock.now(), f"{sink.name}: {exc}")
+                    if not waits:
+                        return "failed", f"lỗi thiết bị phát: {exc}", started
+                    self.clock.sleep(waits.pop(0))
+                    at = None
+                    started = self.clock.now()
+                    status = "played" if started - occ.at <= ON_TIME else "late"
                     continue
-                started = self.clock.now()
-                status = "played" if started - occ.at <= ON_TIME else "late"
-                reason = None
-                if problem or samples is None:
-                    status, reason = "failed", problem
-                else:
-                    label = f"{started:%Y%m%d-%H%M%S}_{'+'.join(rows)}_{item.bulletin.key}"
-                    try:
-                        sink.play(samples, rate, label)
-                    except SinkError as exc:
-                        status, reason = "failed", f"lỗi thiết bị phát: {exc}"
-                        self.store.event("device-error", self.clock.now(), str(exc))
-                ended = self.clock.now()
-                for row in rows.values():
-                    self.store.finish(row, status=status, started_at=started, ended_at=ended,
-                                      reason=reason)
-                log.info("%s %s -> %s (%s)", status, item.bulletin.key, ",".join(rows), sink.name)
+                if not whole or self._interrupted.is_set():
+                    return "interrupted", "bị ngắt để phát tin khẩn cấp", started
+                return status, None, started
+        finally:
+            self._active.remove(sink)
 
 
 class Daemon:
-    """Keeps the next HORIZON of occurrences as APScheduler jobs, rebuilt from the YAML."""
+    """Keeps the next HORIZON of occurrences as APScheduler jobs, rebuilt from the YAML at
+    start, on SIGHUP or a file change, and after a clock jump."""
 
-    def __init__(self, schedule: Schedule, bulletins: dict[str, list[Bulletin]],
+    def __init__(self, load: Callable[[], tuple[Schedule, dict[str, list[Bulletin]]]],
                  player: Player, clock: Clock, store: LogStore,
-                 prepare: Callable[[Bulletin], Clip] | None = None):
-        self.schedule, self.bulletins = schedule, bulletins
-        self.prepare = prepare or player.clip_for
+                 prepare: Callable[[Bulletin], Clip] | None = None,
+                 control_dir: Path | None = None, trust: ClockTrust | None = None):
+        self._load = load
+        self.schedule, self.bulletins = load()
         self.player, self.clock, self.store = player, clock, store
+        self.prepare = prepare or player.clip_for
+        self.control_dir = control_dir
+        self.trust = trust
         self.scheduler = BackgroundScheduler(
-            timezone=schedule.station.tz,
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            timezone=self.schedule.station.tz,
+            executors={"default": ThreadPoolExecutor(max_workers=1),  # the player
+                       "watch": ThreadPoolExecutor(max_workers=1)},
             job_defaults={
                 "misfire_grace_time": int(LATE_WINDOW.total_seconds()),
                 "coalesce": True,
@@ -139,11 +279,23 @@ class Daemon:
         self._scheduled: set[str] = set()
         self._done: set[str] = set()
         self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._planned = False
+        self._mtimes = self._file_times()
+        self._last_wall = self.clock.now()
+        self._last_mono = time.monotonic()
+        self._state_lock = threading.Lock()
+
+    # --- planning ------------------------------------------------------------------------
 
     def occurrence_id(self, occ: Occurrence) -> str:
         return f"{occ.session}@{occ.at.isoformat()}"
 
     def plan_jobs(self) -> list[Occurrence]:
+        with self._state_lock:
+            return self._plan_jobs()
+
+    def _plan_jobs(self) -> list[Occurrence]:
         now = self.clock.now()
         upcoming = expand(self.schedule, self.bulletins, now - LATE_WINDOW, now + HORIZON)
         for occ in upcoming:
@@ -151,18 +303,29 @@ class Daemon:
             if oid in self._occurrences:
                 continue
             self._occurrences[oid] = occ
-            if occ.at + LATE_WINDOW < now:
-                self.player.log_missed(occ, "máy không chạy vào giờ phát")
-                continue
             for item in occ.items:  # render ahead of air time, never at it
                 try:
                     self.prepare(item.bulletin)
                 except Exception:
                     log.exception("cannot render %s ahead of time", item.bulletin.key)
             self._scheduled.add(oid)
-            self.scheduler.add_job(self._run_job, DateTrigger(max(occ.at - LEAD, now)),
-                                   args=[oid], id=oid, name=oid)
+            self.scheduler.add_job(self._run_job, DateTrigger(max(occ.at - self.player.lead, now)),
+                                   args=[oid], id=oid, name=oid, replace_existing=True)
+        self._planned = True
         return upcoming
+
+    def replan(self, why: str) -> None:
+        """Drop every pending occurrence job and plan again from the (new) now."""
+        with self._state_lock:
+            for oid in self._scheduled - self._done:
+                try:
+                    self.scheduler.remove_job(oid)
+                except Exception:  # already running or gone
+                    pass
+            self._occurrences = {k: v for k, v in self._occurrences.items() if k in self._done}
+            self._scheduled = set(self._done)
+            self._plan_jobs()
+        log.info("re-planned: %s", why)
 
     def _run_job(self, oid: str) -> None:
         try:
@@ -180,12 +343,108 @@ class Daemon:
         """Scheduled occurrences that have not finished (or been logged missed) yet."""
         return [self._occurrences[oid] for oid in sorted(self._scheduled - self._done)]
 
+    # --- watching --------------------------------------------------------------------------
+
+    def _file_times(self) -> dict[Path, float]:
+        files = {self.schedule.path} | {p.bulletins_file for p in self.schedule.programs.values()}
+        out = {}
+        for f in files:
+            try:
+                out[f] = f.stat().st_mtime
+            except OSError:
+                out[f] = -1.0
+        return out
+
+    def request_reload(self) -> None:
+        self._reload.set()
+
+    def reload(self) -> bool:
+        try:
+            schedule, bulletins = self._load()
+        except LoaError as exc:
+            self.store.event("reload-failed", self.clock.now(), str(exc))
+            log.error("reload failed, keeping the old schedule: %s", exc)
+            return False
+        self.schedule, self.bulletins = schedule, bulletins
+        self.store.event("reload", self.clock.now(), str(schedule.path))
+        self.replan("reload")
+        return True
+
+    def watch(self) -> None:
+        """Clock jumps, trust, file changes, SIGHUP, emergency requests, heartbeat."""
+        now, mono = self.clock.now(), time.monotonic()
+        drift = (now - self._last_wall).total_seconds() - (mono - self._last_mono)
+        self._last_wall, self._last_mono = now, mono
+        if abs(drift) > JUMP.total_seconds():
+            self.store.event("clock-jump", now, f"{drift:+.0f} s")
+            log.warning("clock jumped %+.0f s", drift)
+            if self._planned:
+                self.replan("clock jump")
+        if not self._planned:
+            problem = self.trust.problem() if self.trust else None
+            if problem is None:
+                self.store.event("clock-trusted", now, "")
+                self.plan_jobs()
+        times = self._file_times()
+        if times != self._mtimes or self._reload.is_set():
+            self._mtimes = times
+            self._reload.clear()
+            self.reload()
+        self._take_requests()
+        self._heartbeat(now)
+
+    def _heartbeat(self, now: datetime) -> None:
+        if self.control_dir is None:
+            return
+        atomic_write_text(self.control_dir / "daemon.json", json.dumps(
+            {"pid": os.getpid(), "at": now.isoformat(), "schedule": str(self.schedule.path),
+             "pending": len(self.pending())}, ensure_ascii=False))
+
+    def _take_requests(self) -> None:
+        if self.control_dir is None:
+            return
+        for path in sorted((self.control_dir / "requests").glob("*.json")):
+            try:
+                req = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            path.unlink(missing_ok=True)
+            self.emergency_from(req)
+
+    def emergency_from(self, req: dict) -> Occurrence:
+        now = self.clock.now()
+        zones = tuple(req.get("zones") or self.schedule.zones)
+        bulletin = Bulletin(id=f"{EMERGENCY}-{now:%Y%m%d-%H%M%S}", title=req["title"],
+                            text=req["text"], plan=req.get("plan", ""), status="approved",
+                            priority=1, field=2)
+        occ = Occurrence(self.schedule.station.id, EMERGENCY, now, zones,
+                         (Item(EMERGENCY, bulletin),))
+        self.store.event("emergency", now, f"{bulletin.title} -> {', '.join(zones)}")
+        threading.Thread(target=self.player.emergency, args=[occ], name="emergency",
+                         daemon=True).start()
+        return occ
+
+    # --- life cycle ------------------------------------------------------------------------
+
     def start(self) -> list[Occurrence]:
-        self.store.event("start", self.clock.now(), str(self.schedule.path))
-        upcoming = self.plan_jobs()
+        now = self.clock.now()
+        recovered = self.store.recover(now, "máy dừng hoặc mất điện giữa lượt phát")
+        self.store.event("start", now, f"{self.schedule.path}; {recovered} unfinished plays")
+        if self.control_dir is not None:
+            (self.control_dir / "requests").mkdir(parents=True, exist_ok=True)
+        problem = self.trust.problem() if self.trust else None
+        upcoming: list[Occurrence] = []
+        if problem:
+            self.store.event("clock-untrusted", now, problem)
+            log.warning("not playing yet: %s", problem)
+        else:
+            upcoming = self.plan_jobs()
         self.scheduler.add_job(self.plan_jobs, IntervalTrigger(seconds=REFRESH.total_seconds()),
-                               id="refresh", name="refresh")
+                               id="refresh", name="refresh", executor="watch")
+        self.scheduler.add_job(self.watch, IntervalTrigger(seconds=WATCH_S), id="watch",
+                               name="watch", executor="watch", misfire_grace_time=None)
         self.scheduler.start()
+        self._heartbeat(now)
         return upcoming
 
     def stop(self) -> None:
@@ -196,10 +455,12 @@ class Daemon:
         while not self._stop.is_set():
             if until is not None and self.clock.now() >= until:
                 break
-            if until_idle and not self.pending():
+            if until_idle and self._planned and not self.pending():
                 break
             self._stop.wait(0.2)
 
     def shutdown(self) -> None:
         self.scheduler.shutdown(wait=True)
         self.store.event("stop", self.clock.now(), "")
+        if self.control_dir is not None:
+            (self.control_dir / "daemon.json").unlink(missing_ok=True)

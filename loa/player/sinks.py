@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -18,18 +20,25 @@ class SinkError(Exception):
 class Sink(Protocol):
     name: str
 
-    def play(self, samples: np.ndarray, rate: int, label: str) -> None:
-        """Block until the audio has been handed over completely."""
+    def play(self, samples: np.ndarray, rate: int, label: str, at: float | None = None) -> bool:
+        """Play, starting at wall-clock time `at` (epoch seconds) if given; block until done.
+        Returns False if stop() cut it short."""
+
+    def stop(self) -> None:
+        """Cut the current play short (an emergency bulletin is waiting)."""
 
 
 class SoundDeviceSink:
+    timed = True  # play(at=...) itself starts on the dot
     # Closing a PortAudio stream drops its last partial buffer (measured through the
     # ALSA pulse plugin: ~23 ms zeroed), so a short silence follows every clip.
     TAIL_S = 0.2
+    BLOCK_S = 0.01
 
     def __init__(self, device: str | None = None):
         self.device = None if device in (None, "", "default") else device
         self.name = f"sounddevice:{device or 'default'}"
+        self._stop = threading.Event()
         try:
             # PortAudio enumerates every device on first use (~80 ms through ALSA):
             # pay that when the sink is made, not at air time.
@@ -37,27 +46,58 @@ class SoundDeviceSink:
         except OSError:
             pass  # reported by play(), where it can be logged against the play
 
-    def play(self, samples: np.ndarray, rate: int, label: str) -> None:
+    def stop(self) -> None:
+        self._stop.set()
+
+    def play(self, samples: np.ndarray, rate: int, label: str, at: float | None = None) -> bool:
+        """Open the stream early and feed silence, so the clip's first sample reaches the
+        device at `at`, not whenever a fresh stream happens to start."""
         try:
             import sounddevice as sd
-
-            tail = np.zeros(int(rate * self.TAIL_S), dtype=samples.dtype)
-            sd.play(np.concatenate([samples, tail]), rate, device=self.device, blocking=True)
         except OSError as exc:  # PortAudio library missing
             raise SinkError(f"PortAudio unavailable: {exc}") from exc
-        except Exception as exc:  # sd.PortAudioError, ValueError for unknown device names
+        self._stop.clear()
+        block = max(1, int(rate * self.BLOCK_S))
+        try:
+            with sd.OutputStream(samplerate=rate, channels=1, dtype="int16",
+                                 device=self.device, latency="low") as stream:
+                if at is not None:
+                    while True:  # keep the stream fed with silence until the moment
+                        lead = at - time.time() - stream.latency
+                        if lead <= self.BLOCK_S * 1.5:
+                            break
+                        stream.write(np.zeros(block, dtype=np.int16))
+                    lead = at - time.time() - stream.latency
+                    if lead > 0:
+                        stream.write(np.zeros(int(lead * rate), dtype=np.int16))
+                pcm = np.ascontiguousarray(samples, dtype=np.int16)
+                for start in range(0, len(pcm), block * 10):
+                    if self._stop.is_set():
+                        stream.abort()
+                        return False
+                    stream.write(pcm[start : start + block * 10])
+                stream.write(np.zeros(int(rate * self.TAIL_S), dtype=np.int16))
+        except sd.PortAudioError as exc:
+            raise SinkError(f"PortAudioError: {exc}") from exc
+        except (ValueError, OSError) as exc:  # unknown device name, device gone
             raise SinkError(f"{type(exc).__name__}: {exc}") from exc
+        return True
 
 
 class WavDirSink:
     """Writes each play to a WAV file: what would have gone to the horns."""
+
+    timed = False
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
         self.name = f"wav:{self.folder}"
         self.written: list[Path] = []
 
-    def play(self, samples: np.ndarray, rate: int, label: str) -> None:
+    def stop(self) -> None:
+        pass  # a file write is too quick to interrupt
+
+    def play(self, samples: np.ndarray, rate: int, label: str, at: float | None = None) -> bool:
         safe = re.sub(r"[^\w.-]+", "_", label, flags=re.ASCII).strip("_")[:120]
         path = self.folder / f"{safe}.wav"
         try:
@@ -65,6 +105,7 @@ class WavDirSink:
         except OSError as exc:
             raise SinkError(f"cannot write {path}: {exc}") from exc
         self.written.append(path)
+        return True
 
 
 def output_devices() -> list[str]:

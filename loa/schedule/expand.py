@@ -71,8 +71,18 @@ def _rotation(prog: Program, session_index: int, day: date, pool: list[Bulletin]
     origin = prog.start or date(2020, 1, 1)
     slot = (day - origin).days * max(1, len(prog.sessions)) + session_index
     n = min(prog.per_session, len(pool))
+    if prog.minutes_per_session:
+        n = len(pool)  # as many as fit, decided below
     start = slot * n + (slot * n) // len(pool)
-    return [pool[(start + i) % len(pool)] for i in range(n)]
+    picked = [pool[(start + i) % len(pool)] for i in range(n)]
+    if prog.minutes_per_session:
+        budget, out = prog.minutes_per_session * 60, []
+        for b in picked:
+            if out and sum(x.estimated_seconds() for x in out) + b.estimated_seconds() > budget:
+                break
+            out.append(b)
+        return out
+    return picked
 
 
 def expand(
@@ -87,7 +97,7 @@ def expand(
     out: list[Occurrence] = []
     day = start.date()
     while day <= end.date():
-        if day not in schedule.skip_dates:
+        if day not in schedule.skip_dates and day not in schedule.holidays:
             for session in schedule.sessions.values():
                 if day.weekday() not in session.days:
                     continue
@@ -111,6 +121,12 @@ def expand(
                                    tuple(items))
                     )
         day += timedelta(days=1)
+    for a in schedule.announcements:
+        if start <= a.at.astimezone(tz) < end:
+            bulletin = Bulletin(id=a.id, title=a.title, text=a.text, plan="thong-bao",
+                                status="approved", priority=a.priority, field=4)
+            out.append(Occurrence(schedule.station.id, f"thong-bao:{a.id}", a.at.astimezone(tz),
+                                  a.zones, (Item("thong-bao", bulletin),)))
     out.sort(key=lambda o: (o.at, o.session))
     return out
 

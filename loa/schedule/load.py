@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from loa.errors import LoaError, Problem
 from loa.schedule.model import (
     WEEKDAYS_VI,
+    Announcement,
     Program,
     QuietHours,
     Schedule,
@@ -21,15 +22,18 @@ from loa.schedule.model import (
 )
 from loa.yamlio import LineDict, LineList, line_of, load_yaml
 
-TOP_KEYS = ("station", "zones", "sessions", "programs", "skip_dates")
+TOP_KEYS = ("station", "zones", "sessions", "programs", "announcements", "skip_dates",
+            "holidays")
 STATION_KEYS = (
     "id", "name", "timezone", "quiet_hours", "max_session_minutes", "voice", "speed",
     "engines", "intro", "outro", "day_prefix", "lexicon", "loudness", "preset", "chime",
-    "piper_model",
+    "piper_model", "relays", "pre_roll", "post_roll",
 )
-ZONE_KEYS = ("id", "name", "device")
+ZONE_KEYS = ("id", "name", "device", "relay")
+ANNOUNCEMENT_KEYS = ("id", "at", "title", "text", "zones", "priority")
 SESSION_KEYS = ("id", "name", "time", "days", "zones")
-PROGRAM_KEYS = ("id", "name", "bulletins", "sessions", "from", "until", "per_session", "only")
+PROGRAM_KEYS = ("id", "name", "bulletins", "sessions", "from", "until", "per_session",
+                "minutes_per_session", "only")
 _DAY_ALIASES = {
     "t2": 0, "thu 2": 0, "thứ 2": 0, "thứ hai": 0, "mon": 0,
     "t3": 1, "thứ 3": 1, "thứ ba": 1, "tue": 1,
@@ -83,6 +87,16 @@ def parse_time(text: Any) -> time | None:
     if h > 23 or mi > 59 or sec > 59:
         return None
     return time(h, mi, sec)
+
+
+def parse_datetime(text: Any, tz) -> datetime | None:
+    m = re.fullmatch(r"\s*(\S+)[ T](\S+)\s*", str(text or ""))
+    if not m:
+        return None
+    day, clock = parse_date(m.group(1)), parse_time(m.group(2))
+    if day is None or clock is None:
+        return None
+    return datetime.combine(day, clock, tzinfo=tz)
 
 
 def parse_date(text: Any) -> date | None:
@@ -214,12 +228,27 @@ def _station(raw: Any, chk: _Checker, path: Path) -> Station:
     if not isinstance(chime, bool):
         chk.add("'chime' (tiếng chuông) phải là true hoặc false.", raw, "chime")
         chime = True
+    relays = str(raw.get("relays", "none"))
+    if relays not in ("none", "gpio"):
+        chk.add("'relays' phải là none hoặc gpio (rơ-le bật loa từng vùng qua chân GPIO).", raw,
+                "relays")
+        relays = "none"
+    rolls = {}
+    for key, default in (("pre_roll", 1.0), ("post_roll", 0.5)):
+        try:
+            rolls[key] = float(raw.get(key, default))
+            if not 0 <= rolls[key] <= 30:
+                raise ValueError
+        except (TypeError, ValueError):
+            chk.add(f"'{key}' phải là số giây từ 0 đến 30.", raw, key)
+            rolls[key] = default
     sid = str(raw.get("id") or re.sub(r"\W+", "-", path.stem).strip("-") or "station")
     return Station(
         id=sid, name=name, tz=tz, quiet_hours=quiet, max_session_minutes=max_minutes,
         voice=voice, speed=speed, engines=engines, intro=str(raw.get("intro") or ""),
         day_prefix=day_prefix, lexicon=lexicon, outro=str(raw.get("outro") or ""),
         loudness=target, preset=preset, chime=chime, piper_model=piper_model,
+        relays=relays, pre_roll=rolls["pre_roll"], post_roll=rolls["post_roll"],
     )
 
 
@@ -269,7 +298,20 @@ def load_schedule(path: str | Path) -> Schedule:
     zones: dict[str, Zone] = {}
     for zid, z in _unique(_list(top.get("zones"), "zones", chk, top), "vùng", chk).items():
         chk.keys(z, ZONE_KEYS, f"vùng '{zid}'")
-        zones[zid] = Zone(zid, str(z.get("name") or zid), str(z.get("device") or "default"))
+        relay = z.get("relay")
+        if relay is not None and (isinstance(relay, bool) or not isinstance(relay, int)
+                                  or not 0 <= relay <= 40):
+            chk.add(f"'relay' của vùng '{zid}' phải là số chân GPIO (0-40).", z, "relay")
+            relay = None
+        zones[zid] = Zone(zid, str(z.get("name") or zid), str(z.get("device") or "default"),
+                          relay)
+    used: dict[int, str] = {}
+    for zone in zones.values():
+        if zone.relay is not None:
+            if zone.relay in used:
+                chk.add(f"vùng '{zone.id}' và '{used[zone.relay]}' dùng chung rơ-le "
+                        f"{zone.relay}.")
+            used[zone.relay] = zone.id
 
     sessions: dict[str, Session] = {}
     raw_sessions = _unique(_list(top.get("sessions"), "sessions", chk, top), "buổi phát", chk)
@@ -308,11 +350,21 @@ def load_schedule(path: str | Path) -> Schedule:
         except (TypeError, ValueError):
             chk.add("'per_session' phải là số nguyên từ 1 trở lên.", p, "per_session")
             per = 1
+        minutes = None
+        if p.get("minutes_per_session") is not None:
+            try:
+                minutes = float(p["minutes_per_session"])
+                if minutes <= 0:
+                    raise ValueError
+            except (TypeError, ValueError):
+                chk.add("'minutes_per_session' phải là số phút lớn hơn 0.", p,
+                        "minutes_per_session")
+                minutes = None
         only = p.get("only") or []
         programs[pid] = Program(
             id=pid, name=str(p.get("name") or pid), bulletins_file=bpath,
             sessions=_id_list(p.get("sessions"), sessions, "buổi phát", chk, p, "sessions"),
-            start=start, end=end, per_session=per,
+            start=start, end=end, per_session=per, minutes_per_session=minutes,
             only=tuple(str(x) for x in (only if isinstance(only, list) else [only])),
             line=p.line,
         )
@@ -326,6 +378,46 @@ def load_schedule(path: str | Path) -> Schedule:
         else:
             skips.add(parsed)
 
+    holidays: dict[date, str] = {}
+    raw_holidays = top.get("holidays") or []
+    for i, h in enumerate(raw_holidays if isinstance(raw_holidays, list) else [raw_holidays]):
+        day = parse_date(h.get("date")) if isinstance(h, dict) else parse_date(h)
+        if day is None:
+            chk.add("mỗi ngày lễ cần 'date' (ví dụ 2026-09-02) và có thể có 'name'.",
+                    raw_holidays, i)
+            continue
+        holidays[day] = str(h.get("name", "")) if isinstance(h, dict) else ""
+
+    announcements = []
+    raw_ann = top.get("announcements")
+    for a in (_list(raw_ann, "announcements", chk, top) if raw_ann is not None else []):
+        aid = str(a.get("id") or f"thong-bao-{a.line}")
+        chk.keys(a, ANNOUNCEMENT_KEYS, f"thông báo '{aid}'")
+        when = parse_datetime(a.get("at"), station.tz)
+        if when is None:
+            chk.add("'at' của thông báo phải có dạng \"2026-11-23 07:15\".", a, "at")
+        text = str(a.get("text") or "").strip()
+        if not text:
+            chk.add(f"thông báo '{aid}' thiếu 'text' (lời đọc).", a)
+        azones = _id_list(a.get("zones"), zones, "vùng", chk, a, "zones") or tuple(zones)
+        try:
+            prio = int(a.get("priority", 2))
+            if prio not in (1, 2, 3):
+                raise ValueError
+        except (TypeError, ValueError):
+            chk.add("'priority' phải là 1 (khẩn cấp), 2 (ưu tiên) hoặc 3 (thông thường).", a,
+                    "priority")
+            prio = 2
+        if (when is not None and prio != 1 and station.quiet_hours
+                and station.quiet_hours.contains(when.time())):
+            chk.add(f"thông báo '{aid}' lúc {when:%H:%M} rơi vào giờ yên tĩnh "
+                    f"({station.quiet_hours}); chỉ tin khẩn cấp (priority: 1) được phát.",
+                    a, "at")
+        if when is not None and text:
+            announcements.append(Announcement(aid, when, str(a.get("title") or text[:60]),
+                                              text, azones, prio, a.line))
+
     if chk.problems:
         raise LoaError.many(chk.problems)
-    return Schedule(path, station, zones, sessions, programs, frozenset(skips))
+    return Schedule(path, station, zones, sessions, programs, frozenset(skips),
+                    tuple(announcements), holidays)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,9 @@ class Station:
     preset: str = "none"  # "horn": band-limit and compress for horn speakers
     chime: bool = True
     piper_model: Path | None = None  # a local piper voice (.onnx beside its .onnx.json)
+    relays: str = "none"  # "gpio": zones switched by relay lines on the Pi's GPIO
+    pre_roll: float = 1.0  # seconds the amplifier is on before the first word
+    post_roll: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Zone:
     id: str
     name: str
     device: str = "default"
+    relay: int | None = None  # relay line (GPIO pin) that powers this zone's horns
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,21 @@ class Program:
     start: date | None = None
     end: date | None = None
     per_session: int = 1
+    minutes_per_session: float | None = None  # fill the session up to this instead
     only: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A one-off: read once at a date and time (ưu tiên by default)."""
+
+    id: str
+    at: datetime
+    title: str
+    text: str
+    zones: tuple[str, ...]
+    priority: int = 2
     line: int | None = None
 
 
@@ -82,3 +100,5 @@ class Schedule:
     sessions: dict[str, Session]
     programs: dict[str, Program]
     skip_dates: frozenset[date] = field(default_factory=frozenset)
+    announcements: tuple[Announcement, ...] = ()
+    holidays: dict[date, str] = field(default_factory=dict)  # no sessions; named for reports

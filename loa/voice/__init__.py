@@ -5,7 +5,6 @@ from loa.voice.engine import Engine, EngineError, Speech
 from loa.voice.espeak import EspeakEngine
 from loa.voice.google import GttsEngine
 
-
 ENGINES = ("gtts", "espeak", "piper")
 
 
