@@ -285,6 +285,7 @@ class Daemon:
         self._last_wall = self.clock.now()
         self._last_mono = time.monotonic()
         self._state_lock = threading.Lock()
+        self._watch_lock = threading.Lock()
 
     # --- planning ------------------------------------------------------------------------
 
@@ -372,6 +373,14 @@ class Daemon:
 
     def watch(self) -> None:
         """Clock jumps, trust, file changes, SIGHUP, emergency requests, heartbeat."""
+        if not self._watch_lock.acquire(blocking=False):
+            return  # a watch is already under way
+        try:
+            self._watch()
+        finally:
+            self._watch_lock.release()
+
+    def _watch(self) -> None:
         now, mono = self.clock.now(), time.monotonic()
         drift = (now - self._last_wall).total_seconds() - (mono - self._last_mono)
         self._last_wall, self._last_mono = now, mono
