@@ -84,3 +84,90 @@ def test_scheduled_play_reaches_the_sink_on_time_and_intact(pulse, tmp_path):
     error = first_sample_at - at.timestamp()
     print(f"start error {error * 1000:.1f} ms, clip {len(clip) / RATE:.1f} s")
     assert abs(error) < 0.1, f"start error {error * 1000:.1f} ms"
+
+
+def _daemon(pulse, data, schedule, *extra):
+    env = {**pulse.env, "LOA_DATA_DIR": str(data)}
+    return subprocess.Popen([sys.executable, "-m", "loa", "run", str(schedule), "--sink",
+                             "device", "--no-time-sync", *extra], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _rows(data):
+    store = LogStore(data / "loa.sqlite3")
+    try:
+        return sorted(store.plays(), key=lambda r: r.id)
+    finally:
+        store.close()
+
+
+def test_loa_now_interrupts_the_session_on_air(pulse, tmp_path):
+    data = tmp_path / "data"
+    at = (datetime.now(DEFAULT_TZ) + timedelta(seconds=8)).replace(microsecond=0)
+    if at.date() != (at + timedelta(seconds=60)).date():
+        at += timedelta(seconds=90)
+    schedule = _schedule(tmp_path, at)
+    recorder = Recorder(pulse)
+    proc = _daemon(pulse, data, schedule, "--for", "60")
+    try:
+        assert _wait_for(lambda: any(r.status == "playing" for r in _rows(data)), 40)
+        time.sleep(1.0)
+        asked = time.time()
+        env = {**pulse.env, "LOA_DATA_DIR": str(data)}
+        now = subprocess.run([sys.executable, "-m", "loa", "now", "Bão số 3 sắp đổ bộ, bà con "
+                              "chằng chống nhà cửa.", "--title", "Bão số 3", "--zones", "toan-xa"],
+                             env=env, capture_output=True, text=True, timeout=30)
+        assert now.returncode == 0, now.stderr
+        assert "Đã gửi tin khẩn cấp" in now.stdout
+        assert _wait_for(lambda: any(r.session == "khan-cap" and r.status == "played"
+                                     for r in _rows(data)), 40)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        rec = recorder.stop()
+    rows = _rows(data)
+    session = [r for r in rows if r.session == "s"]
+    emergency = [r for r in rows if r.session == "khan-cap"]
+    assert {r.status for r in session} == {"interrupted"}
+    assert all(r.reason == "bị ngắt để phát tin khẩn cấp" for r in session)
+    assert len(emergency) == 1 and emergency[0].zone == "toan-xa" and emergency[0].priority == 1
+    started = datetime.fromisoformat(emergency[0].started_at).timestamp()
+    assert started - asked < 3.0  # request noticed within a second, read offline, played
+    # and what went out after the interruption is the emergency clip, whole
+    clip, _ = read_wav(data / "clips" / f"{emergency[0].clip_hash}.wav")
+    heard = rec.samples()
+    start = locate(heard, clip)
+    assert np.array_equal(heard[start : start + len(clip)], clip)
+    assert abs(rec.time_of(start) - started) < 0.1
+
+
+def test_kill_9_mid_play_then_restart_never_plays_twice(pulse, tmp_path):
+    data = tmp_path / "data"
+    at = (datetime.now(DEFAULT_TZ) + timedelta(seconds=8)).replace(microsecond=0)
+    if at.date() != (at + timedelta(seconds=60)).date():
+        at += timedelta(seconds=90)
+    schedule = _schedule(tmp_path, at)
+    proc = _daemon(pulse, data, schedule, "--for", "60")
+    assert _wait_for(lambda: any(r.status == "playing" for r in _rows(data)), 40)
+    time.sleep(1.5)
+    proc.kill()  # power cut: no cleanup at all
+    proc.wait(10)
+    recorder = Recorder(pulse)
+    again = _daemon(pulse, data, schedule, "--until-idle")
+    out, err = again.communicate(timeout=60)
+    rec = recorder.stop()
+    assert again.returncode == 0, err
+    rows = _rows(data)
+    assert len(rows) == 2 and {r.status for r in rows} == {"interrupted"}
+    assert all("mất điện" in r.reason for r in rows)
+    # nothing went out after the restart: the interrupted play was not replayed
+    assert np.abs(rec.samples()).max() == 0

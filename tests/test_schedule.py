@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -120,3 +120,70 @@ def test_missing_station_lexicon_is_reported(example, capsys):
     example.write_text(text, encoding="utf-8")
     assert main(["validate", str(example)]) == 2
     assert "khong-co.yaml" in capsys.readouterr().err
+
+
+def test_calendar_and_ics_export(example, tmp_path, capsys):
+    text = example.read_text(encoding="utf-8").replace("    until: 2026-12-31", "    until: 2030-12-31")
+    example.write_text(text, encoding="utf-8")
+    assert main(["calendar", str(example), "--days", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "buổi phát trong 3 ngày" in out and "Toàn xã" in out
+    ics = tmp_path / "lich.ics"
+    assert main(["calendar", str(example), "--days", "7", "--ics", str(ics)]) == 0
+    raw = ics.read_bytes().decode("utf-8")
+    assert raw.startswith("BEGIN:VCALENDAR\r\n") and raw.endswith("END:VCALENDAR\r\n")
+    events = raw.count("BEGIN:VEVENT")
+    sched = load_schedule(example)
+    start = datetime.now(DEFAULT_TZ)
+    assert events == len(expand(sched, load_program_bulletins(sched), start,
+                                start + timedelta(days=7)))
+    assert all(len(line.encode()) <= 75 for line in raw.split("\r\n"))  # RFC 5545 folding
+    assert "SUMMARY:Buổi sáng — Toàn xã\\, Thôn Văn Hòa" in raw.replace("\r\n ", "")
+
+
+def test_announcements_holidays_and_relays(example):
+    text = example.read_text(encoding="utf-8")
+    text = text.replace("    device: default              # tên thiết bị", "    relay: 17\n"
+                        "    device: default              # tên thiết bị", 1)
+    text += ("announcements:\n"
+             "  - id: tiem-chung\n    at: 2026-05-04 07:15\n    title: Tiêm chủng\n"
+             "    text: Sáng thứ Hai tiêm chủng tại trạm y tế xã.\n    zones: [thon-van-hoa]\n"
+             "holidays:\n  - date: 2026-05-01\n    name: Quốc tế Lao động\n")
+    example.write_text(text, encoding="utf-8")
+    sched = load_schedule(example)
+    assert sched.zones["toan-xa"].relay == 17 and sched.holidays[date(2026, 5, 1)]
+    pool = load_program_bulletins(sched)
+    occs = expand(sched, pool, datetime(2026, 5, 1, tzinfo=DEFAULT_TZ),
+                  datetime(2026, 5, 5, tzinfo=DEFAULT_TZ))
+    assert not any(o.at.date() == date(2026, 5, 1) for o in occs)
+    one_off = [o for o in occs if o.session == "thong-bao:tiem-chung"]
+    assert len(one_off) == 1 and one_off[0].zones == ("thon-van-hoa",)
+    assert one_off[0].at == datetime(2026, 5, 4, 7, 15, tzinfo=DEFAULT_TZ)
+    assert one_off[0].items[0].bulletin.priority == 2
+
+
+def test_announcement_in_quiet_hours_and_shared_relay_are_errors(example, capsys):
+    text = example.read_text(encoding="utf-8").replace(
+        "    device: default              # tên thiết bị", "    relay: 5\n"
+        "    device: default              # tên thiết bị").replace(
+        "    name: Thôn Văn Hòa\n", "    name: Thôn Văn Hòa\n    relay: 5\n")
+    text += ("announcements:\n  - id: dem\n    at: 2026-05-04 23:15\n    text: Thông báo đêm.\n"
+             "  - id: khan\n    at: 2026-05-04 23:30\n    text: Lũ về.\n    priority: 1\n")
+    example.write_text(text, encoding="utf-8")
+    assert main(["validate", str(example)]) == 2
+    err = capsys.readouterr().err
+    assert "thông báo 'dem' lúc 23:15 rơi vào giờ yên tĩnh" in err
+    assert "'khan'" not in err  # emergencies may air at night
+    assert "dùng chung rơ-le 5" in err
+
+
+def test_minutes_per_session_fills_the_session(example):
+    text = example.read_text(encoding="utf-8").replace("    per_session: 2",
+                                                       "    minutes_per_session: 1.5")
+    example.write_text(text, encoding="utf-8")
+    sched = load_schedule(example)
+    pool = load_program_bulletins(sched)
+    occs = expand(sched, pool, datetime(2026, 4, 1, tzinfo=DEFAULT_TZ),
+                  datetime(2026, 4, 8, tzinfo=DEFAULT_TZ))
+    assert all(o.estimated_seconds() <= 90 or len(o.items) == 1 for o in occs)
+    assert any(len(o.items) >= 2 for o in occs)
