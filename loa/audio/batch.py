@@ -19,8 +19,9 @@ import numpy as np
 
 from loa.audio import loudness
 from loa.audio.cache import Clip
-from loa.audio.produce import AudioSettings, assemble
+from loa.audio.produce import assemble
 from loa.audio.render import Renderer, Spoken
+from loa.audio.settings import AudioSettings
 from loa.voice.engine import Engine, EngineError, Speech
 
 

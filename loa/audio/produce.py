@@ -8,7 +8,6 @@ ceiling, so every clip sounds equally loud on every horn.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from math import gcd
 
 import numpy as np
@@ -16,29 +15,9 @@ from scipy.signal import butter, resample_poly, sosfilt
 
 from loa.audio import loudness
 from loa.audio.chime import make_chime
+from loa.audio.settings import PRESETS, RATE, AudioSettings  # noqa: F401 - re-exported
 from loa.audio.wav import parse_wav
 from loa.voice.engine import Speech
-
-RATE = 44100
-PRESETS = ("none", "horn")
-
-
-@dataclass(frozen=True)
-class AudioSettings:
-    rate: int = RATE
-    target_lufs: float = -16.0
-    ceiling_dbtp: float = -1.0
-    chime: bool = True
-    part_gap_s: float = 0.6  # between chime, intro, body, outro
-    sentence_gap_s: float = 0.35
-    preset: str = "none"  # "horn": speech band 250-4500 Hz and gentle compression
-    silence_threshold_dbfs: float = -45.0
-
-    def fingerprint(self) -> str:
-        """Everything that changes the audio; part of every clip's cache key."""
-        return (f"v2;rate={self.rate};lufs={self.target_lufs};tp={self.ceiling_dbtp};"
-                f"chime={self.chime};gap={self.part_gap_s};sgap={self.sentence_gap_s};"
-                f"preset={self.preset};thr={self.silence_threshold_dbfs}")
 
 
 def decode(speech: Speech, rate: int = RATE) -> np.ndarray:

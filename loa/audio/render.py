@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from loa.audio import loudness
 from loa.audio.cache import Clip, ClipStore, clip_key
-from loa.audio.produce import AudioSettings, assemble
+from loa.audio.settings import AudioSettings
 from loa.voice.chain import EngineChain
 from loa.voice.engine import Engine, EngineError, Speech
 
@@ -76,14 +75,17 @@ class Renderer:
         body, intro, outro = result.speeches
         return spoken, Spoken(result.engine, body, intro, outro), result.failures
 
-    def produce(self, spoken: Spoken) -> tuple[np.ndarray, loudness.Levels]:
-        """CPU part: chime, intro, body, outro, levelled."""
+    def produce(self, spoken: Spoken):
+        """CPU part: chime, intro, body, outro, levelled (scipy loads here, not before)."""
+        from loa.audio import loudness
+        from loa.audio.produce import assemble
+
         samples = assemble(spoken.body, self.settings, spoken.intro, spoken.outro)
         return samples, loudness.measure(samples.astype(np.float32) / 32767.0,
                                          self.settings.rate)
 
     def store_clip(self, spoken_text: str, spoken: Spoken, samples: np.ndarray,
-                   levels: loudness.Levels) -> Clip:
+                   levels) -> Clip:
         engine = spoken.engine
         return self.store.put(
             self.key(spoken_text, engine), samples, self.settings.rate, engine=engine.name,

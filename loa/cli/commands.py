@@ -212,7 +212,7 @@ def next_(args) -> int:
 def run_daemon(schedule_path, sink_kind: str, wav_dir: Path | None,
                until: datetime | None, until_idle: bool, report=_out, trust_sync: bool = True):
     """Start the daemon and block; shared by `loa run` and `loa demo`."""
-    from loa.cli.wiring import chain_for, clip_makers, relays_for, renderer_for, sink_factory
+    from loa.cli.wiring import ChildRendering, relays_for, sink_factory
     from loa.log import LogStore
     from loa.player import Daemon, Player
     from loa.player.trust import ClockTrust, system_time_synced
@@ -223,11 +223,11 @@ def run_daemon(schedule_path, sink_kind: str, wav_dir: Path | None,
     store = LogStore(settings.db_path())
     sink_for, note = sink_factory(sink_kind, wav_dir)
     report(note)
-    ahead, at_air = clip_makers(renderer_for(station, chain_for(station, clock)))
+    clips = ChildRendering(schedule_path, station)
     trust = ClockTrust(store, clock, system_time_synced if trust_sync else (lambda: None))
-    player = Player(store, clock, sink_for, at_air, schedule.zones, relays_for(station, clock),
+    player = Player(store, clock, sink_for, clips.at_air, schedule.zones, relays_for(station, clock),
                     station.pre_roll, station.post_roll, trust)
-    daemon = Daemon(lambda: _load(schedule_path), player, clock, store, prepare=ahead,
+    daemon = Daemon(lambda: _load(schedule_path), player, clock, store, prepare=clips.ahead,
                     control_dir=settings.control_dir(), trust=trust)
 
     def on_signal(signum, frame):

@@ -59,6 +59,68 @@ def renderer_for(station: Station, chain: EngineChain, clips_dir: Path | None = 
                     speed=station.speed, mp3=mp3)
 
 
+def _render_in_child(schedule_path: str, texts: list[str], offline: bool) -> list:
+    """Runs in a child process: loads the schedule, renders, returns clips (or errors)."""
+    from loa.schedule import load_schedule
+
+    station = load_schedule(schedule_path).station
+    renderer = renderer_for(station, chain_for(station))
+    out: list = []
+    for text in texts:
+        try:
+            out.append(renderer.render(text, renderer.offline() if offline else None).clip)
+        except Exception as exc:  # reported to the daemon, which logs the play as failed
+            out.append(f"{type(exc).__name__}: {exc}")
+    return out
+
+
+class ChildRendering:
+    """The daemon's clips: looked up in the store in process; made, when missing, in a
+    short-lived child process, so the always-on daemon never loads scipy (~75 MB)."""
+
+    def __init__(self, schedule_path: str | Path, station: Station):
+        self.path = str(schedule_path)
+        self.station = station
+        self.lookup_renderer = renderer_for(station, chain_for(station))
+
+    def _refresh(self) -> None:
+        from loa.schedule import load_schedule
+
+        try:
+            station = load_schedule(self.path).station
+        except Exception:  # a broken file is the reload's to report; keep the old station
+            return
+        if station != self.station:
+            self.station = station
+            self.lookup_renderer = renderer_for(station, chain_for(station))
+
+    def _run(self, texts: list[str], offline: bool) -> list:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            return pool.submit(_render_in_child, self.path, texts, offline).result()
+
+    def ahead(self, bulletins: list[Bulletin]) -> None:
+        """Before air time, with the whole engine chain (the internet if it is there)."""
+        self._refresh()
+        missing = list(dict.fromkeys(b.text for b in bulletins
+                                     if self.lookup_renderer.lookup(b.text) is None))
+        if missing:
+            self._run(missing, offline=False)
+
+    def at_air(self, bulletin: Bulletin) -> Clip:
+        """On air: the store's clip, or one read offline now; never wait on the internet."""
+        clip = self.lookup_renderer.lookup(bulletin.text)
+        if clip is None:
+            made = self._run([bulletin.text], offline=True)[0]
+            if isinstance(made, str):
+                raise RuntimeError(made)
+            clip = made
+        return clip
+
+
 def clip_makers(renderer: Renderer) -> tuple[Callable[[Bulletin], Clip], Callable[[Bulletin], Clip]]:
     """(ahead, at_air): ahead of air time render with the whole chain; at air time use
     what is in the store, or read it offline: never wait on the internet on air."""

@@ -256,12 +256,13 @@ class Daemon:
 
     def __init__(self, load: Callable[[], tuple[Schedule, dict[str, list[Bulletin]]]],
                  player: Player, clock: Clock, store: LogStore,
-                 prepare: Callable[[Bulletin], Clip] | None = None,
+                 prepare: Callable[[list[Bulletin]], object] | None = None,
                  control_dir: Path | None = None, trust: ClockTrust | None = None):
         self._load = load
         self.schedule, self.bulletins = load()
         self.player, self.clock, self.store = player, clock, store
-        self.prepare = prepare or player.clip_for
+        # Renders ahead of air time, all missing clips at once.
+        self.prepare = prepare or (lambda bulletins: [player.clip_for(b) for b in bulletins])
         self.control_dir = control_dir
         self.trust = trust
         self.scheduler = BackgroundScheduler(
@@ -299,16 +300,14 @@ class Daemon:
     def _plan_jobs(self) -> list[Occurrence]:
         now = self.clock.now()
         upcoming = expand(self.schedule, self.bulletins, now - LATE_WINDOW, now + HORIZON)
-        for occ in upcoming:
+        new = [o for o in upcoming if self.occurrence_id(o) not in self._occurrences]
+        try:  # render ahead of air time, never at it
+            self.prepare([item.bulletin for o in new for item in o.items])
+        except Exception:
+            log.exception("cannot render ahead of time; will read offline at air time")
+        for occ in new:
             oid = self.occurrence_id(occ)
-            if oid in self._occurrences:
-                continue
             self._occurrences[oid] = occ
-            for item in occ.items:  # render ahead of air time, never at it
-                try:
-                    self.prepare(item.bulletin)
-                except Exception:
-                    log.exception("cannot render %s ahead of time", item.bulletin.key)
             self._scheduled.add(oid)
             self.scheduler.add_job(self._run_job, DateTrigger(max(occ.at - self.player.lead, now)),
                                    args=[oid], id=oid, name=oid, replace_existing=True)
