@@ -36,9 +36,9 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-if [ "$dev" = 1 ]; then
-  .venv/bin/python -m pip install -q -e '.[dev]'
-else
-  .venv/bin/python -m pip install -q -e .
-fi
+extras=""
+[ "$dev" = 1 ] && extras="dev"
+# On a Raspberry Pi, also what switches the village relays (GPIO).
+if grep -qs "Raspberry Pi" /proc/device-tree/model; then extras="${extras:+$extras,}pi"; fi
+.venv/bin/python -m pip install -q -e ".${extras:+[$extras]}"
 echo "Đã cài xong loa: .venv/bin/loa --help"

@@ -192,3 +192,20 @@ def test_plan_metadata_json(plans, capsys):
     assert data["place_date"] == "Ba Vì, ngày tháng 3 năm 2026"
     assert data["mentions_loudspeakers"] is True and data["garbled"] is False
     assert "Nghị định số 118/2025/NĐ-CP ngày 09/6/2025" in data["references"]
+
+
+def test_plan_import_uses_the_stations_template(plans, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    shutil.copytree(repo / "schedules", tmp_path / "s")
+    (tmp_path / "s" / "mau.yaml").write_text('greeting: "A lô, a lô!"\n', encoding="utf-8")
+    sched = tmp_path / "s" / "ba-vi.yaml"
+    sched.write_text(sched.read_text(encoding="utf-8").replace(
+        "  speed: 1.0", "  speed: 1.0\n  template: mau.yaml"), encoding="utf-8")
+    out = tmp_path / "b.yaml"
+    assert main(["plan", "import", str(plans / "ba-vi-2026.txt"), "-o", str(out),
+                 "--schedule", str(sched)]) == 0
+    text = load_bulletins(out).bulletins[0].text
+    assert text.startswith("A lô, a lô!") and "Đài truyền thanh xã Ba Vì xin thông tin" in text

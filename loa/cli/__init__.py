@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--json", action="store_true", help="in các nội dung dạng JSON")
     imp.add_argument("--template", help="tệp mẫu lời bản tin của đài (YAML)")
     imp.add_argument("--station", help="tên đài đọc trong bản tin")
+    imp.add_argument("--schedule", metavar="LỊCH",
+                     help="lấy tên đài và mẫu bản tin (station.template) từ tệp lịch phát")
     imp.set_defaults(func=c.plan_import)
     show = plan.add_parser("show", help="in dàn ý kế hoạch, đánh dấu phần nội dung")
     show.add_argument("plan")

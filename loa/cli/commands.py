@@ -42,7 +42,14 @@ def plan_import(args) -> int:
               "khi duyệt.", file=sys.stderr)
     if args.output:
         out = Path(args.output)
-        fresh = new_bulletin_file(out, plan, load_template(args.template, args.station))
+        template, station_name = args.template, args.station
+        if args.schedule:  # the station's own template and name
+            from loa.schedule import load_schedule
+
+            station = load_schedule(args.schedule).station
+            template = template or station.template
+            station_name = station_name or station.name
+        fresh = new_bulletin_file(out, plan, load_template(template, station_name))
         report = merge_reimport(load_bulletins(out), fresh) if out.exists() else None
         fresh.save()
         if not args.json:

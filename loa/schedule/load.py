@@ -27,7 +27,7 @@ TOP_KEYS = ("station", "zones", "sessions", "programs", "announcements", "skip_d
 STATION_KEYS = (
     "id", "name", "timezone", "quiet_hours", "max_session_minutes", "voice", "speed",
     "engines", "intro", "outro", "day_prefix", "lexicon", "loudness", "preset", "chime",
-    "piper_model", "relays", "pre_roll", "post_roll",
+    "piper_model", "relays", "pre_roll", "post_roll", "template",
 )
 ZONE_KEYS = ("id", "name", "device", "relay")
 ANNOUNCEMENT_KEYS = ("id", "at", "title", "text", "zones", "priority")
@@ -228,6 +228,11 @@ def _station(raw: Any, chk: _Checker, path: Path) -> Station:
     if not isinstance(chime, bool):
         chk.add("'chime' (tiếng chuông) phải là true hoặc false.", raw, "chime")
         chime = True
+    template = None
+    if raw.get("template"):
+        template = (path.parent / str(raw["template"])).resolve()
+        if not template.exists():
+            chk.add(f"không tìm thấy tệp mẫu bản tin '{raw['template']}'.", raw, "template")
     relays = str(raw.get("relays", "none"))
     if relays not in ("none", "gpio"):
         chk.add("'relays' phải là none hoặc gpio (rơ-le bật loa từng vùng qua chân GPIO).", raw,
@@ -249,6 +254,7 @@ def _station(raw: Any, chk: _Checker, path: Path) -> Station:
         day_prefix=day_prefix, lexicon=lexicon, outro=str(raw.get("outro") or ""),
         loudness=target, preset=preset, chime=chime, piper_model=piper_model,
         relays=relays, pre_roll=rolls["pre_roll"], post_roll=rolls["post_roll"],
+        template=template,
     )
 
 

@@ -42,6 +42,7 @@ class Station:
     preset: str = "none"  # "horn": band-limit and compress for horn speakers
     chime: bool = True
     piper_model: Path | None = None  # a local piper voice (.onnx beside its .onnx.json)
+    template: Path | None = None  # the station's bulletin template (YAML)
     relays: str = "none"  # "gpio": zones switched by relay lines on the Pi's GPIO
     pre_roll: float = 1.0  # seconds the amplifier is on before the first word
     post_roll: float = 0.5
