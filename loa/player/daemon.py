@@ -317,11 +317,17 @@ class Daemon:
     def replan(self, why: str) -> None:
         """Drop every pending occurrence job and plan again from the (new) now."""
         with self._state_lock:
+            now = self.clock.now()
             for oid in self._scheduled - self._done:
                 try:
                     self.scheduler.remove_job(oid)
                 except Exception:  # already running or gone
                     pass
+                occ = self._occurrences[oid]
+                if now - occ.at > LATE_WINDOW:
+                    # Jumped past it: say so here, whatever APScheduler gets round to.
+                    self.player.log_missed(occ, "đồng hồ máy nhảy qua giờ phát")
+                    self._done.add(oid)
             self._occurrences = {k: v for k, v in self._occurrences.items() if k in self._done}
             self._scheduled = set(self._done)
             self._plan_jobs()
