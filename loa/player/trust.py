@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from loa.clock import Clock
@@ -45,7 +45,3 @@ class ClockTrust:
             return (f"đồng hồ máy ({now:%H:%M %d/%m/%Y}) đang sớm hơn lượt phát đã ghi gần "
                     f"nhất ({last.astimezone(now.tzinfo):%H:%M %d/%m/%Y})")
         return None
-
-
-def _parse(ts: str | None) -> datetime | None:
-    return datetime.fromisoformat(ts) if ts else None
