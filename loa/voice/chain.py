@@ -41,27 +41,8 @@ class EngineChain:
         self._down_until: dict[str, float] = {}
 
     def synthesize(self, text: str) -> ChainResult:
-        failures: list[EngineError] = []
-        now = self.clock.now().timestamp()
-        for engine in self.engines:
-            until = self._down_until.get(engine.name)
-            if until is not None and now < until:
-                failures.append(EngineError(engine.name, "offline", "skipped: failed recently"))
-                continue
-            try:
-                speech = engine.synthesize(text)
-            except EngineError as exc:
-                log.warning("engine %s failed (%s): %s", engine.name, exc.kind, exc.detail)
-                failures.append(exc)
-                # "rejected" is about this text; anything else will hit the next text too.
-                if engine.online and exc.kind != "rejected":
-                    self._down_until[engine.name] = now + self.cooldown
-                continue
-            self._down_until.pop(engine.name, None)
-            return ChainResult(speech, failures)
-        raise failures[-1] if len(failures) == 1 else EngineError(
-            "chain", "broken", "; ".join(str(f) for f in failures)
-        )
+        batch = self.synthesize_all([[text]])
+        return ChainResult(batch.speeches[0][0], batch.failures)
 
     def synthesize_all(self, groups: list[list[str]], engines: list[Engine] | None = None
                        ) -> ChainBatch:
