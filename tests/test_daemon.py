@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from datetime import datetime, timedelta
@@ -231,9 +232,20 @@ def test_clock_jumps_forward_3h_and_back_1h(rig):
         assert {x.status for x in r.rows() if x.session == "chieu"} == {"played"}
 
 
+@contextlib.contextmanager
+def _finally(action):
+    try:
+        yield
+    finally:
+        action()
+
+
 def test_restart_in_the_middle_of_a_play_never_plays_it_twice(rig, tmp_path):
+    release = threading.Event()
+
     class HangingSink(WavDirSink):
-        """The power goes while this sink is playing: play never returns."""
+        """The power goes while this sink is playing: play does not return (until the test
+        ends: a thread left waiting would hold up the interpreter's exit)."""
 
         def __init__(self, folder):
             super().__init__(folder)
@@ -242,9 +254,10 @@ def test_restart_in_the_middle_of_a_play_never_plays_it_twice(rig, tmp_path):
         def play(self, samples, rate, label, at=None):
             super().play(samples, rate, label, at)
             self.entered.set()
-            threading.Event().wait(3600)
+            release.wait(120)
 
-    with time_machine.travel(MONDAY.replace(hour=6, minute=29, second=50), tick=True) as t:
+    with time_machine.travel(MONDAY.replace(hour=6, minute=29, second=50), tick=True) as t, \
+            _finally(release.set):
         first = rig(t, sink=HangingSink(tmp_path / "first"))
         first.daemon.start()
         first.daemon.scheduler.wakeup()

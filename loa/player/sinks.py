@@ -34,11 +34,16 @@ class SoundDeviceSink:
     # ALSA pulse plugin: ~23 ms zeroed), so a short silence follows every clip.
     TAIL_S = 0.2
     BLOCK_S = 0.01
+    # PortAudio's "low" is ~9 ms through ALSA-pulse: one busy moment of a Pi (or a CI box)
+    # and the horns hear a gap. 100 ms of buffer rides that out; start times stay exact
+    # because the lead-in below subtracts the stream's reported latency.
+    LATENCY_S = 0.1
 
     def __init__(self, device: str | None = None):
         self.device = None if device in (None, "", "default") else device
         self.name = f"sounddevice:{device or 'default'}"
         self._stop = threading.Event()
+        self.underflows = 0  # of the last play: gaps the listeners heard
         try:
             # PortAudio enumerates every device on first use (~80 ms through ALSA):
             # pay that when the sink is made, not at air time.
@@ -57,10 +62,11 @@ class SoundDeviceSink:
         except OSError as exc:  # PortAudio library missing
             raise SinkError(f"PortAudio unavailable: {exc}") from exc
         self._stop.clear()
+        self.underflows = 0
         block = max(1, int(rate * self.BLOCK_S))
         try:
             with sd.OutputStream(samplerate=rate, channels=1, dtype="int16",
-                                 device=self.device, latency="low") as stream:
+                                 device=self.device, latency=self.LATENCY_S) as stream:
                 if at is not None:
                     while True:  # keep the stream fed with silence until the moment
                         lead = at - time.time() - stream.latency
@@ -75,7 +81,7 @@ class SoundDeviceSink:
                     if self._stop.is_set():
                         stream.abort()
                         return False
-                    stream.write(pcm[start : start + block * 10])
+                    self.underflows += bool(stream.write(pcm[start : start + block * 10]))
                 stream.write(np.zeros(int(rate * self.TAIL_S), dtype=np.int16))
         except sd.PortAudioError as exc:
             raise SinkError(f"PortAudioError: {exc}") from exc
