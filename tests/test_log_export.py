@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from loa.cli import main
 from loa.clock import DEFAULT_TZ
 from loa.log import LogStore
+from loa.log.store import SCHEMA_VERSION
 from loa.report import CSV_HEADERS, export_csv
 
 T0 = datetime(2026, 4, 1, 6, 30, tzinfo=DEFAULT_TZ)
@@ -34,7 +35,7 @@ def test_log_is_a_real_sqlite_file_and_claims_once(tmp_path):
 
     con = sqlite3.connect(db)
     assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert con.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     status, dur, sched = con.execute(
         "SELECT status, duration_s, scheduled_at FROM plays").fetchone()
     assert (status, dur) == ("played", 42.5)
@@ -58,7 +59,7 @@ def test_csv_export_has_bom_vietnamese_headers_local_and_utc(tmp_path):
                  ended_at=T0 + timedelta(seconds=60))
     _claim(store, "k2", status="missed", reason="máy tắt vào giờ phát")
     out = tmp_path / "nhat-ky.csv"
-    assert export_csv(store, out, DEFAULT_TZ) == 2
+    assert export_csv(store, out) == 2
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines()))
@@ -77,7 +78,7 @@ def test_libreoffice_opens_the_csv_with_diacritics_intact(tmp_path):
     store = LogStore(tmp_path / "log.sqlite3")
     _claim(store, "k1", title="Tuyên truyền về Điểm Phục vụ hành chính công số")
     out = tmp_path / "nhat-ky.csv"
-    export_csv(store, out, DEFAULT_TZ)
+    export_csv(store, out)
     profile = tmp_path / "lo-profile"
     # LibreOffice shows its Text Import dialog for a CSV, which offers UTF-8; headless, with
     # no filter options at all, 7.4 decodes as Latin-1 even with a BOM. So pass what the

@@ -140,14 +140,52 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--ics", metavar="TỆP", help="ghi ra tệp .ics thay vì in ra")
     cal.set_defaults(func=c.calendar)
 
-    lg = sub.add_parser("log", help="xem nhật ký phát gần đây")
-    lg.add_argument("--limit", type=int, default=20, help="số dòng (mặc định 20)")
+    def period_args(parser, filters=True):
+        g = parser.add_argument_group("kỳ (chọn một)")
+        g.add_argument("--quarter", metavar="2026Q1", help="một quý, ví dụ 2026Q1")
+        g.add_argument("--half", metavar="2026H1", help="6 tháng: 2026H1 (đầu năm), 2026H2")
+        g.add_argument("--year", metavar="2026", help="cả năm")
+        g.add_argument("--month", metavar="2026-03", help="một tháng")
+        g.add_argument("--from", dest="start", metavar="NGÀY",
+                       help="từ ngày (2026-01-31 hoặc 31/01/2026)")
+        g.add_argument("--to", dest="end", metavar="NGÀY", help="đến hết ngày này")
+        if filters:
+            f = parser.add_argument_group("lọc")
+            f.add_argument("--zone", nargs="+", metavar="VÙNG", help="chỉ các vùng phát này")
+            f.add_argument("--status", nargs="+", metavar="TRẠNG_THÁI",
+                           help="played, late, interrupted, failed, missed, skipped "
+                                "(hoặc: đã phát, phát muộn, bị ngắt, lỗi, bị lỡ, bỏ qua)")
+            f.add_argument("--bulletin", nargs="+", metavar="MÃ",
+                           help="chỉ các bản tin này (IV.1.a, hoặc ba-vi-2026/IV.1.a)")
+
+    lg = sub.add_parser("log", help="xem nhật ký phát (lọc theo kỳ, vùng, trạng thái, bản tin)")
+    lg.add_argument("--limit", type=int, default=20,
+                    help="số dòng mới nhất (mặc định 20; 0 là tất cả)")
+    lg.add_argument("--events", action="store_true",
+                    help="xem sự kiện của máy phát (khởi động, dừng, nạp lịch, đồng hồ nhảy, "
+                         "lỗi thiết bị)")
+    period_args(lg)
     lg.set_defaults(func=c.show_log)
 
-    ex = sub.add_parser("export", help="xuất nhật ký phát")
-    ex.add_argument("--format", choices=["csv"], default="csv")
-    ex.add_argument("-o", "--output", required=True, help="tệp ghi ra")
+    ex = sub.add_parser("export", help="xuất nhật ký phát ra CSV, Excel (XLSX) hoặc JSON "
+                                       "gửi hệ thống thông tin nguồn")
+    ex.add_argument("-o", "--output", required=True,
+                    help="tệp ghi ra; đuôi .csv, .xlsx hoặc .json chọn định dạng")
+    ex.add_argument("--format", choices=["csv", "xlsx", "json"],
+                    help="định dạng (mặc định: theo đuôi tệp)")
+    ex.add_argument("--schedule", metavar="LỊCH",
+                    help="tệp lịch phát: lấy tên vùng và múi giờ của đài")
+    period_args(ex)
     ex.set_defaults(func=c.export)
+
+    rp = sub.add_parser("report", help="báo cáo quý / 6 tháng / năm (Word, tùy chọn PDF)")
+    rp.add_argument("schedule", help="tệp lịch phát YAML (tên đài, vùng, kế hoạch đối chiếu)")
+    rp.add_argument("-o", "--output", help="tệp .docx ghi ra (mặc định: bao-cao-<kỳ>.docx)")
+    rp.add_argument("--pdf", action="store_true", help="xuất thêm PDF (cần LibreOffice)")
+    rp.add_argument("--number", metavar="SỐ", help="số văn bản, ví dụ 12/BC-ĐTT")
+    rp.add_argument("--date", metavar="NGÀY", help="ngày ký báo cáo (mặc định hôm nay)")
+    period_args(rp, filters=False)
+    rp.set_defaults(func=c.report)
 
     demo = sub.add_parser("demo", help="chạy thử toàn bộ: kế hoạch → bản tin → giọng đọc → "
                                        "lịch → phát → nhật ký")

@@ -333,7 +333,7 @@ def print_log(rows, tz=DEFAULT_TZ) -> None:
     from loa.log import STATUS_VI
 
     if not rows:
-        _out("Nhật ký phát trống.")
+        _out("Không có lượt phát nào khớp.")
         return
     _out(f"{'Giờ theo lịch':19} {'Bắt đầu thực tế':23} {'Vùng':12} {'Trạng thái':10} Bản tin")
     for r in rows:
@@ -345,27 +345,127 @@ def print_log(rows, tz=DEFAULT_TZ) -> None:
              f"{STATUS_VI.get(r.status, r.status):10} {r.bulletin} — {r.title[:50]}{reason}")
 
 
-def show_log(args) -> int:
+def _period(args):
+    from loa.log.period import from_args
+
+    return from_args(quarter_=args.quarter, half_=args.half, year_=args.year,
+                     month_=args.month, start=args.start, end=args.end)
+
+
+def _log_filter(args, tz):
+    """LogFilter from the CLI's period and filter options."""
+    from loa.log import STATUS_VI, LogFilter
+
+    period = _period(args)
+    since, until = period.bounds(tz) if period else (None, None)
+    statuses = []
+    by_label = {v: k for k, v in STATUS_VI.items()}
+    for st in args.status or ():
+        code = st if st in STATUS_VI else by_label.get(st.strip().lower())
+        if code is None:
+            known = ", ".join(f"{k} ({v})" for k, v in STATUS_VI.items())
+            raise LoaError(f"trạng thái '{st}' không có; chọn: {known}.")
+        statuses.append(code)
+    return LogFilter(since=since, until=until, zones=tuple(args.zone or ()),
+                     statuses=tuple(statuses), bulletins=tuple(args.bulletin or ())), period
+
+
+def _open_log():
     from loa.log import LogStore
 
-    store = LogStore(settings.db_path())
+    return LogStore(settings.db_path())
+
+
+def show_log(args) -> int:
+    from loa.log import EVENT_VI
+
+    where, period = _log_filter(args, DEFAULT_TZ)
+    store = _open_log()
     try:
-        print_log(store.plays(limit=args.limit))
+        if args.events:
+            events = store.events(limit=args.limit or None, since=where.since,
+                                  until=where.until)
+            if not events:
+                _out("Chưa có sự kiện nào.")
+            for at, kind, detail in events:
+                when = datetime.fromisoformat(at).astimezone(DEFAULT_TZ)
+                _out(f"{when:%d/%m/%Y %H:%M:%S}  {EVENT_VI.get(kind, kind):22} {detail}")
+            return 0
+        rows = store.plays(limit=args.limit or None, where=where)
+        print_log(rows)
+        if args.limit and len(rows) == args.limit:
+            _out(f"(chỉ hiện {args.limit} lượt mới nhất; --limit 0 để xem hết)")
     finally:
         store.close()
     return 0
 
 
-def export(args) -> int:
-    from loa.log import LogStore
-    from loa.report import export_csv
+def _station_info(schedule_path):
+    """(tz, zone names, schedule or None) from an optional schedule file."""
+    if not schedule_path:
+        return DEFAULT_TZ, {}, None
+    from loa.schedule import load_schedule
 
-    store = LogStore(settings.db_path())
+    sched = load_schedule(schedule_path)
+    return sched.station.tz, {z.id: z.name for z in sched.zones.values()}, sched
+
+
+def export(args) -> int:
+    from loa.report import export_csv, export_json
+
+    fmt = args.format or Path(args.output).suffix.lower().lstrip(".")
+    if fmt not in ("csv", "xlsx", "json"):
+        raise LoaError("không rõ định dạng: dùng --format csv|xlsx|json hoặc đuôi tệp "
+                       ".csv, .xlsx, .json.", args.output)
+    tz, zone_names, sched = _station_info(args.schedule)
+    where, _ = _log_filter(args, tz)
+    store = _open_log()
     try:
-        n = export_csv(store, args.output, DEFAULT_TZ)
+        if fmt == "csv":
+            n = export_csv(store, args.output, where)
+        elif fmt == "json":
+            station = sched.station.id if sched else ""
+            n = export_json(store, args.output, station, where)
+        else:
+            from loa.report.xlsx import export_xlsx
+
+            n = export_xlsx(store, args.output, tz, where, zone_names)
     finally:
         store.close()
     _out(f"Đã xuất {n} lượt phát ra {args.output}.")
+    return 0
+
+
+def report(args) -> int:
+    from loa.log.period import parse_day
+    from loa.report.periodic import Letterhead, build, minutes, to_pdf, write_docx
+    from loa.schedule.expand import program_bulletin_files
+
+    period = _period(args)
+    if period is None:
+        raise LoaError("chọn kỳ báo cáo: --quarter 2026Q1, --half 2026H1, --year 2026, "
+                       "--month 2026-03 hoặc --from/--to.")
+    tz, zone_names, sched = _station_info(args.schedule)
+    st = sched.station
+    head = Letterhead(owner=st.owner, issuer=st.name, place=st.place, signer=st.signer,
+                      signer_title=st.signer_title, number=args.number or "")
+    today = parse_day(args.date, "ngày ký") if args.date else datetime.now(tz).date()
+    out = Path(args.output or f"bao-cao-{period.code}.docx")
+    store = _open_log()
+    try:
+        data = build(store, period, tz, program_bulletin_files(sched), zone_names, head, today)
+    finally:
+        store.close()
+    write_docx(data, out)
+    t = data.summary.total
+    _out(f"Đã ghi báo cáo {period.label} ra {out}: {t.aired}/{t.scheduled} lượt phát trọn, "
+         f"{minutes(t.airtime_s)} phút.")
+    missing = [tp for cov in data.coverage for tp in cov.never_aired]
+    if missing:
+        _out(f"Có {len(missing)} nội dung kế hoạch chưa được phát trong kỳ (xem mục V).")
+    if args.pdf:
+        pdf = to_pdf(out, out.with_suffix(".pdf"))
+        _out(f"Đã xuất PDF: {pdf}")
     return 0
 
 

@@ -1,5 +1,18 @@
 """Stage 7: the as-played log in SQLite."""
 
-from loa.log.store import STATUS_VI, LogStore, PlayRow
+from loa.log.store import (
+    ALL,
+    COLUMNS,
+    EVENT_VI,
+    FINAL,
+    KIND_VI,
+    STATUS_VI,
+    LogFilter,
+    LogStore,
+    PlayRow,
+    kind_of,
+    topic_of,
+)
 
-__all__ = ["STATUS_VI", "LogStore", "PlayRow"]
+__all__ = ["ALL", "COLUMNS", "EVENT_VI", "FINAL", "KIND_VI", "STATUS_VI", "LogFilter",
+           "LogStore", "PlayRow", "kind_of", "topic_of"]

@@ -72,6 +72,7 @@ class Player:
         # zone id -> (device, relay line or None); a plain {zone: device} map also works
         self.zones = {z: (v.device, v.relay) if isinstance(v, Zone) else (v, None)
                       for z, v in zones.items()}
+        self.volumes = {z: v.volume for z, v in zones.items() if isinstance(v, Zone)}
         self.relays = relays or NoRelays()
         self.pre_roll, self.post_roll = pre_roll, post_roll
         self.trust, self.retry_waits = trust, retry_waits
@@ -96,7 +97,8 @@ class Player:
             program=item.program, session=occ.session, bulletin=b.key, title=b.title,
             field=b.field, priority=b.priority, scheduled_at=occ.at, now=self.clock.now(),
             status=status, reason=reason, engine=clip.engine if clip else None,
-            clip_hash=clip.hash if clip else None,
+            clip_hash=clip.hash if clip else None, clip_s=clip.seconds if clip else None,
+            summary=b.summary(), volume=self.volumes.get(zone),
         )
 
     def log_unplayed(self, occ: Occurrence, status: str, reason: str) -> int:
@@ -243,6 +245,9 @@ class Player:
                     started = self.clock.now()
                     status = "played" if started - occ.at <= ON_TIME else "late"
                     continue
+                if getattr(sink, "underflows", 0):
+                    self.store.event("underflow", self.clock.now(),
+                                     f"{sink.name}: {sink.underflows} gaps in {label}")
                 if not whole or self._interrupted.is_set():
                     return "interrupted", "bị ngắt để phát tin khẩn cấp", started
                 return status, None, started

@@ -1,47 +1,152 @@
-"""Export the as-played log for staff: CSV that Excel and LibreOffice open as-is."""
+"""Export the as-played log for staff (CSV, XLSX) and for the province (JSON).
+
+Exports stream the log: a year of plays from a hundred clusters is a million rows."""
 
 from __future__ import annotations
 
 import csv
-from datetime import datetime
+import json
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from loa.fsio import atomic_open
-from loa.log.store import STATUS_VI, LogStore
+from loa.log.store import ALL, COLUMNS, LogFilter, LogStore
 
 CSV_HEADERS = (
     "Mã lượt phát", "Đài", "Vùng phát", "Chương trình", "Buổi phát", "Mã bản tin",
     "Tiêu đề bản tin", "Lĩnh vực", "Mức ưu tiên", "Giờ theo lịch", "Giờ bắt đầu",
     "Giờ kết thúc", "Thời lượng (giây)", "Trạng thái", "Lý do", "Bộ đọc", "Mã tệp âm thanh",
-    "Giờ theo lịch (UTC)", "Giờ bắt đầu (UTC)",
+    "Giờ theo lịch (UTC)", "Giờ bắt đầu (UTC)", "Loại bản tin", "Thời lượng yêu cầu (giây)",
 )
 
-
-def _local(ts: str | None, tz: ZoneInfo) -> str:
-    return datetime.fromisoformat(ts).astimezone(tz).strftime("%d/%m/%Y %H:%M:%S") if ts else ""
+_I = {name: i for i, name in enumerate(COLUMNS)}
 
 
-def _utc(ts: str | None) -> str:
-    if not ts:
-        return ""
-    return datetime.fromisoformat(ts).astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%SZ")
+class Times:
+    """ISO timestamps (as stored, with offset) to UTC text and Excel serials, fast.
+
+    Converting a million rows through datetime costs seconds; per hour of the log one
+    conversion is enough, the minutes and seconds are copied from the text."""
+
+    def __init__(self, tz: ZoneInfo):
+        self.tz = tz
+        self._utc: dict[str, str | None] = {}
+        self._serial: dict[str, tuple[float, bool]] = {}
+
+    @staticmethod
+    def _hour_key(ts: str) -> str | None:
+        # "2026-04-01T06:30:00[.fff]+07:00": hour prefix + offset
+        if len(ts) >= 25 and ts[-6] in "+-" and ts[13] == ":":
+            return ts[:13] + ts[-6:]
+        return None
+
+    def _hour(self, key: str, cache: dict, fmt: str, tz: ZoneInfo) -> str | None:
+        hit = cache.get(key, 0)
+        if hit == 0:
+            moment = datetime.fromisoformat(key[:13] + ":00:00" + key[13:]).astimezone(tz)
+            hit = moment.strftime(fmt) if moment.minute == 0 else None  # half-hour zones
+            cache[key] = hit
+        return hit
+
+    def utc(self, ts: str | None) -> str:
+        if not ts:
+            return ""
+        key = self._hour_key(ts)
+        hour = self._hour(key, self._utc, "%Y-%m-%dT%H", UTC) if key else None
+        if hour is None:
+            return datetime.fromisoformat(ts).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return hour + ts[13:19] + "Z"
+
+    def serial(self, ts: str | None) -> float | None:
+        """Excel date serial of the station-local time (days since 1899-12-30)."""
+        if not ts:
+            return None
+        key = self._hour_key(ts)
+        if key is not None:
+            base = self._serial.get(key)
+            if base is None:
+                local = datetime.fromisoformat(key[:13] + ":00:00" + key[13:]).astimezone(self.tz)
+                exact = local.minute == 0
+                day = (local.date() - EPOCH).days
+                base = (day + local.hour / 24, exact)
+                self._serial[key] = base
+            if base[1]:
+                secs = int(ts[14:16]) * 60 + float(ts[17:-6])
+                return base[0] + secs / 86400
+        local = datetime.fromisoformat(ts).astimezone(self.tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return (local.date() - EPOCH).days + (local - midnight).total_seconds() / 86400
 
 
-def export_csv(store: LogStore, out: str | Path, tz: ZoneInfo) -> int:
-    """UTF-8 with BOM (Excel needs it to see Vietnamese), local time and UTC. Returns rows."""
+UTC = ZoneInfo("UTC")
+EPOCH = date(1899, 12, 30)
+
+
+def export_csv(store: LogStore, out: str | Path, where: LogFilter = ALL) -> int:
+    """UTF-8 with BOM (Excel needs it to see Vietnamese); station time and UTC.
+    The lines are kept ready in the log (see loa.log.store._csv_line). Returns rows."""
     n = 0
     with atomic_open(out, "w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(CSV_HEADERS)
-        for r in store.iter_plays():
-            w.writerow((
-                r.id, r.station, r.zone, r.program, r.session, r.bulletin, r.title,
-                r.field or "", r.priority or "", _local(r.scheduled_at, tz),
-                _local(r.started_at, tz), _local(r.ended_at, tz),
-                f"{r.duration_s:.1f}" if r.duration_s is not None else "",
-                STATUS_VI.get(r.status, r.status), r.reason or "", r.engine or "",
-                r.clip_hash or "", _utc(r.scheduled_at), _utc(r.started_at),
-            ))
+        csv.writer(fh).writerow(CSV_HEADERS)
+        for lines in store.iter_csv(where):
+            fh.write("\r\n".join(lines))
+            fh.write("\r\n")
+            n += len(lines)
+    return n
+
+
+# --- upward reporting -------------------------------------------------------------------------
+
+# Field names of provincial information-source systems (Hệ thống thông tin nguồn), as far
+# as they are known: MucDoUuTien and LinhVuc are seen in deployed systems; the others
+# follow the same naming (inferred, ../shared/domain.md).
+UPWARD_FIELDS = ("MaBanTin", "LoaiBanTin", "MucDoUuTien", "TieuDe", "LinhVuc", "TomTat",
+                 "ThoiLuong", "ThoiGianBatDau", "MaCumLoa", "AmLuong", "TiepSong",
+                 "ThanhCong")
+UPWARD_VERSION = 1
+
+
+def hhmmss(seconds: float | None) -> str:
+    if seconds is None:
+        return "00:00:00"
+    s = int(round(seconds))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def upward_record(r: tuple) -> dict:
+    i = _I
+    status = r[i["status"]]
+    return {
+        "MaBanTin": r[i["bulletin"]],
+        "LoaiBanTin": r[i["kind"]],
+        "MucDoUuTien": r[i["priority"]],
+        "TieuDe": r[i["title"]],
+        "LinhVuc": r[i["field"]],
+        "TomTat": r[i["summary"]] or "",
+        "ThoiLuong": hhmmss(r[i["duration_s"]]),
+        "ThoiGianBatDau": r[i["started_at"]] or r[i["scheduled_at"]],
+        "MaCumLoa": r[i["zone"]],
+        "AmLuong": r[i["volume"]],
+        "TiepSong": False,  # loa plays the commune's own bulletins; it relays no one
+        "ThanhCong": status in ("played", "late"),
+        # loa's own, for a connector that wants to reconcile
+        "MaLuotPhat": r[i["play_key"]],
+        "TrangThai": status,
+        "LyDo": r[i["reason"]],
+        "ThoiGianTheoLich": r[i["scheduled_at"]],
+    }
+
+
+def export_json(store: LogStore, out: str | Path, station: str, where: LogFilter = ALL) -> int:
+    """One JSON document, written as a stream: {"version", "station", "plays": [...]}."""
+    n = 0
+    with atomic_open(out, "w", encoding="utf-8") as fh:
+        head = json.dumps({"version": UPWARD_VERSION, "station": station}, ensure_ascii=False)
+        fh.write(head[:-1] + ', "plays": [')
+        for r in store.iter_raw(where):
+            fh.write(("\n" if n == 0 else ",\n")
+                     + json.dumps(upward_record(r), ensure_ascii=False))
             n += 1
+        fh.write("\n]}\n")
     return n

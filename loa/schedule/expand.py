@@ -37,6 +37,15 @@ class Occurrence:
         return sum(i.bulletin.estimated_seconds() for i in self.items)
 
 
+def program_bulletin_files(schedule: Schedule) -> list[BulletinFile]:
+    """Each bulletin file the programs use, once, in program order (for reports)."""
+    files: dict[Path, BulletinFile] = {}
+    for prog in schedule.programs.values():
+        if prog.bulletins_file not in files:
+            files[prog.bulletins_file] = load_bulletins(prog.bulletins_file)
+    return list(files.values())
+
+
 def load_program_bulletins(schedule: Schedule) -> dict[str, list[Bulletin]]:
     """Approved bulletins of each program, in file order, filtered by `only`."""
     files: dict[Path, BulletinFile] = {}

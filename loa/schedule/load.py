@@ -27,9 +27,10 @@ TOP_KEYS = ("station", "zones", "sessions", "programs", "announcements", "skip_d
 STATION_KEYS = (
     "id", "name", "timezone", "quiet_hours", "max_session_minutes", "voice", "speed",
     "engines", "intro", "outro", "day_prefix", "lexicon", "loudness", "preset", "chime",
-    "piper_model", "relays", "pre_roll", "post_roll", "template",
+    "piper_model", "relays", "pre_roll", "post_roll", "template", "owner", "place", "signer",
+    "signer_title",
 )
-ZONE_KEYS = ("id", "name", "device", "relay")
+ZONE_KEYS = ("id", "name", "device", "relay", "volume")
 ANNOUNCEMENT_KEYS = ("id", "at", "title", "text", "zones", "priority")
 SESSION_KEYS = ("id", "name", "time", "days", "zones")
 PROGRAM_KEYS = ("id", "name", "bulletins", "sessions", "from", "until", "per_session",
@@ -254,7 +255,9 @@ def _station(raw: Any, chk: _Checker, path: Path) -> Station:
         day_prefix=day_prefix, lexicon=lexicon, outro=str(raw.get("outro") or ""),
         loudness=target, preset=preset, chime=chime, piper_model=piper_model,
         relays=relays, pre_roll=rolls["pre_roll"], post_roll=rolls["post_roll"],
-        template=template,
+        template=template, owner=str(raw.get("owner") or ""),
+        place=str(raw.get("place") or ""), signer=str(raw.get("signer") or ""),
+        signer_title=str(raw.get("signer_title") or ""),
     )
 
 
@@ -309,8 +312,13 @@ def load_schedule(path: str | Path) -> Schedule:
                                   or not 0 <= relay <= 40):
             chk.add(f"'relay' của vùng '{zid}' phải là số chân GPIO (0-40).", z, "relay")
             relay = None
+        volume = z.get("volume")
+        if volume is not None and (isinstance(volume, bool) or not isinstance(volume, int)
+                                   or not 0 <= volume <= 100):
+            chk.add(f"'volume' của vùng '{zid}' phải là số phần trăm từ 0 đến 100.", z, "volume")
+            volume = None
         zones[zid] = Zone(zid, str(z.get("name") or zid), str(z.get("device") or "default"),
-                          relay)
+                          relay, volume)
     used: dict[int, str] = {}
     for zone in zones.values():
         if zone.relay is not None:

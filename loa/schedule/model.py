@@ -46,6 +46,11 @@ class Station:
     relays: str = "none"  # "gpio": zones switched by relay lines on the Pi's GPIO
     pre_roll: float = 1.0  # seconds the amplifier is on before the first word
     post_roll: float = 0.5
+    # for the reports staff hand in (administrative layout)
+    owner: str = ""  # cơ quan chủ quản, e.g. "UBND xã Ba Vì"
+    place: str = ""  # địa danh on the date line, e.g. "Ba Vì"
+    signer: str = ""
+    signer_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Zone:
     name: str
     device: str = "default"
     relay: int | None = None  # relay line (GPIO pin) that powers this zone's horns
+    volume: int | None = None  # receiver volume (%), reported upward when set
 
 
 @dataclass(frozen=True)

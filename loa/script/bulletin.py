@@ -57,6 +57,14 @@ class Bulletin:
         """Stable across files: plan id + outline path."""
         return f"{self.plan}/{self.id}" if self.plan else self.id
 
+    def summary(self, limit: int = 200) -> str:
+        """The opening of the text, whole words: what upward reports call the summary."""
+        text = " ".join(self.text.split())
+        if len(text) <= limit:
+            return text
+        cut = text[:limit].rsplit(" ", 1)[0]
+        return cut.rstrip(",;:") + "…"
+
     def estimated_seconds(self, chars_per_second: float = CHARS_PER_SECOND) -> float:
         return len(self.text) / chars_per_second
 

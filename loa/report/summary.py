@@ -1,0 +1,100 @@
+"""Figures for exports and reports, from one grouped scan of the log.
+
+Definitions (the report states them too):
+- scheduled (theo lịch): every row of the period, whatever its status;
+- aired (phát trọn): status played or late;
+- airtime (thời lượng phát): seconds actually on air: played, late and interrupted rows;
+- asked (thời lượng yêu cầu): clip lengths of the rows that had a clip."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from loa.log.store import FINAL, LogFilter, LogStore, topic_of
+
+AIRED = ("played", "late")
+ON_AIR = ("played", "late", "interrupted")
+
+
+@dataclass
+class Tally:
+    scheduled: int = 0
+    by_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    airtime_s: float = 0.0
+    asked_s: float = 0.0
+    emergency: int = 0
+
+    @property
+    def aired(self) -> int:
+        return sum(self.by_status.get(s, 0) for s in AIRED)
+
+    @property
+    def ratio(self) -> float:
+        """Aired / scheduled, in percent."""
+        return 100.0 * self.aired / self.scheduled if self.scheduled else 0.0
+
+    @property
+    def time_ratio(self) -> float:
+        return 100.0 * self.airtime_s / self.asked_s if self.asked_s else 0.0
+
+    def add(self, status: str, n: int, airtime: float, asked: float, kind: str) -> None:
+        self.scheduled += n
+        self.by_status[status] += n
+        if status in ON_AIR:
+            self.airtime_s += airtime
+        self.asked_s += asked
+        if kind == "khan-cap":
+            self.emergency += n
+
+
+@dataclass
+class Summary:
+    total: Tally
+    bulletins: dict[str, Tally]  # bulletin key -> tally
+    titles: dict[str, str]
+    fields: dict[str, int | None]
+    topics: dict[str, Tally]  # topic (parts merged) -> tally
+    topic_zones: dict[str, dict[str, int]]  # topic -> zone -> aired count
+    zones: dict[str, Tally]
+    months: dict[str, Tally]  # YYYY-MM (station time)
+    reasons: dict[tuple[str, str], int]  # (status, reason) -> count, all but 'played'
+
+
+def summarize(store: LogStore, where: LogFilter) -> Summary:
+    if where.whole_months:  # the log's per-month totals: no sort of a million plays
+        clause, args = where.where(months=True)
+        rows = store.query(
+            "SELECT bulletin, zone, month, status, reason, kind, SUM(plays), "
+            "SUM(airtime_ms) / 1000.0, SUM(asked_ms) / 1000.0, MAX(title), MAX(field) "
+            f"FROM play_totals{clause} GROUP BY 1, 2, 3, 4, 5, 6", args)
+    else:
+        clause, args = where.where()
+        rows = store.query(
+            "SELECT bulletin, zone, substr(scheduled_at, 1, 7), status, COALESCE(reason, ''), "
+            "kind, COUNT(*), COALESCE(SUM(duration_s), 0), COALESCE(SUM(clip_s), 0), "
+            f"MAX(title), MAX(field) FROM plays{clause} GROUP BY 1, 2, 3, 4, 5, 6", args)
+    total = Tally()
+    bulletins: dict[str, Tally] = defaultdict(Tally)
+    topics: dict[str, Tally] = defaultdict(Tally)
+    zones: dict[str, Tally] = defaultdict(Tally)
+    months: dict[str, Tally] = defaultdict(Tally)
+    topic_zones: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    reasons: dict[tuple[str, str], int] = defaultdict(int)
+    titles, fields = {}, {}
+    for bulletin, zone, month, status, reason, kind, n, airtime, asked, title, fld in rows:
+        for tally in (total, bulletins[bulletin], topics[topic_of(bulletin)], zones[zone],
+                      months[month]):
+            tally.add(status, n, airtime, asked, kind)
+        if status in AIRED:
+            topic_zones[topic_of(bulletin)][zone] += n
+        if status != "played":
+            reasons[(status, reason)] += n
+        titles.setdefault(bulletin, title)
+        fields.setdefault(bulletin, fld)
+    return Summary(total, dict(bulletins), titles, fields, dict(topics),
+                   {t: dict(z) for t, z in topic_zones.items()}, dict(zones),
+                   dict(sorted(months.items())), dict(reasons))
+
+
+__all__ = ["AIRED", "FINAL", "ON_AIR", "Summary", "Tally", "summarize"]

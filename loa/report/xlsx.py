@@ -1,0 +1,246 @@
+"""XLSX export: the log sheet plus summaries per bulletin, zone and month.
+
+openpyxl builds the workbook (styles, frozen header, filters, widths, the summary
+sheets). Its cell objects cost ~20 µs each, minutes for a year of plays, so the rows of
+the log sheet are streamed as sheet XML into the saved file, styled with the very
+styles openpyxl chose for a sample row."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from loa.fsio import atomic_open
+from loa.log.store import ALL, COLUMNS, EVENT_VI, KIND_VI, STATUS_VI, LogFilter, LogStore
+from loa.report.export import Times
+from loa.report.summary import Summary, Tally, summarize
+
+EXCEL_ROWS = 1_048_576  # rows per sheet, header included
+DATETIME = "dd/mm/yyyy hh:mm:ss"
+DURATION = "[h]:mm:ss"
+
+# (header, column, kind, width); kinds: int, text, dt (local time), dur, utc
+LOG_COLUMNS = (
+    ("Mã lượt phát", "id", "int", 11),
+    ("Đài", "station", "text", 10),
+    ("Vùng phát", "zone", "text", 14),
+    ("Chương trình", "program", "text", 14),
+    ("Buổi phát", "session", "text", 10),
+    ("Loại bản tin", "kind", "kind", 11),
+    ("Mã bản tin", "bulletin", "text", 22),
+    ("Tiêu đề bản tin", "title", "text", 48),
+    ("Lĩnh vực", "field", "int", 8),
+    ("Mức ưu tiên", "priority", "int", 8),
+    ("Giờ theo lịch", "scheduled_at", "dt", 19),
+    ("Giờ bắt đầu", "started_at", "dt", 19),
+    ("Giờ kết thúc", "ended_at", "dt", 19),
+    ("Thời lượng phát", "duration_s", "dur", 10),
+    ("Thời lượng yêu cầu", "clip_s", "dur", 10),
+    ("Trạng thái", "status", "status", 11),
+    ("Lý do", "reason", "text", 30),
+    ("Bộ đọc", "engine", "text", 9),
+    ("Mã tệp âm thanh", "clip_hash", "text", 12),
+    ("Giờ theo lịch (UTC)", "scheduled_at", "utc", 21),
+)
+SUMMARY_HEADERS = ("Lượt theo lịch", "Phát trọn", "Trong đó phát muộn", "Bị ngắt", "Lỗi",
+                   "Bị lỡ", "Bỏ qua", "Tin khẩn cấp", "Thời lượng phát", "Thời lượng yêu cầu",
+                   "Tỷ lệ phát trọn (%)")
+_BAD_XML = dict.fromkeys([c for c in range(32) if c not in (9, 10, 13)])
+HEAD_FONT = Font(bold=True)
+HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+
+def _tally_cells(t: Tally) -> list:
+    s = t.by_status
+    return [t.scheduled, t.aired, s.get("late", 0), s.get("interrupted", 0), s.get("failed", 0),
+            s.get("missed", 0), s.get("skipped", 0), t.emergency,
+            timedelta(seconds=round(t.airtime_s)), timedelta(seconds=round(t.asked_s)),
+            round(t.ratio, 1)]
+
+
+def _header(ws, headers, widths) -> None:
+    ws.append(list(headers))
+    for col, width in enumerate(widths, start=1):
+        cell = ws.cell(row=1, column=col)
+        cell.font, cell.fill = HEAD_FONT, HEAD_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        ws.column_dimensions[get_column_letter(col)].width = width
+    ws.freeze_panes = "A2"
+
+
+def _summary_sheet(wb, title: str, keys: list[tuple[str, ...]], first: tuple[str, ...],
+                   widths: tuple[int, ...], tallies: list[Tally], total: Tally) -> None:
+    ws = wb.create_sheet(title)
+    _header(ws, first + SUMMARY_HEADERS, widths + (10,) * len(SUMMARY_HEADERS))
+    for key, t in zip(keys, tallies, strict=True):
+        ws.append(list(key) + _tally_cells(t))
+    ws.append(["Tổng cộng"] + [""] * (len(first) - 1) + _tally_cells(total))
+    last = ws.max_row
+    for cell in ws[last]:
+        cell.font = HEAD_FONT
+    for row in ws.iter_rows(min_row=2, min_col=len(first) + 9, max_col=len(first) + 10):
+        for cell in row:
+            cell.number_format = DURATION
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(first) + len(SUMMARY_HEADERS))}{last - 1}"
+
+
+def export_xlsx(store: LogStore, out: str | Path, tz: ZoneInfo, where: LogFilter = ALL,
+                zone_names: dict[str, str] | None = None) -> int:
+    """Returns the number of log rows written."""
+    zone_names = zone_names or {}
+    clause, args = where.where()
+    n = store.query(f"SELECT COUNT(*) FROM plays{clause}", args)[0][0]
+    per_sheet = EXCEL_ROWS - 1
+    sheets = max(1, -(-n // per_sheet))
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    names = []
+    sample = datetime(2026, 1, 1, 6, 30)
+    for k in range(sheets):
+        name = "Nhật ký phát" if k == 0 else f"Nhật ký phát ({k + 1})"
+        names.append(name)
+        ws = wb.create_sheet(name)
+        _header(ws, [c[0] for c in LOG_COLUMNS], [c[3] for c in LOG_COLUMNS])
+        # one typed sample row: openpyxl picks the styles, the stream copies them
+        row = []
+        for _, _, kind, _ in LOG_COLUMNS:
+            row.append({"int": 1, "dt": sample, "dur": timedelta(seconds=1)}.get(kind, "x"))
+        ws.append(row)
+        for col, (_, _, kind, _) in enumerate(LOG_COLUMNS, start=1):
+            fmt = {"dt": DATETIME, "dur": DURATION}.get(kind)
+            if fmt:
+                ws.cell(row=2, column=col).number_format = fmt
+        rows_here = min(per_sheet, n - k * per_sheet) if n else 0
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(LOG_COLUMNS))}{rows_here + 1}"
+
+    summary = summarize(store, where)
+    _summaries(wb, summary, zone_names)
+    _events(wb, store, where, tz)
+
+    staged = io.BytesIO()
+    wb.save(staged)
+    staged.seek(0)
+    with zipfile.ZipFile(staged) as src, atomic_open(out, "wb") as fh, \
+            zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+        sheet_files = _sheet_files(src, names)
+        rows = store.iter_raw(where)
+        written = 0
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename in sheet_files:
+                k = sheet_files.index(item.filename)
+                count = min(per_sheet, n - k * per_sheet) if n else 0
+                with dst.open(item.filename, "w", force_zip64=True) as part:
+                    written += _stream_sheet(part, data.decode("utf-8"), rows, count, tz)
+            else:
+                dst.writestr(item, data, compresslevel=6)
+    return written
+
+
+def _sheet_files(src: zipfile.ZipFile, names: list[str]) -> list[str]:
+    """Zip paths of the log sheets, in order, from the workbook's relationships."""
+    book = src.read("xl/workbook.xml").decode("utf-8")
+    rels = src.read("xl/_rels/workbook.xml.rels").decode("utf-8")
+    targets = dict(re.findall(r'<Relationship[^>]*Id="([^"]+)"[^>]*Target="([^"]+)"', rels))
+    targets.update({k: v for v, k in
+                    re.findall(r'<Relationship[^>]*Target="([^"]+)"[^>]*Id="([^"]+)"', rels)})
+    out = []
+    for name in names:
+        pattern = '<sheet [^>]*name="' + re.escape(escape(name)) + '"[^>]*r:id="([^"]+)"'
+        m = re.search(pattern, book)
+        target = targets[m[1]].lstrip("/")
+        out.append(target if target.startswith("xl/") else f"xl/{target}")
+    return out
+
+
+def _stream_sheet(part, xml: str, rows, count: int, tz: ZoneInfo) -> int:
+    """Write the sheet with `count` rows from `rows` in place of openpyxl's sample row."""
+    head, rest = xml.split("<sheetData>", 1)
+    data, tail = rest.split("</sheetData>", 1)
+    header_row = re.match(r"\s*(<row [^>]*>.*?</row>)", data, re.S)[1]
+    sample = re.search(r'<row r="2"[^>]*>(.*?)</row>', data, re.S)[1]
+    styles = [m for m in re.findall(r"<c ([^>]*?)/?>", sample)]
+    styles = [(re.search(r'\bs="(\d+)"', attrs) or [None, None])[1] for attrs in styles]
+    ncols = len(LOG_COLUMNS)
+    head = re.sub(r'<dimension ref="[^"]*"/>',
+                  f'<dimension ref="A1:{get_column_letter(ncols)}{count + 1}"/>', head)
+    part.write((head + "<sheetData>" + header_row).encode("utf-8"))
+
+    t = Times(tz)
+    cols = [(COLUMNS.index(col), kind, f' s="{styles[i]}"' if styles[i] else "")
+            for i, (_, col, kind, _) in enumerate(LOG_COLUMNS)]
+    texts: dict[str, str] = {}
+
+    def text(value: str) -> str:
+        hit = texts.get(value)
+        if hit is None:
+            hit = escape(value.translate(_BAD_XML))
+            if len(texts) < 50000:
+                texts[value] = hit
+        return hit
+
+    labels = {"status": STATUS_VI, "kind": KIND_VI}
+    buf: list[str] = []
+    written = 0
+    for r in rows:
+        written += 1
+        cells = []
+        for idx, kind, s in cols:
+            v = r[idx]
+            if v is None or v == "":
+                cells.append(f"<c{s}/>")
+            elif kind == "int":
+                cells.append(f"<c{s}><v>{v}</v></c>")
+            elif kind == "dt":
+                cells.append(f"<c{s}><v>{t.serial(v)!r}</v></c>")
+            elif kind == "dur":
+                cells.append(f"<c{s}><v>{v / 86400!r}</v></c>")
+            elif kind == "utc":
+                cells.append(f'<c{s} t="inlineStr"><is><t>{t.utc(v)}</t></is></c>')
+            else:
+                if kind in labels:
+                    v = labels[kind].get(v, v)
+                cells.append(f'<c{s} t="inlineStr"><is><t>{text(str(v))}</t></is></c>')
+        buf.append(f'<row r="{written + 1}">{"".join(cells)}</row>')
+        if len(buf) >= 2000:
+            part.write("".join(buf).encode("utf-8"))
+            buf.clear()
+        if written >= count:
+            break
+    part.write("".join(buf).encode("utf-8"))
+    part.write(("</sheetData>" + tail).encode("utf-8"))
+    return written
+
+
+def _summaries(wb, s: Summary, zone_names: dict[str, str]) -> None:
+    keys = sorted(s.bulletins)
+    _summary_sheet(wb, "Theo bản tin", [(k, s.titles.get(k, "")) for k in keys],
+                   ("Mã bản tin", "Tiêu đề bản tin"), (24, 48),
+                   [s.bulletins[k] for k in keys], s.total)
+    keys = sorted(s.zones)
+    _summary_sheet(wb, "Theo vùng", [(k, zone_names.get(k, k)) for k in keys],
+                   ("Mã vùng", "Tên vùng phát"), (14, 24), [s.zones[k] for k in keys], s.total)
+    keys = list(s.months)
+    _summary_sheet(wb, "Theo tháng", [(f"{k[5:7]}/{k[:4]}",) for k in keys], ("Tháng",), (10,),
+                   [s.months[k] for k in keys], s.total)
+
+
+def _events(wb, store: LogStore, where: LogFilter, tz: ZoneInfo) -> None:
+    ws = wb.create_sheet("Sự kiện của máy phát")
+    _header(ws, ("Thời điểm", "Sự kiện", "Mã sự kiện", "Chi tiết"), (19, 22, 16, 60))
+    for at, kind, detail in reversed(store.events(limit=None, since=where.since,
+                                                  until=where.until)):
+        when = datetime.fromisoformat(at).astimezone(tz).replace(tzinfo=None)
+        ws.append([when, EVENT_VI.get(kind, kind), kind, detail])
+        ws.cell(row=ws.max_row, column=1).number_format = DATETIME
+    ws.auto_filter.ref = f"A1:D{ws.max_row}"
