@@ -18,4 +18,12 @@ def test_demo_runs_end_to_end_offline_and_exits(data_dir, tmp_path):
     assert "Xong: 4/4 lượt phát thành công" in out
     played = list((data_dir / "demo" / "played").glob("*.wav"))
     assert len(played) == 2  # two bulletins, one device serving both zones
+    from docx import Document
+    from openpyxl import load_workbook
+
+    book = load_workbook(data_dir / "demo" / "nhat-ky.xlsx")
+    assert book["Nhật ký phát"].max_row == 5  # header + the 4 plays
+    (report,) = (data_dir / "demo").glob("bao-cao-*.docx")
+    text = "\n".join(p.text for p in Document(report).paragraphs)
+    assert "đã phát 4 lượt bản tin trên tổng số 4 lượt theo lịch" in text
     assert "Traceback" not in proc.stderr

@@ -10,10 +10,39 @@ from loa import __version__
 from loa.errors import LoaError
 
 
+class _Formatter(argparse.HelpFormatter):
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, "cách dùng: " if prefix is None else prefix)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its own words in Vietnamese: officers read these."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Formatter)
+        kwargs["add_help"] = False
+        super().__init__(*args, **kwargs)
+        self._positionals.title = "tham số"
+        self._optionals.title = "tùy chọn"
+        self.add_argument("-h", "--help", action="help", help="in hướng dẫn này rồi thoát")
+
+    def error(self, message):
+        for en, vi in (("the following arguments are required", "thiếu tham số"),
+                       ("invalid choice", "lựa chọn không hợp lệ"),
+                       ("choose from", "chọn một trong"),
+                       ("unrecognized arguments", "không hiểu tham số"),
+                       ("expected one argument", "cần một giá trị"),
+                       ("invalid int value", "không phải số nguyên"),
+                       ("argument", "tham số")):
+            message = message.replace(en, vi)
+        self.print_usage(sys.stderr)
+        self.exit(2, f"Lỗi: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from loa.cli import commands as c
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="loa",
         description="loa: đài truyền thanh xã tự động — từ kế hoạch tuyên truyền đến loa thôn.",
     )
@@ -25,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="plan_command", metavar="LỆNH", required=True)
     imp = plan.add_parser("import", help="tìm các nội dung tuyên truyền, soạn bản tin nháp")
     imp.add_argument("plan", help="tệp kế hoạch (.txt, .docx hoặc .pdf)")
-    imp.add_argument("-o", "--output", help="tệp bản tin YAML sẽ ghi ra")
+    imp.add_argument("-o", "--output", metavar="TỆP", help="tệp bản tin YAML sẽ ghi ra")
     imp.add_argument("--section", help="chọn mục khác làm nội dung (ví dụ IV hoặc II.2)")
     imp.add_argument("--json", action="store_true", help="in các nội dung dạng JSON")
     imp.add_argument("--template", help="tệp mẫu lời bản tin của đài (YAML)")
@@ -71,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     say = sub.add_parser("say", help="đọc một câu thành tệp âm thanh")
     say.add_argument("text")
-    say.add_argument("-o", "--output", required=True, help="tệp WAV ghi ra")
+    say.add_argument("-o", "--output", metavar="TỆP", required=True, help="tệp WAV ghi ra")
     say.add_argument("--engine", action="append", choices=["gtts", "espeak"],
                      help="bộ đọc, theo thứ tự thử (mặc định: gtts rồi espeak)")
     say.add_argument("--voice", choices=["north", "central", "south"], default="north")
@@ -169,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("export", help="xuất nhật ký phát ra CSV, Excel (XLSX) hoặc JSON "
                                        "gửi hệ thống thông tin nguồn")
-    ex.add_argument("-o", "--output", required=True,
+    ex.add_argument("-o", "--output", metavar="TỆP", required=True,
                     help="tệp ghi ra; đuôi .csv, .xlsx hoặc .json chọn định dạng")
     ex.add_argument("--format", choices=["csv", "xlsx", "json"],
                     help="định dạng (mặc định: theo đuôi tệp)")
@@ -180,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="báo cáo quý / 6 tháng / năm (Word, tùy chọn PDF)")
     rp.add_argument("schedule", help="tệp lịch phát YAML (tên đài, vùng, kế hoạch đối chiếu)")
-    rp.add_argument("-o", "--output", help="tệp .docx ghi ra (mặc định: bao-cao-<kỳ>.docx)")
+    rp.add_argument("-o", "--output", metavar="TỆP", help="tệp .docx ghi ra (mặc định: bao-cao-<kỳ>.docx)")
     rp.add_argument("--pdf", action="store_true", help="xuất thêm PDF (cần LibreOffice)")
     rp.add_argument("--number", metavar="SỐ", help="số văn bản, ví dụ 12/BC-ĐTT")
     rp.add_argument("--date", metavar="NGÀY", help="ngày ký báo cáo (mặc định hôm nay)")

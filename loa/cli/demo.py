@@ -21,9 +21,13 @@ def _say(text: str) -> None:
 def run_demo(sink_kind: str = "auto") -> int:
     from loa.cli.commands import print_log, run_daemon
     from loa.cli.wiring import chain_for, renderer_for
-    from loa.log import LogStore
+    from loa.log import LogFilter, LogStore
+    from loa.log.period import month
     from loa.plan import import_plan
+    from loa.report.periodic import Letterhead, build, write_docx
+    from loa.report.xlsx import export_xlsx
     from loa.schedule import load_program_bulletins, load_schedule
+    from loa.schedule.expand import program_bulletin_files
     from loa.script import approve, load_bulletins, new_bulletin_file
     from loa.yamlio import write_yaml
 
@@ -95,12 +99,24 @@ def run_demo(sink_kind: str = "auto") -> int:
                until_idle=True, report=lambda t: _say("   " + t), trust_sync=False)
 
     _say("6. Nhật ký phát:")
+    tz = schedule.station.tz
+    zone_names = {z.id: z.name for z in schedule.zones.values()}
     store = LogStore(settings.db_path())
     try:
         rows = store.plays(since=start - timedelta(seconds=1))
         print_log(list(reversed(rows)))
+        _say("7. Xuất nhật ký và báo cáo cho cán bộ:")
+        xlsx = home / "nhat-ky.xlsx"
+        export_xlsx(store, xlsx, tz, LogFilter(since=start - timedelta(seconds=1)), zone_names)
+        period = month(f"{start:%Y-%m}")
+        head = Letterhead(owner="UBND xã Ba Vì", issuer=schedule.station.name, place="Ba Vì")
+        data = build(store, period, tz, program_bulletin_files(schedule), zone_names, head,
+                     start.date())
     finally:
         store.close()
+    docx = write_docx(data, home / f"bao-cao-{period.code}.docx")
+    _say(f"   Excel: {xlsx}")
+    _say(f"   Báo cáo {period.label} (Word): {docx}")
     played = sum(r.status in ("played", "late") for r in rows)
     _say(f"Xong: {played}/{len(rows)} lượt phát thành công. Dữ liệu chạy thử ở {home}.")
     return 0 if rows and played == len(rows) else 1

@@ -244,14 +244,17 @@ def write_docx(data: ReportData, out: str | Path) -> Path:
         para("", indent=False)
         return tb
 
-    para("II. CÁC BẢN TIN ĐÃ PHÁT", bold=True, indent=False)
-    keys = sorted(s.bulletins, key=lambda k: (-s.bulletins[k].aired, k))
-    rows = [[i, k.split("/", 1)[-1], s.titles.get(k, ""), s.bulletins[k].aired,
-             minutes(s.bulletins[k].airtime_s)]
-            for i, k in enumerate((k for k in keys if s.bulletins[k].aired
-                                   or s.bulletins[k].airtime_s), start=1)]
+    para("II. CÁC NỘI DUNG ĐÃ PHÁT", bold=True, indent=False)
+    # per topic: a bulletin read in parts (IV.1.b-p1, -p2) is one content of the plan
+    titles: dict[str, str] = {}
+    for key in sorted(s.titles):
+        titles.setdefault(topic_of(key), re.sub(r"\s*\(phần \d+/\d+\)$", "", s.titles[key]))
+    keys = sorted((k for k, tl in s.topics.items() if tl.airtime_s or tl.aired),
+                  key=lambda k: (-s.topics[k].aired, k))
+    rows = [[i, k.split("/", 1)[-1], titles.get(k, ""), s.topics[k].aired,
+             minutes(s.topics[k].airtime_s)] for i, k in enumerate(keys, start=1)]
     if rows:
-        table(["STT", "Mã bản tin", "Tiêu đề", "Số lượt phát", "Thời lượng (phút)"], rows,
+        table(["STT", "Mã nội dung", "Tiêu đề", "Số lượt phát", "Thời lượng (phút)"], rows,
               (11, 35, 75, 22, 22),
               ["", "Tổng cộng", "", t.aired, minutes(t.airtime_s)])
     else:
