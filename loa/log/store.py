@@ -305,24 +305,15 @@ ALL = LogFilter()
 class LogStore:
     """Thread-safe; every write is its own committed transaction (WAL, synchronous=FULL)."""
 
-    def __init__(self, path: str | Path, readonly: bool = False):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
-            if readonly:
-                if not self.path.exists():
-                    raise LoaError("chưa có sổ nhật ký phát (chưa phát lần nào?).", self.path)
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                           check_same_thread=False, isolation_level=None)
-                self._check_version(self._db.execute("PRAGMA user_version").fetchone()[0])
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._db = sqlite3.connect(self.path, check_same_thread=False,
-                                           isolation_level=None)
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=FULL")
-                self._migrate()
-            self._db.execute("PRAGMA busy_timeout=5000")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._migrate()
         except sqlite3.DatabaseError as exc:
             raise LoaError(f"không mở được sổ nhật ký phát ({exc}).", self.path) from None
 
