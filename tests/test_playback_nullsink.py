@@ -141,7 +141,8 @@ def test_loa_now_interrupts_the_session_on_air(pulse, tmp_path):
     assert all(r.reason == "bị ngắt để phát tin khẩn cấp" for r in session)
     assert len(emergency) == 1 and emergency[0].zone == "toan-xa" and emergency[0].priority == 1
     started = datetime.fromisoformat(emergency[0].started_at).timestamp()
-    assert started - asked < 3.0  # request noticed within a second, read offline, played
+    # noticed within a second, read offline, played; 4 s leaves room for a busy machine
+    assert started - asked < 4.0
     # and what went out after the interruption is the emergency clip, whole
     clip, _ = read_wav(data / "clips" / f"{emergency[0].clip_hash}.wav")
     heard = rec.samples()

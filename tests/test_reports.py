@@ -493,3 +493,17 @@ def test_libreoffice_opens_the_report_and_the_workbook_with_vietnamese_intact(st
     for phrase in ("Mã lượt phát", "Tiêu đề bản tin", "đã phát", "Thôn Văn Hòa",
                    "Tuyên truyền về", "Thời lượng yêu cầu"):
         assert phrase in flat, phrase
+
+
+def test_csv_export_filtered_by_period_zone_and_status(station, tmp_path):
+    import csv
+
+    _, _, store = station
+    out = tmp_path / "loc.csv"
+    assert main(["export", "-o", str(out), "--quarter", "2026Q1", "--zone", "thon-1", "toan-xa",
+                 "--status", "played", "missed"]) == 0
+    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    want = sorted((r for r in _q1_rows(store) if r.zone in ("thon-1", "toan-xa")
+                   and r.status in ("played", "missed")), key=lambda r: (r.scheduled_at, r.id))
+    assert [int(r["Mã lượt phát"]) for r in rows] == [r.id for r in want]
+    assert {r["Trạng thái"] for r in rows} == {"đã phát", "bị lỡ"}

@@ -142,18 +142,21 @@ _MIGRATIONS = {
         SELECT RAISE(ABORT, 'as-played log: events are never deleted');
     END;
     CREATE INDEX events_at ON events(at);
+    -- derived: the play as a CSV line, in export order (one sequential read per export)
     CREATE TABLE plays_csv (
-        play_id INTEGER PRIMARY KEY REFERENCES plays(id),
-        line    TEXT NOT NULL                  -- derived: the play as a CSV line
-    );
-    INSERT INTO plays_csv SELECT id, @CSV_ROW@ FROM plays;
+        scheduled_at TEXT NOT NULL,
+        play_id      INTEGER NOT NULL REFERENCES plays(id),
+        line         TEXT NOT NULL,
+        PRIMARY KEY (scheduled_at, play_id)
+    ) WITHOUT ROWID;
+    INSERT INTO plays_csv SELECT scheduled_at, id, @CSV_ROW@ FROM plays;
     CREATE TRIGGER plays_csv_insert AFTER INSERT ON plays
     BEGIN
-        INSERT INTO plays_csv VALUES (NEW.id, @CSV_NEW@);
+        INSERT INTO plays_csv VALUES (NEW.scheduled_at, NEW.id, @CSV_NEW@);
     END;
     CREATE TRIGGER plays_csv_update AFTER UPDATE ON plays
     BEGIN
-        INSERT OR REPLACE INTO plays_csv VALUES (NEW.id, @CSV_NEW@);
+        INSERT OR REPLACE INTO plays_csv VALUES (NEW.scheduled_at, NEW.id, @CSV_NEW@);
     END;
     -- derived: plays per station-local month, bulletin, zone, status, reason, kind; a
     -- yearly report reads these instead of sorting a million plays. Milliseconds as
@@ -418,11 +421,16 @@ class LogStore:
 
     def iter_csv(self, where: LogFilter = ALL, batch: int = 50000):
         """Lists of ready CSV lines, oldest first."""
-        clause, args = where.where()
+        period = LogFilter(since=where.since, until=where.until)
+        clause, args = period.where()
+        if where != period:  # zone, status or bulletin: pick the plays first
+            rest, more = where.where()
+            clause += (" AND " if clause else " WHERE ") + f"play_id IN (SELECT id FROM plays{rest})"
+            args += more
         cur = self._db.cursor()
         with self._lock:
-            cur.execute("SELECT c.line FROM plays JOIN plays_csv c ON c.play_id = plays.id"
-                        f"{clause} ORDER BY plays.scheduled_at, plays.id", args)
+            cur.execute(f"SELECT line FROM plays_csv{clause} ORDER BY scheduled_at, play_id",
+                        args)
         while True:
             with self._lock:
                 rows = cur.fetchmany(batch)
