@@ -420,7 +420,7 @@ class LogStore:
             yield from rows
 
     def iter_csv(self, where: LogFilter = ALL, batch: int = 50000):
-        """Lists of ready CSV lines, oldest first."""
+        """Lists of ready CSV lines (UTF-8 bytes), oldest first."""
         period = LogFilter(since=where.since, until=where.until)
         clause, args = period.where()
         if where != period:  # zone, status or bulletin: pick the plays first
@@ -429,8 +429,9 @@ class LogStore:
             args += more
         cur = self._db.cursor()
         with self._lock:
-            cur.execute(f"SELECT line FROM plays_csv{clause} ORDER BY scheduled_at, play_id",
-                        args)
+            # as UTF-8 bytes: decoding 400 MB to str and encoding it back cost 2 s a year
+            cur.execute(f"SELECT CAST(line AS BLOB) FROM plays_csv{clause} "
+                        "ORDER BY scheduled_at, play_id", args)
         while True:
             with self._lock:
                 rows = cur.fetchmany(batch)

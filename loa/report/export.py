@@ -5,6 +5,7 @@ Exports stream the log: a year of plays from a hundred clusters is a million row
 from __future__ import annotations
 
 import csv
+import io
 import json
 from datetime import date, datetime
 from pathlib import Path
@@ -87,11 +88,13 @@ def export_csv(store: LogStore, out: str | Path, where: LogFilter = ALL) -> int:
     """UTF-8 with BOM (Excel needs it to see Vietnamese); station time and UTC.
     The lines are kept ready in the log (see loa.log.store._csv_line). Returns rows."""
     n = 0
-    with atomic_open(out, "w", encoding="utf-8-sig", newline="") as fh:
-        csv.writer(fh).writerow(CSV_HEADERS)
+    head = io.StringIO()
+    csv.writer(head).writerow(CSV_HEADERS)
+    with atomic_open(out, "wb") as fh:
+        fh.write(head.getvalue().encode("utf-8-sig"))
         for lines in store.iter_csv(where):
-            fh.write("\r\n".join(lines))
-            fh.write("\r\n")
+            fh.write(b"\r\n".join(lines))
+            fh.write(b"\r\n")
             n += len(lines)
     return n
 
