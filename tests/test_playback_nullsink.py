@@ -22,6 +22,14 @@ from loa.yamlio import write_yaml
 pytestmark = pytest.mark.audio
 
 
+def _soon(run_s: float) -> datetime:
+    """A whole second 8 s from now, moved on if a run of `run_s` would cross midnight."""
+    at = (datetime.now(DEFAULT_TZ) + timedelta(seconds=8)).replace(microsecond=0)
+    if at.date() != (at + timedelta(seconds=run_s)).date():
+        at += timedelta(seconds=run_s + 30)
+    return at
+
+
 def _schedule(folder: Path, at: datetime) -> Path:
     plan = import_plan(Path(__file__).resolve().parents[1] / "loa/data/plans/ba-vi-2026.txt")
     bfile_path = folder / "bulletins.yaml"
@@ -46,9 +54,7 @@ def _schedule(folder: Path, at: datetime) -> Path:
 def test_scheduled_play_reaches_the_sink_on_time_and_intact(pulse, tmp_path):
     data = tmp_path / "data"
     env = {**pulse.env, "LOA_DATA_DIR": str(data)}
-    at = (datetime.now(DEFAULT_TZ) + timedelta(seconds=8)).replace(microsecond=0)
-    if at.date() != (at + timedelta(seconds=40)).date():
-        at += timedelta(seconds=60)  # keep the whole run inside one day
+    at = _soon(run_s=40)
     schedule = _schedule(tmp_path, at)
 
     recorder = Recorder(pulse)
@@ -112,9 +118,7 @@ def _rows(data):
 
 def test_loa_now_interrupts_the_session_on_air(pulse, tmp_path):
     data = tmp_path / "data"
-    at = (datetime.now(DEFAULT_TZ) + timedelta(seconds=8)).replace(microsecond=0)
-    if at.date() != (at + timedelta(seconds=60)).date():
-        at += timedelta(seconds=90)
+    at = _soon(run_s=60)
     schedule = _schedule(tmp_path, at)
     recorder = Recorder(pulse)
     proc = _daemon(pulse, data, schedule, "--for", "60")
@@ -153,9 +157,7 @@ def test_loa_now_interrupts_the_session_on_air(pulse, tmp_path):
 
 def test_kill_9_mid_play_then_restart_never_plays_twice(pulse, tmp_path):
     data = tmp_path / "data"
-    at = (datetime.now(DEFAULT_TZ) + timedelta(seconds=8)).replace(microsecond=0)
-    if at.date() != (at + timedelta(seconds=60)).date():
-        at += timedelta(seconds=90)
+    at = _soon(run_s=60)
     schedule = _schedule(tmp_path, at)
     proc = _daemon(pulse, data, schedule, "--for", "60")
     assert _wait_for(lambda: any(r.status == "playing" for r in _rows(data)), 40)

@@ -3,6 +3,7 @@ quarterly report: figures are computed twice, from the raw rows and from the fil
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -496,8 +497,6 @@ def test_libreoffice_opens_the_report_and_the_workbook_with_vietnamese_intact(st
 
 
 def test_csv_export_filtered_by_period_zone_and_status(station, tmp_path):
-    import csv
-
     _, _, store = station
     out = tmp_path / "loc.csv"
     assert main(["export", "-o", str(out), "--quarter", "2026Q1", "--zone", "thon-1", "toan-xa",

@@ -4,7 +4,6 @@ from loa.log.store import (
     ALL,
     COLUMNS,
     EVENT_VI,
-    FINAL,
     KIND_VI,
     STATUS_VI,
     LogFilter,
@@ -14,5 +13,5 @@ from loa.log.store import (
     topic_of,
 )
 
-__all__ = ["ALL", "COLUMNS", "EVENT_VI", "FINAL", "KIND_VI", "STATUS_VI", "LogFilter",
+__all__ = ["ALL", "COLUMNS", "EVENT_VI", "KIND_VI", "STATUS_VI", "LogFilter",
            "LogStore", "PlayRow", "kind_of", "topic_of"]

@@ -169,7 +169,6 @@ _MIGRATIONS = {
         reason    TEXT NOT NULL,
         kind      TEXT NOT NULL,
         title     TEXT,
-        field     INTEGER,
         plays     INTEGER NOT NULL,
         airtime_ms INTEGER NOT NULL,
         asked_ms  INTEGER NOT NULL,
@@ -177,7 +176,7 @@ _MIGRATIONS = {
     ) WITHOUT ROWID;
     INSERT INTO play_totals
         SELECT substr(scheduled_at, 1, 7), bulletin, zone, status, COALESCE(reason, ''),
-               kind, MAX(title), MAX(field), COUNT(*),
+               kind, MAX(title), COUNT(*),
                SUM(CAST(round(COALESCE(duration_s, 0) * 1000) AS INTEGER)),
                SUM(CAST(round(COALESCE(clip_s, 0) * 1000) AS INTEGER))
         FROM plays GROUP BY 1, 2, 3, 4, 5, 6;
@@ -201,7 +200,7 @@ _MIGRATIONS = {
     """.replace("@CSV_ROW@", _csv_line("")).replace("@CSV_NEW@", _csv_line("NEW."))
        .replace("@TOTALS_ADD@", """INSERT INTO play_totals VALUES (substr(NEW.scheduled_at, 1, 7),
             NEW.bulletin, NEW.zone, NEW.status, COALESCE(NEW.reason, ''), NEW.kind, NEW.title,
-            NEW.field, 1, CAST(round(COALESCE(NEW.duration_s, 0) * 1000) AS INTEGER),
+            1, CAST(round(COALESCE(NEW.duration_s, 0) * 1000) AS INTEGER),
             CAST(round(COALESCE(NEW.clip_s, 0) * 1000) AS INTEGER))
         ON CONFLICT (month, bulletin, zone, status, reason, kind) DO UPDATE SET
             plays = plays + 1, airtime_ms = airtime_ms + excluded.airtime_ms,
@@ -209,7 +208,6 @@ _MIGRATIONS = {
 }
 SCHEMA_VERSION = max(_MIGRATIONS)
 
-FINAL = ("played", "late", "interrupted", "failed", "missed", "skipped")
 EVENT_VI = {
     "start": "khởi động", "stop": "dừng", "reload": "nạp lại lịch",
     "reload-failed": "nạp lại lịch lỗi", "clock-jump": "đồng hồ nhảy",
@@ -405,18 +403,23 @@ class LogStore:
             rows = self._db.execute(sql, args).fetchall()
         return [PlayRow(*r) for r in rows]
 
-    def iter_raw(self, where: LogFilter = ALL, batch: int = 20000):
-        """Tuples in COLUMNS order, oldest first, streamed: a year must not sit in memory."""
-        clause, args = where.where()
+    def _stream(self, sql: str, args: list, batch: int):
+        """Batches of rows, fetched under the lock: a year must not sit in memory."""
         cur = self._db.cursor()
         with self._lock:
-            cur.execute(f"SELECT {', '.join(COLUMNS)} FROM plays{clause} "
-                        "ORDER BY scheduled_at, id", args)
+            cur.execute(sql, args)
         while True:
             with self._lock:
                 rows = cur.fetchmany(batch)
             if not rows:
                 return
+            yield rows
+
+    def iter_raw(self, where: LogFilter = ALL, batch: int = 20000):
+        """Tuples in COLUMNS order, oldest first."""
+        clause, args = where.where()
+        for rows in self._stream(f"SELECT {', '.join(COLUMNS)} FROM plays{clause} "
+                                 "ORDER BY scheduled_at, id", args, batch):
             yield from rows
 
     def iter_csv(self, where: LogFilter = ALL, batch: int = 50000):
@@ -427,16 +430,9 @@ class LogStore:
             rest, more = where.where()
             clause += (" AND " if clause else " WHERE ") + f"play_id IN (SELECT id FROM plays{rest})"
             args += more
-        cur = self._db.cursor()
-        with self._lock:
-            # as UTF-8 bytes: decoding 400 MB to str and encoding it back cost 2 s a year
-            cur.execute(f"SELECT CAST(line AS BLOB) FROM plays_csv{clause} "
-                        "ORDER BY scheduled_at, play_id", args)
-        while True:
-            with self._lock:
-                rows = cur.fetchmany(batch)
-            if not rows:
-                return
+        # as UTF-8 bytes: decoding 400 MB to str and encoding it back cost 2 s a year
+        for rows in self._stream(f"SELECT CAST(line AS BLOB) FROM plays_csv{clause} "
+                                 "ORDER BY scheduled_at, play_id", args, batch):
             yield [r[0] for r in rows]
 
     def iter_plays(self, where: LogFilter = ALL, batch: int = 20000):

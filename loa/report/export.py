@@ -1,4 +1,5 @@
-"""Export the as-played log for staff (CSV, XLSX) and for the province (JSON).
+"""Export the as-played log for staff (CSV; XLSX is in loa.report.xlsx) and for the
+province (JSON).
 
 Exports stream the log: a year of plays from a hundred clusters is a million rows."""
 
@@ -7,9 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from loa.fsio import atomic_open
 from loa.log.store import ALL, COLUMNS, LogFilter, LogStore
@@ -22,66 +21,6 @@ CSV_HEADERS = (
 )
 
 _I = {name: i for i, name in enumerate(COLUMNS)}
-
-
-class Times:
-    """ISO timestamps (as stored, with offset) to UTC text and Excel serials, fast.
-
-    Converting a million rows through datetime costs seconds; per hour of the log one
-    conversion is enough, the minutes and seconds are copied from the text."""
-
-    def __init__(self, tz: ZoneInfo):
-        self.tz = tz
-        self._utc: dict[str, str | None] = {}
-        self._serial: dict[str, tuple[float, bool]] = {}
-
-    @staticmethod
-    def _hour_key(ts: str) -> str | None:
-        # "2026-04-01T06:30:00[.fff]+07:00": hour prefix + offset
-        if len(ts) >= 25 and ts[-6] in "+-" and ts[13] == ":":
-            return ts[:13] + ts[-6:]
-        return None
-
-    def _hour(self, key: str, cache: dict, fmt: str, tz: ZoneInfo) -> str | None:
-        hit = cache.get(key, 0)
-        if hit == 0:
-            moment = datetime.fromisoformat(key[:13] + ":00:00" + key[13:]).astimezone(tz)
-            hit = moment.strftime(fmt) if moment.minute == 0 else None  # half-hour zones
-            cache[key] = hit
-        return hit
-
-    def utc(self, ts: str | None) -> str:
-        if not ts:
-            return ""
-        key = self._hour_key(ts)
-        hour = self._hour(key, self._utc, "%Y-%m-%dT%H", UTC) if key else None
-        if hour is None:
-            return datetime.fromisoformat(ts).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return hour + ts[13:19] + "Z"
-
-    def serial(self, ts: str | None) -> float | None:
-        """Excel date serial of the station-local time (days since 1899-12-30)."""
-        if not ts:
-            return None
-        key = self._hour_key(ts)
-        if key is not None:
-            base = self._serial.get(key)
-            if base is None:
-                local = datetime.fromisoformat(key[:13] + ":00:00" + key[13:]).astimezone(self.tz)
-                exact = local.minute == 0
-                day = (local.date() - EPOCH).days
-                base = (day + local.hour / 24, exact)
-                self._serial[key] = base
-            if base[1]:
-                secs = int(ts[14:16]) * 60 + float(ts[17:-6])
-                return base[0] + secs / 86400
-        local = datetime.fromisoformat(ts).astimezone(self.tz)
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        return (local.date() - EPOCH).days + (local - midnight).total_seconds() / 86400
-
-
-UTC = ZoneInfo("UTC")
-EPOCH = date(1899, 12, 30)
 
 
 def export_csv(store: LogStore, out: str | Path, where: LogFilter = ALL) -> int:

@@ -91,7 +91,7 @@ def plan_coverage(bulletin_files, summary: Summary) -> list[PlanCoverage]:
 
 def build(store: LogStore, period: Period, tz: ZoneInfo, bulletin_files=(),
           zone_names: dict[str, str] | None = None, head: Letterhead | None = None,
-          today: date | None = None, station: str | None = None) -> ReportData:
+          today: date | None = None) -> ReportData:
     since, until = period.bounds(tz)
     summary = summarize(store, LogFilter(since=since, until=until))
     return ReportData(period, summary, plan_coverage(bulletin_files, summary),
@@ -125,7 +125,6 @@ def percent(value: float) -> str:
 
 def write_docx(data: ReportData, out: str | Path) -> Path:
     from docx import Document
-    from docx.enum.section import WD_ORIENT
     from docx.enum.table import WD_TABLE_ALIGNMENT
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml.ns import qn
@@ -133,7 +132,6 @@ def write_docx(data: ReportData, out: str | Path) -> Path:
 
     doc = Document()
     sec = doc.sections[0]
-    sec.orientation = WD_ORIENT.PORTRAIT
     sec.page_width, sec.page_height = Mm(210), Mm(297)
     sec.top_margin, sec.bottom_margin = Mm(20), Mm(20)
     sec.left_margin, sec.right_margin = Mm(30), Mm(15)
@@ -142,8 +140,7 @@ def write_docx(data: ReportData, out: str | Path) -> Path:
     style.element.rPr.rFonts.set(qn("w:eastAsia"), FONT)  # Word's font for Vietnamese text
     style.paragraph_format.space_after = Pt(3)
     style.paragraph_format.line_spacing = 1.15
-    for name in ("Table Grid",):
-        doc.styles[name].font.name = FONT
+    doc.styles["Table Grid"].font.name = FONT
 
     CENTER = WD_ALIGN_PARAGRAPH.CENTER
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from loa.log.store import FINAL, LogFilter, LogStore, topic_of
+from loa.log.store import LogFilter, LogStore, topic_of
 
 AIRED = ("played", "late")
 ON_AIR = ("played", "late", "interrupted")
@@ -53,7 +53,6 @@ class Summary:
     total: Tally
     bulletins: dict[str, Tally]  # bulletin key -> tally
     titles: dict[str, str]
-    fields: dict[str, int | None]
     topics: dict[str, Tally]  # topic (parts merged) -> tally
     topic_zones: dict[str, dict[str, int]]  # topic -> zone -> aired count
     zones: dict[str, Tally]
@@ -66,14 +65,14 @@ def summarize(store: LogStore, where: LogFilter) -> Summary:
         clause, args = where.where(months=True)
         rows = store.query(
             "SELECT bulletin, zone, month, status, reason, kind, SUM(plays), "
-            "SUM(airtime_ms) / 1000.0, SUM(asked_ms) / 1000.0, MAX(title), MAX(field) "
+            "SUM(airtime_ms) / 1000.0, SUM(asked_ms) / 1000.0, MAX(title) "
             f"FROM play_totals{clause} GROUP BY 1, 2, 3, 4, 5, 6", args)
     else:
         clause, args = where.where()
         rows = store.query(
             "SELECT bulletin, zone, substr(scheduled_at, 1, 7), status, COALESCE(reason, ''), "
             "kind, COUNT(*), COALESCE(SUM(duration_s), 0), COALESCE(SUM(clip_s), 0), "
-            f"MAX(title), MAX(field) FROM plays{clause} GROUP BY 1, 2, 3, 4, 5, 6", args)
+            f"MAX(title) FROM plays{clause} GROUP BY 1, 2, 3, 4, 5, 6", args)
     total = Tally()
     bulletins: dict[str, Tally] = defaultdict(Tally)
     topics: dict[str, Tally] = defaultdict(Tally)
@@ -81,8 +80,8 @@ def summarize(store: LogStore, where: LogFilter) -> Summary:
     months: dict[str, Tally] = defaultdict(Tally)
     topic_zones: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     reasons: dict[tuple[str, str], int] = defaultdict(int)
-    titles, fields = {}, {}
-    for bulletin, zone, month, status, reason, kind, n, airtime, asked, title, fld in rows:
+    titles = {}
+    for bulletin, zone, month, status, reason, kind, n, airtime, asked, title in rows:
         for tally in (total, bulletins[bulletin], topics[topic_of(bulletin)], zones[zone],
                       months[month]):
             tally.add(status, n, airtime, asked, kind)
@@ -91,10 +90,9 @@ def summarize(store: LogStore, where: LogFilter) -> Summary:
         if status != "played":
             reasons[(status, reason)] += n
         titles.setdefault(bulletin, title)
-        fields.setdefault(bulletin, fld)
-    return Summary(total, dict(bulletins), titles, fields, dict(topics),
+    return Summary(total, dict(bulletins), titles, dict(topics),
                    {t: dict(z) for t, z in topic_zones.items()}, dict(zones),
                    dict(sorted(months.items())), dict(reasons))
 
 
-__all__ = ["AIRED", "FINAL", "ON_AIR", "Summary", "Tally", "summarize"]
+__all__ = ["AIRED", "ON_AIR", "Summary", "Tally", "summarize"]

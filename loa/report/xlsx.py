@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
@@ -21,7 +21,6 @@ from openpyxl.utils import get_column_letter
 
 from loa.fsio import atomic_open
 from loa.log.store import ALL, COLUMNS, EVENT_VI, KIND_VI, STATUS_VI, LogFilter, LogStore
-from loa.report.export import Times
 from loa.report.summary import Summary, Tally, summarize
 
 EXCEL_ROWS = 1_048_576  # rows per sheet, header included
@@ -91,6 +90,66 @@ def _summary_sheet(wb, title: str, keys: list[tuple[str, ...]], first: tuple[str
         for cell in row:
             cell.number_format = DURATION
     ws.auto_filter.ref = f"A1:{get_column_letter(len(first) + len(SUMMARY_HEADERS))}{last - 1}"
+
+
+class Times:
+    """ISO timestamps (as stored, with offset) to UTC text and Excel serials, fast.
+
+    Converting a million rows through datetime costs seconds; per hour of the log one
+    conversion is enough, the minutes and seconds are copied from the text."""
+
+    def __init__(self, tz: ZoneInfo):
+        self.tz = tz
+        self._utc: dict[str, str | None] = {}
+        self._serial: dict[str, tuple[float, bool]] = {}
+
+    @staticmethod
+    def _hour_key(ts: str) -> str | None:
+        # "2026-04-01T06:30:00[.fff]+07:00": hour prefix + offset
+        if len(ts) >= 25 and ts[-6] in "+-" and ts[13] == ":":
+            return ts[:13] + ts[-6:]
+        return None
+
+    def _hour(self, key: str, cache: dict, fmt: str, tz: ZoneInfo) -> str | None:
+        hit = cache.get(key, 0)
+        if hit == 0:
+            moment = datetime.fromisoformat(key[:13] + ":00:00" + key[13:]).astimezone(tz)
+            hit = moment.strftime(fmt) if moment.minute == 0 else None  # half-hour zones
+            cache[key] = hit
+        return hit
+
+    def utc(self, ts: str | None) -> str:
+        if not ts:
+            return ""
+        key = self._hour_key(ts)
+        hour = self._hour(key, self._utc, "%Y-%m-%dT%H", UTC) if key else None
+        if hour is None:
+            return datetime.fromisoformat(ts).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return hour + ts[13:19] + "Z"
+
+    def serial(self, ts: str | None) -> float | None:
+        """Excel date serial of the station-local time (days since 1899-12-30)."""
+        if not ts:
+            return None
+        key = self._hour_key(ts)
+        if key is not None:
+            base = self._serial.get(key)
+            if base is None:
+                local = datetime.fromisoformat(key[:13] + ":00:00" + key[13:]).astimezone(self.tz)
+                exact = local.minute == 0
+                day = (local.date() - EPOCH).days
+                base = (day + local.hour / 24, exact)
+                self._serial[key] = base
+            if base[1]:
+                secs = int(ts[14:16]) * 60 + float(ts[17:-6])
+                return base[0] + secs / 86400
+        local = datetime.fromisoformat(ts).astimezone(self.tz)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return (local.date() - EPOCH).days + (local - midnight).total_seconds() / 86400
+
+
+UTC = ZoneInfo("UTC")
+EPOCH = date(1899, 12, 30)
 
 
 def export_xlsx(store: LogStore, out: str | Path, tz: ZoneInfo, where: LogFilter = ALL,
@@ -169,8 +228,8 @@ def _stream_sheet(part, xml: str, rows, count: int, tz: ZoneInfo) -> int:
     data, tail = rest.split("</sheetData>", 1)
     header_row = re.match(r"\s*(<row [^>]*>.*?</row>)", data, re.S)[1]
     sample = re.search(r'<row r="2"[^>]*>(.*?)</row>', data, re.S)[1]
-    styles = [m for m in re.findall(r"<c ([^>]*?)/?>", sample)]
-    styles = [(re.search(r'\bs="(\d+)"', attrs) or [None, None])[1] for attrs in styles]
+    styles = [(re.search(r'\bs="(\d+)"', attrs) or [None, None])[1]
+              for attrs in re.findall(r"<c ([^>]*?)/?>", sample)]
     ncols = len(LOG_COLUMNS)
     head = re.sub(r'<dimension ref="[^"]*"/>',
                   f'<dimension ref="A1:{get_column_letter(ncols)}{count + 1}"/>', head)
