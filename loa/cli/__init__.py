@@ -247,3 +247,12 @@ def main(argv: list[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as exc:  # last resort: the stages name the file better where they can
+        from loa.fsio import os_error_vi
+
+        reason = os_error_vi(exc)
+        if reason is None:
+            raise
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print(f"Lỗi: {where}{reason}.", file=sys.stderr)
+        return 2

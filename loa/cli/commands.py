@@ -153,8 +153,10 @@ def normalize(args) -> int:
 def say(args) -> int:
     from loa.audio import AudioSettings, assemble, sentences, write_wav
     from loa.cli.wiring import chain_for, normalizer
+    from loa.fsio import check_target
     from loa.voice.espeak import VOICES
 
+    check_target(args.output)  # before the voice works for nothing
     chain = chain_for(None, engines=tuple(args.engine) if args.engine else None)
     for engine in chain.engines:
         if engine.name == "espeak":
@@ -308,6 +310,10 @@ def calendar(args) -> int:
     from loa.schedule.ics import write_ics
     from loa.schedule.model import WEEKDAYS_VI
 
+    if args.ics:
+        from loa.fsio import check_target
+
+        check_target(args.ics)
     schedule, bulletins = _load(args.schedule)
     start = datetime.now(schedule.station.tz)
     occs = expand(schedule, bulletins, start, start + timedelta(days=args.days))
@@ -411,12 +417,14 @@ def _station_info(schedule_path):
 
 
 def export(args) -> int:
+    from loa.fsio import check_target
     from loa.report import export_csv, export_json
 
     fmt = args.format or Path(args.output).suffix.lower().lstrip(".")
     if fmt not in ("csv", "xlsx", "json"):
         raise LoaError("không rõ định dạng: dùng --format csv|xlsx|json hoặc đuôi tệp "
                        ".csv, .xlsx, .json.", args.output)
+    check_target(args.output)  # before a year of plays is read
     tz, zone_names, sched = _station_info(args.schedule)
     where, _ = _log_filter(args, tz)
     store = _open_log()
@@ -437,6 +445,7 @@ def export(args) -> int:
 
 
 def report(args) -> int:
+    from loa.fsio import check_target
     from loa.log.period import parse_day
     from loa.report.periodic import Letterhead, build, minutes, to_pdf, write_docx
     from loa.schedule.expand import program_bulletin_files
@@ -451,6 +460,9 @@ def report(args) -> int:
                       signer_title=st.signer_title, number=args.number or "")
     today = parse_day(args.date, "ngày ký") if args.date else datetime.now(tz).date()
     out = Path(args.output or f"bao-cao-{period.code}.docx")
+    check_target(out)
+    if args.pdf:
+        check_target(out.with_suffix(".pdf"))
     store = _open_log()
     try:
         data = build(store, period, tz, program_bulletin_files(sched), zone_names, head, today)
