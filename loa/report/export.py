@@ -12,6 +12,7 @@ from pathlib import Path
 
 from loa.fsio import atomic_open
 from loa.log.store import ALL, COLUMNS, LogFilter, LogStore
+from loa.report.safe import csv_block
 
 CSV_HEADERS = (
     "Mã lượt phát", "Đài", "Vùng phát", "Chương trình", "Buổi phát", "Mã bản tin",
@@ -25,14 +26,15 @@ _I = {name: i for i, name in enumerate(COLUMNS)}
 
 def export_csv(store: LogStore, out: str | Path, where: LogFilter = ALL) -> int:
     """UTF-8 with BOM (Excel needs it to see Vietnamese); station time and UTC.
-    The lines are kept ready in the log (see loa.log.store._csv_line). Returns rows."""
+    The lines are kept ready in the log (see loa.log.store._csv_line); formula-leading
+    text is neutralized here, on the way out. Returns rows."""
     n = 0
     head = io.StringIO()
     csv.writer(head).writerow(CSV_HEADERS)
     with atomic_open(out, "wb") as fh:
         fh.write(head.getvalue().encode("utf-8-sig"))
         for lines in store.iter_csv(where):
-            fh.write(b"\r\n".join(lines))
+            fh.write(csv_block(b"\r\n".join(lines)))
             fh.write(b"\r\n")
             n += len(lines)
     return n

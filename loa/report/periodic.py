@@ -16,9 +16,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from loa.errors import LoaError
-from loa.fsio import atomic_open, temp_path_beside
+from loa.fsio import atomic_copy, atomic_open
 from loa.log.period import Period
 from loa.log.store import STATUS_VI, LogFilter, LogStore, topic_of
+from loa.report.safe import xml_text
 from loa.report.summary import Summary, summarize
 
 FONT = "Times New Roman"
@@ -157,7 +158,7 @@ def write_docx(data: ReportData, out: str | Path) -> Path:
             p.alignment = WD_ALIGN_PARAGRAPH.JUSTIFY
             if indent:
                 p.paragraph_format.first_line_indent = Mm(10)
-        run = p.add_run(text)
+        run = p.add_run(xml_text(text))  # operator text: XML cannot carry every character
         if bold:  # only what differs from Normal: each property is an XML element
             run.bold = True
         if italic:
@@ -317,7 +318,7 @@ def write_docx(data: ReportData, out: str | Path) -> Path:
     para(h.signer or "", bold=True, align=CENTER, cell=right)
 
     doc.core_properties.title = f"Báo cáo kết quả phát thanh {period.label}"
-    doc.core_properties.author = h.issuer or "loa"
+    doc.core_properties.author = xml_text(h.issuer or "loa")
     out = Path(out)
     with atomic_open(out, "wb") as fh:
         doc.save(fh)
@@ -341,7 +342,5 @@ def to_pdf(docx: str | Path, out: str | Path, timeout: float = 180) -> Path:
         if proc.returncode != 0 or not made.exists():
             raise LoaError(f"LibreOffice không chuyển được sang PDF: "
                            f"{(proc.stderr or proc.stdout).strip()[:300]}", docx)
-        staged = temp_path_beside(out)
-        shutil.move(str(made), staged)
-        staged.replace(out)
+        atomic_copy(made, out)
     return out

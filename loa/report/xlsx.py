@@ -21,6 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from loa.fsio import atomic_open
 from loa.log.store import ALL, COLUMNS, EVENT_VI, KIND_VI, STATUS_VI, LogFilter, LogStore
+from loa.report.safe import xml_text
 from loa.report.summary import Summary, Tally, summarize
 
 EXCEL_ROWS = 1_048_576  # rows per sheet, header included
@@ -53,7 +54,6 @@ LOG_COLUMNS = (
 SUMMARY_HEADERS = ("Lượt theo lịch", "Phát trọn", "Trong đó phát muộn", "Bị ngắt", "Lỗi",
                    "Bị lỡ", "Bỏ qua", "Tin khẩn cấp", "Thời lượng phát", "Thời lượng yêu cầu",
                    "Tỷ lệ phát trọn (%)")
-_BAD_XML = dict.fromkeys([c for c in range(32) if c not in (9, 10, 13)])
 HEAD_FONT = Font(bold=True)
 HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
 
@@ -66,8 +66,17 @@ def _tally_cells(t: Tally) -> list:
             round(t.ratio, 1)]
 
 
+def _append(ws, values) -> None:
+    """A row of typed cells: operator text is XML-safe and always text, never a formula
+    (openpyxl reads a string starting with '=' as one)."""
+    ws.append([xml_text(v) if isinstance(v, str) else v for v in values])
+    for cell in ws[ws.max_row]:
+        if cell.data_type == "f":
+            cell.data_type = "s"
+
+
 def _header(ws, headers, widths) -> None:
-    ws.append(list(headers))
+    _append(ws, headers)
     for col, width in enumerate(widths, start=1):
         cell = ws.cell(row=1, column=col)
         cell.font, cell.fill = HEAD_FONT, HEAD_FILL
@@ -81,8 +90,8 @@ def _summary_sheet(wb, title: str, keys: list[tuple[str, ...]], first: tuple[str
     ws = wb.create_sheet(title)
     _header(ws, first + SUMMARY_HEADERS, widths + (10,) * len(SUMMARY_HEADERS))
     for key, t in zip(keys, tallies, strict=True):
-        ws.append(list(key) + _tally_cells(t))
-    ws.append(["Tổng cộng"] + [""] * (len(first) - 1) + _tally_cells(total))
+        _append(ws, list(key) + _tally_cells(t))
+    _append(ws, ["Tổng cộng"] + [""] * (len(first) - 1) + _tally_cells(total))
     last = ws.max_row
     for cell in ws[last]:
         cell.font = HEAD_FONT
@@ -174,7 +183,7 @@ def export_xlsx(store: LogStore, out: str | Path, tz: ZoneInfo, where: LogFilter
         row = []
         for _, _, kind, _ in LOG_COLUMNS:
             row.append({"int": 1, "dt": sample, "dur": timedelta(seconds=1)}.get(kind, "x"))
-        ws.append(row)
+        _append(ws, row)
         for col, (_, _, kind, _) in enumerate(LOG_COLUMNS, start=1):
             fmt = {"dt": DATETIME, "dur": DURATION}.get(kind)
             if fmt:
@@ -243,7 +252,7 @@ def _stream_sheet(part, xml: str, rows, count: int, tz: ZoneInfo) -> int:
     def text(value: str) -> str:
         hit = texts.get(value)
         if hit is None:
-            hit = escape(value.translate(_BAD_XML))
+            hit = escape(xml_text(value), {"\r": "&#13;"})  # a bare CR survives parsing
             if len(texts) < 50000:
                 texts[value] = hit
         return hit
@@ -258,7 +267,7 @@ def _stream_sheet(part, xml: str, rows, count: int, tz: ZoneInfo) -> int:
             v = r[idx]
             if v is None or v == "":
                 cells.append(f"<c{s}/>")
-            elif kind == "int":
+            elif kind == "int" and type(v) is int:
                 cells.append(f"<c{s}><v>{v}</v></c>")
             elif kind == "dt":
                 cells.append(f"<c{s}><v>{t.serial(v)!r}</v></c>")
@@ -300,6 +309,6 @@ def _events(wb, store: LogStore, where: LogFilter, tz: ZoneInfo) -> None:
     for at, kind, detail in reversed(store.events(limit=None, since=where.since,
                                                   until=where.until)):
         when = datetime.fromisoformat(at).astimezone(tz).replace(tzinfo=None)
-        ws.append([when, EVENT_VI.get(kind, kind), kind, detail])
+        _append(ws, [when, EVENT_VI.get(kind, kind), kind, detail])
         ws.cell(row=ws.max_row, column=1).number_format = DATETIME
     ws.auto_filter.ref = f"A1:D{ws.max_row}"

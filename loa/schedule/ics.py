@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,8 +13,14 @@ from loa.schedule.expand import Occurrence
 from loa.schedule.model import Schedule
 
 
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")
+    """TEXT value (RFC 5545 3.3.11): a line break becomes \\n, other control characters
+    (a bare CR would end the line) go."""
+    text = text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return _CONTROL.sub("", re.sub(r"\r\n|\r|\n", r"\\n", text))
 
 
 def _fold(line: str) -> list[str]:
@@ -37,7 +44,7 @@ def write_ics(path: str | Path, schedule: Schedule, occurrences: list[Occurrence
               stamp: datetime | None = None) -> None:
     stamp = stamp or datetime.now(ZoneInfo("UTC"))
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//loa//lich phat//VI",
-             "CALSCALE:GREGORIAN", f"X-WR-CALNAME:{_escape(schedule.station.name)}"]
+             "CALSCALE:GREGORIAN", *_fold(f"X-WR-CALNAME:{_escape(schedule.station.name)}")]
     for occ in occurrences:
         uid = hashlib.sha1(f"{occ.station}|{occ.session}|{occ.at.isoformat()}".encode()
                            ).hexdigest()
