@@ -21,7 +21,7 @@ from loa.errors import LoaError
 
 # errno -> what the officer is told; the file's name is printed before it
 _REASONS_VI = {
-    errno.EACCES: "không có quyền đọc/ghi tệp hoặc thư mục này",
+    errno.EACCES: "không đủ quyền truy cập tệp hoặc thư mục này",
     errno.EPERM: "không được phép thao tác trên tệp này",
     errno.EISDIR: "đây là một thư mục, cần một tệp",
     errno.ENOTDIR: "đường dẫn đi qua một thứ không phải thư mục",

@@ -6,6 +6,7 @@ and recipients; Times New Roman, A4, margins 20/20/30/15 mm."""
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -320,8 +321,10 @@ def write_docx(data: ReportData, out: str | Path) -> Path:
     doc.core_properties.title = f"Báo cáo kết quả phát thanh {period.label}"
     doc.core_properties.author = xml_text(h.issuer or "loa")
     out = Path(out)
+    staged = io.BytesIO()  # a failed write must not leave python-docx's zip half open
+    doc.save(staged)
     with atomic_open(out, "wb") as fh:
-        doc.save(fh)
+        fh.write(staged.getbuffer())
     return out
 
 
