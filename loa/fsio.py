@@ -4,7 +4,8 @@ A rewritten file keeps its mode (and owner when we may set it): the `loa` servic
 must still read a bulletins file an officer approved as root. A new file gets the mode
 open() would give it (0666 minus the umask), not mkstemp's 0600. Only regular files are
 ever replaced: `-o /dev/null` or a FIFO is refused, never turned into a file. Every
-file-system failure of the write becomes a LoaError naming the file."""
+file-system failure of the write becomes a FileProblem naming the file: a LoaError for
+the officer, an OSError (errno kept) for code that handles those."""
 
 from __future__ import annotations
 
@@ -43,15 +44,27 @@ _REASONS_VI = {
 _WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS)
 
 
+class FileProblem(LoaError, OSError):
+    """A LoaError for the officer that is still an OSError, errno kept, for code that
+    handles file-system failures itself (the daemon on a full disk)."""
+
+    def __init__(self, message: str, path: str | Path | None = None, err: int | None = None):
+        LoaError.__init__(self, message, path)
+        self.errno = err
+        self.filename = None if path is None else str(path)
+
+
 def os_error_vi(exc: OSError) -> str | None:
     """The Vietnamese reason for an operator's file-system error, None if not one."""
     return _REASONS_VI.get(exc.errno)
 
 
-def loa_error(exc: OSError, path: str | Path | None = None) -> LoaError:
-    """A LoaError for `exc`, naming `path` (or the file the OS named)."""
+def loa_error(exc: OSError, path: str | Path | None = None) -> FileProblem:
+    """A FileProblem for `exc`, naming `path` (or the file the OS named)."""
+    if isinstance(exc, FileProblem):
+        return exc
     reason = os_error_vi(exc) or f"lỗi hệ thống tệp ({exc.strerror or exc})"
-    return LoaError(reason + ".", path if path is not None else exc.filename)
+    return FileProblem(reason + ".", path if path is not None else exc.filename, exc.errno)
 
 
 def _umask() -> int:
@@ -85,7 +98,7 @@ def _kind_vi(mode: int) -> str:
 
 def check_target(path: str | Path) -> tuple[Path, os.stat_result | None]:
     """Where a write to `path` really lands (a symlink is followed, the link kept) and the
-    stat of what is there now. LoaError if it is not a regular file or its folder is not
+    stat of what is there now. FileProblem if it is not a regular file or its folder is not
     a writable folder. Cheap: call it before long work so the officer learns at once."""
     shown = Path(path)
     real = Path(os.path.realpath(shown))
@@ -96,8 +109,9 @@ def check_target(path: str | Path) -> tuple[Path, os.stat_result | None]:
     except OSError as exc:
         raise loa_error(exc, shown) from None
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise LoaError(f"đây là {_kind_vi(st.st_mode)}, không phải tệp thường: loa không ghi "
-                       "đè lên nó; hãy chọn một tên tệp.", shown)
+        raise FileProblem(f"đây là {_kind_vi(st.st_mode)}, không phải tệp thường: loa không "
+                          "ghi đè lên nó; hãy chọn một tên tệp.", shown,
+                          errno.EISDIR if stat.S_ISDIR(st.st_mode) else errno.EEXIST)
     parent = real.parent
     try:
         pst = os.stat(parent)
@@ -107,14 +121,15 @@ def check_target(path: str | Path) -> tuple[Path, os.stat_result | None]:
         raise loa_error(exc, shown) from None
     if pst is not None:
         if not stat.S_ISDIR(pst.st_mode):
-            raise LoaError(f"{parent} không phải thư mục.", shown)
+            raise FileProblem(f"{parent} không phải thư mục.", shown, errno.ENOTDIR)
         if not os.access(parent, os.W_OK | os.X_OK):
             try:
                 readonly = bool(os.statvfs(parent).f_flag & os.ST_RDONLY)
             except OSError:
                 readonly = False
-            raise LoaError(f"ổ đĩa chứa thư mục {parent} chỉ cho đọc, không ghi được."
-                           if readonly else f"không có quyền ghi vào thư mục {parent}.", shown)
+            raise FileProblem(f"ổ đĩa chứa thư mục {parent} chỉ cho đọc, không ghi được."
+                              if readonly else f"không có quyền ghi vào thư mục {parent}.",
+                              shown, errno.EROFS if readonly else errno.EACCES)
     return real, st
 
 
@@ -122,7 +137,8 @@ def _make_parent(real: Path, shown: Path) -> None:
     try:
         real.parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:  # a file stands where a folder of the path should be
-        raise LoaError("đường dẫn đi qua một tệp, không phải thư mục.", shown) from None
+        raise FileProblem("đường dẫn đi qua một tệp, không phải thư mục.", shown,
+                          errno.ENOTDIR) from None
     except OSError as exc:
         raise loa_error(exc, shown) from None
 

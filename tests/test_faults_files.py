@@ -227,3 +227,22 @@ def test_new_files_get_the_umask_mode_and_rewrites_keep_theirs(station, tmp_path
         assert loa(*argv, umask=0o077).returncode == 0
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()
             if p.name in made} == dict.fromkeys(made, 0o604)
+
+
+def test_a_failed_write_is_an_officers_error_and_still_an_os_error(tmp_path, mounts):
+    """The CLI prints it in Vietnamese; the daemon, which handles OSError on a full or
+    read-only disk itself, still sees the errno."""
+    from loa.errors import LoaError
+    from loa.fsio import atomic_write_text
+
+    readonly = mounts("chi-doc", "size=1m,ro")
+    full = mounts("day", "size=16k")
+    _fill(full)
+    for target, code in ((readonly / "daemon.json", errno.EROFS),
+                         (full / "daemon.json", errno.ENOSPC)):
+        with pytest.raises(OSError) as err:
+            atomic_write_text(target, "{}" * 10000)
+        assert err.value.errno == code and isinstance(err.value, LoaError)
+        assert str(err.value).startswith(f"{target}: ")
+        assert not target.exists()
+    assert os.listdir(full) == ["day"]

@@ -12,7 +12,6 @@ from loa.fsio import atomic_write_text
 from loa.schedule.expand import Occurrence
 from loa.schedule.model import Schedule
 
-
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
