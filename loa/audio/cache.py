@@ -99,7 +99,7 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
         return code & 0xFF in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
-    return not isinstance(exc, sqlite3.OperationalError)
+    return type(exc) is sqlite3.DatabaseError  # not a misuse, busy, full or I/O error
 
 
 _KEY_NAME = re.compile(r"[0-9a-f]{32}")
