@@ -257,6 +257,12 @@ def test_clips_check_names_each_damage_in_vietnamese(rig):
     assert any(random_.stem[:12] in line and "không còn là tệp WAV" in line for line in lines)
     assert all(line.startswith("Lỗi: đoạn âm thanh") and "loa render" in line for line in lines)
     assert "content" not in checked.stderr and "silent" not in checked.stderr
+    # `loa render` (the full check) makes exactly those two again
+    render = _loa(rig / "data", "render", str(rig / "station" / "schedule.yaml"))
+    assert render.returncode == 0, render.stderr
+    assert "Đã đọc 2 bản tin mới, 1 bản tin có sẵn" in render.stdout
+    again = _loa(rig / "data", "clips", "check")
+    assert again.returncode == 0 and "Mọi đoạn âm thanh đều tốt (3 đoạn)" in again.stdout
 
 
 def test_a_zeroed_clip_is_made_again_before_air_and_the_new_one_airs(rig):
