@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from loa.audio import loudness
-from loa.audio.cache import Clip
+from loa.audio.cache import Clip, ClipError
 from loa.audio.produce import assemble
 from loa.audio.render import Renderer, Spoken
 from loa.audio.settings import AudioSettings
@@ -49,7 +49,7 @@ def render_many(renderer: Renderer, texts: list[str], *, upgrade: bool = False,
     outcomes = {t: Outcome(t) for t in dict.fromkeys(texts)}
     todo: list[tuple[Outcome, list[Engine] | None]] = []
     for out in outcomes.values():
-        clip = renderer.lookup(out.text)
+        clip = renderer.lookup(out.text, verify="full")  # a damaged clip is made again
         if clip is not None and not (upgrade and clip.fallback):
             out.clip, out.cached = clip, True
             if progress:
@@ -99,6 +99,8 @@ def render_many(renderer: Renderer, texts: list[str], *, upgrade: bool = False,
                         had = out.clip
                         out.clip = renderer.store_clip(spoken_text, spoken, samples, levels)
                         out.cached, out.upgraded = False, had is not None
+                    except ClipError as exc:  # refused (disk reserve) or failed its check
+                        out.error = str(exc)
                     except Exception as exc:  # a broken clip must not stop the others
                         out.error = f"{type(exc).__name__}: {exc}"
                     if progress:

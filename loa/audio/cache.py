@@ -3,14 +3,20 @@
 A clip is trusted only if the index has it and its file still matches: a WAV is
 written under a temporary name, renamed, checked (decodes, right length, not silent),
 and only then entered in the index. A kill at any point leaves at worst a stray file
-that no lookup returns and `prune` removes.
+that no lookup returns and `prune` removes. A corrupt index is moved aside and rebuilt
+from the WAV files (each names its key and carries its engine and voice); the store never
+fills its disk past a reserve.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
+import logging
 import os
+import re
+import shutil
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -19,7 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from loa.audio.wav import read_wav, write_wav
+from loa.audio.wav import parse_wav, read_wav, read_wav_comment, write_wav
+
+log = logging.getLogger(__name__)
+
+RESERVE_MB = 100.0  # free space clips never take: the play log and the system need it
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS clips (
@@ -73,34 +83,217 @@ def clip_key(text: str, engine: str, voice: str, speed: float, settings_fingerpr
 
 
 def validate_samples(samples: np.ndarray, rate: int, frames: int) -> str | None:
-    """Why these samples are not a usable clip, or None."""
+    """Why these samples are not a usable clip (Vietnamese, for the officer), or None."""
     if len(samples) != frames:
-        return f"length {len(samples)} != {frames}"
+        return f"dài {len(samples)} mẫu, lẽ ra {frames} mẫu"
     if frames < rate * 0.2:
-        return "shorter than 0.2 s"
+        return "ngắn hơn 0,2 giây"
     rms = float(np.sqrt(np.mean((samples.astype(np.float64) / 32768.0) ** 2)))
     if rms < 10 ** (-50 / 20):
-        return "silent"
+        return "im lặng, không có tiếng"
     return None
 
 
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    """A damaged index file, as opposed to a busy, full or read-only disk."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+    return type(exc) is sqlite3.DatabaseError  # not a misuse, busy, full or I/O error
+
+
+_KEY_NAME = re.compile(r"[0-9a-f]{32}")
+_COMMENT = re.compile(r"loa engine=(?P<engine>\S*) voice=(?P<voice>.*?)(?: preferred=(?P<pref>\S*))?")
+_COLUMNS = ("key", "file", "engine", "voice", "preferred", "frames", "rate", "bytes", "lufs",
+            "true_peak", "text", "created_at", "used_at", "sha256")
+
+
+def reserve_bytes(reserve_mb: float | None = None) -> int:
+    """The free space the clip store leaves alone: the argument, LOA_CLIP_RESERVE_MB, or
+    RESERVE_MB."""
+    if reserve_mb is None:
+        try:
+            reserve_mb = float(os.environ.get("LOA_CLIP_RESERVE_MB", RESERVE_MB))
+        except ValueError:
+            log.warning("LOA_CLIP_RESERVE_MB is not a number; using %s MB", RESERVE_MB)
+            reserve_mb = RESERVE_MB
+    return max(0, int(reserve_mb * 1_000_000))
+
+
 class ClipStore:
-    def __init__(self, folder: str | Path):
+    """reserve_mb: free space its file system keeps (default LOA_CLIP_RESERVE_MB or
+    RESERVE_MB). A corrupt index is moved aside and rebuilt from the WAV files; `notes`
+    then holds a Vietnamese line for the officer (take_notes)."""
+
+    def __init__(self, folder: str | Path, reserve_mb: float | None = None):
+        from loa.errors import LoaError
+
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.folder / "index.sqlite3", check_same_thread=False,
-                                   isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(clips)")}
-        if "sha256" not in columns:  # stores made before the column existed
-            self._db.execute("ALTER TABLE clips ADD COLUMN sha256 TEXT")
+        self.index_path = self.folder / "index.sqlite3"
+        self.reserve = reserve_bytes(reserve_mb)
+        self.notes: list[str] = []
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
+        self._ino: int | None = None
+        try:
+            with self._lock:
+                self._open()
+        except sqlite3.Error as exc:  # a read-only or full disk: the officer must act
+            raise LoaError(f"không mở được chỉ mục đoạn âm thanh ({exc}).",
+                           self.index_path) from None
+
+    # --- the index, and its repair ------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _index_lock(self):
+        """One process at a time looks at, moves aside or rebuilds the index."""
+        with open(self.folder / "index.lock", "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.index_path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+            columns = {r[1] for r in db.execute("PRAGMA table_info(clips)")}
+            if "sha256" not in columns:  # stores made before the column existed
+                db.execute("ALTER TABLE clips ADD COLUMN sha256 TEXT")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _health(self, db: sqlite3.Connection) -> str | None:
+        """Why this index cannot be trusted (Vietnamese), or None."""
+        result = [r[0] for r in db.execute("PRAGMA integrity_check")]
+        if result != ["ok"]:
+            log.warning("clip index %s fails integrity_check: %s", self.index_path, result[:5])
+            return "kiểm tra toàn vẹn không đạt"
+        columns = {r[1] for r in db.execute("PRAGMA table_info(clips)")}
+        if not set(_COLUMNS) <= columns:
+            return "bảng đoạn âm thanh thiếu cột"
+        return None
+
+    def _open(self) -> None:
+        """Connect; if the index is corrupt (or lost while clips remain), rebuild it."""
+        with self._index_lock():
+            wal = Path(f"{self.index_path}-wal")
+            lost = None
+            if not self.index_path.exists() or (
+                    self.index_path.stat().st_size == 0
+                    and (not wal.exists() or wal.stat().st_size == 0)):
+                if any(_KEY_NAME.fullmatch(p.stem) for p in self.folder.glob("*.wav")):
+                    lost = "tệp chỉ mục mất hoặc rỗng"
+            problem, db = lost, None
+            if problem is None:
+                try:
+                    db = self._connect()
+                    problem = self._health(db)
+                except sqlite3.DatabaseError as exc:
+                    if not _is_corruption(exc):
+                        raise
+                    log.warning("clip index %s is corrupt: %s", self.index_path, exc)
+                    problem = ("không phải tệp cơ sở dữ liệu" if "not a database" in str(exc)
+                               else "dữ liệu hỏng")
+                if problem and db is not None:
+                    db.close()
+                    db = None
+            if db is None:
+                db = self._rebuild(problem or "hỏng")
+            self._db = db
+            self._ino = os.stat(self.index_path).st_ino
+
+    def _rebuild(self, problem: str) -> sqlite3.Connection:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        aside = self.folder / f"index.sqlite3.corrupt-{stamp}"
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = self.folder / f"index.sqlite3.corrupt-{stamp}-{n}"
+        kept = None
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.index_path}{suffix}")
+            if not src.exists():
+                continue
+            if suffix == "" and src.stat().st_size > 0:
+                kept = aside
+            if suffix == "-shm" or src.stat().st_size == 0:
+                src.unlink()  # nothing a technician could read in it
+            else:
+                os.replace(src, Path(f"{aside}{suffix}"))
+        db = self._connect()
+        count = self._index_files(db)
+        where = f" Bản hỏng được giữ lại ở {kept.name}." if kept else ""
+        note = (f"Chỉ mục đoạn âm thanh {self.index_path} bị hỏng ({problem}): đã dựng lại từ "
+                f"{count} tệp âm thanh có sẵn, không phải đọc lại.{where}")
+        log.warning("clip index %s rebuilt from %d files (%s)", self.index_path, count, problem)
+        self.notes.append(note)
+        return db
+
+    def _index_files(self, db: sqlite3.Connection) -> int:
+        """Index every WAV in the folder that decodes and is not silent; its name is its key.
+        The text it reads is not in the file: stored as ''."""
+        count = 0
+        for path in sorted(self.folder.glob("*.wav")):
+            if not _KEY_NAME.fullmatch(path.stem):
+                continue
+            try:
+                data = path.read_bytes()
+                samples, rate, _ = parse_wav(data)
+                meta = _COMMENT.fullmatch(read_wav_comment(path))
+                mtime = path.stat().st_mtime
+            except (OSError, ValueError):
+                continue
+            if meta is None or validate_samples(samples[:, 0], rate, len(samples)):
+                continue  # not one of ours, or broken: rendered again when needed
+            when = datetime.fromtimestamp(mtime).astimezone().isoformat(timespec="seconds")
+            db.execute("INSERT OR IGNORE INTO clips VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                       (path.stem, path.name, meta["engine"], meta["voice"],
+                        meta["pref"] or meta["engine"], len(samples), rate, len(data), None,
+                        None, "", when, when, hashlib.sha256(data).hexdigest()))
+            count += 1
+        return count
+
+    def _sql(self, fn):
+        """Run fn(db) under the lock; a corrupt index is rebuilt and fn tried once more,
+        and an index another process replaced is reopened."""
+        with self._lock:
+            try:
+                if os.stat(self.index_path).st_ino != self._ino:
+                    raise FileNotFoundError
+            except FileNotFoundError:
+                self._reopen()
+            try:
+                return fn(self._db)
+            except sqlite3.DatabaseError as exc:
+                if not _is_corruption(exc):
+                    raise
+                log.warning("clip index %s is corrupt in use: %s", self.index_path, exc)
+                self._reopen()
+                return fn(self._db)
+
+    def _reopen(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self._open()
+
+    def take_notes(self) -> list[str]:
+        """Vietnamese lines for the officer (the index was rebuilt), each given once."""
+        with self._lock:
+            notes, self.notes = self.notes, []
+        return notes
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # --- clips ----------------------------------------------------------------------------
 
     def _row_to_clip(self, row) -> Clip:
         key, file, engine, voice, preferred, frames, rate, _, lufs, tp = row
@@ -111,9 +304,8 @@ class ClipStore:
 
     def get(self, key: str, touch: bool = True) -> Clip | None:
         """The clip, if indexed and its file is intact (size as recorded)."""
-        with self._lock:
-            row = self._db.execute(f"SELECT {self._COLS} FROM clips WHERE key=?",
-                                   (key,)).fetchone()
+        row = self._sql(lambda db: db.execute(f"SELECT {self._COLS} FROM clips WHERE key=?",
+                                              (key,)).fetchone())
         if row is None:
             return None
         path = self.folder / row[1]
@@ -123,33 +315,94 @@ class ClipStore:
         except FileNotFoundError:
             return None
         if touch:
-            with self._lock:
-                self._db.execute("UPDATE clips SET used_at=? WHERE key=?",
-                                 (datetime.now().astimezone().isoformat(timespec="seconds"),
-                                  key))
+            now = datetime.now().astimezone().isoformat(timespec="seconds")
+            self._sql(lambda db: db.execute("UPDATE clips SET used_at=? WHERE key=?",
+                                            (now, key)))
         return self._row_to_clip(row)
+
+    def verify(self, clip: Clip, full: bool = False) -> str | None:
+        """Why this clip must not go on air (Vietnamese), or None. Always: the file is the
+        one indexed (size, sha256). full, or no sha256 recorded: it decodes, has the
+        length and rate indexed, and is not silent."""
+        row = self._sql(lambda db: db.execute(
+            "SELECT frames, rate, bytes, sha256 FROM clips WHERE key=?",
+            (clip.hash,)).fetchone())
+        if row is None:
+            return "không còn trong chỉ mục"
+        frames, rate, size, digest = row
+        try:
+            data = clip.path.read_bytes()
+        except FileNotFoundError:
+            return "mất tệp"
+        except OSError as exc:
+            return f"không đọc được tệp ({exc.strerror or exc})"
+        if len(data) != size:
+            return "kích thước tệp khác lúc tạo"
+        changed = bool(digest) and hashlib.sha256(data).hexdigest() != digest
+        if changed and not full:
+            return "nội dung tệp khác lúc tạo"
+        if not (full or not digest):
+            return None
+        try:
+            samples, got_rate, _ = parse_wav(data)
+            problem = (f"tần số lấy mẫu {got_rate} Hz, lẽ ra {rate} Hz" if got_rate != rate
+                       else validate_samples(samples[:, 0], rate, frames))
+        except ValueError:
+            problem = "không còn là tệp WAV đọc được"
+        if changed:
+            return "nội dung tệp khác lúc tạo" + (f": {problem}" if problem else "")
+        return problem
+
+    def discard(self, key: str, why: str = "") -> None:
+        """Forget a bad clip and remove its files, so it is made again."""
+        log.warning("clip %s is bad (%s); removed, to be rendered again", key, why)
+        row = self._sql(lambda db: db.execute("SELECT file FROM clips WHERE key=?",
+                                              (key,)).fetchone())
+        self._sql(lambda db: db.execute("DELETE FROM clips WHERE key=?", (key,)))
+        if row is not None:
+            for path in (self.folder / row[0], (self.folder / row[0]).with_suffix(".mp3")):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
     def put(self, key: str, samples: np.ndarray, rate: int, *, engine: str, voice: str,
             preferred: str, text: str, lufs: float | None, true_peak: float | None,
             mp3: bool = False) -> Clip:
-        """Write, check, then index. Raises ClipError if the written clip does not check."""
+        """Write, check, then index. Raises ClipError (Vietnamese) if the clip would eat
+        into the reserve, cannot be written, or does not check."""
         path = self.folder / f"{key}.wav"
-        write_wav(path, samples, rate, comment=f"loa engine={engine} voice={voice}")
-        back, back_rate = read_wav(path)
+        need = len(samples) * 2 * (1.2 if mp3 else 1) + 64 * 1024  # WAV, MP3, index growth
+        try:
+            free = shutil.disk_usage(self.folder).free
+        except OSError as exc:
+            raise ClipError(f"không xem được chỗ trống của {self.folder}: "
+                            f"{exc.strerror or exc}") from None
+        if free - need < self.reserve:
+            raise ClipError(
+                f"không lưu đoạn âm thanh: ổ đĩa chứa {self.folder} còn {free / 1e6:.0f} MB "
+                f"trống, phải chừa {self.reserve / 1e6:.0f} MB cho nhật ký phát và hệ thống")
+        try:
+            write_wav(path, samples, rate,
+                      comment=f"loa engine={engine} voice={voice} preferred={preferred}")
+            back, back_rate = read_wav(path)
+        except OSError as exc:
+            raise ClipError(f"không ghi được đoạn âm thanh {path}: "
+                            f"{exc.strerror or exc}") from None
         problem = validate_samples(back, rate, len(samples)) or (
-            None if back_rate == rate else f"rate {back_rate}")
+            None if back_rate == rate else f"tần số lấy mẫu {back_rate} Hz")
         if problem:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            raise ClipError(f"clip {key} failed its check: {problem}")
-        if mp3:
-            self._archive_mp3(path)
-        now = datetime.now().astimezone().isoformat(timespec="seconds")
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO clips VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (key, path.name, engine, voice, preferred, len(samples), rate,
-                 path.stat().st_size, lufs, true_peak, text, now, now, file_sha256(path)))
+            raise ClipError(f"đoạn âm thanh vừa đọc không đạt kiểm tra: {problem}")
+        try:
+            if mp3:
+                self._archive_mp3(path)
+            now = datetime.now().astimezone().isoformat(timespec="seconds")
+            row = (key, path.name, engine, voice, preferred, len(samples), rate,
+                   path.stat().st_size, lufs, true_peak, text, now, now, file_sha256(path))
+            self._sql(lambda db: db.execute(
+                "INSERT OR REPLACE INTO clips VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row))
+        except (OSError, sqlite3.OperationalError) as exc:  # e.g. the disk filled meanwhile
+            raise ClipError(f"không ghi được đoạn âm thanh {path}: {exc}") from None
         return Clip(path, key, engine, voice, round(len(samples) / rate, 4),
                     engine != preferred, lufs, true_peak)
 
@@ -170,52 +423,33 @@ class ClipStore:
 
     def all(self) -> list[tuple[Clip, str, str]]:
         """(clip, text, used_at) for every indexed clip, newest use first."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {self._COLS}, text, used_at FROM clips ORDER BY used_at DESC"
-            ).fetchall()
+        rows = self._sql(lambda db: db.execute(
+            f"SELECT {self._COLS}, text, used_at FROM clips ORDER BY used_at DESC").fetchall())
         return [(self._row_to_clip(r[:10]), r[10], r[11]) for r in rows]
 
     def check(self) -> list[tuple[str, str]]:
         """Full check of every clip (content hash, decode, length, not silent):
-        (key, problem) for the broken ones."""
-        bad = []
-        with self._lock:
-            rows = self._db.execute("SELECT key, frames, sha256 FROM clips").fetchall()
-        frames = {k: f for k, f, _ in rows}
-        digests = {k: d for k, _, d in rows}
-        for clip, _, _ in self.all():
-            try:
-                if digests[clip.hash] and file_sha256(clip.path) != digests[clip.hash]:
-                    bad.append((clip.hash, "content changed since it was made"))
-                    continue
-                samples, rate = read_wav(clip.path)
-                problem = validate_samples(samples, rate, frames[clip.hash])
-            except (OSError, ValueError) as exc:
-                problem = str(exc)
-            if problem:
-                bad.append((clip.hash, problem))
-        return bad
+        (key, problem in Vietnamese) for the broken ones."""
+        return [(clip.hash, problem) for clip, _, _ in self.all()
+                if (problem := self.verify(clip, full=True))]
 
     def prune(self, keep: set[str]) -> tuple[int, int]:
         """Remove clips not in `keep`, and stray files; returns (clips, bytes) removed."""
         removed = freed = 0
-        with self._lock:
-            rows = self._db.execute("SELECT key, file FROM clips").fetchall()
+        rows = self._sql(lambda db: db.execute("SELECT key, file FROM clips").fetchall())
         known = set()
         for key, file in rows:
             if key in keep:
                 known.add(file)
                 continue
-            with self._lock:
-                self._db.execute("DELETE FROM clips WHERE key=?", (key,))
+            self._sql(lambda db, key=key: db.execute("DELETE FROM clips WHERE key=?", (key,)))
             for path in (self.folder / file, (self.folder / file).with_suffix(".mp3")):
                 with contextlib.suppress(FileNotFoundError):
                     freed += path.stat().st_size
                     path.unlink()
             removed += 1
         for path in self.folder.iterdir():  # strays: temp files, unindexed WAVs
-            if path.name.startswith("index.sqlite3"):
+            if path.name.startswith("index."):
                 continue
             stem_file = path.with_suffix(".wav").name
             if path.suffix in (".wav", ".mp3", ".part", ".json") and stem_file not in known:

@@ -56,13 +56,24 @@ class Renderer:
         return clip_key(spoken, engine.name, getattr(engine, "voice", ""), self.speed,
                         self.settings.fingerprint(), self.intro, self.outro)
 
-    def lookup(self, text: str, engines: list[Engine] | None = None) -> Clip | None:
-        """The best clip already made for this text, in the station's engine order."""
+    def lookup(self, text: str, engines: list[Engine] | None = None, verify: str = "cheap",
+               problems: list[str] | None = None) -> Clip | None:
+        """The best good clip already made for this text, in the station's engine order.
+
+        verify: "cheap" (the file is the one indexed: size and sha256), "full" (also
+        decodes, right length, not silent) or "" (size only). A clip that fails is removed
+        from the store, so it is made again; why goes to `problems` (Vietnamese)."""
         spoken = self.normalize(text)
         for engine in engines or self.chain.engines:
             clip = self.store.get(self.key(spoken, engine))
-            if clip is not None:
+            if clip is None:
+                continue
+            problem = self.store.verify(clip, full=verify == "full") if verify else None
+            if problem is None:
                 return clip
+            self.store.discard(clip.hash, problem)
+            if problems is not None:
+                problems.append(problem)
         return None
 
     def speak(self, text: str, engines: list[Engine] | None = None

@@ -13,6 +13,12 @@ def _out(text: str = "") -> None:
     print(text, flush=True)
 
 
+def _notes(store) -> None:
+    """What the clip store did on its own (a corrupt index rebuilt), for the officer."""
+    for note in store.take_notes():
+        print(f"Cảnh báo: {note}", file=sys.stderr, flush=True)
+
+
 def _hms(seconds: float) -> str:
     s = round(seconds)
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
@@ -40,6 +46,7 @@ def render(args) -> int:
     schedule, bulletins = _load(args.schedule)
     clock = SystemClock(schedule.station.tz)
     renderer = renderer_for(schedule.station, chain_for(schedule.station, clock), mp3=args.mp3)
+    _notes(renderer.store)
     needed = needed_bulletins(schedule, bulletins, clock.now().date())
     if not needed:
         _out("Lịch phát chưa có bản tin nào đã duyệt; không có gì để đọc.")
@@ -49,6 +56,7 @@ def render(args) -> int:
     outcomes = render_many(renderer, [b.text for b in needed], upgrade=args.upgrade,
                            threads=args.jobs, progress=lambda o: bar.update(1))
     bar.close()
+    _notes(renderer.store)
     by_text = {o.text: o for o in outcomes}
     made = [o for o in outcomes if o.clip and not o.cached]
     cached = [o for o in outcomes if o.clip and o.cached]
@@ -82,6 +90,7 @@ def clips(args) -> int:
     from loa.audio import ClipStore
 
     store = ClipStore(settings.clips_dir())
+    _notes(store)
     try:
         if args.clips_command == "list":
             rows = store.all()
@@ -89,16 +98,17 @@ def clips(args) -> int:
                 mark = " (dự phòng)" if clip.fallback else ""
                 _out(f"{clip.hash[:12]}  {clip.engine:7}{mark:11} {_hms(clip.seconds)}  "
                      f"{clip.lufs if clip.lufs is not None else '?':>7} LUFS  {used[:16]}  "
-                     f"{text[:60]}")
+                     f"{text[:60] if text else '(không rõ lời: chỉ mục đã dựng lại)'}")
             _out(f"{len(rows)} đoạn âm thanh, tổng {_hms(sum(c.seconds for c, _, _ in rows))}.")
             return 0
         if args.clips_command == "check":
             bad = store.check()
+            _notes(store)
             for key, problem in bad:
                 print(f"Lỗi: đoạn âm thanh {key[:12]} hỏng ({problem}); chạy loa render để "
                       "đọc lại.", file=sys.stderr)
             if not bad:
-                _out("Mọi đoạn âm thanh đều tốt.")
+                _out(f"Mọi đoạn âm thanh đều tốt ({len(store.all())} đoạn).")
             return 2 if bad else 0
         if args.clips_command == "play":
             return _play(store, args)

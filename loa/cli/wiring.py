@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from loa.player.sinks import Sink, SoundDeviceSink, WavDirSink, output_devices
 from loa.schedule.model import Station
 from loa.script.bulletin import Bulletin
 from loa.voice import EngineChain, default_chain
+
+log = logging.getLogger(__name__)
 
 
 def normalizer(variant: str = "north", station: Station | None = None) -> Callable[[str], str]:
@@ -59,8 +63,23 @@ def renderer_for(station: Station, chain: EngineChain, clips_dir: Path | None = 
                     speed=station.speed, mp3=mp3)
 
 
-def _render_in_child(schedule_path: str, texts: list[str], offline: bool) -> list:
-    """Runs in a child process: loads the schedule, renders, returns clips (or errors)."""
+def _why_not(exc: Exception) -> str:
+    """A render failure in words for the play log (Vietnamese, technical detail kept)."""
+    from loa.audio.cache import ClipError
+    from loa.voice.engine import EngineError
+
+    if isinstance(exc, ClipError):
+        return str(exc)
+    if isinstance(exc, EngineError):
+        if exc.engine == "chain" and exc.detail == "no engine to try":
+            return "đài không có bộ đọc ngoại tuyến (espeak hoặc piper)"
+        return f"bộ đọc {exc.engine} không đọc được ({exc.kind}: {exc.detail})"
+    return f"lỗi khi đọc ({type(exc).__name__}: {exc})"
+
+
+def _render_in_child(schedule_path: str, texts: list[str], offline: bool) -> tuple[list, list]:
+    """Runs in a child process: loads the schedule, renders, returns (clips or Vietnamese
+    reasons, the store's notes)."""
     from loa.schedule import load_schedule
 
     station = load_schedule(schedule_path).station
@@ -70,18 +89,35 @@ def _render_in_child(schedule_path: str, texts: list[str], offline: bool) -> lis
         try:
             out.append(renderer.render(text, renderer.offline() if offline else None).clip)
         except Exception as exc:  # reported to the daemon, which logs the play as failed
-            out.append(f"{type(exc).__name__}: {exc}")
-    return out
+            out.append(_why_not(exc))
+    return out, renderer.store.take_notes()
+
+
+class ClipUnavailable(Exception):
+    """No good clip for a bulletin at air time; the message (Vietnamese) goes to the log."""
 
 
 class ChildRendering:
     """The daemon's clips: looked up in the store in process; made, when missing, in a
-    short-lived child process, so the always-on daemon never loads scipy (~75 MB)."""
+    short-lived child process, so the always-on daemon never loads scipy (~75 MB).
 
-    def __init__(self, schedule_path: str | Path, station: Station):
+    Every clip is checked before air: fully (decodes, right length, not silent, content
+    hash) ahead of air time, by its content hash at air time. A bad clip is removed and
+    made again: ahead with the whole chain, at air with the offline engines only."""
+
+    def __init__(self, schedule_path: str | Path, station: Station,
+                 report: Callable[[str], None] | None = None):
         self.path = str(schedule_path)
         self.station = station
+        self.report = report or (lambda text: print(f"Cảnh báo: {text}", file=sys.stderr,
+                                                    flush=True))
         self.lookup_renderer = renderer_for(station, chain_for(station))
+        self._damaged: dict[str, str] = {}  # text -> why its clip was removed, until remade
+        self._tell(self.lookup_renderer.store.take_notes())
+
+    def _tell(self, notes: list[str]) -> None:
+        for note in notes:
+            self.report(note)
 
     def _refresh(self) -> None:
         from loa.schedule import load_schedule
@@ -100,33 +136,58 @@ class ChildRendering:
 
         context = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(1, mp_context=context) as pool:
-            return pool.submit(_render_in_child, self.path, texts, offline).result()
+            made, notes = pool.submit(_render_in_child, self.path, texts, offline).result()
+        self._tell(notes)
+        return made
+
+    def _lookup(self, text: str, verify: str) -> Clip | None:
+        problems: list[str] = []
+        clip = self.lookup_renderer.lookup(text, verify=verify, problems=problems)
+        self._tell(self.lookup_renderer.store.take_notes())
+        if problems:
+            self._damaged[text] = problems[0]
+        elif clip is not None:
+            self._damaged.pop(text, None)
+        return clip
 
     def ahead(self, bulletins: list[Bulletin]) -> None:
         """Before air time, with the whole engine chain (the internet if it is there)."""
         self._refresh()
-        missing = list(dict.fromkeys(b.text for b in bulletins
-                                     if self.lookup_renderer.lookup(b.text) is None))
+        missing = [text for text in dict.fromkeys(b.text for b in bulletins)
+                   if self._lookup(text, "full") is None]
         if missing:
-            self._run(missing, offline=False)
+            for text, made in zip(missing, self._run(missing, offline=False), strict=True):
+                if isinstance(made, str):
+                    log.warning("cannot render ahead of air time: %s (%s)", made, text[:60])
 
     def at_air(self, bulletin: Bulletin) -> Clip:
-        """On air: the store's clip, or one read offline now; never wait on the internet."""
-        clip = self.lookup_renderer.lookup(bulletin.text)
+        """On air: the store's clip if its content is still the one made, else one read
+        offline now; never wait on the internet. Raises ClipUnavailable (Vietnamese)."""
+        clip = self._lookup(bulletin.text, "cheap")
         if clip is None:
-            made = self._run([bulletin.text], offline=True)[0]
+            try:
+                made = self._run([bulletin.text], offline=True)[0]
+            except Exception as exc:  # the child itself died
+                made = _why_not(exc)
             if isinstance(made, str):
-                raise RuntimeError(made)
+                damage = self._damaged.get(bulletin.text)
+                before = (f"đoạn âm thanh đã đọc sẵn bị hỏng ({damage})" if damage
+                          else "chưa có đoạn âm thanh đọc sẵn")
+                raise ClipUnavailable(f"{before}, đọc lại ngay bằng bộ đọc ngoại tuyến "
+                                      f"không được: {made}")
+            self._damaged.pop(bulletin.text, None)
             clip = made
         return clip
 
 
 def clip_makers(renderer: Renderer) -> tuple[Callable[[Bulletin], Clip], Callable[[Bulletin], Clip]]:
     """(ahead, at_air): ahead of air time render with the whole chain; at air time use
-    what is in the store, or read it offline: never wait on the internet on air."""
+    what is in the store, or read it offline: never wait on the internet on air. A clip
+    that fails its check (full ahead, content hash at air) is made again."""
 
     def ahead(bulletin: Bulletin) -> Clip:
-        return renderer.render(bulletin.text).clip
+        clip = renderer.lookup(bulletin.text, verify="full")
+        return clip if clip is not None else renderer.render(bulletin.text).clip
 
     def at_air(bulletin: Bulletin) -> Clip:
         clip = renderer.lookup(bulletin.text)
