@@ -243,6 +243,11 @@ def test_disk_low_event_once_and_heartbeat_fields(rigs, tmp_path, monkeypatch):
         monkeypatch.setattr(disk, "LOW_DISK_BYTES", 200 * disk.MB)
         r.go(MONDAY.replace(minute=5))
         assert r.beat()["disk_low"] is False
+        # the ballast, once given up, comes back when there is room for it
+        assert r.store.reserve.release() and not r.store.reserve.present
+        r.go(MONDAY.replace(minute=6))
+        assert r.store.reserve.present
+        assert (tmp_path / "reserve.bin").stat().st_size == disk.RESERVE_BYTES
         _, events = read_log(tmp_path / "loa.sqlite3")
     assert events.count("disk-low") == 1 and events.count("disk-ok") == 1
 

@@ -123,7 +123,8 @@ class ClipStore:
         except FileNotFoundError:
             return None
         if touch:
-            with self._lock:
+            # bookkeeping for prune: a full disk must not keep the clip off the air
+            with self._lock, contextlib.suppress(sqlite3.OperationalError):
                 self._db.execute("UPDATE clips SET used_at=? WHERE key=?",
                                  (datetime.now().astimezone().isoformat(timespec="seconds"),
                                   key))
