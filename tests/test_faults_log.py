@@ -161,8 +161,9 @@ def test_log_unwritable_for_a_session_it_airs_and_is_logged_once_writable(rigs, 
         assert {p["status"] for p in kept["plays"].values()} == {"played"}
         assert "log-write-failed" in [e[1] for e in kept["events"]]
         r.go(MONDAY.replace(hour=6, minute=32))
-        beat = r.beat()
-        assert beat["log_writable"] is False and beat["journal"] == 4
+        # the heartbeat says so (the 1 s watcher writes it)
+        assert wait_for(lambda: r.beat()["log_writable"] is False, 5)
+        assert r.beat()["journal"] == 4
         assert r.db.failures > 5
         # many failed writes, one line on stderr
         assert sum(FAILED_LINE in rec.getMessage() for rec in caplog.records) == 1
@@ -424,7 +425,8 @@ def test_kill_9_while_the_disk_is_full_then_restart_with_room(pulse, tmp_path, s
     assert "KHÔNG GHI ĐƯỢC" in status.stdout and "SẮP ĐẦY" in status.stdout
     assert f"PID {proc.pid}" in status.stdout
     rows, _ = read_log(data / "loa.sqlite3")
-    assert rows == []  # the log could take nothing of this session
+    # the log took nothing, or a claim that found room in SQLite's files but no end
+    assert {x.status for x in rows} <= {"playing"}, [(x.bulletin, x.status) for x in rows]
 
     for f in ("filler", "old-files"):
         (data / f).unlink()  # the technician makes room

@@ -252,9 +252,12 @@ class JournaledLogStore(LogStore):
                 for key, play in list(self._pending.items()):
                     if play["status"] == "playing":
                         continue  # still on air: written when it ends
-                    LogStore.record(self, play)
+                    try:
+                        LogStore.record(self, play)
+                        self._written[0] += 1
+                    except sqlite3.IntegrityError as exc:  # never expected: say it, once
+                        log.error("play %s not reconciled: %s", key, exc)
                     del self._pending[key]
-                    self._written[0] += 1
                 while self._events:
                     at, kind, detail = self._events[0]
                     LogStore.event(self, kind, datetime.fromisoformat(at), detail)
@@ -268,9 +271,6 @@ class JournaledLogStore(LogStore):
                     log.warning("as-played log writable again: %d plays, %d events written "
                                 "from the journal", plays, events)
                     self._failing = None
-            except sqlite3.IntegrityError:
-                log.exception("journal reconciliation refused by the log")
-                return False
             except WRITE_ERRORS as exc:
                 self._failed(exc, now)
                 return False
@@ -300,8 +300,14 @@ class JournaledLogStore(LogStore):
         except WRITE_ERRORS as exc:
             self._failed(exc, now)
             with contextlib.suppress(*WRITE_ERRORS):
-                if self.has_play(key):
-                    return None
+                found = self.query("SELECT id, recorded_at FROM plays WHERE play_key=?",
+                                   (key,))
+                if found and found[0][1] == row["recorded_at"]:  # it went in after all
+                    with self._jlock:
+                        self._claimed[found[0][0]] = row
+                    return found[0][0]
+                if found:
+                    return None  # recorded before: never played twice
             with self._jlock:
                 self._pending[key] = row
                 self._save()

@@ -413,11 +413,6 @@ class LogStore:
                 raise
         return row_id
 
-    def has_play(self, play_key: str) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM plays WHERE play_key=?",
-                                    (play_key,)).fetchone() is not None
-
     def tick(self, now: datetime) -> dict:
         """The daemon's periodic look at the log's health; every write here is direct."""
         return {}
