@@ -14,7 +14,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -228,6 +227,29 @@ def test_finish_unwritable_then_power_cut_the_journal_says_played_not_interrupte
     assert len(claimed) == 2 and all(history[x.id][0][0] == "playing" for x in claimed)
     assert pending_in(tmp_path)["plays"] == {}
     assert "log-reconciled" in events and "log-write-failed" in events
+
+
+def test_emergency_while_the_log_is_unwritable_airs_and_is_logged_later(rigs, tmp_path):
+    from loa.schedule.expand import Item, Occurrence
+    from loa.script.bulletin import Bulletin
+
+    with time_machine.travel(MONDAY.replace(hour=10), tick=True) as t:
+        r = rigs(t)
+        r.daemon.start()
+        r.db.broken = True
+        now = r.clock.now()
+        storm = Bulletin(id="khan-cap-1", title="Bão số 3", text="Bão số 3 sắp đổ bộ.",
+                         status="approved", priority=1, field=2)
+        r.player.emergency(Occurrence("ba-vi", "khan-cap", now, ("toan-xa",),
+                                      (Item("khan-cap", storm),)))
+        assert len(r.sink.written) == 1  # it aired
+        assert len(pending_in(tmp_path)["plays"]) == 1
+        r.db.broken = False
+        r.go(MONDAY.replace(hour=10, minute=1))
+        rows, events = read_log(tmp_path / "loa.sqlite3")
+    assert [(x.session, x.zone, x.status, x.priority) for x in rows] == [
+        ("khan-cap", "toan-xa", "played", 1)]
+    assert events.index("log-write-failed") < events.index("log-reconciled")
 
 
 def test_disk_low_event_once_and_heartbeat_fields(rigs, tmp_path, monkeypatch):
