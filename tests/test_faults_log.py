@@ -252,6 +252,25 @@ def test_emergency_while_the_log_is_unwritable_airs_and_is_logged_later(rigs, tm
     assert events.index("log-write-failed") < events.index("log-reconciled")
 
 
+def test_journal_is_allocated_once_and_survives_a_torn_write(tmp_path):
+    from loa.log.journal import Journal
+
+    j = Journal(tmp_path / "journal.bin")
+    assert j.open() == {"plays": {}, "events": []}
+    size = (tmp_path / "journal.bin").stat().st_size
+    assert size == 2 * Journal.SLOT and os.stat(tmp_path / "journal.bin").st_blocks * 512 >= size
+    j.write({"plays": {"a": {"status": "played"}}, "events": []})
+    j.write({"plays": {"a": {"status": "played"}, "b": {"status": "playing"}}, "events": []})
+    assert set(pending_in(tmp_path)["plays"]) == {"a", "b"}
+    j.close()
+    # a power cut tore the newest slot: the one before it is read
+    with open(tmp_path / "journal.bin", "r+b") as fh:
+        fh.seek(0 * Journal.SLOT + Journal.HEAD.size + 5)  # sequence 2 lives in slot 0
+        fh.write(b"\xff\xff")
+    assert set(pending_in(tmp_path)["plays"]) == {"a"}
+    assert (tmp_path / "journal.bin").stat().st_size == size  # overwritten in place, never grown
+
+
 def test_disk_low_event_once_and_heartbeat_fields(rigs, tmp_path, monkeypatch):
     import loa.log.disk as disk
 
