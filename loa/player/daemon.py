@@ -90,7 +90,9 @@ class Player:
     # --- logging helpers -------------------------------------------------------------
 
     def _claim(self, occ: Occurrence, item: Item, zone: str, clip: Clip | None,
-               status: str = "playing", reason: str | None = None) -> int | None:
+               status: str = "playing", reason: str | None = None) -> int | str | None:
+        """The row for the play (its id, or its play_key while only the journal holds it:
+        see loa.log.journal); None if it was recorded before: never play it again."""
         b = item.bulletin
         return self.store.claim(
             play_key=occ.play_key(zone, item), station=occ.station, zone=zone,
