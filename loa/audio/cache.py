@@ -315,9 +315,11 @@ class ClipStore:
         except FileNotFoundError:
             return None
         if touch:
+            # bookkeeping for prune: a full disk must not keep the clip off the air
             now = datetime.now().astimezone().isoformat(timespec="seconds")
-            self._sql(lambda db: db.execute("UPDATE clips SET used_at=? WHERE key=?",
-                                            (now, key)))
+            with contextlib.suppress(sqlite3.OperationalError):
+                self._sql(lambda db: db.execute("UPDATE clips SET used_at=? WHERE key=?",
+                                                (now, key)))
         return self._row_to_clip(row)
 
     def verify(self, clip: Clip, full: bool = False) -> str | None:

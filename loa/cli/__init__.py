@@ -163,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     nw.add_argument("--force", action="store_true", help="phát cả bản tin chưa duyệt")
     nw.set_defaults(func=c.now)
 
+    st = sub.add_parser("status", help="loa run có đang chạy tốt không: lượt sắp phát, đĩa, "
+                                       "sổ nhật ký, lỗi gần đây (mã thoát 0 khi tốt)")
+    st.add_argument("schedule", nargs="?", metavar="LỊCH",
+                    help="tệp lịch phát (mặc định: lịch loa run đang chạy)")
+    st.set_defaults(func=c.status)
+
     cal = sub.add_parser("calendar", help="lịch phát các ngày tới; xuất tệp lịch .ics")
     cal.add_argument("schedule", help="tệp lịch phát YAML")
     cal.add_argument("--days", type=int, default=7)

@@ -222,14 +222,14 @@ def run_daemon(schedule_path, sink_kind: str, wav_dir: Path | None,
                until: datetime | None, until_idle: bool, report=_out, trust_sync: bool = True):
     """Start the daemon and block; shared by `loa run` and `loa demo`."""
     from loa.cli.wiring import ChildRendering, relays_for, sink_factory
-    from loa.log import LogStore
+    from loa.log.journal import JournaledLogStore
     from loa.player import Daemon, Player
     from loa.player.trust import ClockTrust, system_time_synced
 
     schedule, _ = _load(schedule_path)
     station = schedule.station
     clock = SystemClock(station.tz)
-    store = LogStore(settings.db_path())
+    store = JournaledLogStore(settings.db_path())  # a failed write never stops a play
     sink_for, note = sink_factory(sink_kind, wav_dir)
     report(note)
     clips = ChildRendering(schedule_path, station)
@@ -303,6 +303,134 @@ def now(args) -> int:
     _out(f"Đã gửi tin khẩn cấp “{title}” tới loa run; tin sẽ ngắt buổi phát đang chạy và "
          "được phát ngay.")
     return 0
+
+
+BEAT_FRESH_S = 15  # a heartbeat older than this: `loa run` is not running (or hung)
+STATUS_EVENTS = ("device-error", "reload-failed", "log-write-failed", "disk-low",
+                 "clock-untrusted", "underflow", "reserve-released")
+
+
+def _daemon_state(control: Path) -> tuple[dict | None, float | None, int | None]:
+    """(heartbeat, its age in s, PID holding the daemon lock) as `loa run` left them."""
+    import os
+
+    beat, age, locked = None, None, None
+    try:
+        beat = json.loads((control / "daemon.json").read_text(encoding="utf-8"))
+        age = (datetime.now().astimezone() - datetime.fromisoformat(beat["at"])).total_seconds()
+    except (OSError, ValueError, KeyError, TypeError):
+        beat = None
+    for lock in (control.parent / "daemon.lock", control / "daemon.lock"):
+        try:
+            locked = int(lock.read_text(encoding="utf-8").split()[0])
+            os.kill(locked, 0)
+            break
+        except (OSError, ValueError, IndexError):
+            locked = None
+    return beat, age, locked
+
+
+def status(args) -> int:
+    """Is `loa run` running and healthy? What plays next, disk, journal, last errors."""
+    from loa.log import EVENT_VI, LogStore
+    from loa.log.disk import disk_state
+    from loa.log.journal import pending_in
+    from loa.schedule import expand
+    from loa.schedule.model import WEEKDAYS_VI
+
+    healthy = True
+    data = settings.data_dir()
+    beat, age, locked = _daemon_state(data / "control")
+    running = beat is not None and age is not None and age <= BEAT_FRESH_S
+    if running:
+        _out(f"loa run: đang chạy (PID {beat.get('pid')}, nhịp tim {max(age, 0):.0f} giây "
+             "trước).")
+    elif beat is not None and age is not None:
+        healthy = False
+        _out(f"loa run: KHÔNG CHẠY hoặc bị treo: nhịp tim cuối cách đây {age:.0f} giây "
+             f"(PID {beat.get('pid')}).")
+    else:
+        healthy = False
+        _out("loa run: KHÔNG CHẠY trên máy này.")
+    if locked is not None and not running:
+        _out(f"  Tệp khóa daemon.lock vẫn do tiến trình PID {locked} giữ.")
+
+    path = args.schedule or (beat or {}).get("schedule")
+    schedule = None
+    if path:
+        _out(f"Lịch phát: {path}")
+        try:
+            schedule, bulletins = _load(path)
+        except LoaError as exc:
+            healthy = False
+            _out(f"  Không đọc được lịch: {exc}")
+    else:
+        _out("Lịch phát: không rõ (chỉ tên tệp lịch: loa status LỊCH).")
+
+    if beat is not None and running:
+        problem = beat.get("clock_problem")
+        if problem:
+            healthy = False
+            _out(f"Đồng hồ: CHƯA TIN ĐƯỢC — {problem}; loa chưa phát.")
+        else:
+            _out("Đồng hồ: đáng tin.")
+    if beat is not None and running and beat.get("log_writable") is False:
+        healthy = False
+        _out(f"Sổ nhật ký: KHÔNG GHI ĐƯỢC ({beat.get('log_error')}); lượt phát vẫn được "
+             "phát và giữ trong journal.bin.")
+
+    if schedule is not None:
+        now = datetime.now(schedule.station.tz)
+        occs = expand(schedule, bulletins, now, now + timedelta(days=2))[:5]
+        if not occs:
+            _out("Sắp phát: không có gì trong 2 ngày tới.")
+        else:
+            _out("Sắp phát:")
+        for occ in occs:
+            zones = ", ".join(schedule.zones[z].name if z in schedule.zones else z
+                              for z in occ.zones)
+            name = schedule.sessions[occ.session].name if occ.session in schedule.sessions \
+                else occ.session
+            _out(f"  {WEEKDAYS_VI[occ.at.weekday()]} {occ.at:%d/%m/%Y %H:%M}  {name} — {zones}")
+            for item in occ.items:
+                _out(f"      {item.bulletin.title}")
+
+    disk = disk_state(data)
+    if disk.low:
+        healthy = False
+        _out(f"Đĩa: CẢNH BÁO SẮP ĐẦY — {disk.describe()}. Hãy xóa bớt tệp "
+             "(loa clips prune, tệp cũ) để sổ nhật ký luôn ghi được.")
+    else:
+        _out(f"Đĩa: {disk.describe()}.")
+
+    journal = pending_in(data)
+    waiting = len(journal.get("plays", {}))
+    if waiting:
+        healthy = False
+        _out(f"Nhật ký: {waiting} lượt phát đang chờ ghi vào sổ (giữ trong journal.bin, "
+             "sẽ tự ghi khi sổ ghi được).")
+    else:
+        _out("Nhật ký: không có lượt phát nào chờ ghi.")
+
+    errors = [tuple(e) for e in journal.get("events", []) if e[1] in STATUS_EVENTS]
+    try:
+        if settings.db_path().exists():  # looking must not create the log
+            store = LogStore(settings.db_path())
+            try:
+                errors += [e for e in store.events(limit=200) if e[1] in STATUS_EVENTS]
+            finally:
+                store.close()
+    except LoaError as exc:
+        healthy = False
+        _out(f"Sổ nhật ký: không mở được ({exc}).")
+    errors = sorted(errors, key=lambda e: e[0], reverse=True)[:5]
+    if errors:
+        _out("Lỗi gần đây:")
+        for at, kind, detail in errors:
+            when = datetime.fromisoformat(at).astimezone(DEFAULT_TZ)
+            _out(f"  {when:%d/%m/%Y %H:%M:%S}  {EVENT_VI.get(kind, kind)}: {detail}")
+    _out("Tình trạng: TỐT." if healthy else "Tình trạng: CẦN XEM LẠI (xem các dòng trên).")
+    return 0 if healthy else 1
 
 
 def calendar(args) -> int:

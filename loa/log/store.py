@@ -9,6 +9,7 @@ a power cut."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -213,6 +214,9 @@ EVENT_VI = {
     "reload-failed": "nạp lại lịch lỗi", "clock-jump": "đồng hồ nhảy",
     "clock-trusted": "đồng hồ đã đúng", "clock-untrusted": "đồng hồ chưa tin được",
     "device-error": "lỗi thiết bị", "underflow": "âm thanh bị hụt", "emergency": "tin khẩn cấp",
+    "log-write-failed": "không ghi được sổ", "log-reconciled": "đã ghi bù sổ",
+    "disk-low": "đĩa sắp đầy", "disk-ok": "đĩa đủ chỗ trở lại",
+    "reserve-released": "nhả chỗ dự trữ",
 }
 
 
@@ -256,6 +260,29 @@ class PlayRow:
 
 
 COLUMNS = tuple(PlayRow.__dataclass_fields__)
+
+
+_FIELDS = COLUMNS[1:]  # all but id
+_INSERT = (f"INSERT INTO plays ({', '.join(_FIELDS)}) "
+           f"VALUES ({', '.join('?' * len(_FIELDS))})")
+
+
+def play_fields(*, play_key: str, station: str, zone: str, program: str, session: str,
+                bulletin: str, title: str, field: int | None, priority: int | None,
+                scheduled_at: datetime, now: datetime, status: str = "playing",
+                reason: str | None = None, engine: str | None = None,
+                clip_hash: str | None = None, clip_s: float | None = None,
+                summary: str | None = None, volume: int | None = None) -> dict:
+    """A claimed play's row, column by column (all but id), as stored."""
+    at = now.isoformat(timespec="milliseconds")
+    return {"play_key": play_key, "station": station, "zone": zone, "program": program,
+            "session": session, "bulletin": bulletin, "title": title, "field": field,
+            "priority": priority, "scheduled_at": scheduled_at.isoformat(),
+            "started_at": at if status == "playing" else None, "ended_at": None,
+            "duration_s": None, "status": status, "reason": reason, "engine": engine,
+            "clip_hash": clip_hash, "recorded_at": at, "kind": kind_of(session),
+            "clip_s": None if clip_s is None else round(clip_s, 3), "summary": summary,
+            "volume": volume}
 
 
 @dataclass(frozen=True)
@@ -349,26 +376,46 @@ class LogStore:
         with self._lock:
             self._db.close()
 
-    def claim(self, *, play_key: str, station: str, zone: str, program: str, session: str,
-              bulletin: str, title: str, field: int | None, priority: int | None,
-              scheduled_at: datetime, now: datetime, status: str = "playing",
-              reason: str | None = None, engine: str | None = None,
-              clip_hash: str | None = None, clip_s: float | None = None,
-              summary: str | None = None, volume: int | None = None) -> int | None:
-        """Insert the row for a play; None if this play_key was already recorded."""
-        started = now.isoformat(timespec="milliseconds") if status == "playing" else None
+    def claim(self, **play) -> int | None:
+        """Insert the row for a play (see play_fields); None if its play_key was already
+        recorded."""
+        row = play_fields(**play)
         with self._lock:
-            cur = self._db.execute(
-                """INSERT OR IGNORE INTO plays (play_key, station, zone, program, session,
-                   bulletin, title, field, priority, scheduled_at, started_at, status, reason,
-                   engine, clip_hash, recorded_at, kind, clip_s, summary, volume)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-                (play_key, station, zone, program, session, bulletin, title, field, priority,
-                 scheduled_at.isoformat(), started, status, reason, engine, clip_hash,
-                 now.isoformat(timespec="milliseconds"), kind_of(session),
-                 None if clip_s is None else round(clip_s, 3), summary, volume),
-            )
+            cur = self._db.execute(_INSERT.replace("INSERT", "INSERT OR IGNORE", 1),
+                                   tuple(row[c] for c in _FIELDS))
             return cur.lastrowid if cur.rowcount else None
+
+    def record(self, play: dict) -> int:
+        """Write the truth about a play kept aside while the log could not be written:
+        insert it with its final status, or move its 'playing' row to that status. A row
+        already final stays as it is (the history triggers allow nothing else)."""
+        row = {c: play.get(c) for c in _FIELDS}
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                found = self._db.execute("SELECT id, status FROM plays WHERE play_key=?",
+                                         (row["play_key"],)).fetchone()
+                if found is None:
+                    row_id = self._db.execute(_INSERT, tuple(row[c] for c in _FIELDS)).lastrowid
+                else:
+                    row_id = found[0]
+                    if found[1] == "playing" and row["status"] != "playing":
+                        self._db.execute(
+                            """UPDATE plays SET status=?, reason=?,
+                               started_at=COALESCE(?, started_at), ended_at=?, duration_s=?
+                               WHERE id=?""",
+                            (row["status"], row["reason"], row["started_at"], row["ended_at"],
+                             row["duration_s"], row_id))
+                self._db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+        return row_id
+
+    def tick(self, now: datetime) -> dict:
+        """The daemon's periodic look at the log's health; every write here is direct."""
+        return {}
 
     def finish(self, row_id: int, *, status: str, started_at: datetime | None,
                ended_at: datetime, reason: str | None = None) -> None:
@@ -459,13 +506,16 @@ class LogStore:
                 "ORDER BY started_at DESC LIMIT 1").fetchone()
         return datetime.fromisoformat(row[0]) if row else None
 
-    def recover(self, now: datetime, reason: str) -> int:
-        """Plays left 'playing' by a crash or power cut become 'interrupted' (never replayed)."""
+    def recover(self, now: datetime, reason: str, keep: tuple[str, ...] = ()) -> int:
+        """Plays left 'playing' by a crash or power cut become 'interrupted' (never replayed);
+        `keep`: play_keys whose truth is known elsewhere (the journal), left as they are."""
+        sql = "UPDATE plays SET status='interrupted', reason=?, ended_at=? WHERE status='playing'"
+        args = [reason, now.isoformat(timespec="milliseconds")]
+        if keep:
+            sql += f" AND play_key NOT IN ({','.join('?' * len(keep))})"
+            args.extend(keep)
         with self._lock:
-            cur = self._db.execute(
-                "UPDATE plays SET status='interrupted', reason=?, ended_at=? "
-                "WHERE status='playing'", (reason, now.isoformat(timespec="milliseconds")))
-            return cur.rowcount
+            return self._db.execute(sql, args).rowcount
 
     def events(self, limit: int | None = 50, since: datetime | None = None,
                until: datetime | None = None) -> list[tuple[str, str, str]]:

@@ -90,7 +90,9 @@ class Player:
     # --- logging helpers -------------------------------------------------------------
 
     def _claim(self, occ: Occurrence, item: Item, zone: str, clip: Clip | None,
-               status: str = "playing", reason: str | None = None) -> int | None:
+               status: str = "playing", reason: str | None = None) -> int | str | None:
+        """The row for the play (its id, or its play_key while only the journal holds it:
+        see loa.log.journal); None if it was recorded before: never play it again."""
         b = item.bulletin
         return self.store.claim(
             play_key=occ.play_key(zone, item), station=occ.station, zone=zone,
@@ -412,12 +414,34 @@ class Daemon:
         self._take_requests()
         self._heartbeat(now)
 
+    _beat_failing = False  # the heartbeat could not be written: said once per episode
+
     def _heartbeat(self, now: datetime) -> None:
+        health = self.store.tick(now)  # the log retries its journal, watches the disk
         if self.control_dir is None:
             return
-        atomic_write_text(self.control_dir / "daemon.json", json.dumps(
+        path = self.control_dir / "daemon.json"
+        text = json.dumps(
             {"pid": os.getpid(), "at": now.isoformat(), "schedule": str(self.schedule.path),
-             "pending": len(self.pending())}, ensure_ascii=False))
+             "pending": len(self.pending()),
+             "clock_problem": None if self._planned or self.trust is None
+             else self.trust.problem(), **health}, ensure_ascii=False)
+        try:
+            atomic_write_text(path, text)
+        except OSError as exc:
+            # a full disk has no room for a new file; the old one's blocks take the beat
+            try:
+                with open(path, "r+b") as fh:
+                    old = fh.seek(0, os.SEEK_END)
+                    fh.seek(0)
+                    fh.write(text.encode().ljust(old))  # JSON allows trailing spaces
+            except OSError:
+                pass
+            if not self._beat_failing:
+                log.error("cannot write the heartbeat %s: %s", path, exc)
+                self._beat_failing = True
+        else:
+            self._beat_failing = False
 
     def _take_requests(self) -> None:
         if self.control_dir is None:
