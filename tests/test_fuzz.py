@@ -2,7 +2,7 @@
 DOCX, PDF) through validate / next / render / plan import / bulletin list / bulletin approve,
 each the real CLI in a subprocess under an address-space cap and a 10 s timeout.
 
-Seeded and bounded (LOA_FUZZ_COUNT cases, default 120, 2 at a time; LOA_FUZZ_SEED): the same
+Seeded and bounded (LOA_FUZZ_COUNT cases, default 100, 2 at a time; LOA_FUZZ_SEED): the same
 cases on every machine. Failing cases are copied with a repro.sh into LOA_FUZZ_FINDINGS (or the
 test's temp dir). benchmarks/fuzz.py runs the same harness at 2,000 cases.
 """
@@ -17,7 +17,7 @@ from fuzz import harness
 from fuzz.harness import Case, Run, campaign, check, closed_port, make_case
 from fuzz.seeds import Seeds
 
-COUNT = int(os.environ.get("LOA_FUZZ_COUNT", "120"))
+COUNT = int(os.environ.get("LOA_FUZZ_COUNT", "100"))
 SEED = int(os.environ.get("LOA_FUZZ_SEED", "20261130"))
 
 

@@ -82,6 +82,7 @@ class Run:
     seconds: float
     rss_mb: float
     timed_out: bool
+    cpu: float = 0.0  # user + system seconds: a busy hang or a blocked one
 
 
 @dataclass
@@ -187,7 +188,7 @@ def run_loa(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = TI
         return p.read_bytes().decode("utf-8", "replace").replace(str(cwd) + os.sep, "")
 
     run = Run(None if timed_out else proc.returncode, text(out), text(err), seconds,
-              usage.ru_maxrss / 1024, timed_out)
+              usage.ru_maxrss / 1024, timed_out, usage.ru_utime + usage.ru_stime)
     out.unlink()
     err.unlink()
     return run
@@ -218,6 +219,7 @@ def check(case: Case, run: Run, workdir: Path, env: dict[str, str], before: set[
     err = run.stderr
     if run.timed_out:
         flags["hangs"] = f"no exit after {TIMEOUT:.0f} s"
+        run.stderr += f"\n[fuzz] killed after {run.seconds:.1f} s, {run.cpu:.1f} s CPU\n"
         return flags
     if run.rss_mb > MEMORY_MB or "MemoryError" in err or "Cannot allocate memory" in err \
             or "bad_alloc" in err or run.rc in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT):
@@ -337,7 +339,7 @@ def save(r: Result, base: Path, findings: Path) -> Path:
     (dst / "stderr.txt").write_text(r.run.stderr[:200_000])
     (dst / "result.json").write_text(json.dumps({
         "mutation": r.case.mutation, "command": r.case.command, "argv": r.case.argv,
-        "exit": r.run.rc, "seconds": round(r.run.seconds, 2), "peak_rss_mb": round(r.run.rss_mb),
+        "exit": r.run.rc, "seconds": round(r.run.seconds, 2), "cpu": round(r.run.cpu, 2), "peak_rss_mb": round(r.run.rss_mb),
         "flags": r.flags}, ensure_ascii=False, indent=1))
     return dst
 

@@ -14,6 +14,7 @@ import zipfile
 import zlib
 
 KV = re.compile(r"^(\s*(?:- )?)([A-Za-z_][\w-]*):(\s+)(\S.*)?$")
+TOP = re.compile(r"^[A-Za-z_][\w-]*:(\s|$)")  # a top-level key, with or without a value
 
 LONG = "x" * 100_000
 VALUES = {
@@ -77,7 +78,13 @@ def _kv_lines(lines: list[str], key: str | None = None) -> list[int]:
 
 
 def _set_value(lines: list[str], i: int, value: str) -> None:
+    """Replace the value on line i; a block scalar (`>-`, `|`) goes with its lines."""
     m = KV.match(lines[i])
+    if (m.group(4) or "")[:1] in (">", "|"):
+        indent = len(lines[i]) - len(lines[i].lstrip()) + (2 if m.group(1).strip() else 0)
+        while i + 1 < len(lines) and lines[i + 1].strip() and \
+                len(lines[i + 1]) - len(lines[i + 1].lstrip()) > indent:
+            del lines[i + 1]
     lines[i] = f"{m.group(1)}{m.group(2)}: {value}"
 
 
@@ -157,7 +164,7 @@ def yaml_bomb(rng: random.Random, data: bytes) -> tuple[bytes, str]:
     bomb = ["x-bomb:", '  - &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for k in range(1, depth + 1):
         bomb.append(f"  - &a{k} [" + ",".join([f"*a{k - 1}"] * 9) + "]")
-    first = next(k for k, line in enumerate(lines) if KV.match(line) and not line.startswith(" "))
+    first = next(k for k, line in enumerate(lines) if TOP.match(line))
     lines[first:first] = bomb
     idx = [k for k in _kv_lines(lines) if k > first + len(bomb)]
     _set_value(lines, rng.choice(idx), f"*a{depth}")
