@@ -26,6 +26,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--count", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--start", type=int, default=0, help="first case number (run a campaign in parts)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--findings", type=Path, help="copy failing cases here (inputs, stderr, repro.sh)")
     ap.add_argument("--cache", type=Path, help="keep the seeds (DOCX, PDF, warm clips) here")
@@ -42,7 +43,8 @@ def main() -> int:
                   file=sys.stderr, flush=True)
 
         summary = campaign(args.count, args.seed, Path(tmp) / "cases", seeds, args.findings,
-                           workers=args.workers, progress=progress if args.progress else None)
+                           workers=args.workers, progress=progress if args.progress else None,
+                           start=args.start)
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     return 0
 

@@ -16,6 +16,7 @@ import shlex
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -26,7 +27,9 @@ from pathlib import Path
 from . import mutators as m
 from .seeds import BULLETINS_REL, Seeds, child_env
 
-TIMEOUT = 10.0  # seconds: more is a hang
+TIMEOUT = 10.0  # CPU seconds: more is a hang
+WALL_FACTOR = 4  # a run blocked (no CPU) this many times TIMEOUT on the wall clock is a hang too
+TICK = os.sysconf("SC_CLK_TCK")
 MEMORY_MB = 500  # peak RSS: more is over memory
 RLIMIT_AS = 1 << 30  # address space cap, so a bomb dies instead of swapping the machine
 APPROVER = "Nguyễn Văn An"
@@ -68,6 +71,7 @@ class Case:
     files: dict[str, bytes]  # relative path -> content, written into the case directory
     target: str  # the mutated file (relative)
     argv: list[str]
+    setup: str = ""  # for kind "paths": what the path argument is made into
 
     @property
     def id(self) -> str:
@@ -98,8 +102,14 @@ class Result:
         return "ok" if self.run.rc == 0 else "clean_error"
 
 
-KINDS = {"schedule": 34, "bulletins": 28, "template": 8, "plan_txt": 14, "plan_docx": 10,
-         "plan_pdf": 6}
+KINDS = {"schedule": 32, "bulletins": 26, "template": 8, "plan_txt": 13, "plan_docx": 10,
+         "plan_pdf": 6, "paths": 5}
+# kind "paths": the file argument itself is wrong (setup, command)
+PATH_CASES = [("in_dir", "validate"), ("in_dir", "bulletin_list"), ("in_dir", "bulletin_approve"),
+              ("in_dir", "plan_import"), ("in_missing", "next"), ("in_missing", "plan_import"),
+              ("out_dir", "plan_import"), ("out_missing_dir", "plan_import"),
+              ("out_fifo", "plan_import"), ("out_new", "plan_import"),
+              ("out_existing_0640", "plan_import")]
 COMMANDS = {
     "schedule": ["validate", "validate", "next", "next", "render"],
     "bulletins": ["bulletin_list", "bulletin_approve", "bulletin_approve", "validate", "next",
@@ -114,6 +124,8 @@ def make_case(seeds: Seeds, seed: int, index: int) -> Case:
     rng = random.Random(f"{seed}:{index}")
     kinds = [k for k in KINDS if k != "plan_pdf" or seeds.pdf]
     kind = rng.choices(kinds, weights=[KINDS[k] for k in kinds])[0]
+    if kind == "paths":
+        return _path_case(seeds, rng, index)
     command = rng.choice(COMMANDS[kind])
     oracle = None
     bulletins = seeds.render_bulletins if command == "render" else seeds.bulletins
@@ -135,12 +147,12 @@ def make_case(seeds: Seeds, seed: int, index: int) -> Case:
             files[name], mutation, _ = m.plan_txt_mutation(rng, seeds.plans_txt[name])
         elif kind == "plan_docx":
             name = "ke-hoach.docx"
-            files = {name: m.docx_mutation(rng, seeds.docx)}
-            files[name], mutation, _ = files[name]
+            body, mutation, _ = m.docx_mutation(rng, seeds.docx)
+            files = {name: body}
         else:
             name = "ke-hoach.pdf"
-            files = {name: m.pdf_mutation(rng, seeds.pdf)}
-            files[name], mutation, _ = files[name]
+            body, mutation, _ = m.pdf_mutation(rng, seeds.pdf)
+            files = {name: body}
         target = name
     if command == "plan_import":
         argv = ["plan", "import", target, "-o", "ban-tin.yaml"]
@@ -156,9 +168,51 @@ def make_case(seeds: Seeds, seed: int, index: int) -> Case:
     return Case(index, kind, command, mutation, oracle, files, target, argv)
 
 
+def _path_case(seeds: Seeds, rng: random.Random, index: int) -> Case:
+    setup, command = rng.choice(PATH_CASES)
+    files = {"ba-vi.yaml": seeds.schedule, BULLETINS_REL: seeds.bulletins,
+             "ke-hoach.txt": seeds.plans_txt["ba-vi-2026.txt"]}
+    out = {"out_dir": "ra", "out_missing_dir": "khong-co/ban-tin.yaml", "out_fifo": "fifo.yaml",
+           "out_new": "ban-tin.yaml", "out_existing_0640": "ban-tin.yaml"}.get(setup)
+    if command == "plan_import":
+        target = out or ("ke-hoach.txt" if setup == "in_dir" else "khong-co.txt")
+        argv = ["plan", "import", "ke-hoach.txt" if out else target, "-o", out or "ban-tin.yaml"]
+    elif command.startswith("bulletin"):
+        target = BULLETINS_REL
+        argv = ["bulletin", command.split("_")[1], target]
+        if command == "bulletin_approve":
+            argv += ["IV.1.b", "--by", APPROVER]
+    else:
+        target = "lich.yaml" if setup == "in_dir" else "khong-co.yaml"
+        argv = [command, target]
+    if setup == "in_dir":
+        files.pop(target, None)
+    return Case(index, "paths", command, f"path:{setup}", None, files, target, argv, setup)
+
+
+def _apply_setup(case: Case, workdir: Path) -> None:
+    p = workdir / case.target
+    if case.setup in ("in_dir", "out_dir"):
+        p.mkdir(parents=True, exist_ok=True)
+    elif case.setup == "out_fifo":
+        os.mkfifo(p)
+    elif case.setup == "out_existing_0640":
+        p.write_bytes(case.files[BULLETINS_REL])  # plan import merges into what is there
+        p.chmod(0o640)
+
+
 def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (RLIMIT_AS, RLIMIT_AS))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _cpu(pid: int) -> float:
+    """User + system seconds of a running process and its reaped children."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in fields[11:15]) / TICK
 
 
 def run_loa(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = TIMEOUT) -> Run:
@@ -166,8 +220,6 @@ def run_loa(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = TI
     out, err = cwd / ".stdout", cwd / ".stderr"
     with open(out, "wb") as fo, open(err, "wb") as fe:
         start = time.monotonic()
-        import subprocess
-
         proc = subprocess.Popen([sys.executable, "-m", "loa", *argv], cwd=cwd, env=env,
                                 stdin=subprocess.DEVNULL, stdout=fo, stderr=fe,
                                 preexec_fn=_limits, start_new_session=True)
@@ -176,14 +228,16 @@ def run_loa(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = TI
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            if time.monotonic() - start > timeout:
+            # CPU time, not wall time, decides a busy hang: the machine may be shared
+            if _cpu(proc.pid) > timeout or time.monotonic() - start > timeout * WALL_FACTOR:
                 timed_out = True
                 os.killpg(proc.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(proc.pid, 0)
                 break
-            time.sleep(0.02)
+            time.sleep(0.05)
         seconds = time.monotonic() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
+
     def text(p: Path) -> str:  # paths relative to the case: one class whatever the temp dir
         return p.read_bytes().decode("utf-8", "replace").replace(str(cwd) + os.sep, "")
 
@@ -218,7 +272,7 @@ def check(case: Case, run: Run, workdir: Path, env: dict[str, str], before: set[
     flags: dict[str, str] = {}
     err = run.stderr
     if run.timed_out:
-        flags["hangs"] = f"no exit after {TIMEOUT:.0f} s"
+        flags["hangs"] = f"no exit within {TIMEOUT:.0f} s CPU"
         run.stderr += f"\n[fuzz] killed after {run.seconds:.1f} s, {run.cpu:.1f} s CPU\n"
         return flags
     if run.rss_mb > MEMORY_MB or "MemoryError" in err or "Cannot allocate memory" in err \
@@ -235,7 +289,7 @@ def check(case: Case, run: Run, workdir: Path, env: dict[str, str], before: set[
         else:
             first = loi[0]
             name = Path(case.target).name
-            written = m._lines(case.files[case.target])  # a path the operator wrote also counts
+            written = m._lines(case.files.get(case.target, b""))  # a path the operator wrote counts
             named = name in first or any(
                 tok in first for tok in re.findall(r"[\w./~-]+\.(?:yaml|yml|txt|docx|pdf)|/[\w./-]+",
                                                    "\n".join(written)[:200_000]))
@@ -261,24 +315,36 @@ def _wrong_result(case: Case, run: Run, workdir: Path, env: dict[str, str], befo
     """What a run did that a correct loa does not, beyond how it failed."""
     target = workdir / case.target
     after = _listing(workdir)
-    if case.command == "bulletin_approve":
+    if case.setup == "out_fifo" and run.rc == 0 and not target.is_fifo():
+        return "-o onto a FIFO replaced it with a regular file"
+    if case.setup == "out_new" and run.rc == 0:
+        umask = os.umask(0o22)
+        os.umask(umask)
+        if (target.stat().st_mode & 0o777) != 0o666 & ~umask:
+            return f"new output has mode {target.stat().st_mode & 0o777:o}, umask gives " \
+                   f"{0o666 & ~umask:o}"
+    if case.setup == "out_existing_0640" and run.rc == 0 and (target.stat().st_mode & 0o777) != 0o640:
+        return f"rewriting the output changed its mode 640 -> {target.stat().st_mode & 0o777:o}"
+    if case.command == "bulletin_approve" and target.is_file():
         if run.rc == 0 and target.exists() and (target.stat().st_mode & 0o777) != original_mode:
             return f"approve changed the file mode {original_mode:o} -> " \
                    f"{target.stat().st_mode & 0o777:o}"
         if run.rc != 0 and target.read_bytes() != case.files[case.target]:
             return "approve failed but changed the file"
     if case.command == "plan_import":
-        if run.rc != 0 and (workdir / "ban-tin.yaml").exists():
+        out = case.argv[case.argv.index("-o") + 1]
+        if run.rc != 0 and (workdir / out).is_file() and case.setup != "out_existing_0640":
             return "import failed but wrote its output"
         if run.rc == 0:
             if case.oracle == "no_attr":
                 return "template reaching an attribute/index was accepted"
-            check_ = run_loa(["bulletin", "list", "ban-tin.yaml"], workdir, env)
+            check_ = run_loa(["bulletin", "list", out], workdir, env)
             if check_.rc != 0:
                 return "import output rejected by bulletin list: " + _detail(
                     (check_.stderr.strip().splitlines() or [""])[-1])
             after = _listing(workdir)
-    extra = sorted(after - before - {"ban-tin.yaml"})
+    extra = sorted(p for p in after - before if not p.endswith("ban-tin.yaml")
+                   and p != "khong-co")
     if extra:
         return "left files behind: " + ", ".join(extra[:3])
     if case.oracle == "reject" and run.rc == 0:
@@ -307,6 +373,7 @@ def run_case(case: Case, seeds: Seeds, base: Path, port: int) -> Result:
     data = workdir / ".data"
     if case.command == "render":
         shutil.copytree(seeds.warm_data, data)
+    _apply_setup(case, workdir)
     env = child_env(data, port)
     before = _listing(workdir)
     run = run_loa(case.argv, workdir, env)
@@ -329,7 +396,10 @@ def save(r: Result, base: Path, findings: Path) -> Path:
     dst.mkdir(parents=True)
     for rel in r.case.files:
         (dst / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src / rel, dst / rel)
+        if (src / rel).is_file():
+            shutil.copy2(src / rel, dst / rel)
+    if r.case.setup:
+        (dst / "setup.txt").write_text(f"before running, make {r.case.target} into: {r.case.setup}\n")
     cmd = "python -m loa " + shlex.join(r.case.argv)
     (dst / "repro.sh").write_text(
         "#!/bin/sh\n# run from a loa checkout's venv; LOA_DATA_DIR keeps the real one clean\n"
@@ -339,17 +409,17 @@ def save(r: Result, base: Path, findings: Path) -> Path:
     (dst / "stderr.txt").write_text(r.run.stderr[:200_000])
     (dst / "result.json").write_text(json.dumps({
         "mutation": r.case.mutation, "command": r.case.command, "argv": r.case.argv,
-        "exit": r.run.rc, "seconds": round(r.run.seconds, 2), "cpu": round(r.run.cpu, 2), "peak_rss_mb": round(r.run.rss_mb),
-        "flags": r.flags}, ensure_ascii=False, indent=1))
+        "exit": r.run.rc, "seconds": round(r.run.seconds, 2), "cpu": round(r.run.cpu, 2),
+        "peak_rss_mb": round(r.run.rss_mb), "flags": r.flags}, ensure_ascii=False, indent=1))
     return dst
 
 
 def campaign(count: int, seed: int, base: Path, seeds: Seeds, findings: Path | None = None,
-             workers: int = 2, keep_per_class: int = 2, progress=None) -> dict:
+             workers: int = 2, keep_per_class: int = 2, progress=None, start: int = 0) -> dict:
     """Run `count` cases; return the counts (one JSON object) with the failure classes."""
     base.mkdir(parents=True, exist_ok=True)
     port = closed_port()
-    start = time.monotonic()
+    began = time.monotonic()
 
     def one(i: int) -> Result:
         r = run_case(make_case(seeds, seed, i), seeds, base, port)
@@ -358,8 +428,9 @@ def campaign(count: int, seed: int, base: Path, seeds: Seeds, findings: Path | N
         return r
 
     with ThreadPoolExecutor(workers) as pool:
-        results = list(pool.map(one, range(count)))
-    summary: dict = {"seed": seed, "files": count, "seconds": round(time.monotonic() - start, 1)}
+        results = list(pool.map(one, range(start, start + count)))
+    summary: dict = {"seed": seed, "first_case": start, "files": count,
+                     "seconds": round(time.monotonic() - began, 1)}
     for f in FLAGS:
         summary[f] = sum(1 for r in results if f in r.flags)
     summary["ok"] = sum(1 for r in results if r.status == "ok")
