@@ -38,8 +38,9 @@ FLAGS = ("tracebacks", "hangs", "over_memory", "wrong_exit", "errors_without_loi
          "errors_without_file", "errors_without_line", "english_errors", "long_errors",
          "wrong_results")
 # Messages about a whole file, where no line can be named.
-WHOLE_FILE = re.compile(r"không tìm thấy|không có chữ|không có tệp|thư mục|quyền|không đọc được|trống|rỗng|"
-                        r"quá lớn|quá dài|không phải tệp|không mở được|hỏng|không phải văn bản")
+WHOLE_FILE = re.compile(r"không tìm thấy|không có chữ|không có bản tin|không có tệp|thư mục|quyền|"
+                        r"không đọc được|trống|rỗng|quá lớn|quá dài|không phải tệp|không mở được|hỏng|"
+                        r"không phải văn bản")
 VIETNAMESE = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữự"
                         r"ỳýỷỹỵ]", re.IGNORECASE)
 # PyYAML / Python wording that leaks into an operator message
