@@ -417,3 +417,37 @@ def test_any_reload_failure_is_an_event_and_the_old_schedule_plays(tmp_path, cap
     assert "Traceback" not in capfd.readouterr().err
     assert len(rows) == 4 and {x.status for x in rows} == {"played"}
     assert len({x.play_key for x in rows}) == 4  # 2 zones x 2 approved bulletins at 06:30
+
+
+# --- the control channel's pieces ---------------------------------------------------------------
+
+def test_lock_is_exclusive_and_released_with_its_holder(tmp_path):
+    from loa.errors import LoaError
+
+    first = control.DaemonLock(tmp_path)
+    first.acquire()
+    try:
+        assert control.running_pid(tmp_path) == os.getpid()
+        with pytest.raises(LoaError) as refused:
+            control.DaemonLock(tmp_path).acquire(tries=0.2)
+        assert f"PID {os.getpid()}" in str(refused.value) and "daemon.lock" in str(refused.value)
+    finally:
+        first.release()
+    assert control.running_pid(tmp_path) is None
+    with control.DaemonLock(tmp_path):
+        assert control.running_pid(tmp_path) == os.getpid()
+
+
+def test_zones_by_id_or_name_and_garbage_refused(tmp_path):
+    from loa.errors import LoaError
+
+    zones = {"toan-xa": "Toàn xã", "thon-1": "Thôn 1"}
+    assert control.resolve_zones([], zones) == ("toan-xa", "thon-1")
+    assert control.resolve_zones(["THÔN 1", "thon-1", "toan-xa"], zones) == ("thon-1", "toan-xa")
+    for bad in ("thon-1", [1], {"a": 1}, ["x" * 5000]):
+        with pytest.raises(LoaError) as err:
+            control.resolve_zones(bad, zones, "lich.yaml")
+        assert str(err.value).startswith("lich.yaml: ") and len(str(err.value)) < 300
+    # a heartbeat that is not what the daemon writes is as good as none
+    (tmp_path / "daemon.json").write_text('{"at": "2026-01-01T00:00:00+07:00", "zones": 5}')
+    assert control.read_heartbeat(tmp_path) is None

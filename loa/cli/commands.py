@@ -298,10 +298,9 @@ def now(args) -> int:
     who = f"loa run (PID {pid})" if pid else "loa run"
     beat = ctl.read_heartbeat(control)
     zones = None
-    if beat is not None and isinstance(beat.get("zones"), list):
+    if beat is not None:
         # the zones of the schedule the daemon runs now; it checks them again itself
-        zones = ctl.resolve_zones(args.zones or [], {z: n for z, n in beat["zones"]},
-                                  beat.get("schedule"))
+        zones = ctl.resolve_zones(args.zones or [], beat["zones"], beat.get("schedule"))
     if args.bulletins:
         bfile = load_bulletins(args.bulletins)
         b = bfile.get(args.what)
@@ -333,7 +332,7 @@ def now(args) -> int:
                        "(systemctl status loa) rồi gửi lại.")
     if not answer.accepted:
         raise LoaError(f"{who} không nhận tin khẩn cấp: {answer.reason}")
-    names = {z: n for z, n in beat["zones"]} if zones is not None else {}
+    names = beat["zones"] if beat is not None else {}
     where = ", ".join(names.get(z, z) for z in answer.zones)
     _out(f"Đã gửi tin khẩn cấp “{title}” (mã {answer.id}) tới {where}: loa run đã nhận và ghi "
          "vào nhật ký; tin sẽ ngắt buổi phát đang chạy và được phát ngay.")

@@ -49,7 +49,11 @@ class DaemonLock:
     def acquire(self, tries: float = 1.0) -> None:
         """Take the lock or raise LoaError naming the running daemon's PID. Retries for
         `tries` seconds: `loa now` holds a shared lock for a moment when it looks."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LoaError(f"không mở được tệp khóa của bộ phát ({exc.strerror}); hãy chạy "
+                           "loa run bằng đúng người dùng của dịch vụ loa.", self.path) from None
         deadline = time.monotonic() + tries
         while True:
             try:
@@ -120,13 +124,15 @@ def write_heartbeat(control_dir: Path, now: datetime, schedule: Path,
 
 
 def read_heartbeat(control_dir: Path) -> dict | None:
-    """The heartbeat with its age in seconds ("age"), or None if there is none."""
+    """The heartbeat with its age in seconds ("age") and zones as {id: name}, or None if
+    there is none (or it cannot be read)."""
     try:
         state = json.loads((control_dir / HEARTBEAT).read_text(encoding="utf-8"))
         at = datetime.fromisoformat(state["at"])
         state["age"] = (datetime.now().astimezone() - at).total_seconds()
+        state["zones"] = {str(z): str(name) for z, name in state["zones"]}
         return state
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
