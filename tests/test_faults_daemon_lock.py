@@ -353,11 +353,11 @@ def test_a_request_past_its_deadline_is_refused_by_the_daemon(pulse, tmp_path):
 
 def test_bulletins_file_replaced_by_a_directory_the_old_schedule_plays(pulse, tmp_path):
     data = tmp_path / "data"
-    at = _soon(lead_s=20, run_s=40)
+    at = _soon(lead_s=30, run_s=40)
     schedule = _station(tmp_path, at)
     proc = _daemon(pulse, data, schedule, "--until-idle")
     try:
-        assert _wait_for(lambda: _up(data), 15)
+        assert _wait_for(lambda: _up(data), 25)
         bulletins = tmp_path / "bulletins.yaml"
         bulletins.rename(tmp_path / "bulletins.bak")
         bulletins.mkdir()
@@ -451,3 +451,42 @@ def test_zones_by_id_or_name_and_garbage_refused(tmp_path):
     # a heartbeat that is not what the daemon writes is as good as none
     (tmp_path / "daemon.json").write_text('{"at": "2026-01-01T00:00:00+07:00", "zones": 5}')
     assert control.read_heartbeat(tmp_path) is None
+
+
+def test_an_emergency_the_log_cannot_record_is_not_accepted(tmp_path):
+    """Accepted means its event row is committed: a log another writer holds locked (a real
+    SQLite lock, past the store's busy timeout) makes the daemon answer "not accepted"."""
+    import sqlite3
+
+    with time_machine.travel(MONDAY, tick=True) as t:
+        r = Rig(tmp_path, t)
+        try:
+            r.daemon.start()
+            ctl = tmp_path / "control"
+            rid = control.new_request_id()
+            control.send_request(ctl, rid, {"title": "Bão", "text": "Bão số 3 sắp đổ bộ."}, 60)
+            holder = sqlite3.connect(tmp_path / "loa.sqlite3", isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+            try:
+                r.daemon._take_requests()
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            answer = control.read_answer(ctl, rid)
+            assert answer is not None and not answer.accepted
+            assert "không ghi được tin khẩn cấp vào sổ nhật ký" in answer.reason
+            assert "database is locked" in answer.reason
+            time.sleep(0.5)
+            assert r.rows() == [] and not [e for e in r.store.events(100)
+                                           if e[1] == "emergency"]
+            # once the log is writable the same request is accepted, logged and played
+            rid = control.new_request_id()
+            control.send_request(ctl, rid, {"title": "Bão", "text": "Bão số 3 sắp đổ bộ.",
+                                            "zones": ["toan-xa"]}, 60)
+            r.daemon._take_requests()
+            answer = control.read_answer(ctl, rid)
+            assert answer is not None and answer.accepted and answer.zones == ("toan-xa",)
+            assert _wait_for(lambda: [x.status for x in r.rows()] == ["played"], 20)
+            assert list((ctl / "requests").iterdir()) == []
+        finally:
+            r.close()

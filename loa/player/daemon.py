@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +47,7 @@ WATCH_S = 1.0  # how often the watcher looks at clock, files and requests
 JUMP = timedelta(seconds=30)  # wall clock moving this much more or less than monotonic time
 OPEN_AHEAD_S = 0.3  # a sound device stream is opened this early, then fed silence
 EMERGENCY = "khan-cap"
+_PLAN_ID = re.compile(r"[\w.-]{0,80}")
 
 
 @dataclass
@@ -461,7 +463,13 @@ class Daemon:
         if self.control_dir is None:
             return
         for req in control.claim_requests(self.control_dir):
-            result = self._take(req)
+            try:
+                result = self._take(req)
+            except Exception as exc:  # noqa: BLE001 - a bug: refuse, say so, keep watching
+                log.error("emergency request %s failed: %s: %s", req.rid, type(exc).__name__,
+                          exc)
+                result = control.Answer(False, reason=f"lỗi trong loa ({type(exc).__name__}: "
+                                                      f"{exc}); tin không được phát.")
             try:
                 control.answer(self.control_dir, req, result)
             except OSError as exc:
@@ -514,8 +522,8 @@ class Daemon:
             raise LoaError("tin khẩn cấp không có lời.")
         if not isinstance(title, str) or not title.strip():
             title = text[:60]
-        if not isinstance(plan, str):
-            plan = ""
+        if not isinstance(plan, str) or not _PLAN_ID.fullmatch(plan):
+            plan = ""  # a plan id names a file's plan; anything else is not one
         zones = control.resolve_zones(
             req.get("zones"), {z: zone.name for z, zone in self.schedule.zones.items()},
             self.schedule.path)
