@@ -33,6 +33,7 @@ class _Parser(argparse.ArgumentParser):
                        ("unrecognized arguments", "không hiểu tham số"),
                        ("expected one argument", "cần một giá trị"),
                        ("invalid int value", "không phải số nguyên"),
+                       ("invalid float value", "không phải số"),
                        ("argument", "tham số")):
             message = message.replace(en, vi)
         self.print_usage(sys.stderr)
@@ -161,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     nw.add_argument("--zones", nargs="+", metavar="VÙNG", help="các vùng (mặc định: tất cả)")
     nw.add_argument("--title", help="tiêu đề ghi vào nhật ký")
     nw.add_argument("--force", action="store_true", help="phát cả bản tin chưa duyệt")
+    nw.add_argument("--timeout", type=float, default=15.0, metavar="GIÂY",
+                    help="chờ loa run xác nhận đã nhận tin tối đa chừng này giây (mặc định "
+                         "15); quá hạn thì tin được rút lại, không phát")
     nw.set_defaults(func=c.now)
 
     st = sub.add_parser("status", help="loa run có đang chạy tốt không: lượt sắp phát, đĩa, "

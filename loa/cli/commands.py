@@ -221,6 +221,16 @@ def next_(args) -> int:
 def run_daemon(schedule_path, sink_kind: str, wav_dir: Path | None,
                until: datetime | None, until_idle: bool, report=_out, trust_sync: bool = True):
     """Start the daemon and block; shared by `loa run` and `loa demo`."""
+    from loa.player.control import DaemonLock
+
+    # One daemon per data folder, held for its whole life: taken before anything opens the
+    # log, so a second one refuses without touching it (no recovery, no event).
+    with DaemonLock(settings.data_dir()):
+        return _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report,
+                           trust_sync)
+
+
+def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, trust_sync):
     from loa.cli.wiring import ChildRendering, relays_for, sink_factory
     from loa.log.journal import JournaledLogStore
     from loa.player import Daemon, Player
@@ -273,20 +283,26 @@ def run(args) -> int:
 
 
 def now(args) -> int:
-    """Hand an emergency bulletin to the running daemon, which interrupts and plays it."""
-    from loa.fsio import atomic_write_text
+    """Hand an emergency bulletin to the running daemon and wait until it has recorded it
+    in the log (then it interrupts and plays it), or refused it."""
+    import time
+
+    from loa.player import control as ctl
     from loa.script.bulletin import load_bulletins
 
+    if not 0 < args.timeout <= 600:
+        raise LoaError("--timeout phải lớn hơn 0 và không quá 600 giây.")
     control = settings.control_dir()
-    beat = control / "daemon.json"
-    try:
-        state = json.loads(beat.read_text(encoding="utf-8"))
-        age = (datetime.now().astimezone() - datetime.fromisoformat(state["at"])).total_seconds()
-    except (OSError, ValueError, KeyError):
-        age = None
-    if age is None or age > 15:
+    pid = ctl.running_pid(settings.data_dir())
+    if pid is None:
         raise LoaError("không thấy 'loa run' đang chạy trên máy này, nên không phát ngay được. "
                        "Hãy khởi động dịch vụ loa (xem README) rồi thử lại.")
+    who = f"loa run (PID {pid})" if pid else "loa run"
+    beat = ctl.read_heartbeat(control)
+    zones = None
+    if beat is not None:
+        # the zones of the schedule the daemon runs now; it checks them again itself
+        zones = ctl.resolve_zones(args.zones or [], beat["zones"], beat.get("schedule"))
     if args.bulletins:
         bfile = load_bulletins(args.bulletins)
         b = bfile.get(args.what)
@@ -296,12 +312,32 @@ def now(args) -> int:
         title, text, plan = b.title, b.text, b.plan
     else:
         title, text, plan = args.title or args.what[:60], args.what, ""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    atomic_write_text(control / "requests" / f"{stamp}.json", json.dumps(
-        {"title": title, "text": text, "plan": plan, "zones": args.zones or []},
-        ensure_ascii=False))
-    _out(f"Đã gửi tin khẩn cấp “{title}” tới loa run; tin sẽ ngắt buổi phát đang chạy và "
-         "được phát ngay.")
+    rid = ctl.new_request_id()
+    answer = None
+    try:
+        ctl.send_request(control, rid, {"title": title, "text": text, "plan": plan,
+                                        "zones": list(zones or args.zones or [])},
+                         args.timeout)
+        deadline = time.time() + args.timeout
+        answer = ctl.wait_answer(control, rid, deadline)
+        if answer is None and not ctl.withdraw(control, rid):
+            # claimed just in time: its answer follows (the daemon drops it after the grace)
+            answer = ctl.wait_answer(control, rid, deadline + ctl.GRACE_S + 2.0)
+    finally:
+        if answer is None:
+            ctl.withdraw(control, rid)  # Ctrl+C or timeout: it must not play later
+    if answer is None:
+        late = "" if beat is not None and beat["age"] <= ctl.STALE_S else (
+            " (máy phát không còn báo hoạt động, có thể bị treo)")
+        raise LoaError(f"{who} không trả lời trong {args.timeout:g} giây{late}. Đã rút lại "
+                       "tin khẩn cấp: tin sẽ KHÔNG được phát. Hãy kiểm tra dịch vụ loa "
+                       "(systemctl status loa) rồi gửi lại.")
+    if not answer.accepted:
+        raise LoaError(f"{who} không nhận tin khẩn cấp: {answer.reason}")
+    names = beat["zones"] if beat is not None else {}
+    where = ", ".join(names.get(z, z) for z in answer.zones)
+    _out(f"Đã gửi tin khẩn cấp “{title}” (mã {answer.id}) tới {where}: loa run đã nhận và ghi "
+         "vào nhật ký; tin sẽ ngắt buổi phát đang chạy và được phát ngay.")
     return 0
 
 

@@ -196,10 +196,11 @@ class JournaledLogStore(LogStore):
                 self._failed_at, self._failing = first[0], first[2]
                 self._written = [0, 0]
 
-    def _save(self) -> None:
-        """The journal on disk says what memory says (called with _jlock held)."""
+    def _save(self) -> bool:
+        """The journal on disk says what memory says (called with _jlock held); False
+        when it could not be written (memory holds it)."""
         if not self.journal.is_open:
-            return
+            return False
         state = {"plays": self._pending, "events": self._events}
         try:
             try:
@@ -208,11 +209,13 @@ class JournaledLogStore(LogStore):
                 plays = {k: {**v, "summary": None} for k, v in self._pending.items()}
                 self.journal.write({"plays": plays, "events": self._events[-20:]})
             self._journal_warned = False
+            return True
         except (OSError, JournalFull) as exc:
             if not self._journal_warned:
                 log.error("cannot write the journal %s (%s): %d plays kept in memory only",
                           self.journal.path, exc, len(self._pending))
                 self._journal_warned = True
+            return False
 
     @property
     def waiting(self) -> int:
@@ -356,14 +359,18 @@ class JournaledLogStore(LogStore):
         found = self.query(f"SELECT {', '.join(COLUMNS)} FROM plays WHERE id=?", (row_id,))
         return dict(zip(COLUMNS[1:], found[0][1:], strict=True)) if found else {}
 
-    def event(self, kind: str, at: datetime, detail: str = "") -> None:
+    def event(self, kind: str, at: datetime, detail: str = "", durable: bool = False) -> None:
+        """Never raises for a failed write, unless `durable` and neither the log nor the
+        journal file could keep it (an emergency is not accepted on memory alone)."""
         try:
             super().event(kind, at, detail)
         except WRITE_ERRORS as exc:
             self._failed(exc, at)
             with self._jlock:
                 self._events.append([_iso(at), kind, detail])
-                self._save()
+                kept = self._save()
+            if durable and not kept:
+                raise
             return
         self._after_write(at)
 

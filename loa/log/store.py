@@ -216,7 +216,7 @@ EVENT_VI = {
     "device-error": "lỗi thiết bị", "underflow": "âm thanh bị hụt", "emergency": "tin khẩn cấp",
     "log-write-failed": "không ghi được sổ", "log-reconciled": "đã ghi bù sổ",
     "disk-low": "đĩa sắp đầy", "disk-ok": "đĩa đủ chỗ trở lại",
-    "reserve-released": "nhả chỗ dự trữ",
+    "reserve-released": "nhả chỗ dự trữ", "emergency-dropped": "bỏ tin khẩn cấp quá hạn",
 }
 
 
@@ -431,7 +431,8 @@ class LogStore:
                  ended_at.isoformat(timespec="milliseconds"), duration, row_id),
             )
 
-    def event(self, kind: str, at: datetime, detail: str = "") -> None:
+    def event(self, kind: str, at: datetime, detail: str = "", durable: bool = False) -> None:
+        """Raises if it cannot be written (`durable` matters to a store that journals)."""
         with self._lock:
             self._db.execute("INSERT INTO events (at, kind, detail) VALUES (?,?,?)",
                              (at.isoformat(timespec="milliseconds"), kind, detail))

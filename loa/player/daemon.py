@@ -7,9 +7,9 @@ edited schedule files, SIGHUP and emergency requests, and re-plans.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
-import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -28,8 +28,8 @@ from loa.audio.cache import Clip
 from loa.audio.wav import read_wav
 from loa.clock import Clock
 from loa.errors import LoaError
-from loa.fsio import atomic_write_text
 from loa.log.store import LogStore
+from loa.player import control
 from loa.player.relays import NoRelays, Relays
 from loa.player.sinks import Sink, SinkError
 from loa.player.trust import ClockTrust
@@ -47,6 +47,7 @@ WATCH_S = 1.0  # how often the watcher looks at clock, files and requests
 JUMP = timedelta(seconds=30)  # wall clock moving this much more or less than monotonic time
 OPEN_AHEAD_S = 0.3  # a sound device stream is opened this early, then fed silence
 EMERGENCY = "khan-cap"
+_PLAN_ID = re.compile(r"[\w.-]{0,80}")
 
 
 @dataclass
@@ -81,6 +82,7 @@ class Player:
         self._urgent_lock = threading.Lock()
         self._active: list[Sink] = []
         self._interrupted = threading.Event()
+        self._emergency_on_air = False
 
     @property
     def lead(self) -> timedelta:
@@ -117,18 +119,31 @@ class Player:
     # --- emergencies -------------------------------------------------------------------
 
     def emergency(self, occ: Occurrence) -> None:
-        """Play `occ` now, cutting short whatever is playing."""
+        """Play `occ` now, cutting short whatever is playing; an emergency on air is not
+        cut: the new one plays right after it."""
         with self._urgent_lock:
             self._urgent.append(occ)
+            behind_emergency = self._emergency_on_air
         if self._lock.acquire(blocking=False):
             try:
                 self._drain_urgent()
             finally:
-                self._lock.release()
-        else:
+                self._release()
+        elif not behind_emergency:
             self._interrupted.set()
             for sink in list(self._active):
                 sink.stop()
+
+    def _release(self) -> None:
+        """Release the player; an emergency queued just as it let go is not left waiting."""
+        while True:
+            self._lock.release()
+            with self._urgent_lock:
+                if not self._urgent:
+                    return
+            if not self._lock.acquire(blocking=False):
+                return  # the new holder drains the queue
+            self._drain_urgent()
 
     def _drain_urgent(self) -> None:
         while True:
@@ -136,16 +151,23 @@ class Player:
                 if not self._urgent:
                     return
                 occ = self._urgent.pop(0)
+                self._emergency_on_air = True
             self._interrupted.clear()
-            self._play(occ, emergency=True)
+            try:
+                self._play(occ, emergency=True)
+            finally:
+                self._emergency_on_air = False
 
     # --- playing -----------------------------------------------------------------------
 
     def play(self, occ: Occurrence) -> None:
-        with self._lock:
+        self._lock.acquire()
+        try:
             self._drain_urgent()
             self._play(occ)
             self._drain_urgent()
+        finally:
+            self._release()
 
     def _load(self, occ: Occurrence) -> list[_Loaded]:
         loaded = []
@@ -294,6 +316,8 @@ class Daemon:
         self._last_mono = time.monotonic()
         self._state_lock = threading.Lock()
         self._watch_lock = threading.Lock()
+        self._emergency_ids: set[str] = set()
+        self._beat_failing = False
 
     # --- planning ------------------------------------------------------------------------
 
@@ -372,11 +396,19 @@ class Daemon:
         self._reload.set()
 
     def reload(self) -> bool:
+        """Load the schedule again; whatever goes wrong, the old one keeps playing."""
+        now = self.clock.now()
         try:
             schedule, bulletins = self._load()
-        except LoaError as exc:
-            self.store.event("reload-failed", self.clock.now(), str(exc))
-            log.error("reload failed, keeping the old schedule: %s", exc)
+            expand(schedule, bulletins, now, now + HORIZON)  # one that cannot plan is refused
+        except Exception as exc:  # noqa: BLE001 - any failure: keep playing the old schedule
+            detail = _reload_problem(exc)
+            log.error("reload failed, keeping the old schedule: %s: %s",
+                      type(exc).__name__, exc)
+            try:
+                self.store.event("reload-failed", now, detail)
+            except Exception as exc2:  # noqa: BLE001 - the log's own failure is not ours here
+                log.error("cannot record reload-failed: %s", exc2)
             return False
         self.schedule, self.bulletins = schedule, bulletins
         self.store.event("reload", self.clock.now(), str(schedule.path))
@@ -406,66 +438,121 @@ class Daemon:
             if problem is None:
                 self.store.event("clock-trusted", now, "")
                 self.plan_jobs()
+        self._take_requests()  # emergencies first: a reload may render for a while
         times = self._file_times()
         if times != self._mtimes or self._reload.is_set():
             self._mtimes = times
             self._reload.clear()
             self.reload()
-        self._take_requests()
         self._heartbeat(now)
-
-    _beat_failing = False  # the heartbeat could not be written: said once per episode
 
     def _heartbeat(self, now: datetime) -> None:
         health = self.store.tick(now)  # the log retries its journal, watches the disk
         if self.control_dir is None:
             return
-        path = self.control_dir / "daemon.json"
-        text = json.dumps(
-            {"pid": os.getpid(), "at": now.isoformat(), "schedule": str(self.schedule.path),
-             "pending": len(self.pending()),
-             "clock_problem": None if self._planned or self.trust is None
-             else self.trust.problem(), **health}, ensure_ascii=False)
+        extra = {"clock_problem": None if self._planned or self.trust is None
+                 else self.trust.problem(), **health}
         try:
-            atomic_write_text(path, text)
-        except OSError as exc:
-            # a full disk has no room for a new file; the old one's blocks take the beat
-            try:
-                with open(path, "r+b") as fh:
-                    old = fh.seek(0, os.SEEK_END)
-                    fh.seek(0)
-                    fh.write(text.encode().ljust(old))  # JSON allows trailing spaces
-            except OSError:
-                pass
-            if not self._beat_failing:
-                log.error("cannot write the heartbeat %s: %s", path, exc)
-                self._beat_failing = True
-        else:
+            control.write_heartbeat(
+                self.control_dir, now, self.schedule.path,
+                {z: zone.name for z, zone in self.schedule.zones.items()}, len(self.pending()),
+                extra)
             self._beat_failing = False
+        except OSError as exc:
+            if not self._beat_failing:  # once per episode, not every second
+                log.error("cannot write the heartbeat: %s", exc)
+            self._beat_failing = True
 
     def _take_requests(self) -> None:
+        """Emergency requests from `loa now`: each answered, accepted only once its event
+        row is committed to the log."""
         if self.control_dir is None:
             return
-        for path in sorted((self.control_dir / "requests").glob("*.json")):
+        for req in control.claim_requests(self.control_dir):
             try:
-                req = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            path.unlink(missing_ok=True)
-            self.emergency_from(req)
+                result = self._take(req)
+            except Exception as exc:  # noqa: BLE001 - a bug: refuse, say so, keep watching
+                log.error("emergency request %s failed: %s: %s", req.rid, type(exc).__name__,
+                          exc)
+                result = control.Answer(False, reason=f"lỗi trong loa ({type(exc).__name__}: "
+                                                      f"{exc}); tin không được phát.")
+            try:
+                control.answer(self.control_dir, req, result)
+            except OSError as exc:
+                log.error("cannot answer request %s: %s", req.rid, exc)
 
-    def emergency_from(self, req: dict) -> Occurrence:
+    def _take(self, req: control.Claimed) -> control.Answer:
+        if req.body is None or req.deadline is None:
+            return control.Answer(False, reason="yêu cầu không đọc được hoặc không hợp lệ.")
+        if time.time() > req.deadline:
+            return control.Answer(False, reason="yêu cầu đã quá thời gian chờ, không phát.")
+        try:
+            occ = self.emergency_from(req.body, start=False)
+        except LoaError as exc:
+            log.error("emergency request %s refused: %s", req.rid, exc)
+            return control.Answer(False, reason=str(exc))
+        bulletin = occ.items[0].bulletin
+        if time.time() > req.deadline + control.GRACE_S:
+            # `loa now` has given up and said so: this must not play by surprise later
+            with contextlib.suppress(Exception):
+                self.store.event("emergency-dropped", self.clock.now(),
+                                 f"{bulletin.id}: ghi nhật ký quá lâu, loa now đã thôi chờ")
+            return control.Answer(False, reason="ghi nhật ký quá lâu; tin không được phát.")
+        self._start_emergency(occ)
+        return control.Answer(True, id=bulletin.id, zones=occ.zones)
+
+    def _emergency_id(self, now: datetime) -> str:
+        """khan-cap-YYYYMMDD-HHMMSS, with -2, -3 ... for more in the same second."""
+        base = f"{EMERGENCY}-{now:%Y%m%d-%H%M%S}"
+        n = 1
+        while True:
+            bid = base if n == 1 else f"{base}-{n}"
+            if bid not in self._emergency_ids and not self._logged(bid):
+                self._emergency_ids.add(bid)
+                return bid
+            n += 1
+
+    def _logged(self, bulletin_id: str) -> bool:
+        """An id used before a restart (same second) is in the log."""
+        try:
+            return bool(self.store.query("SELECT 1 FROM plays WHERE bulletin=? LIMIT 1",
+                                         (bulletin_id,)))
+        except Exception:  # noqa: BLE001 - unreadable log: the in-memory ids still hold
+            return False
+
+    def emergency_from(self, req: dict, start: bool = True) -> Occurrence:
+        """Validate a request (never trusted: zones checked like the schedule's), record
+        it in the log and, with `start`, play it. LoaError if refused or not recorded."""
+        title, text, plan = req.get("title"), req.get("text"), req.get("plan", "")
+        if not isinstance(text, str) or not text.strip():
+            raise LoaError("tin khẩn cấp không có lời.")
+        if not isinstance(title, str) or not title.strip():
+            title = text[:60]
+        if not isinstance(plan, str) or not _PLAN_ID.fullmatch(plan):
+            plan = ""  # a plan id names a file's plan; anything else is not one
+        zones = control.resolve_zones(
+            req.get("zones"), {z: zone.name for z, zone in self.schedule.zones.items()},
+            self.schedule.path)
         now = self.clock.now()
-        zones = tuple(req.get("zones") or self.schedule.zones)
-        bulletin = Bulletin(id=f"{EMERGENCY}-{now:%Y%m%d-%H%M%S}", title=req["title"],
-                            text=req["text"], plan=req.get("plan", ""), status="approved",
-                            priority=1, field=2)
+        bulletin = Bulletin(id=self._emergency_id(now), title=title.strip()[:200], text=text,
+                            plan=plan, status="approved", priority=1, field=2)
         occ = Occurrence(self.schedule.station.id, EMERGENCY, now, zones,
                          (Item(EMERGENCY, bulletin),))
-        self.store.event("emergency", now, f"{bulletin.title} -> {', '.join(zones)}")
+        try:
+            self.store.event("emergency", now,
+                             f"{bulletin.id}: {bulletin.title} -> {', '.join(zones)}",
+                             durable=True)
+        except Exception as exc:  # noqa: BLE001 - not recorded means not accepted
+            log.error("cannot record emergency %s: %s", bulletin.id, exc)
+            raise LoaError(f"không ghi được tin khẩn cấp vào sổ nhật ký phát ({exc}), nên "
+                           "loa run chưa nhận tin. Hãy kiểm tra ổ đĩa rồi gửi lại.") from None
+        if start:
+            self._start_emergency(occ)
+        return occ
+
+    def _start_emergency(self, occ: Occurrence) -> None:
         threading.Thread(target=self.player.emergency, args=[occ], name="emergency",
                          daemon=True).start()
-        return occ
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -474,7 +561,11 @@ class Daemon:
         recovered = self.store.recover(now, "máy dừng hoặc mất điện giữa lượt phát")
         self.store.event("start", now, f"{self.schedule.path}; {recovered} unfinished plays")
         if self.control_dir is not None:
-            (self.control_dir / "requests").mkdir(parents=True, exist_ok=True)
+            control.request_dirs(self.control_dir)
+            dropped = control.clean_up(self.control_dir)
+            if dropped:
+                log.warning("dropped %d emergency requests a stopped daemon had claimed",
+                            dropped)
         problem = self.trust.problem() if self.trust else None
         upcoming: list[Occurrence] = []
         if problem:
@@ -506,4 +597,18 @@ class Daemon:
         self.scheduler.shutdown(wait=True)
         self.store.event("stop", self.clock.now(), "")
         if self.control_dir is not None:
-            (self.control_dir / "daemon.json").unlink(missing_ok=True)
+            (self.control_dir / control.HEARTBEAT).unlink(missing_ok=True)
+
+
+def _reload_problem(exc: Exception) -> str:
+    """The reload-failed event's detail, in Vietnamese for the officer reading the log."""
+    keep = "; vẫn phát theo lịch cũ."
+    if isinstance(exc, LoaError):
+        return f"{exc}{keep}"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        what = {IsADirectoryError: "là một thư mục, không phải tệp",
+                PermissionError: "không có quyền đọc",
+                FileNotFoundError: "không có tệp này"}.get(type(exc), "lỗi đọc tệp")
+        return f"không nạp lại được lịch: {where}{what} ({exc.strerror or exc}){keep}"
+    return f"không nạp lại được lịch: lỗi trong loa ({type(exc).__name__}: {exc}){keep}"

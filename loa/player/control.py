@@ -1,0 +1,306 @@
+"""How `loa now` and `loa run` talk, through files in the data folder.
+
+- `daemon.lock`: an OS lock (flock) the daemon holds for its whole life, its PID inside.
+  One daemon per data folder; the OS drops the lock when the process dies, even on kill -9.
+- `control/daemon.json`: the daemon's heartbeat (PID, time, schedule, zones).
+- `control/requests/<id>.json`: an emergency request. The daemon claims it by renaming it
+  to `<id>.taken`; `loa now` withdraws it by deleting `<id>.json`. Only one of the two can
+  succeed, so a withdrawn request never plays.
+- `control/answers/<id>.json`: the daemon's answer, written only after the emergency's event
+  row is committed to the log ("accepted") or with the reason it was refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fcntl
+import json
+import os
+import re
+import secrets
+import time
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from loa.errors import LoaError
+from loa.fsio import atomic_write_text
+
+LOCK_NAME = "daemon.lock"
+HEARTBEAT = "daemon.json"
+STALE_S = 15.0  # a heartbeat older than this: the daemon is stuck or gone
+GRACE_S = 5.0  # after its deadline a claimed request may still be answered for this long
+ANSWER_KEEP_S = 3600.0  # answers nobody read are removed after this
+_ID = re.compile(r"^[0-9A-Za-z-]{1,80}$")
+
+
+# --- one daemon per data folder ------------------------------------------------------------
+
+class DaemonLock:
+    """flock(LOCK_EX|LOCK_NB) on `daemon.lock`, the holder's PID written inside."""
+
+    def __init__(self, data_dir: Path):
+        self.path = Path(data_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self, tries: float = 1.0) -> None:
+        """Take the lock or raise LoaError naming the running daemon's PID. Retries for
+        `tries` seconds: `loa now` holds a shared lock for a moment when it looks."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LoaError(f"không mở được tệp khóa của bộ phát ({exc.strerror}); hãy chạy "
+                           "loa run bằng đúng người dùng của dịch vụ loa.", self.path) from None
+        deadline = time.monotonic() + tries
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    pid = _read_pid(fd)
+                    os.close(fd)
+                    who = f" (PID {pid})" if pid else ""
+                    raise LoaError(
+                        f"đã có một 'loa run' đang chạy trên thư mục dữ liệu này{who}. Không "
+                        "chạy hai bộ phát cùng lúc: hai bộ sẽ phát chồng lên nhau và ghi nhật "
+                        "ký sai. Muốn chạy lại thì dừng bộ đang chạy trước (systemctl stop loa "
+                        f"hoặc kill {pid or '<PID>'}).", self.path) from None
+                time.sleep(0.05)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock; the file (and PID) may stay
+            self._fd = None
+
+    def __enter__(self) -> DaemonLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        return int(os.pread(fd, 32, 0).decode("ascii").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def running_pid(data_dir: Path) -> int | None:
+    """The PID of the daemon holding the lock, 0 if its PID is unreadable; None if no
+    daemon holds it (never started, stopped, or killed: the OS released the lock)."""
+    try:
+        fd = os.open(Path(data_dir) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _read_pid(fd) or 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+# --- heartbeat -------------------------------------------------------------------------------
+
+def write_heartbeat(control_dir: Path, now: datetime, schedule: Path,
+                    zones: Mapping[str, str], pending: int, extra: Mapping | None = None) -> None:
+    """The daemon's heartbeat; `extra` carries its health (disk, log, clock)."""
+    path = control_dir / HEARTBEAT
+    text = json.dumps(
+        {"pid": os.getpid(), "at": now.isoformat(), "schedule": str(schedule),
+         "zones": [[z, name] for z, name in zones.items()], "pending": pending,
+         **(extra or {})}, ensure_ascii=False)
+    try:
+        atomic_write_text(path, text)
+    except OSError:
+        # a full disk has no room for a new file; the old one's blocks take the beat
+        with open(path, "r+b") as fh:
+            old = fh.seek(0, os.SEEK_END)
+            data = text.encode()
+            if len(data) > old:
+                raise
+            fh.seek(0)
+            fh.write(data.ljust(old))  # JSON allows trailing spaces
+
+
+def read_heartbeat(control_dir: Path) -> dict | None:
+    """The heartbeat with its age in seconds ("age") and zones as {id: name}, or None if
+    there is none (or it cannot be read)."""
+    try:
+        state = json.loads((control_dir / HEARTBEAT).read_text(encoding="utf-8"))
+        at = datetime.fromisoformat(state["at"])
+        state["age"] = (datetime.now().astimezone() - at).total_seconds()
+        state["zones"] = {str(z): str(name) for z, name in state["zones"]}
+        return state
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+# --- zones -----------------------------------------------------------------------------------
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFC", text).casefold().strip()
+
+
+def resolve_zones(asked: object, zones: Mapping[str, str],
+                  schedule: str | Path | None = None) -> tuple[str, ...]:
+    """Zone ids (or display names) asked for -> the station's zone ids; none asked means
+    every zone. Anything unknown is refused naming the zones there are."""
+    if asked is None or asked == []:
+        return tuple(zones)
+    if not isinstance(asked, list) or not all(isinstance(z, str) for z in asked):
+        raise LoaError("danh sách vùng trong yêu cầu không hợp lệ.", schedule)
+    by_name = {_fold(name): z for z, name in zones.items()}
+    out: list[str] = []
+    for want in asked:
+        zone = want if want in zones else by_name.get(_fold(want))
+        if zone is None:
+            shown = want if len(want) <= 40 else want[:40] + "…"
+            known = ", ".join(f"{z} ({name})" for z, name in zones.items())
+            close = difflib.get_close_matches(want, list(zones) + list(zones.values()), n=1)
+            hint = f" Có phải ý là '{close[0]}'?" if close else ""
+            raise LoaError(f"không có vùng '{shown}' trong lịch phát.{hint} Các vùng của đài: "
+                           f"{known}.", schedule)
+        if zone not in out:
+            out.append(zone)
+    return tuple(out)
+
+
+# --- requests and answers ----------------------------------------------------------------------
+
+@dataclass
+class Answer:
+    accepted: bool
+    id: str = ""  # the emergency bulletin's id, when accepted
+    reason: str = ""  # why not, in Vietnamese
+    zones: tuple[str, ...] = ()
+
+
+def new_request_id() -> str:
+    return f"{datetime.now():%Y%m%d-%H%M%S-%f}-{secrets.token_hex(3)}"
+
+
+def send_request(control_dir: Path, rid: str, body: dict, timeout_s: float) -> Path:
+    """Leave a request for the daemon; it is refused unless claimed within `timeout_s`."""
+    path = control_dir / "requests" / f"{rid}.json"
+    atomic_write_text(path, json.dumps({**body, "deadline": time.time() + timeout_s},
+                                       ensure_ascii=False))
+    return path
+
+
+def withdraw(control_dir: Path, rid: str) -> bool:
+    """True if the request was withdrawn before the daemon claimed it (it will not play)."""
+    try:
+        os.unlink(control_dir / "requests" / f"{rid}.json")
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def read_answer(control_dir: Path, rid: str) -> Answer | None:
+    path = control_dir / "answers" / f"{rid}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None  # being written? atomic writes make this a permissions problem at worst
+    with contextlib.suppress(OSError):
+        path.unlink()
+    return Answer(bool(data.get("accepted")), str(data.get("id", "")),
+                  str(data.get("reason", "")), tuple(data.get("zones", ())))
+
+
+def wait_answer(control_dir: Path, rid: str, until: float, poll_s: float = 0.05) -> Answer | None:
+    """Poll for the daemon's answer until the wall-clock time `until`."""
+    while True:
+        answer = read_answer(control_dir, rid)
+        if answer is not None or time.time() >= until:
+            return answer
+        time.sleep(poll_s)
+
+
+# --- the daemon's side -------------------------------------------------------------------------
+
+@dataclass
+class Claimed:
+    rid: str
+    path: Path  # the .taken file
+    body: dict | None  # None: unreadable or not a JSON object
+    deadline: float | None
+
+
+def claim_requests(control_dir: Path) -> Iterator[Claimed]:
+    """Requests waiting, oldest first, each claimed (renamed) before it is read: a request
+    `loa now` withdrew in time is simply gone."""
+    for path in sorted((control_dir / "requests").glob("*.json")):
+        rid = path.stem
+        taken = path.with_suffix(".taken")
+        try:
+            os.rename(path, taken)
+        except FileNotFoundError:
+            continue  # withdrawn
+        except OSError:
+            continue
+        try:
+            body = json.loads(taken.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            body = None
+        if not isinstance(body, dict):
+            body = None
+        deadline = body.get("deadline") if body else None
+        if not isinstance(deadline, (int, float)) or isinstance(deadline, bool):
+            deadline = None
+        yield Claimed(rid if _ID.match(rid) else "", taken, body, deadline)
+
+
+def answer(control_dir: Path, claimed: Claimed, result: Answer) -> None:
+    """Write the answer, then drop the claimed request."""
+    try:
+        if claimed.rid:
+            atomic_write_text(control_dir / "answers" / f"{claimed.rid}.json", json.dumps(
+                {"accepted": result.accepted, "id": result.id, "reason": result.reason,
+                 "zones": list(result.zones)}, ensure_ascii=False))
+    finally:
+        with contextlib.suppress(OSError):
+            claimed.path.unlink()
+
+
+def clean_up(control_dir: Path, now: float | None = None) -> int:
+    """At start: requests a dead daemon had claimed, and answers nobody read. Returns how
+    many claimed requests were dropped (their `loa now` has given up or will time out)."""
+    now = time.time() if now is None else now
+    dropped = 0
+    for taken in (control_dir / "requests").glob("*.taken"):
+        with contextlib.suppress(OSError):
+            taken.unlink()
+            dropped += 1
+    for old in (control_dir / "answers").glob("*.json"):
+        with contextlib.suppress(OSError):
+            if now - old.stat().st_mtime > ANSWER_KEEP_S:
+                old.unlink()
+    return dropped
+
+
+def request_dirs(control_dir: Path) -> None:
+    for sub in ("requests", "answers"):
+        (control_dir / sub).mkdir(parents=True, exist_ok=True)
+
+
+__all__ = ["Answer", "Claimed", "DaemonLock", "GRACE_S", "STALE_S", "answer", "claim_requests",
+           "clean_up", "new_request_id", "read_answer", "read_heartbeat", "request_dirs",
+           "resolve_zones", "running_pid", "send_request", "wait_answer", "withdraw",
+           "write_heartbeat"]
