@@ -177,7 +177,7 @@ class Player:
                 samples, rate = read_wav(clip.path)
                 loaded.append(_Loaded(item, clip, samples, rate, None))
             except Exception as exc:  # a broken clip must not stop the session
-                log.exception("no clip for %s", item.bulletin.key)
+                log.error("no clip for %s: %s", item.bulletin.key, exc)
                 loaded.append(_Loaded(item, None, None, 0, f"không có tệp âm thanh: {exc}"))
         return loaded
 
@@ -334,8 +334,9 @@ class Daemon:
         new = [o for o in upcoming if self.occurrence_id(o) not in self._occurrences]
         try:  # render ahead of air time, never at it
             self.prepare([item.bulletin for o in new for item in o.items])
-        except Exception:
-            log.exception("cannot render ahead of time; will read offline at air time")
+        except Exception as exc:  # noqa: BLE001 - air time must not depend on it
+            log.error("cannot render ahead of time (%s: %s); will read offline at air time",
+                      type(exc).__name__, exc)
         for occ in new:
             oid = self.occurrence_id(occ)
             self._occurrences[oid] = occ
