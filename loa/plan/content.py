@@ -237,9 +237,10 @@ def import_plan(path: str | Path, section: str | None = None) -> Plan:
         content = find_content_section(root)
         if content is None:
             known = "; ".join(f"{n.path}. {n.text[:40]}" for n in root.children[:8])
+            hint = (f"hãy chỉ rõ mục bằng --section (các mục lớn: {known})" if known else
+                    "kế hoạch không có mục đánh số nào (I., 1., a), -) để tìm")
             raise LoaError(
-                "không tìm thấy phần “Nội dung thông tin, tuyên truyền” trong kế hoạch; "
-                f"hãy chỉ rõ mục bằng --section (các mục lớn: {known}).",
+                f"không tìm thấy phần “Nội dung thông tin, tuyên truyền” trong kế hoạch; {hint}.",
                 path,
             )
     topics = []

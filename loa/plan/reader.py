@@ -305,7 +305,12 @@ def _damaged(kind: str) -> str:
     verb = "không mở được" if kind == "Word" else "không đọc được"
     return (f"{verb} tệp {kind}: tệp bị hỏng hoặc không đúng định dạng ({{}}); hãy mở bằng "
             f"{'Word hoặc LibreOffice' if kind == 'Word' else 'trình đọc PDF'} rồi lưu lại "
-            f"{'(Lưu thành .docx)' if kind == 'Word' else 'hoặc chép chữ ra tệp .txt'}.")
+            f"{'thành .docx' if kind == 'Word' else 'hoặc chép chữ ra tệp .txt'}.")
+
+
+def _what(exc: Exception) -> str:
+    """The parser's failure in the officer's words; the detail goes to the technical log."""
+    return "thiếu một phần bên trong tệp" if isinstance(exc, KeyError) else "cấu trúc bên trong sai"
 
 
 def _check_docx_zip(path: Path) -> None:
@@ -367,7 +372,7 @@ def _read_docx(path: Path) -> list[Line]:
         raise
     except Exception as exc:  # python-docx fails in many ways on a broken file
         log.info("docx %s: %r", path, exc)
-        raise LoaError(_damaged("Word").format(type(exc).__name__), path) from None
+        raise LoaError(_damaged("Word").format(_what(exc)), path) from None
     size = sum(len(t) for t in texts)
     if size > MAX_TEXT_BYTES:
         raise LoaError(_too_big(size, MAX_TEXT_BYTES, "chữ trong tệp Word"), path)
@@ -421,7 +426,7 @@ def _read_pdf(path: Path) -> list[Line]:
         raise
     except Exception as exc:  # pypdf fails in many ways on a broken file
         log.info("pdf %s: %r", path, exc)
-        raise LoaError(_damaged("PDF").format(type(exc).__name__), path,
+        raise LoaError(_damaged("PDF").format(_what(exc)), path,
                        len(pages) + 1 if pages else None, "trang") from None
     if not any(p.strip() for p in pages):
         raise LoaError("tệp PDF không có chữ (có thể là ảnh quét); hãy nhận dạng chữ (OCR) "
