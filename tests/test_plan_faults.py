@@ -440,3 +440,25 @@ def test_joining_broken_lines_grows_linearly():
 
     small, large = cpu(5_000), cpu(20_000)
     assert large <= 10 * max(small, 0.005), (small, large)
+
+
+def test_a_parser_that_spins_is_stopped_with_a_clear_error(tmp_path, monkeypatch):
+    """The time bound, tried on a real reader made to loop (as a broken file can make it)."""
+    from loa.plan import reader
+
+    path = tmp_path / "ke-hoach.txt"
+    path.write_text("\n".join(ASCII_PLAN), encoding="utf-8")
+
+    def spin(path):
+        while True:
+            pass
+
+    monkeypatch.setattr(reader, "_read_text", spin)
+    monkeypatch.setattr(reader, "READ_SECONDS", 0.5)
+    started = time.monotonic()
+    with pytest.raises(LoaError) as exc:
+        import_plan(path)
+    assert time.monotonic() - started < QUICK
+    assert "giây" in str(exc.value) and str(path) in str(exc.value)
+    import signal
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL  # the alarm is put back

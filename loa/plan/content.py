@@ -11,7 +11,7 @@ from pathlib import Path
 from loa.errors import LoaError
 from loa.plan.outline import Node, join_lines, parse_outline
 from loa.plan.quality import TextQuality, assess
-from loa.plan.reader import Line, read_plan_lines
+from loa.plan.reader import Line, read_plan_lines, time_limit
 
 _STRONG = re.compile(
     r"^(?:ve\s+)?(?:cac\s+)?noi\s+dung\s+(?:chinh\s+|chu\s+yeu\s+|trong\s+tam\s+)?"
@@ -222,6 +222,11 @@ def _number_and_date(lines: list[Line]) -> tuple[str, str]:
 def import_plan(path: str | Path, section: str | None = None) -> Plan:
     """Read a plan and return its topics: the leaves of the content section."""
     path = Path(path)
+    with time_limit(path):  # the reading and the parsing together
+        return _import(path, section)
+
+
+def _import(path: Path, section: str | None) -> Plan:
     lines = read_plan_lines(path)
     if not lines:
         raise LoaError("tệp kế hoạch không có chữ nào.", path)

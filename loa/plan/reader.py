@@ -44,7 +44,7 @@ MAX_FILE_BYTES = 50_000_000  # a .docx or .pdf, pictures included
 MAX_XML_BYTES = 50_000_000  # a .docx's XML parts once unzipped (a zip bomb is far bigger)
 MAX_PDF_PAGES = 1000
 MAX_STREAM_BYTES = 20_000_000  # one PDF stream once decompressed
-READ_SECONDS = 60  # a parser that spins on a malformed file is stopped after this
+READ_SECONDS = 120  # a parser that spins on a malformed file is stopped after this
 
 _MB = 1_000_000
 
@@ -54,9 +54,10 @@ class _Expired(BaseException):
 
 
 @contextmanager
-def time_limit(path: Path, seconds: float = READ_SECONDS):
-    """Stop reading `path` after `seconds` with a clear error (main thread, POSIX only;
-    elsewhere, or when an alarm is already in use, this does nothing)."""
+def time_limit(path: Path, seconds: float | None = None):
+    """Stop reading `path` after `seconds` (READ_SECONDS) with a clear error (main thread,
+    POSIX only; elsewhere, or when an alarm is already in use, this does nothing)."""
+    seconds = READ_SECONDS if seconds is None else seconds
     if (not hasattr(signal, "setitimer") or threading.current_thread() is not
             threading.main_thread() or signal.getsignal(signal.SIGALRM) != signal.SIG_DFL):
         yield
