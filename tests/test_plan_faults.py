@@ -461,4 +461,4 @@ def test_a_parser_that_spins_is_stopped_with_a_clear_error(tmp_path, monkeypatch
     assert time.monotonic() - started < QUICK
     assert "giây" in str(exc.value) and str(path) in str(exc.value)
     import signal
-    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL  # the alarm is put back
+    assert signal.getsignal(signal.SIGPROF) == signal.SIG_DFL  # the timer is put back
