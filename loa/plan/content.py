@@ -236,7 +236,7 @@ def _import(path: Path, section: str | None) -> Plan:
         if content is None:
             known = ", ".join(n.path for n in root.children)
             raise LoaError(
-                f"không có mục '{section}' trong kế hoạch (các mục lớn: {known}).", path
+                f"không có mục '{section[:40]}' trong kế hoạch (các mục lớn: {known}).", path
             )
     else:
         content = find_content_section(root)
