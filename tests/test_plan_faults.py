@@ -462,3 +462,61 @@ def test_a_parser_that_spins_is_stopped_with_a_clear_error(tmp_path, monkeypatch
     assert "giây" in str(exc.value) and str(path) in str(exc.value)
     import signal
     assert signal.getsignal(signal.SIGPROF) == signal.SIG_DFL  # the timer is put back
+
+
+# --- mutated documents -----------------------------------------------------------------------
+
+def _mutate(data: bytes, rng: random.Random) -> bytes:
+    """Flip, drop, duplicate or insert a few byte runs, as a damaged copy or a fuzzer does."""
+    data = bytearray(data)
+    for _ in range(rng.randint(1, 4)):
+        at = rng.randrange(max(1, len(data)))
+        op = rng.choice(("flip", "drop", "dup", "insert", "cut"))
+        if op == "flip":
+            data[at:at + 1] = bytes([rng.randrange(256)])
+        elif op == "drop":
+            del data[at:at + rng.randint(1, 64)]
+        elif op == "dup":
+            data[at:at] = data[at:at + rng.randint(1, 256)] * rng.randint(2, 50)
+        elif op == "insert":
+            data[at:at] = rng.choice((b"<", b"&", b"\x00", b'"', b"9" * 30, b"<w:p>", b"obj",
+                                      b"/Length 999999999", b"\xff\xfe"))
+        else:
+            del data[at:]
+    return bytes(data)
+
+
+def test_mutated_plans_give_a_plan_or_a_clear_error(tmp_path):
+    """Seeded and bounded: 150 damaged TXT, DOCX (inside the zip and whole) and PDF plans."""
+    rng = random.Random(10)
+    good_txt = ("\n".join(HEAD + _nested(60)) + "\n").encode()
+    good_docx = _docx(tmp_path / "goc.docx")
+    good_pdf = _text_pdf(tmp_path / "goc.pdf").read_bytes()
+    with zipfile.ZipFile(good_docx) as z:
+        parts = {i.filename: z.read(i.filename) for i in z.infolist()}
+    outcomes = {"plan": 0, "error": 0}
+    for i in range(150):
+        kind = ("txt", "docx-part", "docx", "pdf")[i % 4]
+        path = tmp_path / f"hong-{i}.{kind.split('-')[0]}"
+        if kind == "txt":
+            path.write_bytes(_mutate(good_txt, rng))
+        elif kind == "docx":
+            path.write_bytes(_mutate(good_docx.read_bytes(), rng))
+        elif kind == "pdf":
+            path.write_bytes(_mutate(good_pdf, rng))
+        else:
+            name = rng.choice(["word/document.xml", "word/numbering.xml", "word/styles.xml",
+                               "[Content_Types].xml", "word/_rels/document.xml.rels"])
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+                for part, data in parts.items():
+                    z.writestr(part, _mutate(data, rng) if part == name else data)
+        started = time.monotonic()
+        try:
+            import_plan(path)
+            outcomes["plan"] += 1
+        except LoaError as exc:
+            assert str(path) in str(exc), str(exc)
+            assert all(p.path is not None for p in exc.problems)
+            outcomes["error"] += 1
+        assert time.monotonic() - started < QUICK, path
+    assert outcomes["plan"] and outcomes["error"], outcomes
