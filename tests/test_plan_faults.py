@@ -154,6 +154,12 @@ def _huge_roman(tmp):  # a start of 10^12 in upper Roman would loop for hours
         .replace(b'w:val="decimal"', b'w:val="upperRoman"')})
 
 
+def _deep_xml(tmp):  # elements nested 100,000 deep, as a hostile file can
+    return _rezip(_docx(tmp / "a.docx"), tmp / "xml-sau.docx", {
+        "word/document.xml": lambda d: d.replace(
+            b"</w:body>", b"<w:p>" * 100_000 + b"</w:p>" * 100_000 + b"</w:body>")})
+
+
 def _not_zip(tmp):
     path = tmp / "khong-phai-zip.docx"
     path.write_bytes(b"Day khong phai tep Word\n" * 20)
@@ -178,6 +184,11 @@ def _docx_bomb(tmp):
         z.writestr("[Content_Types].xml", "<Types/>")
         z.writestr("word/document.xml", b"<w:document>" + b" " * 120_000_000)
     return path
+
+
+def _deep_pdf(tmp):  # arrays nested 50,000 deep: a recursive parser runs out of stack
+    return _pdf(tmp / "sau.pdf", b"BT /F1 11 Tf 50 800 Td " + b"[" * 50_000 + b"]" * 50_000
+                + b" TJ ET")
 
 
 def _pdf_bomb(tmp):
@@ -268,11 +279,13 @@ CASES = {  # case: (builder, words the error must hold)
     "docx-numbering-not-a-number": (_bad_start, ("đánh số", "'mot'")),
     "docx-paragraph-level-not-a-number": (_bad_level, ("đoạn 9", "'x'")),
     "docx-not-a-zip": (_not_zip, ("không mở được tệp Word",)),
+    "docx-deep-xml": (_deep_xml, ("không mở được tệp Word",)),
     "zip-without-word-document": (_no_document, ("word/document.xml",)),
     "docx-without-main-part": (_no_main_part, ("không mở được tệp Word",)),
     "docx-zip-bomb": (_docx_bomb, ("quá lớn",)),
     "pdf-compression-bomb": (_pdf_bomb, ("không đọc được tệp PDF", "trang 1")),
     "pdf-encrypted": (_encrypted_pdf, ("mật khẩu",)),
+    "pdf-deep-nesting": (_deep_pdf, ()),
     "pdf-truncated": (_truncated_pdf, ()),
     "pdf-without-text": (_blank_pdf, ("OCR",)),
     "pdf-garbage": (_garbage_pdf, ()),

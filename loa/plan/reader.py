@@ -371,7 +371,7 @@ def _read_docx(path: Path) -> list[Line]:
         log.info("docx %s: %s", path, exc)
         raise LoaError(_damaged("Word").format(
             f"phần XML bên trong sai cấu trúc ở dòng {exc.lineno}"), path) from None
-    except (LoaError, MemoryError, RecursionError):
+    except (LoaError, MemoryError):  # MemoryError: read_plan_lines words it
         raise
     except Exception as exc:  # python-docx fails in many ways on a broken file
         log.info("docx %s: %r", path, exc)
@@ -425,7 +425,7 @@ def _read_pdf(path: Path) -> list[Line]:
         log.info("pdf %s: %s", path, exc)
         raise LoaError(_damaged("PDF").format("một phần nén quá lớn sau khi giải nén"), path,
                        len(pages) + 1, "trang") from None
-    except (LoaError, MemoryError, RecursionError):
+    except (LoaError, MemoryError):  # MemoryError: read_plan_lines words it
         raise
     except Exception as exc:  # pypdf fails in many ways on a broken file
         log.info("pdf %s: %r", path, exc)
