@@ -533,3 +533,18 @@ def test_mutated_plans_give_a_plan_or_a_clear_error(tmp_path):
             outcomes["error"] += 1
         assert time.monotonic() - started < QUICK, path
     assert outcomes["plan"] and outcomes["error"], outcomes
+
+
+def test_docx_paragraph_with_unicode_line_breaks_keeps_its_number(tmp_path):
+    """U+2028, U+2029, CR and NEL inside a paragraph once put the paragraph numbers out of
+    step with the lines (IndexError)."""
+    import docx
+
+    document = docx.Document()
+    for text in ("KE HOACH", "I. NOI DUNG THONG TIN, TUYEN TRUYEN", "1. Mot\u2028hai\u2029ba\rbon",
+                 "2. Nam\x85sau", "II. TO CHUC THUC HIEN"):
+        document.add_paragraph(text)
+    path = tmp_path / "ngat-dong.docx"
+    document.save(path)
+    assert [(t.path, t.text, t.line) for t in import_plan(path).topics] == [
+        ("I.1", "Mot hai ba bon", 3), ("I.2", "Nam sau", 4)]

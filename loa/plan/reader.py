@@ -382,7 +382,7 @@ def _read_docx(path: Path) -> list[Line]:
     # One docx paragraph may hold soft line breaks; keep its number for every piece.
     lines, numbers = [], []
     for i, t in enumerate(texts, start=1):
-        for piece in t.split("\n"):
+        for piece in t.splitlines():  # every line break, as clean_lines splits them
             lines.append(piece)
             numbers.append(i)
     return clean_lines("\n".join(lines), unit="đoạn", numbers=numbers)
