@@ -548,3 +548,16 @@ def test_docx_paragraph_with_unicode_line_breaks_keeps_its_number(tmp_path):
     document.save(path)
     assert [(t.path, t.text, t.line) for t in import_plan(path).topics] == [
         ("I.1", "Mot hai ba bon", 3), ("I.2", "Nam sau", 4)]
+
+
+def test_text_lines_are_numbered_as_an_editor_numbers_them(tmp_path):
+    """A form feed (pdftotext's page break) or U+2028 is no line break in an editor, so it
+    must not shift the line an officer is sent to; CR-only line ends still are."""
+    path = tmp_path / "ngat-trang.txt"
+    body = ["KE HOACH", "I. NOI DUNG THONG TIN, TUYEN TRUYEN", "\x0c1. Mot\u2028hai.",
+            "2. Ba\x0cbon.", "II. TO CHUC THUC HIEN"]
+    path.write_text("\n".join(body), encoding="utf-8")
+    assert [(t.path, t.text, t.line) for t in import_plan(path).topics] == [
+        ("I.1", "Mot hai.", 3), ("I.2", "Ba bon.", 4)]
+    path.write_bytes("\r".join(body).encode())
+    assert [t.line for t in import_plan(path).topics] == [3, 4]

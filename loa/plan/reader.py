@@ -158,7 +158,8 @@ def _read_text(path: Path) -> list[Line]:
     if nul >= 0:
         raise LoaError("tệp có ký tự rỗng (NUL): đây không phải tệp văn bản thuần; hãy chép "
                        "nội dung kế hoạch ra tệp .txt.", path, text.count("\n", 0, nul) + 1)
-    return clean_lines(text)
+    # Lines as an editor numbers them: a form feed or U+2028 is no line break there.
+    return clean_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def clean_text_line(raw: str) -> str:
@@ -167,7 +168,7 @@ def clean_text_line(raw: str) -> str:
 
 def clean_lines(text: str, unit: str = "dòng", numbers: list[int] | None = None) -> list[Line]:
     out: list[Line] = []
-    for i, raw_line in enumerate(text.splitlines()):
+    for i, raw_line in enumerate(text.split("\n")):  # callers give "\n" line ends only
         number = numbers[i] if numbers else i + 1
         line = clean_text_line(raw_line)
         if not line or _PAGE_NUMBER.match(line):
