@@ -9,7 +9,9 @@ happens to start with "2.") is read as text, not as an item.
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from loa.plan.reader import Line
@@ -76,16 +78,21 @@ class Node:
         return None
 
 
+_CODE_BREAK = re.compile(r"[A-ZĐ][/-]")
+
+
 def join_lines(lines: list[str]) -> str:
-    out = ""
+    parts: list[str] = []
+    tail = ""  # the text's last two characters: only they decide the join
     for line in lines:
-        if not out:
-            out = line
-        elif re.search(r"[A-ZĐ][/-]$", out):  # "106/KH-" + "UBND": a code broken at a line end
-            out += line
+        if not parts:
+            parts.append(line)
+        elif _CODE_BREAK.fullmatch(tail):  # "106/KH-" + "UBND": a code broken at a line end
+            parts.append(line)
         else:
-            out += " " + line
-    return re.sub(r"\s+", " ", out).strip()
+            parts.append(" " + line)
+        tail = (tail + parts[-1])[-2:]
+    return re.sub(r"\s+", " ", "".join(parts)).strip()
 
 
 def roman_value(s: str) -> int:
@@ -130,37 +137,53 @@ def _fix_letter(label: str, previous: str | None) -> str:
     return label
 
 
-def _accept(kind: str, label: str, siblings: list[Node], top_level: bool,
-            ahead: list[tuple[str, str]]) -> bool:
+def _accept(kind: str, label: str, last: Node | None, top_level: bool,
+            turns_up: Callable[[int], bool]) -> bool:
     """Does this marker continue (or plausibly start) its list?
 
-    `ahead` holds the markers that follow, up to the next item of a higher rank: a
-    skipped number is accepted only if the skipped one does not turn up there, so a
-    wrapped line starting "3. Điều 5" inside item 1 stays text.
+    `last` is the list's previous item. A skipped number is accepted only if the skipped
+    one does not turn up before the next item of a higher rank (`turns_up`), so a wrapped
+    line starting "3. Điều 5" inside item 1 stays text.
     """
     n = _ordinal(kind, label)
     if n is None:
         return kind in ("bullet", "plus")
-    if not siblings:
+    if last is None:
         # A pasted excerpt may start at "IV."; nested lists start at 1-3 ("4. b)" with no a).
         return top_level or n <= 3
-    last = _ordinal(kind, siblings[-1].label) or 0
-    if n == last + 1:
+    prev = _ordinal(kind, last.label) or 0
+    if n == prev + 1:
         return True
-    if n == last + 2:
-        return not any(k == kind and _ordinal(k, lab) == last + 1 for k, lab in ahead)
+    if n == prev + 2:
+        return not turns_up(prev + 1)
     return False
 
 
-def _lookahead(markers: list[tuple[str, str] | None], i: int, kind: str) -> list[tuple[str, str]]:
-    out = []
-    for m in markers[i + 1:]:
-        if m is None:
-            continue
-        if _RANK[m[0]] < _RANK[kind]:
-            break
-        out.append(m)
-    return out
+class _Ahead:
+    """Answers "does marker (kind, n) follow line i before a marker of a higher rank?" by
+    lookup, so a document of many items is not rescanned for each one."""
+
+    def __init__(self, markers: list[tuple[str, str] | None]):
+        size = len(markers)
+        self.stop: list[list[int]] = []  # [rank][i]: next line holding a higher-rank marker
+        for rank in range(len(KINDS)):
+            stop, nxt = [size] * size, size
+            for i in range(size - 1, -1, -1):
+                stop[i] = nxt
+                m = markers[i]
+                if m is not None and _RANK[m[0]] < rank:
+                    nxt = i
+            self.stop.append(stop)
+        self.where: dict[tuple[str, int], list[int]] = {}  # (kind, ordinal) -> lines, sorted
+        for i, m in enumerate(markers):
+            n = _ordinal(*m) if m is not None else None
+            if n is not None:
+                self.where.setdefault((m[0], n), []).append(i)
+
+    def turns_up(self, i: int, kind: str, n: int) -> bool:
+        where = self.where.get((kind, n), ())
+        j = bisect.bisect_right(where, i)
+        return j < len(where) and where[j] < self.stop[_RANK[kind]][i]
 
 
 def parse_outline(lines: list[Line]) -> Node:
@@ -169,9 +192,11 @@ def parse_outline(lines: list[Line]) -> Node:
     root = Node(kind="root", label="", line=lines[0].number if lines else 1, unit=unit)
     stack: list[Node] = [root]
     bullet_counts: dict[int, int] = {}
+    last_of: dict[tuple[int, str], Node] = {}  # (id(parent), kind) -> its latest child
     candidates = [_match_marker(line.text) for line in lines]
     markers = [(m[0], m[1].lower() if m[0] == "letter" else m[1]) if m else None
                for m in candidates]
+    ahead = _Ahead(markers)
     for i, line in enumerate(lines):
         marker = candidates[i]
         node = None
@@ -182,16 +207,17 @@ def parse_outline(lines: list[Line]) -> Node:
             while depth > 1 and _RANK[stack[depth - 1].kind] >= rank:
                 depth -= 1
             parent = stack[depth - 1]
-            siblings = [c for c in parent.children if c.kind == kind]
+            last = last_of.get((id(parent), kind))
             if kind == "letter":
-                label = _fix_letter(label, siblings[-1].label if siblings else None)
+                label = _fix_letter(label, last.label if last is not None else None)
             if kind == "decimal2":
                 label = label.split(".")[1]  # "2.3" under "2." is item 3
             # "2025 -\n- 2030": a range broken at its dash is text, not a bullet
             wrapped_range = (kind == "bullet" and rest[:1].isdigit() and i > 0
                              and lines[i - 1].text[-1:].isdigit())
-            if not wrapped_range and _accept(kind, label, siblings, parent.kind == "root",
-                                             _lookahead(markers, i, kind)):
+            if not wrapped_range and _accept(
+                    kind, label, last, parent.kind == "root",
+                    lambda n, i=i, kind=kind: ahead.turns_up(i, kind, n)):
                 del stack[depth:]
                 if kind in ("bullet", "plus"):
                     key = id(parent)
@@ -203,6 +229,7 @@ def parse_outline(lines: list[Line]) -> Node:
                     node.lines.append(rest)
                 node.end_line = line.number
                 parent.children.append(node)
+                last_of[(id(parent), kind)] = node
                 stack.append(node)
         if node is None:
             stack[-1].lines.append(line.text)

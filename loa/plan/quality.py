@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -50,28 +51,39 @@ def _base(word: str) -> tuple[str, bool]:
     return unicodedata.normalize("NFC", kept), marked
 
 
+@functools.lru_cache(maxsize=65536)
+def _judge(w: str) -> tuple[int, int, tuple[str, ...]]:
+    """One word's share: (words counted, words marked, damaged pieces). Cached: a text of
+    any length repeats a few thousand syllables."""
+    if any(c.isdigit() for c in w):
+        if re.search(r"[^\W\d_]\d|\d[^\W\d_]{2,}", w) and not re.fullmatch(r"[\w/.-]*[A-Z]\w*", w):
+            return 1, 0, (w,)  # "th1s", "c0ng": digits inside a word
+        return 0, 0, ()
+    if len(w) >= 2 and sum(c.isupper() for c in w) >= 2:
+        return 0, 0, ()  # abbreviations: UBND, VNeID, TTHC
+    words = marked = 0
+    invalid: list[str] = []
+    for piece in w.split("-"):
+        base, has_mark = _base(piece)
+        if len(base) < 2 and base not in ("a", "y", "ở", "ô", "ừ", "ý", "ê", "ơ", "u", "ư"):
+            continue  # list markers b) c) d), not words
+        words += 1
+        marked += has_mark
+        if not _SYLLABLE.match(base) or any(not ("a" <= c <= "z" or c in "ăâêôơưđ")
+                                            for c in base):
+            invalid.append(piece)
+    return words, marked, tuple(invalid)
+
+
 def assess(text: str) -> TextQuality:
     words = 0
     marked = 0
     invalid: list[str] = []
     for m in _WORD.finditer(text):
-        w = m.group(0)
-        if any(c.isdigit() for c in w):
-            if re.search(r"[^\W\d_]\d|\d[^\W\d_]{2,}", w) and not re.fullmatch(r"[\w/.-]*[A-Z]\w*", w):
-                invalid.append(w)  # "th1s", "c0ng": digits inside a word
-                words += 1
-            continue
-        if len(w) >= 2 and sum(c.isupper() for c in w) >= 2:
-            continue  # abbreviations: UBND, VNeID, TTHC
-        for piece in w.split("-"):
-            base, has_mark = _base(piece)
-            if len(base) < 2 and base not in ("a", "y", "ở", "ô", "ừ", "ý", "ê", "ơ", "u", "ư"):
-                continue  # list markers b) c) d), not words
-            words += 1
-            marked += has_mark
-            if not _SYLLABLE.match(base) or any(not ("a" <= c <= "z" or c in "ăâêôơưđ")
-                                                for c in base):
-                invalid.append(piece)
+        n_words, n_marked, bad = _judge(m.group(0))
+        words += n_words
+        marked += n_marked
+        invalid.extend(bad)
     n = max(words, 1)
     samples = tuple(dict.fromkeys(invalid))[:5]
     return TextQuality(words, marked / n, len(invalid) / n, samples)

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import codecs
+import logging
 import re
+import signal
+import stat
+import threading
 import unicodedata
+import zipfile
 from collections import Counter
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from loa.errors import LoaError
 
+log = logging.getLogger(__name__)
+
 _PAGE_NUMBER = re.compile(r"^\s*(?:-\s*)?(?:trang\s+)?\d{1,3}(?:\s*/\s*\d{1,3})?(?:\s*-)?\s*$",
                           re.IGNORECASE)
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u3000\f\v]+")
+_SPACES = re.compile(r"[\s\u200b]+")  # every Unicode space, and the zero-width one
+# Control characters mean nothing in a plan and break the formats its text goes on to.
+_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 # An item marker glued after a sentence end, as paragraph-merging copies leave them.
 _INLINE_MARKER = re.compile(
     r"(?<=[.;:])\s+(?=(?:[a-zđ]\)|\d{1,2}\.|[IVX]{1,5}\.)\s+[A-ZĐÀ-Ỹ])"
@@ -26,6 +37,54 @@ class Line:
     unit: str = "dòng"  # how an officer finds it: "dòng", "đoạn", "trang"
 
 
+# A real plan is tens of pages, well under 1 MB of text; these bounds keep a broken or
+# hostile file from taking the machine's memory or time, and are far above any real plan.
+MAX_TEXT_BYTES = 10_000_000  # a .txt, and the text taken out of a .docx or .pdf
+MAX_FILE_BYTES = 50_000_000  # a .docx or .pdf, pictures included
+MAX_XML_BYTES = 50_000_000  # a .docx's XML parts once unzipped (a zip bomb is far bigger)
+MAX_PDF_PAGES = 1000
+MAX_STREAM_BYTES = 20_000_000  # one PDF stream once decompressed
+READ_SECONDS = 120  # CPU seconds: a real plan takes one, a 10 MB text about 30
+
+_MB = 1_000_000
+
+
+class _Expired(BaseException):
+    """Raised by the alarm; a BaseException so that parsers' `except Exception` let it by."""
+
+
+@contextmanager
+def time_limit(path: Path, seconds: float | None = None):
+    """Stop reading `path` after `seconds` (READ_SECONDS) of CPU time with a clear error.
+
+    CPU time, not the clock: a parser that spins burns it, a busy machine does not.
+    Main thread on POSIX only; elsewhere, or when the timer is already in use, a no-op."""
+    seconds = READ_SECONDS if seconds is None else seconds
+    if (not hasattr(signal, "setitimer") or threading.current_thread() is not
+            threading.main_thread() or signal.getsignal(signal.SIGPROF) != signal.SIG_DFL):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _Expired
+
+    signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    except _Expired:
+        raise LoaError(f"đọc tệp mất quá {seconds:g} giây mà chưa xong; tệp có thể bị hỏng. "
+                       "Hãy mở bằng Word hoặc LibreOffice, lưu lại rồi thử lại.", path) from None
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, signal.SIG_DFL)
+
+
+def _too_big(size: int, limit: int, what: str) -> str:
+    return (f"{what} quá lớn ({size / _MB:.1f} MB, tối đa {limit // _MB} MB); kế hoạch thật chỉ "
+            "vài trăm KB, hãy kiểm tra lại có đúng tệp kế hoạch không.")
+
+
 def read_plan_lines(path: str | Path) -> list[Line]:
     """Cleaned lines of a plan: blank lines, page numbers and running headers dropped.
 
@@ -33,36 +92,83 @@ def read_plan_lines(path: str | Path) -> list[Line]:
     mean nothing; the outline parser joins what belongs together.
     """
     path = Path(path)
-    if not path.exists():
-        raise LoaError("không tìm thấy tệp kế hoạch.", path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise LoaError("không tìm thấy tệp kế hoạch.", path) from None
+    except OSError as exc:
+        raise LoaError(f"không mở được tệp kế hoạch ({exc.strerror}).", path) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise LoaError("đây là một thư mục, không phải tệp kế hoạch.", path)
+    if not stat.S_ISREG(st.st_mode):
+        raise LoaError("đây không phải tệp thường (thiết bị, ống dẫn …); hãy chỉ đến tệp kế "
+                       "hoạch.", path)
     suffix = path.suffix.lower()
-    if suffix == ".docx":
-        return _read_docx(path)
-    if suffix == ".pdf":
-        return _read_pdf(path)
     if suffix == ".doc":
         raise LoaError("tệp .doc (Word cũ) chưa đọc được; hãy mở bằng Word hoặc LibreOffice "
                        "và lưu lại thành .docx.", path)
-    if suffix not in {".txt", ".text", ""}:
+    if suffix not in {".txt", ".text", "", ".docx", ".pdf"}:
         raise LoaError(f"chưa đọc được tệp dạng '{suffix}' (dùng .txt, .docx hoặc .pdf).", path)
-    raw = path.read_bytes()
+    limit = MAX_TEXT_BYTES if suffix not in (".docx", ".pdf") else MAX_FILE_BYTES
+    if st.st_size > limit:
+        raise LoaError(_too_big(st.st_size, limit, "tệp"), path)
+    if st.st_size == 0:
+        raise LoaError("tệp kế hoạch trống (0 byte).", path)
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise LoaError(
-            "tệp không phải văn bản UTF-8; hãy lưu lại với bảng mã UTF-8.", path, line
-        ) from None
-    return clean_lines(text)
+        with time_limit(path):
+            if suffix == ".docx":
+                return _read_docx(path)
+            if suffix == ".pdf":
+                return _read_pdf(path)
+            return _read_text(path)
+    except PermissionError:
+        raise LoaError("không có quyền đọc tệp kế hoạch.", path) from None
+    except MemoryError:
+        raise LoaError("không đủ bộ nhớ để đọc tệp; tệp quá lớn hoặc bị hỏng.", path) from None
+    except OSError as exc:
+        raise LoaError(f"không đọc được tệp kế hoạch ({exc.strerror or exc}).", path) from None
+
+
+_SIGNATURES = ((b"%PDF", ".pdf"), (b"PK\x03\x04", ".docx"),
+               (b"\xd0\xcf\x11\xe0", ".doc"))  # .doc: an OLE file, as old Word writes
+
+
+def _read_text(path: Path) -> list[Line]:
+    raw = path.read_bytes()
+    for magic, kind in _SIGNATURES:
+        if raw.startswith(magic):
+            raise LoaError(f"tệp này thực ra là tệp {kind}, không phải văn bản thuần; hãy đặt "
+                           f"đúng đuôi {kind} cho tệp.", path)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:  # Notepad's "Unicode" is UTF-16 with a byte-order mark
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise LoaError("tệp UTF-16 bị hỏng; hãy lưu lại với bảng mã UTF-8.", path) from None
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise LoaError(
+                "tệp không phải văn bản UTF-8 (có thể là bảng mã cũ như TCVN3 hay "
+                "Windows-1258, hoặc không phải tệp chữ); hãy mở bằng trình soạn thảo và lưu "
+                "lại với bảng mã UTF-8.", path, line
+            ) from None
+    nul = text.find("\0")
+    if nul >= 0:
+        raise LoaError("tệp có ký tự rỗng (NUL): đây không phải tệp văn bản thuần; hãy chép "
+                       "nội dung kế hoạch ra tệp .txt.", path, text.count("\n", 0, nul) + 1)
+    # Lines as an editor numbers them: a form feed or U+2028 is no line break there.
+    return clean_lines(text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def clean_text_line(raw: str) -> str:
-    return unicodedata.normalize("NFC", _SPACES.sub(" ", raw)).strip()
+    return unicodedata.normalize("NFC", _SPACES.sub(" ", _CONTROLS.sub("", raw))).strip()
 
 
 def clean_lines(text: str, unit: str = "dòng", numbers: list[int] | None = None) -> list[Line]:
     out: list[Line] = []
-    for i, raw_line in enumerate(text.splitlines()):
+    for i, raw_line in enumerate(text.split("\n")):  # callers give "\n" line ends only
         number = numbers[i] if numbers else i + 1
         line = clean_text_line(raw_line)
         if not line or _PAGE_NUMBER.match(line):
@@ -79,7 +185,10 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
 def _roman(n: int) -> str:
-    vals = [(10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]
+    if not 0 < n < 4000:  # Roman numerals stop there; a broken file may ask for more
+        return str(n)
+    vals = [(1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
+            (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")]
     out = ""
     for v, s in vals:
         while n >= v:
@@ -104,12 +213,26 @@ def _format_number(fmt: str, n: int) -> str:
     return ""
 
 
+class _BadNumbering(Exception):
+    def __init__(self, value):
+        super().__init__(value)
+        self.value = value
+
+
+def _int(value) -> int:
+    """A number from the numbering XML; a broken file's "abc" is reported, not a traceback."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _BadNumbering(value) from None
+
+
 class _Numbering:
     """Resolves Word's automatic list numbering, which python-docx leaves as numPr ids."""
 
     def __init__(self, doc):
         self.levels: dict[tuple[str, int], tuple[str, str, int]] = {}
-        self.counters: dict[tuple[str, int], int] = {}
+        self.counters: dict[str, dict[int, int]] = {}  # numId -> level -> current number
         try:
             root = doc.part.numbering_part.element
         except (KeyError, NotImplementedError, AttributeError):
@@ -118,14 +241,14 @@ class _Numbering:
         for a in root.findall(f"{_W}abstractNum"):
             levels = {}
             for lvl in a.findall(f"{_W}lvl"):
-                ilvl = int(lvl.get(f"{_W}ilvl"))
+                ilvl = _int(lvl.get(f"{_W}ilvl"))
                 fmt = lvl.find(f"{_W}numFmt")
                 text = lvl.find(f"{_W}lvlText")
                 start = lvl.find(f"{_W}start")
                 levels[ilvl] = (
                     fmt.get(f"{_W}val") if fmt is not None else "decimal",
-                    text.get(f"{_W}val") if text is not None else f"%{ilvl + 1}.",
-                    int(start.get(f"{_W}val")) if start is not None else 1,
+                    text.get(f"{_W}val") or "" if text is not None else f"%{ilvl + 1}.",
+                    _int(start.get(f"{_W}val")) if start is not None else 1,
                 )
             abstract[a.get(f"{_W}abstractNumId")] = levels
         for num in root.findall(f"{_W}num"):
@@ -136,7 +259,7 @@ class _Numbering:
             for ov in num.findall(f"{_W}lvlOverride"):
                 start = ov.find(f"{_W}startOverride")
                 if start is not None:
-                    overrides[int(ov.get(f"{_W}ilvl"))] = int(start.get(f"{_W}val"))
+                    overrides[_int(ov.get(f"{_W}ilvl"))] = _int(start.get(f"{_W}val"))
             for ilvl, (fmt, text, start) in abstract.get(ref.get(f"{_W}val"), {}).items():
                 self.levels[(num.get(f"{_W}numId"), ilvl)] = (fmt, text,
                                                               overrides.get(ilvl, start))
@@ -148,7 +271,9 @@ class _Numbering:
         if ppr is not None and ppr.numPr is not None and ppr.numPr.numId is not None:
             return ppr.numPr
         style = paragraph.style
-        while style is not None:
+        seen = set()
+        while style is not None and style.style_id not in seen:  # a broken file may loop
+            seen.add(style.style_id)
             sppr = style.element.pPr
             if sppr is not None and sppr.numPr is not None and sppr.numPr.numId is not None:
                 return sppr.numPr
@@ -159,59 +284,106 @@ class _Numbering:
         numpr = self._numpr(paragraph)
         if numpr is None:
             return ""
-        num_id = str(numpr.numId.val)
-        ilvl = int(numpr.ilvl.val) if numpr.ilvl is not None else 0
+        num_id = str(_int(numpr.numId.get(f"{_W}val")))
+        ilvl = _int(numpr.ilvl.get(f"{_W}val")) if numpr.ilvl is not None else 0
         spec = self.levels.get((num_id, ilvl))
         if spec is None:
             return ""
         fmt, text, start = spec
-        key = (num_id, ilvl)
-        self.counters[key] = self.counters.get(key, start - 1) + 1
-        for (nid, lvl) in list(self.counters):  # a new item restarts its sub-levels
-            if nid == num_id and lvl > ilvl:
-                del self.counters[(nid, lvl)]
+        counters = self.counters.setdefault(num_id, {})
+        counters[ilvl] = counters.get(ilvl, start - 1) + 1
+        for lvl in [lvl for lvl in counters if lvl > ilvl]:  # a new item restarts sub-levels
+            del counters[lvl]
         if fmt == "bullet":
             return "-"
 
         def repl(m: re.Match) -> str:
             lvl = int(m.group(1)) - 1
             lvl_fmt = self.levels.get((num_id, lvl), ("decimal", "", 1))[0]
-            return _format_number(lvl_fmt, self.counters.get((num_id, lvl), 1))
+            return _format_number(lvl_fmt, counters.get(lvl, 1))
 
         return re.sub(r"%(\d)", repl, text)
+
+
+def _damaged(kind: str) -> str:
+    verb = "không mở được" if kind == "Word" else "không đọc được"
+    return (f"{verb} tệp {kind}: tệp bị hỏng hoặc không đúng định dạng ({{}}); hãy mở bằng "
+            f"{'Word hoặc LibreOffice' if kind == 'Word' else 'trình đọc PDF'} rồi lưu lại "
+            f"{'thành .docx' if kind == 'Word' else 'hoặc chép chữ ra tệp .txt'}.")
+
+
+def _what(exc: Exception) -> str:
+    """The parser's failure in the officer's words; the detail goes to the technical log."""
+    return "thiếu một phần bên trong tệp" if isinstance(exc, KeyError) else "cấu trúc bên trong sai"
+
+
+def _check_docx_zip(path: Path) -> None:
+    """A .docx is a zip: refuse a non-zip or a zip bomb before python-docx unpacks it."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError):
+        raise LoaError(_damaged("Word").format("không phải tệp nén .docx"), path) from None
+    names = {i.filename for i in infos}
+    if "[Content_Types].xml" not in names or not any(n.startswith("word/") for n in names):
+        raise LoaError(_damaged("Word").format("thiếu phần nội dung word/document.xml"),
+                       path) from None
+    xml = sum(i.file_size for i in infos if i.filename.endswith((".xml", ".rels")))
+    if xml > MAX_XML_BYTES:
+        raise LoaError(_too_big(xml, MAX_XML_BYTES, "nội dung tệp Word khi giải nén"), path)
+    total = sum(i.file_size for i in infos)
+    if total > 4 * MAX_FILE_BYTES:
+        raise LoaError(_too_big(total, 4 * MAX_FILE_BYTES, "tệp Word khi giải nén"), path)
 
 
 def _read_docx(path: Path) -> list[Line]:
     try:
         import docx
-        from docx.opc.exceptions import PackageNotFoundError
+        from docx.table import Table
+        from docx.text.paragraph import Paragraph
+        from lxml.etree import XMLSyntaxError
     except ImportError:  # pragma: no cover - a dependency of loa
         raise LoaError("thiếu thư viện python-docx; chạy lại scripts/setup.sh.", path) from None
+    _check_docx_zip(path)
+    texts: list[str] = []
+    in_body = False  # past the numbering definitions: a bad number is then a paragraph's
     try:
         doc = docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError, OSError) as exc:
-        raise LoaError(f"không mở được tệp Word ({exc}).", path) from None
-    numbering = _Numbering(doc)
-    texts: list[str] = []
-    from docx.table import Table
-    from docx.text.paragraph import Paragraph
+        numbering = _Numbering(doc)
+        in_body = True
 
-    def paragraph_text(p: Paragraph) -> str:
-        label = numbering.label(p)
-        return f"{label} {p.text}" if label else p.text
+        def paragraph_text(p: Paragraph) -> str:
+            label = numbering.label(p)
+            return f"{label} {p.text}" if label else p.text
 
-    # Body order matters: the header block is often a table before the first paragraph.
-    for child in doc.element.body.iterchildren():
-        if child.tag == f"{_W}p":
-            texts.append(paragraph_text(Paragraph(child, doc)))
-        elif child.tag == f"{_W}tbl":
-            for row in Table(child, doc).rows:
-                for cell in row.cells:
-                    texts.extend(paragraph_text(p) for p in cell.paragraphs)
+        # Body order matters: the header block is often a table before the first paragraph.
+        for child in doc.element.body.iterchildren():
+            if child.tag == f"{_W}p":
+                texts.append(paragraph_text(Paragraph(child, doc)))
+            elif child.tag == f"{_W}tbl":
+                for row in Table(child, doc).rows:
+                    for cell in row.cells:
+                        texts.extend(paragraph_text(p) for p in cell.paragraphs)
+    except _BadNumbering as exc:
+        raise LoaError(_damaged("Word").format(
+            f"danh sách đánh số tự động có giá trị '{str(exc.value)[:40]}' không phải số"),
+            path, len(texts) + 1 if in_body else None, "đoạn") from None
+    except XMLSyntaxError as exc:
+        log.info("docx %s: %s", path, exc)
+        raise LoaError(_damaged("Word").format(
+            f"phần XML bên trong sai cấu trúc ở dòng {exc.lineno}"), path) from None
+    except (LoaError, MemoryError):  # MemoryError: read_plan_lines words it
+        raise
+    except Exception as exc:  # python-docx fails in many ways on a broken file
+        log.info("docx %s: %r", path, exc)
+        raise LoaError(_damaged("Word").format(_what(exc)), path) from None
+    size = sum(len(t) for t in texts)
+    if size > MAX_TEXT_BYTES:
+        raise LoaError(_too_big(size, MAX_TEXT_BYTES, "chữ trong tệp Word"), path)
     # One docx paragraph may hold soft line breaks; keep its number for every piece.
     lines, numbers = [], []
     for i, t in enumerate(texts, start=1):
-        for piece in t.split("\n"):
+        for piece in t.splitlines():  # every line break, as clean_lines splits them
             lines.append(piece)
             numbers.append(i)
     return clean_lines("\n".join(lines), unit="đoạn", numbers=numbers)
@@ -221,15 +393,45 @@ def _read_docx(path: Path) -> list[Line]:
 
 def _read_pdf(path: Path) -> list[Line]:
     try:
+        import pypdf
         from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
+        from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError
     except ImportError:  # pragma: no cover
         raise LoaError("thiếu thư viện pypdf; chạy lại scripts/setup.sh.", path) from None
+    # pypdf's own bounds, tighter: a plan's streams are small; a bomb's are not.
+    limits = dict.fromkeys(
+        ("maximum_declared_stream_length", "zlib_maximum_output_length",
+         "lzw_maximum_output_length", "run_length_maximum_output_length",
+         "array_based_stream_maximum_output_length", "brotli_maximum_output_length",
+         "jbig2_maximum_output_length", "image_maximum_buffer_size"), MAX_STREAM_BYTES)
+    configure = getattr(pypdf, "apply_configuration", None)
+    pages: list[str] = []
     try:
-        reader = PdfReader(str(path))
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except (PdfReadError, OSError, ValueError) as exc:
-        raise LoaError(f"không đọc được tệp PDF ({exc}).", path) from None
+        with configure(**limits) if configure else nullcontext():
+            reader = PdfReader(str(path))
+            count = len(reader.pages)
+            if count > MAX_PDF_PAGES:
+                raise LoaError(f"tệp PDF có {count} trang, quá số trang tối đa "
+                               f"({MAX_PDF_PAGES}) của một kế hoạch.", path)
+            size = 0
+            for page in reader.pages:
+                pages.append(page.extract_text() or "")
+                size += len(pages[-1])
+                if size > MAX_TEXT_BYTES:
+                    raise LoaError(_too_big(size, MAX_TEXT_BYTES, "chữ trong tệp PDF"), path)
+    except (FileNotDecryptedError, DependencyError):
+        raise LoaError("tệp PDF được đặt mật khẩu hoặc mã hóa nên không đọc được chữ; hãy xin "
+                       "bản không mật khẩu, hoặc mở ra và chép chữ vào tệp .txt.", path) from None
+    except LimitReachedError as exc:
+        log.info("pdf %s: %s", path, exc)
+        raise LoaError(_damaged("PDF").format("một phần nén quá lớn sau khi giải nén"), path,
+                       len(pages) + 1, "trang") from None
+    except (LoaError, MemoryError):  # MemoryError: read_plan_lines words it
+        raise
+    except Exception as exc:  # pypdf fails in many ways on a broken file
+        log.info("pdf %s: %r", path, exc)
+        raise LoaError(_damaged("PDF").format(_what(exc)), path,
+                       len(pages) + 1 if pages else None, "trang") from None
     if not any(p.strip() for p in pages):
         raise LoaError("tệp PDF không có chữ (có thể là ảnh quét); hãy nhận dạng chữ (OCR) "
                        "rồi chép ra tệp .txt.", path)

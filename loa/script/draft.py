@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from loa.errors import LoaError
+from loa.errors import LoaError, Problem
 from loa.plan.content import Plan, Topic
 from loa.settings import PACKAGE_DATA
 from loa.yamlio import LineDict, line_of, load_yaml
@@ -15,7 +16,12 @@ from loa.yamlio import LineDict, line_of, load_yaml
 DEFAULT_TEMPLATE = PACKAGE_DATA / "template.yaml"
 _TEMPLATE_KEYS = ("station", "greeting", "opening", "part_opening", "details", "closing",
                   "max_minutes", "chars_per_second")
-_FIELDS_ALLOWED = {"station", "issuer", "plan", "topic", "part", "parts"}
+_NUMBER_KEYS = ("max_minutes", "chars_per_second")
+_TEXT_KEYS = ("greeting", "opening", "part_opening", "details", "closing")  # station is data
+_FIELDS_ALLOWED = ("station", "issuer", "plan", "topic", "part", "parts")
+# "{{" and "}}" are literal braces, "{name}" a placeholder, any other brace stands alone.
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}|[{}]")
+_EXCERPT = 40  # of a bad placeholder, in a message
 
 # "Tiếp tục tuyên truyền, phổ biến về …" tells officials what to do; residents need the "…".
 _DIRECTIVE = re.compile(
@@ -26,6 +32,46 @@ _DIRECTIVE = re.compile(
     r"(?:,?\s+(?:phổ biến|hướng dẫn))?(?:\s+rộng rãi)?\s*(?:(?:về|đến|tới)\s+)?",
     re.IGNORECASE,
 )
+
+
+def template_problems(text: str) -> list[str]:
+    """What is wrong with a template text, in Vietnamese; empty when it renders.
+
+    Only the known names are placeholders: no attribute, index or format spec (str.format
+    would let "{station.__class__}" reach into the program)."""
+    problems = []
+    for m in _TOKEN.finditer(text):
+        token = m.group(0)
+        if token in ("{{", "}}"):
+            continue
+        if token in ("{", "}"):
+            problems.append(f"dấu ngoặc nhọn '{token}' đứng lẻ ở ký tự {m.start() + 1}; chỗ điền "
+                            "viết như {topic}, còn muốn in chính dấu ngoặc thì viết '{{' hoặc "
+                            "'}}'.")
+        elif m.group(1) not in _FIELDS_ALLOWED:
+            name = m.group(1)
+            shown = name if len(name) <= _EXCERPT else name[:_EXCERPT] + "…"
+            hint = ("; chỉ viết tên chỗ điền, không kèm '.', '[', '!' hay ':'"
+                    if re.search(r"[.\[!:]", name) else "")
+            problems.append(f"chỗ điền '{{{shown}}}' không có (dùng: "
+                            f"{', '.join('{' + f + '}' for f in _FIELDS_ALLOWED)}){hint}.")
+    return problems
+
+
+def render(text: str, fill: dict[str, object]) -> str:
+    """Put the values in a template text checked by template_problems; values are data:
+    braces in them are not read again."""
+
+    def one(m: re.Match) -> str:
+        token = m.group(0)
+        if token in ("{{", "}}"):
+            return token[0]
+        name = m.group(1)
+        if name is None or name not in _FIELDS_ALLOWED or name not in fill:
+            raise LoaError(f"mẫu bản tin có chỗ điền sai: '{token[:_EXCERPT]}'.")
+        return str(fill[name])
+
+    return _TOKEN.sub(one, text)
 
 
 @dataclass(frozen=True)
@@ -43,39 +89,58 @@ class Template:
         return len(text) / self.chars_per_second
 
 
+def _check(values: dict, path: Path, lines: dict[str, int | None]) -> list[Problem]:
+    """Every problem of a template's values at once, each with its line."""
+    problems = []
+    for key in _TEMPLATE_KEYS:
+        value, line = values.get(key), lines.get(key)
+        if key in _NUMBER_KEYS:
+            try:
+                if isinstance(value, bool):
+                    raise ValueError
+                number = float(value)
+                if not (math.isfinite(number) and number > 0):
+                    raise ValueError
+            except (TypeError, ValueError):
+                problems.append(Problem(f"'{key}' phải là số lớn hơn 0.", path, line))
+            continue
+        if key == "station" and value is None:
+            continue
+        if not isinstance(value, str):
+            problems.append(Problem(f"'{key}' phải là một đoạn chữ.", path, line))
+        elif key in _TEXT_KEYS:
+            problems.extend(Problem(f"'{key}': {p}", path, line)
+                            for p in template_problems(value))
+    return problems
+
+
 def load_template(path: str | Path | None = None, station: str | None = None) -> Template:
-    """The shipped template, with a station's file layered over it."""
+    """The shipped template, with a station's file layered over it; all its errors at once."""
     base = load_yaml(DEFAULT_TEMPLATE)
     values = dict(base)
+    lines = {key: line_of(base, key) for key in base}
+    where = DEFAULT_TEMPLATE
+    problems: list[Problem] = []
     if path is not None:
-        path = Path(path)
+        path = where = Path(path)
         custom = load_yaml(path)
         if not isinstance(custom, LineDict):
             raise LoaError("tệp mẫu bản tin phải là bảng 'khóa: giá trị'.", path, 1)
         for key, value in custom.items():
             if key not in _TEMPLATE_KEYS:
-                raise LoaError(f"khóa '{key}' không dùng trong mẫu bản tin (dùng: "
-                               f"{', '.join(_TEMPLATE_KEYS)}).", path, line_of(custom, key))
-            if key in ("max_minutes", "chars_per_second"):
-                try:
-                    value = float(value)
-                    if value <= 0:
-                        raise ValueError
-                except (TypeError, ValueError):
-                    raise LoaError(f"'{key}' phải là số lớn hơn 0.", path,
-                                   line_of(custom, key)) from None
-            else:
-                for name in re.findall(r"{(\w*)}", str(value)):
-                    if name not in _FIELDS_ALLOWED:
-                        raise LoaError(
-                            f"chỗ điền '{{{name}}}' không có (dùng: "
-                            f"{', '.join('{' + f + '}' for f in sorted(_FIELDS_ALLOWED))}).",
-                            path, line_of(custom, key))
+                problems.append(Problem(
+                    f"khóa '{str(key)[:_EXCERPT]}' không dùng trong mẫu bản tin (dùng: "
+                    f"{', '.join(_TEMPLATE_KEYS)}).", path, line_of(custom, key)))
+                continue
             values[key] = value
+            lines[key] = line_of(custom, key)
+    problems += _check(values, where, lines)
+    if problems:
+        raise LoaError.many(sorted(problems, key=lambda p: p.line or 0))
     if station:
         values["station"] = station
-    return Template(**{k: (float(values[k]) if k in ("max_minutes", "chars_per_second")
-                           else str(values[k])) for k in _TEMPLATE_KEYS})
+    return Template(**{k: (float(values[k]) if k in _NUMBER_KEYS else str(values[k] or ""))
+                       for k in _TEMPLATE_KEYS})
 
 
 def source_hash(text: str) -> str:
@@ -125,25 +190,29 @@ def compose(plan: Plan, topic: Topic, tpl: Template) -> list[str]:
         "Đài truyền thanh " + plan.issuer.removeprefix("UBND ") if plan.issuer
         else "Đài truyền thanh")
     fill = {"station": station, "issuer": plan.issuer or "Ủy ban nhân dân",
-            "plan": _plan_name(plan), "topic": topic_phrase}
-    opening = tpl.opening.format(**fill, part=1, parts=1)
-    closing = tpl.closing.format(**fill, part=1, parts=1)
+            "plan": _plan_name(plan), "topic": topic_phrase, "part": 1, "parts": 1}
+    greeting, details = render(tpl.greeting, fill), render(tpl.details, fill)
+    opening = render(tpl.opening, fill)
+    closing = render(tpl.closing, fill)
 
     def text(opening: str, pts: list[str]) -> str:
-        body = f" {tpl.details} " + " ".join(p + "." for p in pts) if pts else ""
-        return f"{tpl.greeting} {opening}{body} {closing}".strip()
+        body = f" {details} " + " ".join(p + "." for p in pts) if pts else ""
+        return f"{greeting} {opening}{body} {closing}".strip()
 
     whole = text(opening, points)
     limit = tpl.max_minutes * 60
     if tpl.seconds(whole) <= limit or len(points) <= 1:
         return [whole]
     # Greedy split at sentence ends; each part keeps greeting, opening and closing.
-    frame = tpl.seconds(text(tpl.part_opening.format(**fill, part=9, parts=9), []))
+    frame = tpl.seconds(text(render(tpl.part_opening, {**fill, "part": 9, "parts": 9}), []))
     groups: list[list[str]] = [[]]
+    size = -1  # characters of " ".join(groups[-1]), kept as a sum: no rejoin per point
     for p in points:
-        if groups[-1] and frame + tpl.seconds(" ".join(groups[-1] + [p])) > limit:
+        if groups[-1] and frame + (size + 1 + len(p)) / tpl.chars_per_second > limit:
             groups.append([])
+            size = -1
         groups[-1].append(p)
+        size += 1 + len(p)
     n = len(groups)
-    return [text(tpl.part_opening.format(**fill, part=i, parts=n), g)
+    return [text(render(tpl.part_opening, {**fill, "part": i, "parts": n}), g)
             for i, g in enumerate(groups, start=1)]
