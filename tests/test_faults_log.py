@@ -397,7 +397,7 @@ def assert_aired_whole(rec, data: Path, rows) -> None:
 def test_disk_full_during_a_session_the_reserve_lets_the_log_carry_on(pulse, tmp_path,
                                                                       small_disk):
     data = small_disk("32m")
-    env = {**pulse.env, "LOA_DATA_DIR": str(data)}
+    env = {**pulse.env, "LOA_DATA_DIR": str(data), "LOA_CLIP_RESERVE_MB": "1"}  # a small disk
     at = soon(14, run_s=60)
     schedule = station(tmp_path, at)
     recorder = Recorder(pulse)
@@ -436,7 +436,7 @@ def test_kill_9_while_the_disk_is_full_then_restart_with_room(pulse, tmp_path, s
     into the journal only; kill -9 during item 2; room made; restart: item 1 'played',
     item 2 'interrupted', once each, and nothing airs again."""
     data = small_disk("16m")
-    env = {**pulse.env, "LOA_DATA_DIR": str(data)}
+    env = {**pulse.env, "LOA_DATA_DIR": str(data), "LOA_CLIP_RESERVE_MB": "1"}  # a small disk
     fill(data, "old-files", leave=6 * 1024 * 1024)  # no room for a 4 MB reserve (needs 8)
     at = soon(14, run_s=60)
     schedule = station(tmp_path, at)
