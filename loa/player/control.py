@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from loa.errors import LoaError
-from loa.fsio import atomic_write_text
+from loa.fsio import atomic_write_bytes, atomic_write_text
 
 LOCK_NAME = "daemon.lock"
 HEARTBEAT = "daemon.json"
@@ -119,21 +119,22 @@ def write_heartbeat(control_dir: Path, now: datetime, schedule: Path,
                     zones: Mapping[str, str], pending: int, extra: Mapping | None = None) -> None:
     """The daemon's heartbeat; `extra` carries its health (disk, log, clock)."""
     path = control_dir / HEARTBEAT
-    text = json.dumps(
+    data = json.dumps(
         {"pid": os.getpid(), "at": now.isoformat(), "schedule": str(schedule),
          "zones": [[z, name] for z, name in zones.items()], "pending": pending,
-         **(extra or {})}, ensure_ascii=False)
+         **(extra or {})}, ensure_ascii=False).encode()
+    # padded to whole 4 KB blocks (JSON allows trailing spaces): on a full disk the old
+    # file's blocks still take the beat, written in place
+    data = data.ljust(-(-len(data) // 4096) * 4096)
     try:
-        atomic_write_text(path, text)
+        atomic_write_bytes(path, data)
     except OSError:
-        # a full disk has no room for a new file; the old one's blocks take the beat
         with open(path, "r+b") as fh:
             old = fh.seek(0, os.SEEK_END)
-            data = text.encode()
-            if len(data) > old:
-                raise
             fh.seek(0)
-            fh.write(data.ljust(old))  # JSON allows trailing spaces
+            fh.write(data.ljust(old))
+            fh.truncate(max(old, len(data)))
+            fh.flush()
 
 
 def read_heartbeat(control_dir: Path) -> dict | None:
