@@ -9,6 +9,8 @@ with the file, line and column.
 from __future__ import annotations
 
 import ast
+import difflib
+import math
 import os
 import re
 import stat
@@ -21,7 +23,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from loa.errors import LoaError, excerpt
+from loa.errors import LoaError, Problem, excerpt
 from loa.fsio import atomic_write_text
 
 # A schedule is a few KB and a bulletins file of a large plan well under 1 MB; 5 MB leaves
@@ -49,6 +51,7 @@ _TAG_VI = {
     _TAG + "map": "bảng 'khóa: giá trị'",
 }
 _NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
+_DECIMAL = re.compile(r"\s*[-+]?\d{1,9}(?:\.\d{1,9})?\s*")
 _BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # line breaks as YAML counts them
 
 
@@ -58,7 +61,8 @@ class LineDict(dict):
     line: int = 0
     column: int = 0
     key_lines: dict[str, int]
-    key_columns: dict[str, int]  # the value's column when it starts on the key's line
+    key_columns: dict[str, int]
+    value_columns: dict[str, int]  # the value's column, or the key's if on another line
 
 
 class LineList(list):
@@ -155,16 +159,23 @@ def _check_expansion(root: Node | None) -> None:
             return [n for pair in node.value for n in pair]
         return []
 
+    active: set[int] = set()  # nodes being measured: meeting one again is a cycle
+
     def measure(node: Node, depth: int) -> tuple[int, int]:
         known = memo.get(id(node))
         if known is None:
+            if id(node) in active:
+                raise _refuse("bí danh (*) tự tham chiếu đến phần chứa chính nó.",
+                              node.start_mark)
             if depth > MAX_DEPTH:
-                raise _refuse(f"bí danh (*) làm dữ liệu lồng nhau quá {MAX_DEPTH} tầng hoặc "
-                              "tự tham chiếu đến chính nó.", node.start_mark)
+                raise _refuse(f"bí danh (*) làm dữ liệu lồng nhau quá {MAX_DEPTH} tầng.",
+                              node.start_mark)
+            active.add(id(node))
             size, height = 1, 0
             for child in children(node):
                 s, h = measure(child, depth + 1)
                 size, height = size + s, max(height, h + 1)
+            active.discard(id(node))
             known = memo[id(node)] = (size, height)
             # len(memo) counts the distinct nodes below, so this is what aliases added
             if size - len(memo) > MAX_ALIAS_NODES:
@@ -182,22 +193,27 @@ def _check_expansion(root: Node | None) -> None:
 def _construct_mapping(loader: _LineLoader, node: Node) -> LineDict:
     if not isinstance(node, MappingNode):
         raise _refuse("thẻ !!map cần một bảng 'khóa: giá trị'.", node.start_mark)
-    loader.flatten_mapping(node)
+    own = {id(key_node) for key_node, _ in node.value}
+    loader.flatten_mapping(node)  # `<<: *defaults` pairs come first; written keys override
     out = LineDict()
     out.line, out.column = node.start_mark.line + 1, node.start_mark.column + 1
-    out.key_lines, out.key_columns = {}, {}
+    out.key_lines, out.key_columns, out.value_columns = {}, {}, {}
+    written: set[str] = set()
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         if isinstance(key, list | dict):
             raise _refuse("khóa không hợp lệ (khóa phải là một chữ, không phải danh sách hay "
                           "bảng).", key_node.start_mark)
         key = str(key) if not isinstance(key, str) else key
-        if key in out:
-            raise _refuse(f"khóa '{excerpt(key)}' bị lặp lại.", key_node.start_mark)
+        if id(key_node) in own:
+            if key in written:
+                raise _refuse(f"khóa '{excerpt(key)}' bị lặp lại.", key_node.start_mark)
+            written.add(key)
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = key_node.start_mark.line + 1
+        out.key_columns[key] = key_node.start_mark.column + 1
         same_line = value_node.start_mark.line == key_node.start_mark.line
-        out.key_columns[key] = (value_node if same_line else key_node).start_mark.column + 1
+        out.value_columns[key] = (value_node if same_line else key_node).start_mark.column + 1
     return out
 
 
@@ -313,6 +329,7 @@ _PROBLEMS_VI: list[tuple[re.Pattern[str], str]] = [(re.compile(p), vi) for p, vi
     (r"^invalid indentation or unclosed", "thụt lề sai hoặc thiếu ']' hoặc '}' đóng"),
     (r"^found unexpected ':'", "dấu ':' không đặt được ở đây"),
     (r"^found unexpected non-alphabetical", "ký tự không hợp lệ trong chỉ thị"),
+    (r"^exceeded maximum nesting depth", "dữ liệu lồng nhau quá sâu"),
     (r"^found unconstructable recursive node", "bí danh (*) tự tham chiếu đến chính nó"),
     (r"^found unhashable key|^found duplicate key", "khóa không hợp lệ hoặc bị lặp lại"),
     (r"^expected a mapping (for merging|or list of mappings)",
@@ -445,14 +462,102 @@ def line_of(container: Any, key: str | int | None = None) -> int | None:
 def column_of(container: Any, key: str | int | None = None) -> int | None:
     """Column matching line_of: the value's start when it is on the key's line."""
     if isinstance(container, LineDict):
-        if key is not None and key in getattr(container, "key_columns", {}):
-            return container.key_columns[key]
+        if key is not None and key in getattr(container, "value_columns", {}):
+            return container.value_columns[key]
         return container.column or None
     if isinstance(container, LineList):
         cols = getattr(container, "item_columns", [])
         if isinstance(key, int) and 0 <= key < len(cols):
             return cols[key]
         return container.column or None
+    return None
+
+
+class Checker:
+    """Collects every problem of a loaded file, each with its line and column."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def add(self, msg: str, container: Any = None, key: Any = None) -> None:
+        self.problems.append(Problem(msg, self.path, line_of(container, key),
+                                     column=column_of(container, key)))
+
+    def keys(self, mapping: LineDict, allowed: tuple[str, ...], where: str) -> None:
+        """Unknown keys, each with a "did you mean" and the list of good ones."""
+        for key in mapping:
+            if key not in allowed:
+                hint = difflib.get_close_matches(key[:100], allowed, n=1)
+                tip = f" Có phải ý bạn là '{hint[0]}'?" if hint else ""
+                ok = ", ".join(allowed)
+                self.problems.append(Problem(
+                    f"khóa '{excerpt(key)}' không dùng được trong {where}.{tip} (Dùng: {ok}.)",
+                    self.path, line_of(mapping, key), column=_key_column(mapping, key)))
+
+    def required(self, mapping: LineDict, key: str, where: str) -> Any:
+        value = mapping.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            self.add(f"{where} thiếu '{key}'.", mapping)
+            return None
+        return value
+
+    def number(self, mapping: LineDict, key: str, default: float | None, lo: float, hi: float,
+               message: str, integer: bool = False, above: bool = False) -> Any:
+        """The one check every numeric key goes through: a finite number (never true/false,
+        nan or inf, a list…), an integer where asked, in [lo, hi] (or (lo, hi] if above);
+        otherwise a problem naming the value, and the default."""
+        value = mapping.get(key)
+        if value is None:
+            return default
+        number = as_number(value)
+        if number is not None and integer:
+            number = int(number) if number == int(number) else None
+        if number is None or number > hi or number < lo or (above and number == lo):
+            self.add(f"{message} (đang ghi: '{excerpt(value)}').", mapping, key)
+            return default
+        return number
+
+    def text(self, mapping: LineDict, key: str, default: str = "") -> str:
+        """Operator text: a string (a number is read as its digits), never a list or bool."""
+        value = mapping.get(key)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            return value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        hint = " (đặt trong ngoặc kép nếu là yes/no/on/off)" if isinstance(value, bool) else ""
+        self.add(f"'{key}' phải là một đoạn chữ, không phải danh sách, bảng hay "
+                 f"true/false{hint}.", mapping, key)
+        return default
+
+    def path_value(self, mapping: LineDict, key: str) -> str | None:
+        value = mapping.get(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            self.add(f"'{key}' phải là tên tệp (một đoạn chữ).", mapping, key)
+            return None
+        return value
+
+
+def _key_column(mapping: LineDict, key: str) -> int | None:
+    # An unknown key is pointed at itself, not at its value.
+    return getattr(mapping, "key_columns", {}).get(key)
+
+
+def as_number(value: Any) -> float | int | None:
+    """A finite int/float, or a plain decimal written as text ("1.5"); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        number = float(value)
+        return int(number) if number == int(number) and "." not in value else number
     return None
 
 
