@@ -37,6 +37,9 @@ MAX_DEPTH = 50
 # may add at most this many nodes beyond those written in the file, which stops "billion
 # laughs" (10 nested aliases, 10^9 nodes) while any hand-written reuse fits easily.
 MAX_ALIAS_NODES = 10_000
+# Each value costs about 500 bytes while loading: 200,000 (a bulletins file of ~8,000
+# bulletins) stays near 100 MB, where 2.5 million one-character items took 1.3 GB.
+MAX_NODES = 200_000
 
 _TAG = "tag:yaml.org,2002:"
 # Plain data only: no !!binary, !!set, !!omap, !!python/… — nothing in loa's files needs them.
@@ -76,6 +79,10 @@ class _Refused(yaml.MarkedYAMLError):
     """A load error whose problem text is already Vietnamese."""
 
 
+def _n(number: int) -> str:
+    return f"{number:,}".replace(",", ".")  # Vietnamese groups thousands with dots
+
+
 def _refuse(message: str, mark) -> _Refused:
     return _Refused(None, None, message, mark)
 
@@ -107,10 +114,16 @@ class _LineLoader(Composer, _Events, SafeConstructor, Resolver):
         SafeConstructor.__init__(self)
         Resolver.__init__(self)
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent, index):
         self._depth += 1
+        self._nodes += 1
         try:
+            if self._nodes > MAX_NODES:
+                raise _refuse(f"tệp có quá nhiều giá trị (hơn {_n(MAX_NODES)}); tệp lịch phát "
+                              "hay bản tin chỉ cần vài nghìn.",
+                              self.peek_event().start_mark)
             if self._depth > MAX_DEPTH:
                 raise _refuse(f"dữ liệu lồng nhau quá {MAX_DEPTH} tầng; tệp của loa chỉ cần "
                               "vài tầng (kiểm tra thụt lề và dấu ngoặc).",
@@ -179,9 +192,9 @@ def _check_expansion(root: Node | None) -> None:
             known = memo[id(node)] = (size, height)
             # len(memo) counts the distinct nodes below, so this is what aliases added
             if size - len(memo) > MAX_ALIAS_NODES:
-                raise _refuse(f"bí danh (*) nhân dữ liệu lên quá nhiều ({size:,} mục, tệp "
-                              f"chỉ ghi {len(memo):,}); bí danh chỉ được thêm tối đa "
-                              f"{MAX_ALIAS_NODES:,} mục.", node.start_mark)
+                raise _refuse(f"bí danh (*) nhân dữ liệu lên quá nhiều ({_n(size)} mục, tệp "
+                              f"chỉ ghi {_n(len(memo))}); bí danh chỉ được thêm tối đa "
+                              f"{_n(MAX_ALIAS_NODES)} mục.", node.start_mark)
         elif depth + known[1] > MAX_DEPTH:
             raise _refuse(f"bí danh (*) làm dữ liệu lồng nhau quá {MAX_DEPTH} tầng.",
                           node.start_mark)

@@ -109,6 +109,16 @@ def test_size_limit_is_checked_before_reading(tmp_path):
     assert "tệp quá lớn" in p.message and "tối đa 5 MB" in p.message
 
 
+def test_node_count_is_bounded(tmp_path, monkeypatch):
+    # the real limit (200,000) needs a 5 MB file; the mechanism is the same at 1,000
+    monkeypatch.setattr("loa.yamlio.MAX_NODES", 1000)
+    path = tmp_path / "nhieu.yaml"
+    path.write_text("x:\n" + "- a\n" * 1200, encoding="utf-8")
+    [p] = _problems(path, load_yaml)
+    # node 1,001 (after the mapping, its key and the list) is item 998, on line 999
+    assert "tệp có quá nhiều giá trị (hơn 1.000)" in p.message and p.line == 999
+
+
 def test_a_directory_or_missing_file_is_a_clear_error(tmp_path):
     assert "thư mục" in _problems(tmp_path, load_yaml)[0].message
     assert "không tìm thấy tệp" in _problems(tmp_path / "khong-co.yaml", load_yaml)[0].message
