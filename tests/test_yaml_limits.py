@@ -424,3 +424,66 @@ def test_cli_next_and_calendar_list_announcements(example, tmp_path):
     assert "tiem-chung" in out.splitlines()[line + 1] and "Tiêm chủng" in out
     code, out, err, _, _ = _cli(tmp_path, "calendar", str(example), "--days", "3")
     assert code == 0 and "tiem-chung" in out, err
+
+
+# --- a seeded, bounded fuzz of schedules and bulletins through the CLI --------------------------
+
+_FUZZ_TOKENS = ["!!int", "!!bool x", "!!map", "!!seq", "!!binary aGk=", "&a", "*a", "[", "]", "{",
+                "}", ": ", "- ", "\t", "\x00", "\x07", '"', "'", ".nan", ".inf", "-.inf", "true",
+                "1.0e+999", "-1", "0", "[]", "{}", "~", "x" * 3000, "17:00", "25:61", "T6-T2",
+                "99999999999999999999999", "2026-02-30", "<<: *a", "? ", "|", ">", "---", "@",
+                "`", "!", "\u2028", "\ufeff", "0x1F", "017", "[" * 80, "- - -", "\udcff"]
+
+
+def _mutate(rnd, text: str) -> str:
+    lines = text.split("\n")
+    for _ in range(rnd.randint(1, 3)):
+        i, op = rnd.randrange(len(lines)), rnd.randrange(6)
+        line = lines[i]
+        cut = rnd.randint(0, len(line))
+        if op == 0:
+            del lines[i]
+        elif op == 1:
+            lines.insert(i, lines[rnd.randrange(len(lines))])
+        elif op == 2:
+            lines[i] = line[:cut] + rnd.choice(_FUZZ_TOKENS) + line[cut:]
+        elif op == 3 and ": " in line:
+            lines[i] = line[:line.index(": ") + 2] + rnd.choice(_FUZZ_TOKENS)
+        elif op == 4:
+            lines[i] = " " * rnd.randint(0, 5) + line.lstrip()
+        else:
+            lines[i] = line[:cut] + line[cut + 1:]
+    return "\n".join(lines)
+
+
+def test_fuzzed_schedules_and_bulletins_never_crash(example, tmp_path, monkeypatch, capsys):
+    import random
+
+    from loa.cli import main
+
+    monkeypatch.setenv("LOA_DATA_DIR", str(tmp_path / "data"))
+    rnd = random.Random(20261130)
+    bpath = example.parent / "bulletins" / "ba-vi-2026.yaml"
+    sched = example.read_text(encoding="utf-8") + ANNOUNCEMENT
+    bulletins = bpath.read_text(encoding="utf-8")
+    counts = {"ok": 0, "error": 0}
+    for n in range(60):
+        target, text = (example, sched) if n % 2 else (bpath, bulletins)
+        example.write_text(sched, encoding="utf-8")
+        bpath.write_text(bulletins, encoding="utf-8")
+        # lone surrogates become undecodable bytes: the non-UTF-8 path is fuzzed too
+        target.write_bytes(_mutate(rnd, text).encode("utf-8", "surrogateescape"))
+        for args in (["validate", str(example)], ["next", str(example)],
+                     ["bulletin", "list", str(bpath)]):
+            started = time.monotonic()
+            code = main(args)  # anything but LoaError propagates and fails the test
+            assert time.monotonic() - started < 10, (n, args)
+            err = capsys.readouterr().err
+            counts["ok" if code == 0 else "error"] += 1
+            if code:
+                assert code == 2
+                for row in err.splitlines():
+                    assert row.startswith((f"Lỗi: {example}, dòng ", f"Lỗi: {bpath}, dòng ")), \
+                        (n, args, row)
+                    assert len(row) < 1000
+    assert counts["error"] > 50 and counts["ok"] > 20, counts  # the fuzz reached both paths

@@ -152,9 +152,13 @@ def _id_list(value: Any, known: dict, what: str, chk: Checker, container, key) -
     return tuple(out)
 
 
-def _station(raw: Any, chk: Checker, path: Path) -> Station:
+def _station(raw: Any, chk: Checker, path: Path, top: LineDict) -> Station:
     if not isinstance(raw, LineDict):
-        chk.add("thiếu mục 'station:' (tên đài, múi giờ…).")
+        if raw is None:
+            chk.add("thiếu mục 'station:' (tên đài, múi giờ…).", top)
+        else:
+            chk.add("'station' phải là một bảng 'khóa: giá trị' (name, timezone, …).", top,
+                    "station")
         raw = LineDict()
         raw.key_lines, raw.key_columns, raw.value_columns = {}, {}, {}
     chk.keys(raw, STATION_KEYS, "station")
@@ -309,7 +313,7 @@ def load_schedule(path: str | Path) -> Schedule:
                        path, 1)
     chk = Checker(path)
     chk.keys(top, TOP_KEYS, "tệp lịch phát")
-    station = _station(top.get("station"), chk, path)
+    station = _station(top.get("station"), chk, path, top)
 
     zones: dict[str, Zone] = {}
     raw_zones = _list(top.get("zones"), "zones", chk, top)
