@@ -37,9 +37,10 @@ MAX_DEPTH = 50
 # may add at most this many nodes beyond those written in the file, which stops "billion
 # laughs" (10 nested aliases, 10^9 nodes) while any hand-written reuse fits easily.
 MAX_ALIAS_NODES = 10_000
-# Each value costs about 500 bytes while loading: 200,000 (a bulletins file of ~8,000
-# bulletins) stays near 100 MB, where 2.5 million one-character items took 1.3 GB.
-MAX_NODES = 200_000
+# Each value costs about 500 bytes and 20-50 µs to load in Python: 100,000 (a bulletins
+# file of ~4,000 bulletins; real plans have tens to hundreds) stays near 50 MB and a few
+# seconds, where 2.5 million one-character items took 1.3 GB and minutes.
+MAX_NODES = 100_000
 
 _TAG = "tag:yaml.org,2002:"
 # Plain data only: no !!binary, !!set, !!omap, !!python/… — nothing in loa's files needs them.
