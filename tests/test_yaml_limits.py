@@ -366,6 +366,13 @@ CLI_CASES = [
     ("nul", lambda t: t.replace("  name: Đài", "  name: Đ\x00ài"), "  name: Đ"),
     ("syntax", lambda t: t.replace("  name: Đài truyền", "  name: Đài: truyền"),
      "  name: Đài"),
+    ("bool-tag", lambda t: t.replace("  speed: 1.0", "  speed: !!bool maybe"), "  speed:"),
+    ("python-tag", lambda t: t.replace("  speed: 1.0", "  speed: !!python/object/apply:os.system"
+                                       " [touch /tmp/loa-pwned]"), "  speed:"),
+    ("binary-tag", lambda t: t.replace("  voice: north", "  voice: !!binary bm9ydGg="),
+     "  voice:"),
+    ("bell", lambda t: t.replace("  place: Ba Vì", "  place: Ba\x07 Vì"), "  place: Ba"),
+    ("tab", lambda t: t.replace("  place: Ba Vì", "\tplace: Ba Vì"), "\tplace"),
     ("nan", lambda t: t.replace("  max_session_minutes: 45", "  max_session_minutes: .nan"),
      "max_session_minutes"),
     ("empty-engines", lambda t: t.replace("  engines: [gtts, espeak]", "  engines: []"),
@@ -390,6 +397,17 @@ def test_cli_validate_refuses_bad_schedules_cleanly(example, tmp_path, name, mut
     assert len(err) < 2000  # values are cut to an excerpt
     assert elapsed < 10, elapsed  # about 1 s alone
     assert rss_mb < 300, rss_mb  # an alias bomb used to take 1.8-4 GB
+
+
+def test_cli_next_plays_unquoted_times_and_wrapped_day_ranges(example, tmp_path):
+    text = example.read_text(encoding="utf-8").replace('    time: "17:00"', "    time: 17:00")
+    text = text.replace("    days: T2-T6", "    days: T6-T2").replace("until: 2026-12-31",
+                                                                     "until: 2099-12-31")
+    example.write_text(text, encoding="utf-8")
+    code, out, err, _, _ = _cli(tmp_path, "next", str(example), "--days", "7")
+    assert code == 0, err
+    evening = [row.split()[0] for row in out.splitlines() if " 17:00  Buổi chiều" in row]
+    assert sorted(evening) == ["CN", "T2", "T6", "T7"], out  # Friday to Monday, at 17:00
 
 
 def test_cli_reads_non_utf8_with_line_and_column(example, tmp_path):

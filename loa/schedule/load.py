@@ -144,7 +144,7 @@ def _id_list(value: Any, known: dict, what: str, chk: Checker, container, key) -
         if sid is None and isinstance(item, int) and not isinstance(item, bool):
             sid = str(item)
         if sid not in known:
-            hint = difflib.get_close_matches(sid, list(known), n=1) if sid else []
+            hint = difflib.get_close_matches(sid[:100], list(known), n=1) if sid else []
             tip = f" Có phải ý bạn là '{hint[0]}'?" if hint else ""
             chk.add(f"không có {what} '{excerpt(item)}'.{tip}", container, key)
             continue
