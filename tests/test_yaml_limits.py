@@ -145,6 +145,16 @@ def test_scalars_read_as_an_officer_means_them(tmp_path):
     assert data["h"] != data["h"]  # nan is still read; the schema refuses it
 
 
+def test_text_written_by_loa_reads_back_unchanged(tmp_path):
+    from loa.yamlio import write_yaml
+
+    tricky = ["17:00", "1:09", "0:40", "017", "09", "0x1F", "0b11", "1_000", "1.5e3", "1.5e+3",
+              "yes", "No", "~", ".nan", "-.inf", "2026-04-01", "1e5", "+1", "-0", "<<", "="]
+    path = tmp_path / "vong.yaml"
+    write_yaml(path, {"titles": tricky, "numbers": [17, -3, 1.5, True, None]})
+    assert load_yaml(path) == {"titles": tricky, "numbers": [17, -3, 1.5, True, None]}
+
+
 def test_a_large_legitimate_bulletins_file_loads_quickly(tmp_path):
     body = "".join(f"- id: IV.{i}.a\n  title: Tin số {i}\n  status: draft\n  text: >-\n    "
                    + "Kính thưa bà con nhân dân xã Ba Vì, " * 10 + "\n" for i in range(6000))
@@ -323,6 +333,7 @@ BULLETIN_CASES = [
     ("- id: IV.1.a\n  title: >-\n", "- id: IV.1.a\n  title: [a, b]\n  x: >-\n",
      "'title' phải là một đoạn chữ"),
     ("- id: IV.1.a\n", "- id: true\n", "mã bản tin 'True' phải là một chữ hoặc số"),
+    ("  year: 2026\n", "  year: [2026]\n", "'year' phải là một đoạn chữ"),
 ]
 
 

@@ -225,6 +225,8 @@ def load_bulletins(path: str | Path) -> BulletinFile:
         plan = LineDict()
         plan.key_lines, plan.key_columns, plan.value_columns = {}, {}, {}
     plan_id = chk.text(plan, "id")
+    for key in ("title", "issuer", "number", "year", "source", "section"):
+        chk.text(plan, key)  # reports print them: text, never a list or a table
     # durations divide by it: 0, nan or inf would make every estimate meaningless
     chk.number(plan, "chars_per_second", None, 0, 1000,
                "'chars_per_second' phải là số ký tự đọc mỗi giây, lớn hơn 0", above=True)
