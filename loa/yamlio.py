@@ -191,7 +191,8 @@ def _check_expansion(root: Node | None) -> None:
                 size, height = size + s, max(height, h + 1)
             active.discard(id(node))
             known = memo[id(node)] = (size, height)
-            # len(memo) counts the distinct nodes below, so this is what aliases added
+            # len(memo) includes every distinct node below, so this is at most what
+            # aliases added (and exactly that at the root)
             if size - len(memo) > MAX_ALIAS_NODES:
                 raise _refuse(f"bí danh (*) nhân dữ liệu lên quá nhiều ({_n(size)} mục, tệp "
                               f"chỉ ghi {_n(len(memo))}); bí danh chỉ được thêm tối đa "
