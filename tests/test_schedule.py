@@ -82,7 +82,7 @@ def test_session_in_quiet_hours_is_rejected(example, capsys):
     assert main(["validate", str(example)]) == 2
     err = capsys.readouterr().err
     line = text.splitlines().index('    time: "04:30"') + 1
-    assert "giờ yên tĩnh" in err and f"dòng {line}:" in err and "Traceback" not in err
+    assert "giờ yên tĩnh" in err and f"dòng {line}, cột 11:" in err and "Traceback" not in err
 
 
 def test_yaml_syntax_error_names_the_line(example, capsys):

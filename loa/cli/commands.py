@@ -211,7 +211,10 @@ def next_(args) -> int:
     for occ in occs:
         zones = ", ".join(schedule.zones[z].name for z in occ.zones)
         day = WEEKDAYS_VI[occ.at.weekday()]
-        _out(f"{day} {occ.at:%d/%m/%Y %H:%M}  {schedule.sessions[occ.session].name} — {zones} "
+        # a one-off announcement is an occurrence of no session ("thong-bao:<id>")
+        session = schedule.sessions.get(occ.session)
+        name = session.name if session else "Thông báo"
+        _out(f"{day} {occ.at:%d/%m/%Y %H:%M}  {name} — {zones} "
              f"(~{occ.estimated_seconds() / 60:.1f} phút)")
         for item in occ.items:
             _out(f"    {item.bulletin.id:10} {item.bulletin.title}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from loa.errors import LoaError
+from loa.errors import LoaError, excerpt
 from loa.schedule.model import Program, Schedule
 from loa.script.bulletin import Bulletin, BulletinFile, load_bulletins
 
@@ -59,7 +59,7 @@ def load_program_bulletins(schedule: Schedule) -> dict[str, list[Bulletin]]:
             missing = [i for i in prog.only if not any(b.id == i for b in bfile.bulletins)]
             if missing:
                 raise LoaError(
-                    f"chương trình '{prog.id}': không có bản tin {', '.join(missing)} "
+                    f"chương trình '{prog.id}': không có bản tin {excerpt(', '.join(missing))} "
                     f"trong {prog.bulletins_file.name}.",
                     schedule.path,
                     prog.line,

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from loa.errors import LoaError, Problem
+from loa.errors import LoaError, Problem, excerpt
 from loa.plan.content import Plan, Topic
 from loa.plan.quality import assess
 from loa.script.draft import Template, compose, load_template, source_hash
-from loa.yamlio import LineDict, LineList, line_of, load_yaml, write_yaml
+from loa.yamlio import Checker, LineDict, LineList, line_of, load_yaml, write_yaml
 
 STATUSES = ("draft", "approved", "retired")
 STATUS_VI = {"draft": "bản nháp", "approved": "đã duyệt", "retired": "ngừng phát"}
@@ -210,83 +209,89 @@ def merge_reimport(old: BulletinFile, fresh: BulletinFile) -> MergeReport:
     return report
 
 
-def _as_int(value: Any, allowed: dict[int, str], what: str, problems: list[Problem], path, line):
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        n = None
-    if n not in allowed:
-        choices = ", ".join(f"{k} = {v}" for k, v in allowed.items())
-        problems.append(Problem(f"'{what}' phải là một trong: {choices}.", path, line))
-        return None
-    return n
-
-
 def load_bulletins(path: str | Path) -> BulletinFile:
     """Read a bulletins YAML file; every problem is reported at once, with its line."""
     path = Path(path)
     data = load_yaml(path)
-    problems: list[Problem] = []
     if not isinstance(data, LineDict) or not isinstance(data.get("bulletins"), LineList):
         raise LoaError("tệp bản tin phải có mục 'bulletins:' là một danh sách.", path, 1)
-    plan = data.get("plan") or {}
-    plan_id = str(plan.get("id", "")) if isinstance(plan, dict) else ""
+    chk = Checker(path)
+    plan = data.get("plan")
+    if plan is None:
+        plan = LineDict()
+        plan.key_lines, plan.key_columns, plan.value_columns = {}, {}, {}
+    elif not isinstance(plan, LineDict):
+        chk.add("'plan' phải là một bảng 'khóa: giá trị' (id, title, …).", data, "plan")
+        plan = LineDict()
+        plan.key_lines, plan.key_columns, plan.value_columns = {}, {}, {}
+    plan_id = chk.text(plan, "id")
+    for key in ("title", "issuer", "number", "year", "source", "section"):
+        chk.text(plan, key)  # reports print them: text, never a list or a table
+    # durations divide by it: 0, nan or inf would make every estimate meaningless
+    chk.number(plan, "chars_per_second", None, 0, 1000,
+               "'chars_per_second' phải là số ký tự đọc mỗi giây, lớn hơn 0", above=True)
     out: list[Bulletin] = []
     seen: set[str] = set()
-    for i, item in enumerate(data["bulletins"]):
-        line = line_of(data["bulletins"], i)
+    items = data["bulletins"]
+    for i, item in enumerate(items):
         if not isinstance(item, LineDict):
-            problems.append(Problem("mỗi bản tin phải là một mục có 'id', 'title', 'text'.", path, line))
+            chk.add("mỗi bản tin phải là một mục có 'id', 'title', 'text'.", items, i)
             continue
-        for key in item:
-            if key not in ITEM_KEYS:
-                hint = difflib.get_close_matches(key, ITEM_KEYS, n=1)
-                tip = f" Có phải ý bạn là '{hint[0]}'?" if hint else ""
-                problems.append(Problem(f"khóa '{key}' không dùng trong bản tin.{tip}", path,
-                                        line_of(item, key)))
-        missing = [k for k in ("id", "title", "text") if not str(item.get(k) or "").strip()]
+        before = len(chk.problems)
+        chk.keys(item, ITEM_KEYS, "bản tin")
+        raw_id = item.get("id")
+        if raw_id is not None and (isinstance(raw_id, bool)
+                                   or not isinstance(raw_id, str | int)):
+            chk.add(f"mã bản tin '{excerpt(raw_id)}' phải là một chữ hoặc số.", item, "id")
+        texts = {k: chk.text(item, k).strip() for k in ("id", "title", "text")}
+        missing = [k for k in ("id", "title", "text")
+                   if not texts[k] and not isinstance(item.get(k), list | dict | bool)]
         if missing:
-            problems.append(Problem(f"bản tin thiếu {', '.join(missing)}.", path, line))
-        bid = str(item.get("id"))
-        if bid in seen:
-            problems.append(Problem(f"mã bản tin '{bid}' bị trùng.", path, line_of(item, "id")))
+            chk.add(f"bản tin thiếu {', '.join(missing)}.", items, i)
+        bid = texts["id"]
+        if bid and bid in seen:
+            chk.add(f"mã bản tin '{excerpt(bid)}' bị trùng.", item, "id")
         seen.add(bid)
-        status = str(item.get("status", "draft"))
-        bad_status = status not in STATUSES
-        if bad_status:
-            problems.append(
-                Problem(
-                    f"trạng thái '{status}' không hợp lệ (dùng: {', '.join(STATUSES)}).",
-                    path,
-                    line_of(item, "status"),
-                )
-            )
-        priority = _as_int(item.get("priority", 3), PRIORITIES, "priority", problems, path,
-                           line_of(item, "priority"))
-        fld = _as_int(item.get("field", 1), FIELDS, "field", problems, path, line_of(item, "field"))
-        if missing or bad_status or priority is None or fld is None:
+        status = item.get("status", "draft")
+        if status not in STATUSES:
+            chk.add(f"trạng thái '{excerpt(status)}' không hợp lệ (dùng: "
+                    f"{', '.join(STATUSES)}).", item, "status")
+        priority = chk.number(item, "priority", 3, 1, 3, "'priority' phải là một trong: "
+                              + ", ".join(f"{k} = {v}" for k, v in PRIORITIES.items()),
+                              integer=True)
+        fld = chk.number(item, "field", 1, 1, 6, "'field' phải là một trong: "
+                         + ", ".join(f"{k} = {v}" for k, v in FIELDS.items()), integer=True)
+        source_line = chk.number(item, "source_line", None, 1, 10**9,
+                                 "'source_line' phải là số dòng (số nguyên dương)",
+                                 integer=True)
+        review = item.get("review", False)
+        if not isinstance(review, bool):
+            chk.add("'review' phải là true hoặc false.", item, "review")
+        approved_by, approved_at = chk.text(item, "approved_by"), chk.text(item, "approved_at")
+        source_hash, note = chk.text(item, "source_hash"), chk.text(item, "note")
+        if len(chk.problems) > before:
             continue
         out.append(
             Bulletin(
                 id=bid,
-                title=str(item["title"]).strip(),
-                text=" ".join(str(item["text"]).split()),
+                title=texts["title"],
+                text=" ".join(texts["text"].split()),
                 plan=plan_id,
                 status=status,
                 priority=priority,
                 field=fld,
-                approved_by=item.get("approved_by"),
-                approved_at=str(item["approved_at"]) if item.get("approved_at") else None,
-                source_line=item.get("source_line"),
-                source_hash=str(item.get("source_hash") or ""),
-                review=bool(item.get("review", False)),
-                note=str(item.get("note") or ""),
-                line=line,
+                approved_by=approved_by or None,
+                approved_at=approved_at or None,
+                source_line=source_line,
+                source_hash=source_hash,
+                review=review,
+                note=note,
+                line=line_of(items, i),
             )
         )
-    if problems:
-        raise LoaError.many(problems)
-    return BulletinFile(path, dict(plan) if isinstance(plan, dict) else {}, out)
+    if chk.problems:
+        raise LoaError.many(chk.problems)
+    return BulletinFile(path, dict(plan), out)
 
 
 def approve(bfile: BulletinFile, ids: list[str], by: str, now: datetime,
