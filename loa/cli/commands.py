@@ -344,29 +344,16 @@ def now(args) -> int:
     return 0
 
 
-BEAT_FRESH_S = 15  # a heartbeat older than this: `loa run` is not running (or hung)
 STATUS_EVENTS = ("device-error", "reload-failed", "log-write-failed", "disk-low",
                  "clock-untrusted", "underflow", "reserve-released")
 
 
-def _daemon_state(control: Path) -> tuple[dict | None, float | None, int | None]:
+def _daemon_state(data: Path) -> tuple[dict | None, float | None, int | None]:
     """(heartbeat, its age in s, PID holding the daemon lock) as `loa run` left them."""
-    import os
+    from loa.player import control as ctl
 
-    beat, age, locked = None, None, None
-    try:
-        beat = json.loads((control / "daemon.json").read_text(encoding="utf-8"))
-        age = (datetime.now().astimezone() - datetime.fromisoformat(beat["at"])).total_seconds()
-    except (OSError, ValueError, KeyError, TypeError):
-        beat = None
-    for lock in (control.parent / "daemon.lock", control / "daemon.lock"):
-        try:
-            locked = int(lock.read_text(encoding="utf-8").split()[0])
-            os.kill(locked, 0)
-            break
-        except (OSError, ValueError, IndexError):
-            locked = None
-    return beat, age, locked
+    beat = ctl.read_heartbeat(data / "control")
+    return beat, beat["age"] if beat else None, ctl.running_pid(data)
 
 
 def status(args) -> int:
@@ -374,13 +361,14 @@ def status(args) -> int:
     from loa.log import EVENT_VI, LogStore
     from loa.log.disk import disk_state
     from loa.log.journal import pending_in
+    from loa.player import control as ctl
     from loa.schedule import expand
     from loa.schedule.model import WEEKDAYS_VI
 
     healthy = True
     data = settings.data_dir()
-    beat, age, locked = _daemon_state(data / "control")
-    running = beat is not None and age is not None and age <= BEAT_FRESH_S
+    beat, age, locked = _daemon_state(data)
+    running = beat is not None and age is not None and age <= ctl.STALE_S
     if running:
         _out(f"loa run: đang chạy (PID {beat.get('pid')}, nhịp tim {max(age, 0):.0f} giây "
              "trước).")
