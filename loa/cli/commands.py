@@ -316,19 +316,25 @@ def now(args) -> int:
     else:
         title, text, plan = args.title or args.what[:60], args.what, ""
     rid = ctl.new_request_id()
-    answer = None
+    answer, withdrawn = None, False
     try:
         ctl.send_request(control, rid, {"title": title, "text": text, "plan": plan,
                                         "zones": list(zones or args.zones or [])},
                          args.timeout)
         deadline = time.time() + args.timeout
         answer = ctl.wait_answer(control, rid, deadline)
-        if answer is None and not ctl.withdraw(control, rid):
-            # claimed just in time: its answer follows (the daemon drops it after the grace)
-            answer = ctl.wait_answer(control, rid, deadline + ctl.GRACE_S + 2.0)
-    finally:
         if answer is None:
-            ctl.withdraw(control, rid)  # Ctrl+C or timeout: it must not play later
+            withdrawn = ctl.withdraw(control, rid)
+            if not withdrawn:
+                # claimed just in time: its answer follows (the daemon drops it after the grace)
+                answer = ctl.wait_answer(control, rid, deadline + ctl.GRACE_S + 2.0)
+    finally:
+        if answer is None and not withdrawn:
+            withdrawn = ctl.withdraw(control, rid)  # Ctrl+C: it must not play later
+    if answer is None and not withdrawn:
+        raise LoaError(f"{who} đã nhận yêu cầu nhưng không trả lời kịp, nên không rõ tin khẩn "
+                       "cấp có được phát không. Xem 'loa log --events' (dòng 'tin khẩn cấp' "
+                       "hoặc 'bỏ tin khẩn cấp') trước khi gửi lại.")
     if answer is None:
         late = "" if beat is not None and beat["age"] <= ctl.STALE_S else (
             " (máy phát không còn báo hoạt động, có thể bị treo)")
@@ -345,7 +351,8 @@ def now(args) -> int:
 
 
 STATUS_EVENTS = ("device-error", "reload-failed", "log-write-failed", "disk-low",
-                 "clock-untrusted", "underflow", "reserve-released")
+                 "clock-untrusted", "underflow", "reserve-released", "emergency-dropped",
+                 "reconcile-conflict")
 
 
 def _daemon_state(data: Path) -> tuple[dict | None, float | None, int | None]:

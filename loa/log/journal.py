@@ -19,6 +19,7 @@ import os
 import sqlite3
 import struct
 import threading
+import time
 import zlib
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +38,24 @@ WRITE_ERRORS = (sqlite3.OperationalError, sqlite3.DatabaseError, OSError)
 
 class JournalFull(Exception):
     pass
+
+
+def why_vi(exc: BaseException) -> str:
+    """Why the log could not be written, for the officer (events, loa status)."""
+    from loa.fsio import os_error_vi
+
+    text = str(exc).lower()
+    if isinstance(exc, OSError):
+        reason = os_error_vi(exc)
+        if reason:
+            return reason
+    for needle, reason in (("full", "đĩa đã đầy"), ("i/o", "lỗi đọc ghi đĩa (thẻ nhớ hỏng?)"),
+                           ("readonly", "ổ đĩa chỉ cho đọc"), ("read-only", "ổ đĩa chỉ cho đọc"),
+                           ("locked", "sổ đang bị một chương trình khác khóa"),
+                           ("malformed", "tệp sổ bị hỏng"), ("not a database", "tệp sổ bị hỏng")):
+        if needle in text:
+            return reason
+    return f"lỗi ghi sổ ({type(exc).__name__})"
 
 
 class Journal:
@@ -159,6 +178,8 @@ class JournaledLogStore(LogStore):
         self._pending: dict[str, dict] = {}  # play_key -> row not yet in the log
         self._events: list[list] = []  # [at, kind, detail] not yet in the log
         self._claimed: dict[int, dict] = {}  # rows claimed by this process, until finished
+        self._claiming: set[str] = set()  # play keys being claimed right now
+        self._journal_retry = 0.0  # monotonic time of the next try to open the journal
         self._failing: str | None = None  # the error of the failure episode under way
         self._failed_at: str | None = None
         self._written = [0, 0]  # plays, events written late in this episode
@@ -229,9 +250,9 @@ class JournaledLogStore(LogStore):
         """One write failed: start (or carry on) the failure episode; free room if full."""
         with self._jlock:
             if self._failing is None:
-                self._failing, self._failed_at = str(exc), _iso(at)
+                self._failing, self._failed_at = why_vi(exc), _iso(at)
                 self._written = [0, 0]
-                self._events.append([_iso(at), "log-write-failed", str(exc)])
+                self._events.append([_iso(at), "log-write-failed", self._failing])
                 # one line per episode, not one per write
                 log.error("cannot write the as-played log (%s); plays are kept in %s and "
                           "logged when it can be written", exc, self.journal.path)
@@ -243,29 +264,50 @@ class JournaledLogStore(LogStore):
             self._save()
 
     def _flush(self, now: datetime) -> bool:
-        """Write what the journal holds; True when nothing is left waiting."""
+        """Write what the journal holds; True when nothing is left waiting. Called by the
+        watcher (tick), at start and at close — never on the air path — and it takes the
+        journal's lock one row at a time, so a claim never waits for a whole catch-up."""
         with self._jlock:
             if not (self._pending or self._events or self._recover_due or self._failing):
                 return True
-            try:
-                if self._recover_due is not None:
-                    at, reason = self._recover_due
-                    LogStore.recover(self, at, reason, keep=self._keep())
-                    self._recover_due = None
-                for key, play in list(self._pending.items()):
-                    if play["status"] == "playing":
-                        continue  # still on air: written when it ends
-                    try:
-                        LogStore.record(self, play)
-                        self._written[0] += 1
-                    except sqlite3.IntegrityError as exc:  # never expected: say it, once
-                        log.error("play %s not reconciled: %s", key, exc)
-                    del self._pending[key]
-                while self._events:
+        try:
+            with self._jlock:
+                due, self._recover_due = self._recover_due, None
+            if due is not None:
+                try:
+                    LogStore.recover(self, *due, keep=self._keep())
+                except BaseException:
+                    self._recover_due = due
+                    raise
+            while True:
+                with self._jlock:
+                    # a play still on air is written when it ends
+                    key = next((k for k, p in self._pending.items()
+                                if p["status"] != "playing"), None)
+                    play = dict(self._pending[key]) if key is not None else None
+                if key is None:
+                    break
+                try:
+                    LogStore.record(self, play)
+                    self._written[0] += 1
+                except sqlite3.IntegrityError as exc:  # never expected: say it in the log
+                    log.error("play %s not reconciled: %s", key, exc)
+                    with self._jlock:
+                        self._events.append([_iso(now), "reconcile-conflict",
+                                             f"{play.get('title')} ({key}): sổ không nhận "
+                                             "trạng thái trong tệp nhật ký chờ"])
+                with self._jlock:
+                    self._pending.pop(key, None)
+            while True:
+                with self._jlock:
+                    if not self._events:
+                        break
                     at, kind, detail = self._events[0]
-                    LogStore.event(self, kind, datetime.fromisoformat(at), detail)
+                LogStore.event(self, kind, datetime.fromisoformat(at), detail)
+                with self._jlock:
                     self._events.pop(0)
                     self._written[1] += 1
+            with self._jlock:
                 if self._failing is not None and not self._pending:
                     plays, events = self._written
                     LogStore.event(self, "log-reconciled", now,
@@ -274,21 +316,21 @@ class JournaledLogStore(LogStore):
                     log.warning("as-played log writable again: %d plays, %d events written "
                                 "from the journal", plays, events)
                     self._failing = None
-            except WRITE_ERRORS as exc:
-                self._failed(exc, now)
-                return False
-            finally:
+        except WRITE_ERRORS as exc:
+            self._failed(exc, now)
+            return False
+        finally:
+            with self._jlock:
                 self._save()
+        with self._jlock:
             return not self._pending
 
     def _keep(self) -> tuple[str, ...]:
         """Plays whose 'playing' row recovery must not touch: the journal knows their
-        truth, or this process is playing them."""
-        return tuple(self._pending) + tuple(p["play_key"] for p in self._claimed.values())
-
-    def _after_write(self, now: datetime) -> None:
-        if self._failing is not None or self._events or self._recover_due:
-            self._flush(now)  # a write got through: the rest can follow
+        truth, or this process is claiming or playing them."""
+        with self._jlock:
+            return (tuple(self._pending) + tuple(self._claiming)
+                    + tuple(p["play_key"] for p in self._claimed.values()))
 
     # --- writes -----------------------------------------------------------------------
 
@@ -298,8 +340,18 @@ class JournaledLogStore(LogStore):
         with self._jlock:
             if key in self._pending:
                 return None  # recorded in the journal: never played twice
+            self._claiming.add(key)  # before the row exists: recovery must not cut it
+        try:
+            return self._claim(key, row, play, now)
+        finally:
+            with self._jlock:
+                self._claiming.discard(key)
+
+    def _claim(self, key: str, row: dict, play: dict, now: datetime) -> int | str | None:
         try:
             row_id = super().claim(**play)
+        except sqlite3.IntegrityError:
+            raise  # a bug or a second writer, not a disk problem
         except WRITE_ERRORS as exc:
             self._failed(exc, now)
             with contextlib.suppress(*WRITE_ERRORS):
@@ -314,12 +366,10 @@ class JournaledLogStore(LogStore):
             with self._jlock:
                 self._pending[key] = row
                 self._save()
-            self._flush(now)  # the reserve may have made room
             return key
         if row_id is not None:
             with self._jlock:
                 self._claimed[row_id] = row
-        self._after_write(now)
         return row_id
 
     def finish(self, row_id: int | str, *, status: str, started_at: datetime | None,
@@ -328,7 +378,6 @@ class JournaledLogStore(LogStore):
             with self._jlock:
                 _finalize(self._pending[row_id], status, started_at, ended_at, reason)
                 self._save()
-            self._flush(ended_at)
             return
         try:
             super().finish(row_id, status=status, started_at=started_at, ended_at=ended_at,
@@ -349,11 +398,9 @@ class JournaledLogStore(LogStore):
                 _finalize(play, status, started_at, ended_at, reason)
                 self._pending[play["play_key"]] = play
                 self._save()
-            self._flush(ended_at)
             return
         with self._jlock:
             self._claimed.pop(row_id, None)
-        self._after_write(ended_at)
 
     def _row_dict(self, row_id: int) -> dict:
         found = self.query(f"SELECT {', '.join(COLUMNS)} FROM plays WHERE id=?", (row_id,))
@@ -364,6 +411,8 @@ class JournaledLogStore(LogStore):
         journal file could keep it (an emergency is not accepted on memory alone)."""
         try:
             super().event(kind, at, detail)
+        except sqlite3.IntegrityError:
+            raise
         except WRITE_ERRORS as exc:
             self._failed(exc, at)
             with self._jlock:
@@ -371,8 +420,6 @@ class JournaledLogStore(LogStore):
                 kept = self._save()
             if durable and not kept:
                 raise
-            return
-        self._after_write(at)
 
     def recover(self, now: datetime, reason: str, keep: tuple[str, ...] = ()) -> int:
         """The journal of a previous life first, then the 'playing' rows it does not
@@ -408,11 +455,15 @@ class JournaledLogStore(LogStore):
     def tick(self, now: datetime) -> dict:
         """Retry what waits; watch free space (event once per low-disk episode); keep the
         ballast. Returns the health fields of the daemon's heartbeat."""
-        with self._jlock:  # one look at a time: one event per episode
-            if not self.journal.is_open:
+        with self._jlock:
+            if not self.journal.is_open and time.monotonic() >= self._journal_retry:
+                # each try writes up to a whole journal on a full disk: not every second
+                self._journal_retry = time.monotonic() + 60.0
                 self._open_journal()
-            if self._pending or self._events or self._failing or self._recover_due:
-                self._flush(now)
+            waiting = self._pending or self._events or self._failing or self._recover_due
+        if waiting:
+            self._flush(now)  # takes the lock row by row: the player is never held up
+        with self._jlock:  # one look at a time: one event per episode
             with contextlib.suppress(OSError):
                 self._disk = disk_state(self.path.parent)
             if self._disk is not None:

@@ -216,7 +216,8 @@ EVENT_VI = {
     "device-error": "lỗi thiết bị", "underflow": "âm thanh bị hụt", "emergency": "tin khẩn cấp",
     "log-write-failed": "không ghi được sổ", "log-reconciled": "đã ghi bù sổ",
     "disk-low": "đĩa sắp đầy", "disk-ok": "đĩa đủ chỗ trở lại",
-    "reserve-released": "nhả chỗ dự trữ", "emergency-dropped": "bỏ tin khẩn cấp quá hạn",
+    "reserve-released": "nhả chỗ dự trữ", "emergency-dropped": "bỏ tin khẩn cấp",
+    "reconcile-conflict": "không ghi bù được",
 }
 
 

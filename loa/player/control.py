@@ -70,9 +70,13 @@ class DaemonLock:
                         "ký sai. Muốn chạy lại thì dừng bộ đang chạy trước (systemctl stop loa "
                         f"hoặc kill {pid or '<PID>'}).", self.path) from None
                 time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        os.fsync(fd)
+        # The PID is for the officer only: a full disk must not stop the daemon (the lock,
+        # not the file's content, is what keeps a second one out).
+        pid = f"{os.getpid()}\n".encode()
+        with contextlib.suppress(OSError):
+            os.pwrite(fd, pid.ljust(32), 0)  # 32 bytes: an earlier PID's blocks suffice
+            os.ftruncate(fd, len(pid))
+            os.fsync(fd)
         self._fd = fd
 
     def release(self) -> None:

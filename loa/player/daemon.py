@@ -123,16 +123,19 @@ class Player:
         cut: the new one plays right after it."""
         with self._urgent_lock:
             self._urgent.append(occ)
-            behind_emergency = self._emergency_on_air
         if self._lock.acquire(blocking=False):
             try:
                 self._drain_urgent()
             finally:
                 self._release()
-        elif not behind_emergency:
-            self._interrupted.set()
-            for sink in list(self._active):
-                sink.stop()
+            return
+        with self._urgent_lock:
+            # Under the queue's lock: the holder cannot have taken this emergency (and
+            # started it on the same sink) between the check and the stop.
+            if occ in self._urgent and not self._emergency_on_air:
+                self._interrupted.set()
+                for sink in list(self._active):
+                    sink.stop()
 
     def _release(self) -> None:
         """Release the player; an emergency queued just as it let go is not left waiting."""
@@ -143,7 +146,11 @@ class Player:
                     return
             if not self._lock.acquire(blocking=False):
                 return  # the new holder drains the queue
-            self._drain_urgent()
+            try:
+                self._drain_urgent()
+            except BaseException:
+                self._lock.release()  # a failed play must not keep the player locked
+                raise
 
     def _drain_urgent(self) -> None:
         while True:
@@ -152,7 +159,7 @@ class Player:
                     return
                 occ = self._urgent.pop(0)
                 self._emergency_on_air = True
-            self._interrupted.clear()
+                self._interrupted.clear()
             try:
                 self._play(occ, emergency=True)
             finally:
@@ -470,8 +477,9 @@ class Daemon:
         if self.control_dir is None:
             return
         for req in control.claim_requests(self.control_dir):
+            occ = None
             try:
-                result = self._take(req)
+                result, occ = self._take(req)
             except Exception as exc:  # noqa: BLE001 - a bug: refuse, say so, keep watching
                 log.error("emergency request %s failed: %s: %s", req.rid, type(exc).__name__,
                           exc)
@@ -480,27 +488,36 @@ class Daemon:
             try:
                 control.answer(self.control_dir, req, result)
             except OSError as exc:
+                # `loa now` hears nothing and says so: the emergency must not play unheard of
                 log.error("cannot answer request %s: %s", req.rid, exc)
+                if occ is not None:
+                    self._drop(occ, "không trả lời được loa now")
+                continue
+            if occ is not None:  # answered first: what `loa now` says is what happens
+                self._start_emergency(occ)
 
-    def _take(self, req: control.Claimed) -> control.Answer:
+    def _drop(self, occ: Occurrence, why: str) -> None:
+        with contextlib.suppress(Exception):
+            self.store.event("emergency-dropped", self.clock.now(),
+                             f"{occ.items[0].bulletin.id}: {why}; tin không được phát")
+
+    def _take(self, req: control.Claimed) -> tuple[control.Answer, Occurrence | None]:
+        """The answer to a request, and the emergency to start once it is answered."""
         if req.body is None or req.deadline is None:
-            return control.Answer(False, reason="yêu cầu không đọc được hoặc không hợp lệ.")
+            return control.Answer(False, reason="yêu cầu không đọc được hoặc không hợp lệ."), None
         if time.time() > req.deadline:
-            return control.Answer(False, reason="yêu cầu đã quá thời gian chờ, không phát.")
+            return control.Answer(False, reason="yêu cầu đã quá thời gian chờ, không phát."), None
         try:
             occ = self.emergency_from(req.body, start=False)
         except LoaError as exc:
             log.error("emergency request %s refused: %s", req.rid, exc)
-            return control.Answer(False, reason=str(exc))
-        bulletin = occ.items[0].bulletin
+            return control.Answer(False, reason=str(exc)), None
         if time.time() > req.deadline + control.GRACE_S:
             # `loa now` has given up and said so: this must not play by surprise later
-            with contextlib.suppress(Exception):
-                self.store.event("emergency-dropped", self.clock.now(),
-                                 f"{bulletin.id}: ghi nhật ký quá lâu, loa now đã thôi chờ")
-            return control.Answer(False, reason="ghi nhật ký quá lâu; tin không được phát.")
-        self._start_emergency(occ)
-        return control.Answer(True, id=bulletin.id, zones=occ.zones)
+            self._drop(occ, "ghi nhật ký quá lâu, loa now đã thôi chờ")
+            return control.Answer(False, reason="ghi nhật ký quá lâu; tin không được phát."), None
+        bulletin = occ.items[0].bulletin
+        return control.Answer(True, id=bulletin.id, zones=occ.zones), occ
 
     def _emergency_id(self, now: datetime) -> str:
         """khan-cap-YYYYMMDD-HHMMSS, with -2, -3 ... for more in the same second."""
