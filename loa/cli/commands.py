@@ -199,9 +199,19 @@ def validate(args) -> int:
     return 0
 
 
+def _occurrence_line(schedule, occ) -> str:
+    """'T2 07/12/2026 17:00  Buổi chiều — Toàn xã, Thôn 1': names, never ids."""
+    from loa.schedule.model import WEEKDAYS_VI
+
+    zones = ", ".join(schedule.zones[z].name if z in schedule.zones else z for z in occ.zones)
+    # a one-off announcement is an occurrence of no session ("thong-bao:<id>")
+    session = schedule.sessions.get(occ.session)
+    name = session.name if session else "Thông báo"
+    return f"{WEEKDAYS_VI[occ.at.weekday()]} {occ.at:%d/%m/%Y %H:%M}  {name} — {zones}"
+
+
 def next_(args) -> int:
     from loa.schedule import expand
-    from loa.schedule.model import WEEKDAYS_VI
 
     schedule, bulletins = _load(args.schedule)
     now = datetime.now(schedule.station.tz)
@@ -209,13 +219,7 @@ def next_(args) -> int:
     if not occs:
         _out(f"Không có gì để phát trong {args.days} ngày tới.")
     for occ in occs:
-        zones = ", ".join(schedule.zones[z].name for z in occ.zones)
-        day = WEEKDAYS_VI[occ.at.weekday()]
-        # a one-off announcement is an occurrence of no session ("thong-bao:<id>")
-        session = schedule.sessions.get(occ.session)
-        name = session.name if session else "Thông báo"
-        _out(f"{day} {occ.at:%d/%m/%Y %H:%M}  {name} — {zones} "
-             f"(~{occ.estimated_seconds() / 60:.1f} phút)")
+        _out(f"{_occurrence_line(schedule, occ)} (~{occ.estimated_seconds() / 60:.1f} phút)")
         for item in occ.items:
             _out(f"    {item.bulletin.id:10} {item.bulletin.title}")
     return 0
@@ -370,7 +374,6 @@ def status(args) -> int:
     from loa.log.journal import pending_in
     from loa.player import control as ctl
     from loa.schedule import expand
-    from loa.schedule.model import WEEKDAYS_VI
 
     healthy = True
     data = settings.data_dir()
@@ -421,11 +424,7 @@ def status(args) -> int:
         else:
             _out("Sắp phát:")
         for occ in occs:
-            zones = ", ".join(schedule.zones[z].name if z in schedule.zones else z
-                              for z in occ.zones)
-            name = schedule.sessions[occ.session].name if occ.session in schedule.sessions \
-                else occ.session
-            _out(f"  {WEEKDAYS_VI[occ.at.weekday()]} {occ.at:%d/%m/%Y %H:%M}  {name} — {zones}")
+            _out(f"  {_occurrence_line(schedule, occ)}")
             for item in occ.items:
                 _out(f"      {item.bulletin.title}")
 
