@@ -511,3 +511,49 @@ def test_loa_status_healthy_daemon_then_stopped(pulse, tmp_path):
     stopped = loa(env, "status", str(schedule))
     assert stopped.returncode == 1
     assert "KHÔNG CHẠY" in stopped.stdout and "Bản tin 2" in stopped.stdout
+
+
+def test_an_emergency_is_accepted_on_the_journal_file_and_refused_on_memory_alone(rigs,
+                                                                                 tmp_path):
+    """`loa now` is told "accepted" only when the emergency is durable: in the log, or, with
+    the log unwritable, in journal.bin. With neither, it is refused and never logged."""
+    from loa.player import control
+
+    ctl = tmp_path / "control"
+    with time_machine.travel(MONDAY, tick=True) as t:
+        r = rigs(t)
+        r.daemon.start()
+        r.db.broken = True
+        storm = control.new_request_id()
+        control.send_request(ctl, storm, {"title": "Bão", "text": "Bão số 3 sắp đổ bộ.",
+                                          "zones": ["toan-xa"]}, 60)
+        r.daemon._take_requests()
+        answer = control.read_answer(ctl, storm)
+        assert answer is not None and answer.accepted, answer
+        assert [e[1] for e in pending_in(tmp_path)["events"]].count("emergency") == 1
+        assert wait_for(lambda: len(r.sink.written) == 1, 30)  # it aired
+
+        r.store.journal.close()  # the journal file cannot take it either: memory alone
+        fire = control.new_request_id()
+        control.send_request(ctl, fire, {"title": "Cháy", "text": "Cháy ở chợ xã."}, 60)
+        r.daemon._take_requests()
+        answer = control.read_answer(ctl, fire)
+        assert answer is not None and not answer.accepted
+        assert "không ghi được tin khẩn cấp" in answer.reason
+        time.sleep(1.0)
+        assert len(r.sink.written) == 1  # the refused one never airs
+
+        r.db.broken = False
+        r.store._open_journal()
+        r.go(MONDAY + timedelta(minutes=1))
+        assert wait_for(lambda: r.store.waiting == 0 and r.beat()["log_writable"], 10)
+    rows, events = read_log(tmp_path / "loa.sqlite3")
+    emergencies = [x for x in rows if x.session == "khan-cap"]
+    assert [(x.zone, x.status) for x in emergencies] == [("toan-xa", "played")]
+    assert emergencies[0].title == "Bão"
+    store = LogStore(tmp_path / "loa.sqlite3")
+    try:
+        details = [e[2] for e in store.events(limit=None) if e[1] == "emergency"]
+    finally:
+        store.close()
+    assert any("Bão" in d for d in details) and not any("Cháy" in d for d in details), details

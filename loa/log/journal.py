@@ -416,8 +416,11 @@ class JournaledLogStore(LogStore):
         except WRITE_ERRORS as exc:
             self._failed(exc, at)
             with self._jlock:
-                self._events.append([_iso(at), kind, detail])
+                entry = [_iso(at), kind, detail]
+                self._events.append(entry)
                 kept = self._save()
+                if durable and not kept:  # refused: it must not reach the log later
+                    self._events.remove(entry)
             if durable and not kept:
                 raise
 
