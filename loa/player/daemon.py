@@ -533,8 +533,10 @@ class Daemon:
     def _logged(self, bulletin_id: str) -> bool:
         """An id used before a restart (same second) is in the log."""
         try:
-            return bool(self.store.query("SELECT 1 FROM plays WHERE bulletin=? LIMIT 1",
-                                         (bulletin_id,)))
+            # a bulletin sent by `loa now --bulletins` is logged as <plan>/<id>
+            return bool(self.store.query(
+                "SELECT 1 FROM plays WHERE bulletin=? OR bulletin LIKE ? ESCAPE '\\' LIMIT 1",
+                (bulletin_id, "%/" + bulletin_id.replace("_", "\\_"))))
         except Exception:  # noqa: BLE001 - unreadable log: the in-memory ids still hold
             return False
 
