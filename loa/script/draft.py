@@ -111,6 +111,10 @@ def _check(values: dict, path: Path, lines: dict[str, int | None]) -> list[Probl
         elif key in _TEXT_KEYS:
             problems.extend(Problem(f"'{key}': {p}", path, line)
                             for p in template_problems(value))
+        elif key == "station" and ("{" in value or "}" in value):
+            # the name is read as it is written: a placeholder here is a mistake
+            problems.append(Problem("'station' là tên đài, viết thẳng tên (không dùng dấu "
+                                    "ngoặc nhọn { }).", path, line))
     return problems
 
 

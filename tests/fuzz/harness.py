@@ -40,7 +40,7 @@ FLAGS = ("tracebacks", "hangs", "over_memory", "wrong_exit", "errors_without_loi
 # Messages about a whole file, where no line can be named.
 WHOLE_FILE = re.compile(r"không tìm thấy|không có chữ|không có bản tin|không có tệp|thư mục|quyền|"
                         r"không đọc được|trống|rỗng|quá lớn|quá dài|không phải tệp|không mở được|hỏng|"
-                        r"không phải văn bản")
+                        r"không phải văn bản|tệp thường")
 VIETNAMESE = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữự"
                         r"ỳýỷỹỵ]", re.IGNORECASE)
 # PyYAML / Python wording that leaks into an operator message
@@ -291,7 +291,9 @@ def check(case: Case, run: Run, workdir: Path, env: dict[str, str], before: set[
             first = loi[0]
             name = Path(case.target).name
             written = m._lines(case.files.get(case.target, b""))  # a path the operator wrote counts
-            named = name in first or any(
+            # a limit of the schedule (a session too long for its bulletins) names the
+            # schedule: naming any input of the command is naming the file
+            named = name in first or any(Path(f).name in first for f in case.files) or any(
                 tok in first for tok in re.findall(r"[\w./~-]+\.(?:yaml|yml|txt|docx|pdf)|/[\w./-]+",
                                                    "\n".join(written)[:200_000]))
             if not named:
