@@ -196,7 +196,7 @@ def test_kill_9_releases_the_lock_and_the_next_daemon_recovers_once(pulse, tmp_p
     assert {r.status for r in rows} == {"interrupted"}
     assert all("mất điện" in r.reason for r in rows)
     starts = [e[2] for e in _events(data, "start")]
-    assert len(starts) == 2 and starts[1].endswith("; 2 unfinished plays")
+    assert len(starts) == 2 and starts[1].endswith("; 2 lượt phát dở trước đó ghi là bị ngắt")
 
 
 # --- loa now ----------------------------------------------------------------------------------
@@ -490,3 +490,62 @@ def test_an_emergency_the_log_cannot_record_is_not_accepted(tmp_path):
             assert list((ctl / "requests").iterdir()) == []
         finally:
             r.close()
+
+
+def test_an_accepted_emergency_that_never_aired_is_logged_missed_at_the_next_start(tmp_path):
+    """Accepted, then the daemon stopped before it aired (a long text still being read, a
+    power cut): the next start logs its plays missed, once; one that did air stays as it is."""
+    with time_machine.travel(MONDAY, tick=True) as t:
+        r = Rig(tmp_path, t)
+        try:
+            r.daemon.start()
+            ctl = r.daemon.control_dir
+            rid = control.new_request_id()
+            control.send_request(ctl, rid, {"title": "Bão", "text": "Bão số 3 sắp đổ bộ.",
+                                            "zones": ["toan-xa"]}, 60)
+            r.daemon._take_requests()
+            assert control.read_answer(ctl, rid).accepted
+            assert _wait_for(lambda: [x.status for x in r.rows()] == ["played"], 20)
+            aired = r.rows()[0]
+            # one accepted by a daemon that then stopped before it could play it
+            stranded = {"id": "khan-cap-20260406-045900", "station": aired.station,
+                        "title": "Cháy", "text": "Cháy ở chợ xã.", "plan": "",
+                        "at": (MONDAY - timedelta(minutes=1)).isoformat(),
+                        "zones": ["toan-xa", "thon-1"]}
+            control.keep_accepted(ctl, stranded)
+            assert len(control.take_accepted(ctl)) == 2  # the aired one is kept too
+        finally:
+            r.close()
+        again = Rig(tmp_path, t)
+        try:
+            again.daemon.start()
+            rows = again.rows()
+            assert control.take_accepted(again.daemon.control_dir) == []
+        finally:
+            again.close()
+    by = sorted((x.bulletin, x.zone, x.status) for x in rows)
+    assert by == sorted([(aired.bulletin, "toan-xa", "played"),
+                         ("khan-cap-20260406-045900", "thon-1", "missed"),
+                         ("khan-cap-20260406-045900", "toan-xa", "missed")]), by
+    assert {x.reason for x in rows if x.status == "missed"} == {
+        "loa run dừng trước khi kịp phát tin khẩn cấp"}
+
+
+def test_an_emergency_of_control_characters_only_is_refused(tmp_path):
+    """Nothing a voice can read is no message: refused up front, not accepted then failed."""
+    with time_machine.travel(MONDAY, tick=True) as t:
+        r = Rig(tmp_path, t)
+        try:
+            r.daemon.start()
+            ctl = r.daemon.control_dir
+            rid = control.new_request_id()
+            control.send_request(ctl, rid, {"title": "\x1b[2J", "text": "\x07\x1b\x7f \t"}, 60)
+            r.daemon._take_requests()
+            answer = control.read_answer(ctl, rid)
+            time.sleep(0.5)
+            rows = r.rows()
+        finally:
+            r.close()
+    assert answer is not None and not answer.accepted
+    assert "tin khẩn cấp không có lời" in answer.reason
+    assert rows == []

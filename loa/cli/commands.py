@@ -310,6 +310,12 @@ def now(args) -> int:
     if beat is not None:
         # the zones of the schedule the daemon runs now; it checks them again itself
         zones = ctl.resolve_zones(args.zones or [], beat["zones"], beat.get("schedule"))
+    def words(text: str | None) -> str | None:
+        # a terminal in another encoding hands over bytes that are not UTF-8
+        return None if text is None else text.encode("utf-8", "surrogateescape").decode(
+            "utf-8", "replace")
+
+    args.what, args.title = words(args.what), words(args.title)
     if args.bulletins:
         bfile = load_bulletins(args.bulletins)
         b = bfile.get(args.what)
@@ -378,7 +384,9 @@ def status(args) -> int:
     healthy = True
     data = settings.data_dir()
     beat, age, locked = _daemon_state(data)
-    running = beat is not None and age is not None and age <= ctl.STALE_S
+    # the lock is the truth: the OS frees it the moment the daemon dies, even on kill -9
+    running = (locked is not None and beat is not None and age is not None
+               and age <= ctl.STALE_S)
     if running:
         _out(f"loa run: đang chạy (PID {beat.get('pid')}, nhịp tim {max(age, 0):.0f} giây "
              "trước).")

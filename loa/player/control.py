@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import fcntl
 import json
 import os
@@ -52,8 +53,12 @@ class DaemonLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise LoaError(f"không mở được tệp khóa của bộ phát ({exc.strerror}); hãy chạy "
-                           "loa run bằng đúng người dùng của dịch vụ loa.", self.path) from None
+            from loa.fsio import os_error_vi
+
+            hint = ("; hãy chạy loa run bằng đúng người dùng của dịch vụ loa"
+                    if exc.errno in (errno.EACCES, errno.EPERM) else "")
+            raise LoaError(f"không mở được tệp khóa của bộ phát "
+                           f"({os_error_vi(exc) or exc.strerror}){hint}.", self.path) from None
         deadline = time.monotonic() + tries
         while True:
             try:
@@ -301,11 +306,32 @@ def clean_up(control_dir: Path, now: float | None = None) -> int:
 
 
 def request_dirs(control_dir: Path) -> None:
-    for sub in ("requests", "answers"):
+    for sub in ("requests", "answers", "accepted"):
         (control_dir / sub).mkdir(parents=True, exist_ok=True)
 
 
+# --- accepted emergencies --------------------------------------------------------------------
+# An accepted emergency is kept here until the next start: if the daemon stops before it has
+# aired, the next start logs its plays as missed (a play already logged stays as it is).
+
+def keep_accepted(control_dir: Path, emergency: dict) -> None:
+    atomic_write_text(control_dir / "accepted" / f"{emergency['id']}.json",
+                      json.dumps(emergency, ensure_ascii=False))
+
+
+def take_accepted(control_dir: Path) -> list[tuple[Path, dict]]:
+    """Emergencies accepted by an earlier run, oldest first (unreadable ones dropped)."""
+    out = []
+    for path in sorted((control_dir / "accepted").glob("*.json")):
+        try:
+            out.append((path, json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                path.unlink()
+    return out
+
+
 __all__ = ["Answer", "Claimed", "DaemonLock", "GRACE_S", "STALE_S", "answer", "claim_requests",
-           "clean_up", "new_request_id", "read_answer", "read_heartbeat", "request_dirs",
-           "resolve_zones", "running_pid", "send_request", "wait_answer", "withdraw",
+           "clean_up", "keep_accepted", "new_request_id", "read_answer", "read_heartbeat", "request_dirs",
+           "resolve_zones", "running_pid", "send_request", "take_accepted", "wait_answer", "withdraw",
            "write_heartbeat"]

@@ -47,6 +47,7 @@ WATCH_S = 1.0  # how often the watcher looks at clock, files and requests
 JUMP = timedelta(seconds=30)  # wall clock moving this much more or less than monotonic time
 OPEN_AHEAD_S = 0.3  # a sound device stream is opened this early, then fed silence
 EMERGENCY = "khan-cap"
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _PLAN_ID = re.compile(r"[\w.-]{0,80}")
 
 
@@ -256,7 +257,9 @@ class Player:
 
     def _drain_urgent_inside(self, occ: Occurrence) -> None:
         # The session yields to the emergency, then carries on with its next items.
-        self.store.event("emergency", self.clock.now(), f"before the rest of {occ.session}")
+        self.store.event("emergency", self.clock.now(),
+                         f"tin khẩn cấp chen vào buổi phát '{occ.session}', phát xong buổi "
+                         "phát tiếp tục")
         self._drain_urgent()
 
     def _play_with_retries(self, sink: Sink, entry: _Loaded, label: str, at: float | None,
@@ -517,6 +520,11 @@ class Daemon:
             self._drop(occ, "ghi nhật ký quá lâu, loa now đã thôi chờ")
             return control.Answer(False, reason="ghi nhật ký quá lâu; tin không được phát."), None
         bulletin = occ.items[0].bulletin
+        with contextlib.suppress(OSError):  # the event is durable already; this helps a restart
+            control.keep_accepted(self.control_dir, {
+                "id": bulletin.id, "station": occ.station, "title": bulletin.title,
+                "text": bulletin.text,
+                "plan": bulletin.plan, "at": occ.at.isoformat(), "zones": list(occ.zones)})
         return control.Answer(True, id=bulletin.id, zones=occ.zones), occ
 
     def _emergency_id(self, now: datetime) -> str:
@@ -544,9 +552,12 @@ class Daemon:
         """Validate a request (never trusted: zones checked like the schedule's), record
         it in the log and, with `start`, play it. LoaError if refused or not recorded."""
         title, text, plan = req.get("title"), req.get("text"), req.get("plan", "")
-        if not isinstance(text, str) or not text.strip():
+        # control characters are not words: a message of nothing else is no message
+        text = _CONTROL.sub("", text) if isinstance(text, str) else ""
+        title = _CONTROL.sub("", title) if isinstance(title, str) else ""
+        if not any(ch.isalnum() for ch in text):
             raise LoaError("tin khẩn cấp không có lời.")
-        if not isinstance(title, str) or not title.strip():
+        if not title.strip():
             title = text[:60]
         if not isinstance(plan, str) or not _PLAN_ID.fullmatch(plan):
             plan = ""  # a plan id names a file's plan; anything else is not one
@@ -574,15 +585,37 @@ class Daemon:
         threading.Thread(target=self.player.emergency, args=[occ], name="emergency",
                          daemon=True).start()
 
+    def _settle_accepted(self) -> None:
+        """Emergencies an earlier run accepted: each play that never started is logged
+        missed (claims of plays already logged are no-ops), so none is left unexplained."""
+        for path, e in control.take_accepted(self.control_dir):
+            try:
+                bulletin = Bulletin(id=e["id"], title=e["title"], text=e["text"],
+                                    plan=e.get("plan", ""), status="approved", priority=1,
+                                    field=2)
+                occ = Occurrence(e.get("station") or self.schedule.station.id, EMERGENCY,
+                                 datetime.fromisoformat(e["at"]), tuple(e["zones"]),
+                                 (Item(EMERGENCY, bulletin),))
+            except (KeyError, TypeError, ValueError) as exc:
+                log.error("unreadable accepted emergency %s: %s", path.name, exc)
+            else:
+                n = self.player.log_missed(occ, "loa run dừng trước khi kịp phát tin khẩn cấp")
+                if n:
+                    log.warning("emergency %s never aired: %d plays logged missed", e["id"], n)
+            with contextlib.suppress(OSError):
+                path.unlink()
+
     # --- life cycle ------------------------------------------------------------------------
 
     def start(self) -> list[Occurrence]:
         now = self.clock.now()
         recovered = self.store.recover(now, "máy dừng hoặc mất điện giữa lượt phát")
-        self.store.event("start", now, f"{self.schedule.path}; {recovered} unfinished plays")
+        self.store.event("start", now, f"{self.schedule.path}; {recovered} lượt phát dở "
+                                       "trước đó ghi là bị ngắt")
         if self.control_dir is not None:
             control.request_dirs(self.control_dir)
             dropped = control.clean_up(self.control_dir)
+            self._settle_accepted()
             if dropped:
                 log.warning("dropped %d emergency requests a stopped daemon had claimed",
                             dropped)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from datetime import date, datetime, time
@@ -147,6 +148,9 @@ def _id_list(value: Any, known: dict, what: str, chk: Checker, container, key) -
             hint = difflib.get_close_matches(sid[:100], list(known), n=1) if sid else []
             tip = f" Có phải ý bạn là '{hint[0]}'?" if hint else ""
             chk.add(f"không có {what} '{excerpt(item)}'.{tip}", container, key)
+            continue
+        if sid in out:
+            chk.add(f"{what} '{excerpt(sid)}' ghi hai lần trong '{key}'.", container, key)
             continue
         out.append(sid)
     return tuple(out)
@@ -362,7 +366,11 @@ def load_schedule(path: str | Path) -> Schedule:
         bfile = chk.path_value(p, "bulletins")
         bpath = _beside(path, bfile) if bfile else path
         if bfile and not _is_file(bpath):
-            chk.add(f"không tìm thấy tệp bản tin '{excerpt(bfile)}'.", p, "bulletins")
+            there = False
+            with contextlib.suppress(OSError, ValueError):
+                there = bpath.exists()
+            chk.add(f"tệp bản tin '{excerpt(bfile)}' không phải một tệp thường." if there
+                    else f"không tìm thấy tệp bản tin '{excerpt(bfile)}'.", p, "bulletins")
         dates = {}
         for key in ("from", "until"):
             val = p.get(key)
