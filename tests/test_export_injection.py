@@ -189,3 +189,26 @@ def test_calendar_ics_keeps_one_line_per_property(data_dir, tmp_path):
     assert sum(line == "BEGIN:VEVENT" for line in lines) == \
         sum(line == "END:VEVENT" for line in lines) > 0
     assert "\x07" not in raw and "Toàn xã\\nX-INJECTED:1" in raw.replace("\r\n ", "")
+
+
+def test_loa_log_never_sends_control_characters_to_the_terminal(tmp_path):
+    """An escape sequence in a logged title would repaint the officer's screen."""
+    import os
+    import sys
+
+    from loa.clock import DEFAULT_TZ as tz
+
+    now = datetime.now(tz)
+    store = LogStore(tmp_path / "loa.sqlite3")
+    store.claim(play_key="k1", station="s", zone="toan-xa", program="p", session="khan-cap",
+                bulletin="khan-cap-1", title="Bão \x1b[2J\x07số 3", field=2, priority=1,
+                scheduled_at=now, now=now, status="missed", reason="mất điện\x1b[31m")
+    store.event("emergency", now, "Bão \x1b]0;hacked\x07 -> toan-xa")
+    store.close()
+    env = {**os.environ, "LOA_DATA_DIR": str(tmp_path)}
+    for args in (["log"], ["log", "--events"]):
+        out = subprocess.run([sys.executable, "-m", "loa", *args], env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "Bão" in out.stdout
+        assert not any(ord(c) < 32 and c not in "\n" for c in out.stdout), repr(out.stdout)

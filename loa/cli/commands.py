@@ -504,6 +504,14 @@ def calendar(args) -> int:
 
 # --- log and export ----------------------------------------------------------------------------
 
+def _shown(text: str | None) -> str:
+    """Logged operator text as a terminal may show it: no control characters (an escape
+    sequence in a title must not repaint the officer's screen)."""
+    import re
+
+    return re.sub("[\x00-\x1f\x7f-\x9f]", " ", text or "")
+
+
 def print_log(rows, tz=DEFAULT_TZ) -> None:
     from loa.log import STATUS_VI
 
@@ -515,9 +523,9 @@ def print_log(rows, tz=DEFAULT_TZ) -> None:
         sched = datetime.fromisoformat(r.scheduled_at).astimezone(tz)
         started = (datetime.fromisoformat(r.started_at).astimezone(tz).strftime(
             "%d/%m/%Y %H:%M:%S.%f")[:23] if r.started_at else "—")
-        reason = f" ({r.reason})" if r.reason else ""
+        reason = f" ({_shown(r.reason)})" if r.reason else ""
         _out(f"{sched:%d/%m/%Y %H:%M:%S} {started:23} {r.zone:12} "
-             f"{STATUS_VI.get(r.status, r.status):10} {r.bulletin} — {r.title[:50]}{reason}")
+             f"{STATUS_VI.get(r.status, r.status):10} {_shown(r.bulletin)} — {_shown(r.title)[:50]}{reason}")
 
 
 def _period(args):
@@ -564,7 +572,8 @@ def show_log(args) -> int:
                 _out("Chưa có sự kiện nào.")
             for at, kind, detail in events:
                 when = datetime.fromisoformat(at).astimezone(DEFAULT_TZ)
-                _out(f"{when:%d/%m/%Y %H:%M:%S}  {EVENT_VI.get(kind, kind):22} {detail}")
+                _out(f"{when:%d/%m/%Y %H:%M:%S}  {EVENT_VI.get(kind, kind):22} "
+                     f"{_shown(detail)}")
             return 0
         rows = store.plays(limit=args.limit or None, where=where)
         print_log(rows)
