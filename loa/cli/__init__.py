@@ -159,8 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     nw.add_argument("what", metavar="LỜI|MÃ",
                     help="lời tin khẩn, hoặc mã bản tin khi có --bulletins")
     nw.add_argument("--bulletins", metavar="TỆP", help="tệp bản tin chứa mã ở trên")
-    nw.add_argument("--zones", nargs="+", metavar="VÙNG", help="các vùng (mặc định: tất cả)")
-    nw.add_argument("--title", help="tiêu đề ghi vào nhật ký")
+    nw.add_argument("--zones", nargs="+", metavar="VÙNG",
+                    help="mã hoặc tên các vùng (mặc định: tất cả); viết lời tin trước --zones")
+    nw.add_argument("--title", metavar="TIÊU_ĐỀ", help="tiêu đề ghi vào nhật ký")
     nw.add_argument("--force", action="store_true", help="phát cả bản tin chưa duyệt")
     nw.add_argument("--timeout", type=float, default=15.0, metavar="GIÂY",
                     help="chờ loa run xác nhận đã nhận tin tối đa chừng này giây (mặc định "
