@@ -56,6 +56,22 @@ def _beside(base: Path, name: str) -> Path:
         return base.parent / name
 
 
+def _file_beside(chk: Checker, path: Path, raw: LineDict, key: str, what: str) -> Path | None:
+    """The file a schedule names under `key`, beside the schedule; an error (it is missing,
+    or is not a regular file) goes on the checker's list."""
+    name = chk.path_value(raw, key)
+    if not name:
+        return None
+    found = _beside(path, name)
+    if not _is_file(found):
+        there = False
+        with contextlib.suppress(OSError, ValueError):
+            there = found.exists()
+        chk.add(f"{what} '{excerpt(name)}' không phải một tệp thường." if there
+                else f"không tìm thấy {what} '{excerpt(name)}'.", raw, key)
+    return found
+
+
 def _is_file(path: Path) -> bool:
     try:
         return path.is_file()
@@ -222,13 +238,7 @@ def _station(raw: Any, chk: Checker, path: Path, top: LineDict) -> Station:
         chk.add("'day_prefix' (cách đọc ngày 1-10) phải là mùng, mồng hoặc none.", raw,
                 "day_prefix")
         day_prefix = "mùng"
-    lexicon = None
-    lexicon_name = chk.path_value(raw, "lexicon")
-    if lexicon_name:
-        lexicon = _beside(path, lexicon_name)
-        if not _is_file(lexicon):
-            chk.add(f"không tìm thấy tệp từ viết tắt '{excerpt(lexicon_name)}'.", raw,
-                    "lexicon")
+    lexicon = _file_beside(chk, path, raw, "lexicon", "tệp từ viết tắt")
     target = float(chk.number(raw, "loudness", -16.0, -30, -10,
                               "'loudness' (độ to, LUFS) phải từ -30 đến -10; mặc định -16"))
     preset = str(raw.get("preset", "none"))
@@ -239,13 +249,7 @@ def _station(raw: Any, chk: Checker, path: Path, top: LineDict) -> Station:
     if not isinstance(chime, bool):
         chk.add("'chime' (tiếng chuông) phải là true hoặc false.", raw, "chime")
         chime = True
-    template = None
-    template_name = chk.path_value(raw, "template")
-    if template_name:
-        template = _beside(path, template_name)
-        if not _is_file(template):
-            chk.add(f"không tìm thấy tệp mẫu bản tin '{excerpt(template_name)}'.", raw,
-                    "template")
+    template = _file_beside(chk, path, raw, "template", "tệp mẫu bản tin")
     relays = str(raw.get("relays", "none"))
     if relays not in ("none", "gpio"):
         chk.add("'relays' phải là none hoặc gpio (rơ-le bật loa từng vùng qua chân GPIO).", raw,
@@ -363,14 +367,7 @@ def load_schedule(path: str | Path) -> Schedule:
                           chk).items():
         chk.keys(p, PROGRAM_KEYS, f"chương trình '{pid}'")
         chk.required(p, "bulletins", f"chương trình '{pid}'")
-        bfile = chk.path_value(p, "bulletins")
-        bpath = _beside(path, bfile) if bfile else path
-        if bfile and not _is_file(bpath):
-            there = False
-            with contextlib.suppress(OSError, ValueError):
-                there = bpath.exists()
-            chk.add(f"tệp bản tin '{excerpt(bfile)}' không phải một tệp thường." if there
-                    else f"không tìm thấy tệp bản tin '{excerpt(bfile)}'.", p, "bulletins")
+        bpath = _file_beside(chk, path, p, "bulletins", "tệp bản tin") or path
         dates = {}
         for key in ("from", "until"):
             val = p.get(key)
