@@ -58,6 +58,9 @@ class Value:
         """The value as plain YAML data (for `loa config` and the console's forms)."""
         return value
 
+    def dump_value(self, value: Any) -> Any:
+        return None if value is None else self.dump(value)
+
     def describe(self) -> dict[str, Any]:
         return {}
 
@@ -124,6 +127,11 @@ class Choice(Value):
         except TypeError:  # a list or a table is not hashable
             pass
         raise Invalid(f"'{key}' phải là {_or(self.choices)}.")
+
+    def dump_value(self, value):
+        if value is None:  # an alias may stand for "none"
+            return next((k for k, v in self.aliases.items() if v is None), None)
+        return value
 
     def describe(self):
         return {"choices": dict(self.choices)}
@@ -450,8 +458,7 @@ class Schema:
 
     def dump(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Parsed values back to plain YAML data, in the schema's order."""
-        return {f.name: (None if values.get(f.name) is None else f.type.dump(values[f.name]))
-                for f in self if f.name in values}
+        return {f.name: f.type.dump_value(values[f.name]) for f in self if f.name in values}
 
 
 def _strict(message: str) -> None:

@@ -79,6 +79,9 @@ def read_schedule(path: str | Path) -> tuple[ScheduleConfig, list[Problem]]:
     ctx.known["sessions"] = config.sessions
     config.programs = _items(top, "programs", PROGRAM, chk, ctx, required=True)
     config.announcements = _announcements(top, chk, ctx)
+    for read in (*config.sessions.values(), *config.announcements.values()):
+        if read["zones"] is None:  # not written: every zone
+            read.values["zones"] = tuple(config.zones)
     config.skip_dates = _skip_dates(top, chk)
     config.holidays = _holidays(top, chk)
     _cross_checks(config, chk)
@@ -192,6 +195,8 @@ def _announcements(top: LineDict, chk: Checker, ctx: Context) -> dict[str, Read]
         read = ANNOUNCEMENT.read(clean, chk, ctx, f"thông báo '{aid}'")
         read.values["id"] = aid
         read.raw = raw  # its lines, id included
+        if read["title"] is None and read["text"]:
+            read.values["title"] = read["text"].strip()[:60]
         out[aid] = read
     return out
 
@@ -257,9 +262,8 @@ def build(config: ScheduleConfig) -> Schedule:
                                      "post_roll")})
     zones = {zid: Zone(zid, z["name"], z["device"], z["relay"], z["volume"])
              for zid, z in config.zones.items()}
-    everywhere = tuple(zones)
-    sessions = {sid: Session(sid, s["name"], s["time"] or time(0), s["days"],
-                             s["zones"] or everywhere, s.raw.line)
+    sessions = {sid: Session(sid, s["name"], s["time"] or time(0), s["days"], s["zones"],
+                             s.raw.line)
                 for sid, s in config.sessions.items()}
     programs = {pid: Program(
         id=pid, name=p["name"], bulletins_file=p["bulletins"], sessions=p["sessions"],
@@ -267,8 +271,8 @@ def build(config: ScheduleConfig) -> Schedule:
         minutes_per_session=_float(p["minutes_per_session"]), only=p["only"] or (),
         line=p.raw.line) for pid, p in config.programs.items()}
     announcements = tuple(
-        Announcement(aid, a["at"], a["title"] or a["text"].strip()[:60], a["text"].strip(),
-                     a["zones"] or everywhere, a["priority"], a.raw.line)
+        Announcement(aid, a["at"], a["title"], a["text"].strip(), a["zones"], a["priority"],
+                     a.raw.line)
         for aid, a in config.announcements.items())
     return Schedule(config.path, station, zones, sessions, programs,
                     frozenset(config.skip_dates), announcements, dict(config.holidays))
