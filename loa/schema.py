@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from loa.errors import Problem, excerpt
 from loa.yamlio import Checker, as_number
@@ -32,15 +31,13 @@ class Invalid(ValueError):
     """A value that does not fit its field; the message is Vietnamese."""
 
 
-@dataclass
 class Context:
     """What a value may need beyond itself: the file it sits in (files named in it are
     beside it), the station's timezone, the ids defined elsewhere, the owner's id."""
 
-    path: Path | None = None
-    tz: Any = None
-    known: dict[str, Mapping[str, Any]] = field(default_factory=dict)
-    owner: str = ""
+    def __init__(self, path: Path | None = None, tz: Any = None,
+                 known: dict[str, Mapping[str, Any]] | None = None, owner: str = ""):
+        self.path, self.tz, self.known, self.owner = path, tz, known or {}, owner
 
 
 Report = Callable[[str], None]
@@ -337,22 +334,21 @@ class FileBeside(Value):
         return str(value)
 
 
-@dataclass(frozen=True)
+# Plain classes, not dataclasses: this module is on every command's path and a dataclass
+# costs a few ms to build at import.
 class Field:
     """One key of a file: `error_vi` replaces the type's message (keeping wording officers
     know); it may name {key}, {value} and {owner}."""
 
-    name: str
-    type: Value
-    label_vi: str
-    help_vi: str = ""
-    default: Any = MISSING
-    required: bool = False
-    error_vi: str | None = None
+    __slots__ = ("name", "type", "label_vi", "help_vi", "default", "required", "error_vi")
+
+    def __init__(self, name: str, type: Value, label_vi: str, help_vi: str = "",
+                 default: Any = MISSING, required: bool = False, error_vi: str | None = None):
+        self.name, self.type, self.label_vi, self.help_vi = name, type, label_vi, help_vi
+        self.default, self.required, self.error_vi = default, required, error_vi
 
 
-@dataclass(frozen=True)
-class FieldInfo:
+class FieldInfo(NamedTuple):
     """What a form needs to show one field."""
 
     name: str
@@ -366,13 +362,12 @@ class FieldInfo:
     max: float | None = None
 
 
-@dataclass
 class Read:
-    """The values read from one mapping, and which of them are defaults."""
+    """The values read from one mapping, which of them are defaults, and the mapping (the
+    checks between keys point at its lines)."""
 
-    values: dict[str, Any]
-    defaulted: set[str]
-    raw: Any = None  # the mapping read: checks between keys point at its lines
+    def __init__(self, values: dict[str, Any], defaulted: set[str], raw: Any = None):
+        self.values, self.defaulted, self.raw = values, defaulted, raw
 
     def __getitem__(self, key: str) -> Any:
         return self.values[key]

@@ -8,7 +8,6 @@ quiet hours, shared relays) and building the model.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any
@@ -38,20 +37,19 @@ __all__ = ["ScheduleConfig", "load_schedule", "parse_date", "parse_datetime", "p
            "read_schedule"]
 
 
-@dataclass
 class ScheduleConfig:
     """A schedule file as read, key by key, before it becomes a Schedule: what
-    `loa config` prints (with which values are defaults)."""
+    `loa config` prints (with which values are defaults). A plain class: a dataclass
+    costs milliseconds at import on every command's path."""
 
-    path: Path
-    station: Read
-    zones: dict[str, Read] = field(default_factory=dict)
-    sessions: dict[str, Read] = field(default_factory=dict)
-    programs: dict[str, Read] = field(default_factory=dict)
-    announcements: dict[str, Read] = field(default_factory=dict)
-    skip_dates: list[date] = field(default_factory=list)
-    holidays: dict[date, str] = field(default_factory=dict)
-    lines: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    def __init__(self, path: Path, station: Read):
+        self.path, self.station = path, station
+        self.zones: dict[str, Read] = {}
+        self.sessions: dict[str, Read] = {}
+        self.programs: dict[str, Read] = {}
+        self.announcements: dict[str, Read] = {}
+        self.skip_dates: list[date] = []
+        self.holidays: dict[date, str] = {}
 
 
 def load_schedule(path: str | Path) -> Schedule:
