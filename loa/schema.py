@@ -58,6 +58,10 @@ class Value:
     def dump_value(self, value: Any) -> Any:
         return None if value is None else self.dump(value)
 
+    def is_blank(self, raw: Any) -> bool:
+        """Blank text reads as not written: the default applies."""
+        return isinstance(raw, str) and not raw.strip()
+
     def describe(self) -> dict[str, Any]:
         return {}
 
@@ -124,6 +128,9 @@ class Choice(Value):
         except TypeError:  # a list or a table is not hashable
             pass
         raise Invalid(f"'{key}' phải là {_or(self.choices)}.")
+
+    def is_blank(self, raw):
+        return super().is_blank(raw) and raw not in self.aliases  # "" may mean "none"
 
     def dump_value(self, value):
         if value is None:  # an alias may stand for "none"
@@ -233,24 +240,6 @@ class TimeOfDay(Value):
 
     def dump(self, value):
         return value.strftime("%H:%M:%S" if value.second else "%H:%M")
-
-
-class TimeSpan(Value):
-    """'21:00-05:30': may cross midnight."""
-
-    kind = "time_span"
-
-    def parse(self, raw, key, ctx, report):
-        from loa.schedule.model import QuietHours
-
-        m = re.fullmatch(r"\s*(\S+)\s*-\s*(\S+)\s*", raw) if isinstance(raw, str) else None
-        a, b = (parse_time(m.group(1)), parse_time(m.group(2))) if m else (None, None)
-        if a is None or b is None:
-            raise Invalid(f"'{key}' phải có dạng \"21:00-05:30\" (đang ghi: '{excerpt(raw)}').")
-        return QuietHours(a, b)
-
-    def dump(self, value):
-        return str(value)
 
 
 class Day(Value):
@@ -420,7 +409,7 @@ class Schema:
         defaulted: set[str] = set()
         for f in self:
             value = raw.get(f.name)
-            if value is None or (f.required and isinstance(value, str) and not value.strip()):
+            if value is None or f.type.is_blank(value):
                 if f.required:
                     chk.add(f"{where or self.where_vi} thiếu '{f.name}' "
                             f"({f.label_vi.lower()}).", raw)

@@ -183,3 +183,13 @@ def test_validate_a_form_dict_gives_values_and_problems_by_key():
     assert values["device"] == "default"
     values, problems = validate(STATION, {})
     assert [(p.key, p.message) for p in problems] == [(None, "station thiếu 'name' (tên đài).")]
+
+
+def test_blank_text_reads_as_not_written(example):
+    _edit(example, ("    name: Thôn Văn Hòa\n    device: default",
+                    "    name: ''\n    device: ' '"),
+          ("  day_prefix: mùng ", "  day_prefix: '' "))
+    sched = load_schedule(example)
+    zone = sched.zones["thon-van-hoa"]
+    assert (zone.name, zone.device) == ("thon-van-hoa", "default")
+    assert sched.station.day_prefix is None  # '' is "none" here: days read without a prefix

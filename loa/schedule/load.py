@@ -152,7 +152,7 @@ def _items(top: LineDict, key: str, schema: Schema, chk: Checker, ctx: Context,
         ctx.owner = iid
         read = schema.read(raw, chk, ctx, f"{schema.where_vi} '{iid}'")
         read.values["id"] = iid
-        if read["name"] is None:
+        if not read["name"]:
             read.values["name"] = iid
         out[iid] = read
     return out
@@ -176,24 +176,15 @@ def _zones(top: LineDict, chk: Checker, ctx: Context) -> dict[str, Read]:
 def _announcements(top: LineDict, chk: Checker, ctx: Context) -> dict[str, Read]:
     out: dict[str, Read] = {}
     for raw in _list(top, "announcements", chk, required=False):
-        aid = raw.get("id")
-        if aid is not None and (isinstance(aid, bool) or not isinstance(aid, str | int)
-                                or not ID.fullmatch(str(aid))):
-            chk.add(f"mã '{excerpt(aid)}' chỉ được gồm chữ, số, '-', '_' và '.' (tối đa 64 ký "
-                    "tự).", raw, "id")
-            aid = None
-        aid = f"thong-bao-{raw.line}" if aid is None else str(aid)
+        given = raw.get("id")
+        named = isinstance(given, str | int) and not isinstance(given, bool)
+        read = ANNOUNCEMENT.read(raw, chk, ctx, f"thông báo '{excerpt(given)}'" if named
+                                 else "thông báo")
+        aid = read["id"] or f"thong-bao-{raw.line}"  # the id is optional
         if aid in out:
             chk.add(f"mã thông báo '{aid}' bị trùng.", raw, "id")
-        ctx.owner = aid
-        clean = LineDict(raw)  # the id is checked above, not again by the schema
-        for attr in ("line", "column", "key_lines", "key_columns", "value_columns"):
-            setattr(clean, attr, getattr(raw, attr))
-        clean.pop("id", None)
-        read = ANNOUNCEMENT.read(clean, chk, ctx, f"thông báo '{aid}'")
         read.values["id"] = aid
-        read.raw = raw  # its lines, id included
-        if read["title"] is None and read["text"]:
+        if not read["title"] and read["text"]:
             read.values["title"] = read["text"].strip()[:60]
         out[aid] = read
     return out

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from loa.errors import excerpt
-from loa.schedule.model import WEEKDAYS_VI
+from loa.schedule.model import WEEKDAYS_VI, QuietHours
 from loa.schema import (
     Boolean,
     Choice,
@@ -25,9 +25,9 @@ from loa.schema import (
     Text,
     TextList,
     TimeOfDay,
-    TimeSpan,
     TimeZone,
     Value,
+    parse_time,
 )
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
@@ -75,6 +75,22 @@ class Weekdays(Value):
 
     def describe(self):
         return {"choices": {d: d for d in WEEKDAYS_VI}}
+
+
+class TimeSpan(Value):
+    """'21:00-05:30': may cross midnight."""
+
+    kind = "time_span"
+
+    def parse(self, raw, key, ctx, report):
+        m = re.fullmatch(r"\s*(\S+)\s*-\s*(\S+)\s*", raw) if isinstance(raw, str) else None
+        a, b = (parse_time(m.group(1)), parse_time(m.group(2))) if m else (None, None)
+        if a is None or b is None:
+            raise Invalid(f"'{key}' phải có dạng \"21:00-05:30\" (đang ghi: '{excerpt(raw)}').")
+        return QuietHours(a, b)
+
+    def dump(self, value):
+        return str(value)
 
 
 @cache
