@@ -205,3 +205,25 @@ def test_minutes_per_session_fills_the_session(example):
                   datetime(2026, 4, 8, tzinfo=DEFAULT_TZ))
     assert all(o.estimated_seconds() <= 90 or len(o.items) == 1 for o in occs)
     assert any(len(o.items) >= 2 for o in occs)
+
+
+def test_validate_names_a_session_over_the_limit_and_a_program_with_nothing_approved(
+        example, capsys):
+    text = example.read_text(encoding="utf-8").replace("  max_session_minutes: 45 ",
+                                                       "  max_session_minutes: 1 ")
+    text = text.replace("programs:\n", "programs:\n  - id: trong\n    name: Chương trình trống\n"
+                        "    bulletins: bulletins/trong.yaml\n    sessions: [sang]\n", 1)
+    example.write_text(text, encoding="utf-8")
+    (example.parent / "bulletins" / "trong.yaml").write_text(
+        "plan:\n  id: trong\nbulletins: []\n", encoding="utf-8")
+    with time_machine.travel(FIXED_NOW, tick=False):
+        assert main(["validate", str(example)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"Lỗi: {example}: buổi phát 'Buổi sáng' ngày 01/09/2026 dài khoảng 2 phút, quá giới "
+        "hạn 1 phút của đài.",
+        f"Lỗi: {example}: buổi phát 'Buổi chiều' ngày 01/09/2026 dài khoảng 2 phút, quá giới "
+        "hạn 1 phút của đài.",
+        f"Lỗi: {example}: chương trình 'Chương trình trống' chưa có bản tin nào đã duyệt, nên "
+        "sẽ không phát gì.",
+    ]
