@@ -193,3 +193,16 @@ def test_blank_text_reads_as_not_written(example):
     zone = sched.zones["thon-van-hoa"]
     assert (zone.name, zone.device) == ("thon-van-hoa", "default")
     assert sched.station.day_prefix is None  # '' is "none" here: days read without a prefix
+
+
+def test_a_file_the_schedule_names_must_come_with_its_companion(example):
+    (example.parent / "giong.onnx").write_bytes(b"onnx")
+    lines = _edit(example, ("  speed: 1.0", "  speed: 1.0\n  piper_model: giong.onnx"))
+    with pytest.raises(LoaError) as exc:
+        load_schedule(example)
+    (p,) = exc.value.problems
+    assert (p.line, p.key) == (_line(lines, "piper_model:"), "piper_model")
+    assert p.message == ("không tìm thấy tệp 'giong.onnx.json' đi kèm tệp giọng đọc piper "
+                         "'giong.onnx' (cần cả hai tệp, cạnh nhau).")
+    (example.parent / "giong.onnx.json").write_text("{}", encoding="utf-8")
+    assert load_schedule(example).station.piper_model == (example.parent / "giong.onnx").resolve()
