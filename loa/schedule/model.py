@@ -59,7 +59,7 @@ class Station:
 class Zone:
     id: str
     name: str
-    device: str = "default"
+    device: str  # its default is in defaults.yaml
     relay: int | None = None  # relay line (GPIO pin) that powers this zone's horns
     volume: int | None = None  # receiver volume (%), reported upward when set
 
