@@ -8,7 +8,7 @@ import sys
 def add_parser(sub) -> None:
     cfg = sub.add_parser("config", help="in cấu hình thực tế của lịch phát (đánh dấu giá trị "
                                         "mặc định)")
-    cfg.add_argument("schedule", help="tệp lịch phát YAML")
+    cfg.add_argument("schedule", metavar="LỊCH", help="tệp lịch phát YAML")
     cfg.set_defaults(func=show)
 
 
