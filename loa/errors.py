@@ -49,6 +49,7 @@ class Problem:
     line: int | None = None  # 1-based
     unit: str = "dòng"  # "đoạn" for a DOCX paragraph, "trang" for a PDF page
     column: int | None = None  # 1-based, in characters; only with a line
+    key: str | None = None  # the key at fault, when one is (a form shows it by its field)
 
     def __str__(self) -> str:
         where = ""

@@ -491,13 +491,14 @@ def column_of(container: Any, key: str | int | None = None) -> int | None:
 class Checker:
     """Collects every problem of a loaded file, each with its line and column."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path | None):
         self.path = path
         self.problems: list[Problem] = []
 
     def add(self, msg: str, container: Any = None, key: Any = None) -> None:
         self.problems.append(Problem(msg, self.path, line_of(container, key),
-                                     column=column_of(container, key)))
+                                     column=column_of(container, key),
+                                     key=key if isinstance(key, str) else None))
 
     def keys(self, mapping: LineDict, allowed: tuple[str, ...], where: str) -> None:
         """Unknown keys, each with a "did you mean" and the list of good ones."""
@@ -508,7 +509,8 @@ class Checker:
                 ok = ", ".join(allowed)
                 self.problems.append(Problem(
                     f"khóa '{excerpt(key)}' không dùng được trong {where}.{tip} (Dùng: {ok}.)",
-                    self.path, line_of(mapping, key), column=_key_column(mapping, key)))
+                    self.path, line_of(mapping, key), column=_key_column(mapping, key),
+                    key=key))
 
     def required(self, mapping: LineDict, key: str, where: str) -> Any:
         value = mapping.get(key)

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from loa.cli import main
 from loa.clock import DEFAULT_TZ
@@ -93,10 +94,30 @@ def test_yaml_syntax_error_names_the_line(example, capsys):
     assert "lỗi cú pháp YAML" in err and "dòng" in err
 
 
+# Tuesday 1 September 2026, 06:00 in Hà Nội: the day before a skip date (2026-09-02).
+FIXED_NOW = datetime(2026, 9, 1, 6, 0, tzinfo=DEFAULT_TZ)
+
+
 def test_next_prints_vietnamese_calendar(example, capsys):
-    assert main(["next", str(example), "--days", "7"]) == 0
-    out = capsys.readouterr().out
-    assert "Buổi sáng" in out or "Không có gì để phát" in out
+    with time_machine.travel(FIXED_NOW, tick=False):
+        assert main(["next", str(example), "--days", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    # both sessions of Tuesday, nothing on the skip date, nothing past 2 days
+    assert [line for line in out if not line.startswith(" ")] == [
+        "T3 01/09/2026 06:30  Buổi sáng — Toàn xã, Thôn Văn Hòa (~1.5 phút)",
+        "T3 01/09/2026 17:00  Buổi chiều — Toàn xã, Thôn Văn Hòa (~2.1 phút)",
+    ]
+    # two bulletins a session (per_session: 2), four different ones over the day
+    items = [line.split()[0] for line in out if line.startswith("    ")]
+    assert items == ["IV.2.a", "IV.2.c", "IV.3.c", "IV.1.a"]
+    assert out[-1] == ("    IV.1.a     Tuyên truyền về vai trò và tầm quan trọng của nhiệm vụ "
+                       "kiểm soát thủ tục hành chính")
+
+
+def test_next_says_when_nothing_will_play(example, capsys):
+    with time_machine.travel(datetime(2027, 1, 5, 8, 0, tzinfo=DEFAULT_TZ), tick=False):
+        assert main(["next", str(example), "--days", "7"]) == 0  # the program ended 2026-12-31
+    assert capsys.readouterr().out == "Không có gì để phát trong 7 ngày tới.\n"
 
 
 def test_station_reading_preferences_reach_the_normalizer(example):
@@ -123,20 +144,17 @@ def test_missing_station_lexicon_is_reported(example, capsys):
 
 
 def test_calendar_and_ics_export(example, tmp_path, capsys):
-    text = example.read_text(encoding="utf-8").replace("    until: 2026-12-31", "    until: 2030-12-31")
-    example.write_text(text, encoding="utf-8")
-    assert main(["calendar", str(example), "--days", "3"]) == 0
-    out = capsys.readouterr().out
-    assert "buổi phát trong 3 ngày" in out and "Toàn xã" in out
-    ics = tmp_path / "lich.ics"
-    assert main(["calendar", str(example), "--days", "7", "--ics", str(ics)]) == 0
+    with time_machine.travel(FIXED_NOW, tick=False):
+        assert main(["calendar", str(example), "--days", "3"]) == 0
+        out = capsys.readouterr().out
+        assert "buổi phát trong 3 ngày" in out and "Toàn xã" in out
+        ics = tmp_path / "lich.ics"
+        assert main(["calendar", str(example), "--days", "7", "--ics", str(ics)]) == 0
     raw = ics.read_bytes().decode("utf-8")
     assert raw.startswith("BEGIN:VCALENDAR\r\n") and raw.endswith("END:VCALENDAR\r\n")
-    events = raw.count("BEGIN:VEVENT")
-    sched = load_schedule(example)
-    start = datetime.now(DEFAULT_TZ)
-    assert events == len(expand(sched, load_program_bulletins(sched), start,
-                                start + timedelta(days=7)))
+    # 1 Sept 06:00 to 8 Sept 06:00, nothing on the skip date (2 Sept): mornings 1, 3-7 Sept,
+    # afternoons (T2-T6) on 1, 3, 4 and 7 Sept
+    assert raw.count("BEGIN:VEVENT") == 6 + 4
     assert all(len(line.encode()) <= 75 for line in raw.split("\r\n"))  # RFC 5545 folding
     assert "SUMMARY:Buổi sáng — Toàn xã\\, Thôn Văn Hòa" in raw.replace("\r\n ", "")
 
@@ -187,3 +205,25 @@ def test_minutes_per_session_fills_the_session(example):
                   datetime(2026, 4, 8, tzinfo=DEFAULT_TZ))
     assert all(o.estimated_seconds() <= 90 or len(o.items) == 1 for o in occs)
     assert any(len(o.items) >= 2 for o in occs)
+
+
+def test_validate_names_a_session_over_the_limit_and_a_program_with_nothing_approved(
+        example, capsys):
+    text = example.read_text(encoding="utf-8").replace("  max_session_minutes: 45 ",
+                                                       "  max_session_minutes: 1 ")
+    text = text.replace("programs:\n", "programs:\n  - id: trong\n    name: Chương trình trống\n"
+                        "    bulletins: bulletins/trong.yaml\n    sessions: [sang]\n", 1)
+    example.write_text(text, encoding="utf-8")
+    (example.parent / "bulletins" / "trong.yaml").write_text(
+        "plan:\n  id: trong\nbulletins: []\n", encoding="utf-8")
+    with time_machine.travel(FIXED_NOW, tick=False):
+        assert main(["validate", str(example)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"Lỗi: {example}: buổi phát 'Buổi sáng' ngày 01/09/2026 dài khoảng 2 phút, quá giới "
+        "hạn 1 phút của đài.",
+        f"Lỗi: {example}: buổi phát 'Buổi chiều' ngày 01/09/2026 dài khoảng 2 phút, quá giới "
+        "hạn 1 phút của đài.",
+        f"Lỗi: {example}: chương trình 'Chương trình trống' chưa có bản tin nào đã duyệt, nên "
+        "sẽ không phát gì.",
+    ]

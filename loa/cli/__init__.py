@@ -141,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "next":
             sp.add_argument("--days", type=int, default=7, help="số ngày (mặc định 7)")
         sp.set_defaults(func=fn)
+    from loa.cli import config
+
+    config.add_parser(sub)
 
     run = sub.add_parser("run", help="chạy phát tự động theo lịch (chạy mãi đến khi dừng)")
     run.add_argument("schedule", help="tệp lịch phát YAML")

@@ -108,27 +108,13 @@ def expand(
     while day <= end.date():
         if day not in schedule.skip_dates and day not in schedule.holidays:
             for session in schedule.sessions.values():
-                if day.weekday() not in session.days:
-                    continue
                 at = datetime.combine(day, session.time, tzinfo=tz)
-                if not start <= at < end:
+                if day.weekday() not in session.days or not start <= at < end:
                     continue
-                items: list[Item] = []
-                for prog in schedule.programs.values():
-                    if session.id not in prog.sessions:
-                        continue
-                    if (prog.start and day < prog.start) or (prog.end and day > prog.end):
-                        continue
-                    idx = prog.sessions.index(session.id)
-                    for b in _rotation(prog, idx, day, bulletins.get(prog.id, [])):
-                        items.append(Item(prog.id, b))
+                items = _session_items(schedule, bulletins, session.id, day)
                 if items:
-                    # ưu tiên (2) before thông thường (3) within a session
-                    items.sort(key=lambda i: i.bulletin.priority)
-                    out.append(
-                        Occurrence(schedule.station.id, session.id, at, session.zones,
-                                   tuple(items))
-                    )
+                    out.append(Occurrence(schedule.station.id, session.id, at, session.zones,
+                                          items))
         day += timedelta(days=1)
     for a in schedule.announcements:
         if start <= a.at.astimezone(tz) < end:
@@ -138,6 +124,21 @@ def expand(
                                   a.zones, (Item("thong-bao", bulletin),)))
     out.sort(key=lambda o: (o.at, o.session))
     return out
+
+
+def _session_items(schedule: Schedule, bulletins: dict[str, list[Bulletin]], session_id: str,
+                   day: date) -> tuple[Item, ...]:
+    """What every program running that day puts in one session."""
+    items: list[Item] = []
+    for prog in schedule.programs.values():
+        if session_id not in prog.sessions:
+            continue
+        if (prog.start and day < prog.start) or (prog.end and day > prog.end):
+            continue
+        idx = prog.sessions.index(session_id)
+        items += [Item(prog.id, b) for b in _rotation(prog, idx, day, bulletins.get(prog.id, []))]
+    # ưu tiên (2) before thông thường (3) within a session
+    return tuple(sorted(items, key=lambda i: i.bulletin.priority))
 
 
 def check_limits(schedule: Schedule, bulletins: dict[str, list[Bulletin]], days: int = 7,
@@ -151,13 +152,15 @@ def check_limits(schedule: Schedule, bulletins: dict[str, list[Bulletin]], days:
         secs = occ.estimated_seconds()
         if secs > limit and occ.session not in seen:
             seen.add(occ.session)
-            problems.append(
-                f"buổi phát '{occ.session}' ngày {occ.at:%d/%m/%Y} dài khoảng "
-                f"{secs / 60:.0f} phút, quá giới hạn {limit / 60:.0f} phút của đài."
-            )
+            session = schedule.sessions.get(occ.session)  # None: a one-off announcement
+            what = (f"buổi phát '{session.name}'" if session
+                    else f"thông báo '{occ.items[0].bulletin.title}'")
+            problems.append(  # names, not ids: officers read this
+                f"{what} ngày {occ.at:%d/%m/%Y} dài khoảng {secs / 60:.0f} phút, quá giới hạn "
+                f"{limit / 60:.0f} phút của đài.")
     for pid, pool in bulletins.items():
         if not pool:
-            problems.append(
-                f"chương trình '{pid}' chưa có bản tin nào đã duyệt, nên sẽ không phát gì."
-            )
+            program = schedule.programs.get(pid)
+            problems.append(f"chương trình '{program.name if program else pid}' chưa có bản "
+                            "tin nào đã duyệt, nên sẽ không phát gì.")
     return problems

@@ -26,38 +26,40 @@ class QuietHours:
 
 @dataclass(frozen=True)
 class Station:
+    """A station's settings; every default is in loa/schedule/defaults.yaml, none here."""
+
     id: str
     name: str
     tz: ZoneInfo
-    quiet_hours: QuietHours | None = None
-    max_session_minutes: float = 45.0
-    voice: str = "north"
-    speed: float = 1.0
-    engines: tuple[str, ...] = ("gtts", "espeak")
-    intro: str = ""
-    day_prefix: str | None = "mùng"  # how days 1-10 are read: mùng, mồng, or none
-    lexicon: Path | None = None  # the station's own abbreviations, over loa's
-    outro: str = ""  # spoken after every bulletin
-    loudness: float = -16.0  # LUFS every clip is levelled to
-    preset: str = "none"  # "horn": band-limit and compress for horn speakers
-    chime: bool = True
-    piper_model: Path | None = None  # a local piper voice (.onnx beside its .onnx.json)
-    template: Path | None = None  # the station's bulletin template (YAML)
-    relays: str = "none"  # "gpio": zones switched by relay lines on the Pi's GPIO
-    pre_roll: float = 1.0  # seconds the amplifier is on before the first word
-    post_roll: float = 0.5
+    quiet_hours: QuietHours | None
+    max_session_minutes: float
+    voice: str
+    speed: float
+    engines: tuple[str, ...]
+    intro: str
+    day_prefix: str | None  # how days 1-10 are read: mùng, mồng, or None
+    lexicon: Path | None  # the station's own abbreviations, over loa's
+    outro: str  # spoken after every bulletin
+    loudness: float  # LUFS every clip is levelled to
+    preset: str  # "horn": band-limit and compress for horn speakers
+    chime: bool
+    piper_model: Path | None  # a local piper voice (.onnx beside its .onnx.json)
+    template: Path | None  # the station's bulletin template (YAML)
+    relays: str  # "gpio": zones switched by relay lines on the Pi's GPIO
+    pre_roll: float  # seconds the amplifier is on before the first word
+    post_roll: float
     # for the reports staff hand in (administrative layout)
-    owner: str = ""  # cơ quan chủ quản, e.g. "UBND xã Ba Vì"
-    place: str = ""  # địa danh on the date line, e.g. "Ba Vì"
-    signer: str = ""
-    signer_title: str = ""
+    owner: str  # cơ quan chủ quản, e.g. "UBND xã Ba Vì"
+    place: str  # địa danh on the date line, e.g. "Ba Vì"
+    signer: str
+    signer_title: str
 
 
 @dataclass(frozen=True)
 class Zone:
     id: str
     name: str
-    device: str = "default"
+    device: str  # its default is in defaults.yaml
     relay: int | None = None  # relay line (GPIO pin) that powers this zone's horns
     volume: int | None = None  # receiver volume (%), reported upward when set
 
@@ -78,11 +80,11 @@ class Program:
     name: str
     bulletins_file: Path
     sessions: tuple[str, ...]
-    start: date | None = None
-    end: date | None = None
-    per_session: int = 1
-    minutes_per_session: float | None = None  # fill the session up to this instead
-    only: tuple[str, ...] = ()
+    start: date | None
+    end: date | None
+    per_session: int
+    minutes_per_session: float | None  # fill the session up to this instead
+    only: tuple[str, ...]
     line: int | None = None
 
 
@@ -95,7 +97,7 @@ class Announcement:
     title: str
     text: str
     zones: tuple[str, ...]
-    priority: int = 2
+    priority: int
     line: int | None = None
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from loa.errors import LoaError, Problem, excerpt
 from loa.plan.content import Plan, Topic
 from loa.plan.quality import assess
+from loa.schema import Boolean, Choice, Field, Number, Schema, Text
 from loa.script.draft import Template, compose, load_template, source_hash
 from loa.yamlio import Checker, LineDict, LineList, line_of, load_yaml, write_yaml
 
@@ -30,8 +31,42 @@ FIELDS = {
 # Characters per second of Vietnamese read aloud at normal speed (measured on espeak-ng
 # and gTTS output, about 14-16 chars/s); used only for duration estimates.
 CHARS_PER_SECOND = 15.0
-ITEM_KEYS = ("id", "title", "status", "priority", "field", "duration", "approved_by",
-             "approved_at", "source_line", "source_hash", "review", "note", "text")
+_PRIORITIES_VI = ", ".join(f"{k} = {v}" for k, v in PRIORITIES.items())
+_FIELDS_VI = ", ".join(f"{k} = {v}" for k, v in FIELDS.items())
+# The bulletins file, key by key (defaults written here, once).
+PLAN_SCHEMA = Schema("plan", [
+    Field("id", Text(), "Mã kế hoạch"),
+    Field("title", Text(), "Tên kế hoạch"),
+    Field("issuer", Text(), "Cơ quan ban hành"),
+    Field("number", Text(), "Số văn bản"),
+    Field("year", Text(), "Năm"),
+    Field("source", Text(), "Tệp kế hoạch gốc"),
+    Field("section", Text(), "Mục nội dung"),
+    # durations divide by it: 0, nan or inf would make every estimate meaningless
+    Field("chars_per_second", Number(0, 1000, above=True), "Tốc độ đọc (ký tự/giây)",
+          error_vi="'chars_per_second' phải là số ký tự đọc mỗi giây, lớn hơn 0"),
+])
+BULLETIN_SCHEMA = Schema("bản tin", [
+    Field("id", Text(), "Mã bản tin", "theo mục của kế hoạch, ví dụ IV.1.a", required=True,
+          error_vi="mã bản tin '{value}' phải là một chữ hoặc số."),
+    Field("title", Text(), "Tiêu đề", required=True),
+    Field("status", Choice(STATUS_VI), "Trạng thái", default="draft",
+          error_vi="trạng thái '{value}' không hợp lệ (dùng: " + ", ".join(STATUSES) + ")."),
+    Field("priority", Number(1, 3, integer=True), "Mức ưu tiên", default=3,
+          error_vi="'priority' phải là một trong: " + _PRIORITIES_VI),
+    Field("field", Number(1, 6, integer=True), "Lĩnh vực", default=1,
+          error_vi="'field' phải là một trong: " + _FIELDS_VI),
+    Field("duration", Text(), "Thời lượng ước tính", "tính lại khi lưu"),
+    Field("approved_by", Text(), "Người duyệt"),
+    Field("approved_at", Text(), "Lúc duyệt"),
+    Field("source_line", Number(1, 10**9, integer=True), "Dòng trong kế hoạch",
+          error_vi="'source_line' phải là số dòng (số nguyên dương)"),
+    Field("source_hash", Text(), "Dấu nội dung kế hoạch"),
+    Field("review", Boolean(), "Cần xem lại", default=False),
+    Field("note", Text(), "Ghi chú"),
+    Field("text", Text(), "Lời đọc", required=True),
+])
+ITEM_KEYS = tuple(BULLETIN_SCHEMA.fields)
 
 
 @dataclass
@@ -217,19 +252,10 @@ def load_bulletins(path: str | Path) -> BulletinFile:
         raise LoaError("tệp bản tin phải có mục 'bulletins:' là một danh sách.", path, 1)
     chk = Checker(path)
     plan = data.get("plan")
-    if plan is None:
-        plan = LineDict()
-        plan.key_lines, plan.key_columns, plan.value_columns = {}, {}, {}
-    elif not isinstance(plan, LineDict):
+    if plan is not None and not isinstance(plan, LineDict):
         chk.add("'plan' phải là một bảng 'khóa: giá trị' (id, title, …).", data, "plan")
-        plan = LineDict()
-        plan.key_lines, plan.key_columns, plan.value_columns = {}, {}, {}
-    plan_id = chk.text(plan, "id")
-    for key in ("title", "issuer", "number", "year", "source", "section"):
-        chk.text(plan, key)  # reports print them: text, never a list or a table
-    # durations divide by it: 0, nan or inf would make every estimate meaningless
-    chk.number(plan, "chars_per_second", None, 0, 1000,
-               "'chars_per_second' phải là số ký tự đọc mỗi giây, lớn hơn 0", above=True)
+    plan = plan if isinstance(plan, LineDict) else {}
+    plan_id = PLAN_SCHEMA.read(plan, chk)["id"] or ""
     out: list[Bulletin] = []
     seen: set[str] = set()
     items = data["bulletins"]
@@ -238,57 +264,21 @@ def load_bulletins(path: str | Path) -> BulletinFile:
             chk.add("mỗi bản tin phải là một mục có 'id', 'title', 'text'.", items, i)
             continue
         before = len(chk.problems)
-        chk.keys(item, ITEM_KEYS, "bản tin")
-        raw_id = item.get("id")
-        if raw_id is not None and (isinstance(raw_id, bool)
-                                   or not isinstance(raw_id, str | int)):
-            chk.add(f"mã bản tin '{excerpt(raw_id)}' phải là một chữ hoặc số.", item, "id")
-        texts = {k: chk.text(item, k).strip() for k in ("id", "title", "text")}
-        missing = [k for k in ("id", "title", "text")
-                   if not texts[k] and not isinstance(item.get(k), list | dict | bool)]
-        if missing:
-            chk.add(f"bản tin thiếu {', '.join(missing)}.", items, i)
-        bid = texts["id"]
+        bid = item.get("id")
+        where = f"bản tin '{excerpt(bid)}'" if isinstance(bid, str | int) else "bản tin"
+        b = BULLETIN_SCHEMA.read(item, chk, where=where).values
+        bid = (b["id"] or "").strip()
         if bid and bid in seen:
             chk.add(f"mã bản tin '{excerpt(bid)}' bị trùng.", item, "id")
         seen.add(bid)
-        status = item.get("status", "draft")
-        if status not in STATUSES:
-            chk.add(f"trạng thái '{excerpt(status)}' không hợp lệ (dùng: "
-                    f"{', '.join(STATUSES)}).", item, "status")
-        priority = chk.number(item, "priority", 3, 1, 3, "'priority' phải là một trong: "
-                              + ", ".join(f"{k} = {v}" for k, v in PRIORITIES.items()),
-                              integer=True)
-        fld = chk.number(item, "field", 1, 1, 6, "'field' phải là một trong: "
-                         + ", ".join(f"{k} = {v}" for k, v in FIELDS.items()), integer=True)
-        source_line = chk.number(item, "source_line", None, 1, 10**9,
-                                 "'source_line' phải là số dòng (số nguyên dương)",
-                                 integer=True)
-        review = item.get("review", False)
-        if not isinstance(review, bool):
-            chk.add("'review' phải là true hoặc false.", item, "review")
-        approved_by, approved_at = chk.text(item, "approved_by"), chk.text(item, "approved_at")
-        source_hash, note = chk.text(item, "source_hash"), chk.text(item, "note")
         if len(chk.problems) > before:
             continue
-        out.append(
-            Bulletin(
-                id=bid,
-                title=texts["title"],
-                text=" ".join(texts["text"].split()),
-                plan=plan_id,
-                status=status,
-                priority=priority,
-                field=fld,
-                approved_by=approved_by or None,
-                approved_at=approved_at or None,
-                source_line=source_line,
-                source_hash=source_hash,
-                review=review,
-                note=note,
-                line=line_of(items, i),
-            )
-        )
+        out.append(Bulletin(
+            id=bid, title=b["title"].strip(), text=" ".join(b["text"].split()), plan=plan_id,
+            status=b["status"], priority=b["priority"], field=b["field"],
+            approved_by=b["approved_by"] or None, approved_at=b["approved_at"] or None,
+            source_line=b["source_line"], source_hash=b["source_hash"] or "",
+            review=b["review"], note=b["note"] or "", line=line_of(items, i)))
     if chk.problems:
         raise LoaError.many(chk.problems)
     return BulletinFile(path, dict(plan), out)

@@ -6,18 +6,17 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
-from loa.errors import LoaError, Problem
+from loa.errors import LoaError
 from loa.plan.content import Plan, Topic
+from loa.schema import Field, Invalid, Number, Schema, Value
 from loa.settings import PACKAGE_DATA
-from loa.yamlio import LineDict, line_of, load_yaml
+from loa.yamlio import Checker, LineDict, load_yaml
 
 DEFAULT_TEMPLATE = PACKAGE_DATA / "template.yaml"
-_TEMPLATE_KEYS = ("station", "greeting", "opening", "part_opening", "details", "closing",
-                  "max_minutes", "chars_per_second")
 _NUMBER_KEYS = ("max_minutes", "chars_per_second")
-_TEXT_KEYS = ("greeting", "opening", "part_opening", "details", "closing")  # station is data
 _FIELDS_ALLOWED = ("station", "issuer", "plan", "topic", "part", "parts")
 # "{{" and "}}" are literal braces, "{name}" a placeholder, any other brace stands alone.
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}|[{}]")
@@ -89,58 +88,62 @@ class Template:
         return len(text) / self.chars_per_second
 
 
-def _check(values: dict, path: Path, lines: dict[str, int | None]) -> list[Problem]:
-    """Every problem of a template's values at once, each with its line."""
-    problems = []
-    for key in _TEMPLATE_KEYS:
-        value, line = values.get(key), lines.get(key)
-        if key in _NUMBER_KEYS:
-            try:
-                if isinstance(value, bool):
-                    raise ValueError
-                number = float(value)
-                if not (math.isfinite(number) and number > 0):
-                    raise ValueError
-            except (TypeError, ValueError):
-                problems.append(Problem(f"'{key}' phải là số lớn hơn 0.", path, line))
-            continue
-        if key == "station" and value is None:
-            continue
-        if not isinstance(value, str):
-            problems.append(Problem(f"'{key}' phải là một đoạn chữ.", path, line))
-        elif key in _TEXT_KEYS:
-            problems.extend(Problem(f"'{key}': {p}", path, line)
-                            for p in template_problems(value))
-        elif key == "station" and ("{" in value or "}" in value):
-            # the name is read as it is written: a placeholder here is a mistake
-            problems.append(Problem("'station' là tên đài, viết thẳng tên (không dùng dấu "
-                                    "ngoặc nhọn { }).", path, line))
-    return problems
+class _TemplateText(Value):
+    """Text whose placeholders are checked: each problem is its own error."""
+
+    kind = "template"
+
+    def parse(self, raw, key, ctx, report):
+        if not isinstance(raw, str):
+            raise Invalid(f"'{key}' phải là một đoạn chữ.")
+        for problem in template_problems(raw):
+            report(f"'{key}': {problem}")
+        return raw
+
+
+class _StationName(Value):
+    def parse(self, raw, key, ctx, report):
+        if not isinstance(raw, str):
+            raise Invalid(f"'{key}' phải là một đoạn chữ.")
+        if "{" in raw or "}" in raw:  # the name is read as written: a placeholder is a mistake
+            raise Invalid("'station' là tên đài, viết thẳng tên (không dùng dấu ngoặc nhọn "
+                          "{ }).")
+        return raw
+
+
+@cache
+def _shipped() -> dict:
+    return load_yaml(DEFAULT_TEMPLATE)
+
+
+_POSITIVE = "'{key}' phải là số lớn hơn 0"
+# A station's template, key by key; the defaults are the shipped template.yaml.
+TEMPLATE_SCHEMA = Schema("mẫu bản tin", [
+    Field("station", _StationName(), "Tên đài", "để trống thì lấy theo cơ quan ban hành"),
+    Field("greeting", _TemplateText(), "Lời chào"),
+    Field("opening", _TemplateText(), "Lời mở đầu"),
+    Field("part_opening", _TemplateText(), "Lời mở đầu mỗi phần", "{part}, {parts}"),
+    Field("details", _TemplateText(), "Trước các ý chính"),
+    Field("closing", _TemplateText(), "Lời kết"),
+    Field("max_minutes", Number(0, math.inf, above=True), "Dài tối đa (phút)",
+          "dài hơn thì chia phần", error_vi=_POSITIVE),
+    Field("chars_per_second", Number(0, math.inf, above=True), "Tốc độ đọc (ký tự/giây)",
+          error_vi=_POSITIVE),
+], _shipped)
+_TEMPLATE_KEYS = tuple(TEMPLATE_SCHEMA.fields)
 
 
 def load_template(path: str | Path | None = None, station: str | None = None) -> Template:
     """The shipped template, with a station's file layered over it; all its errors at once."""
-    base = load_yaml(DEFAULT_TEMPLATE)
-    values = dict(base)
-    lines = {key: line_of(base, key) for key in base}
-    where = DEFAULT_TEMPLATE
-    problems: list[Problem] = []
+    custom: dict = {}
+    chk = Checker(Path(path) if path is not None else DEFAULT_TEMPLATE)
     if path is not None:
-        path = where = Path(path)
         custom = load_yaml(path)
         if not isinstance(custom, LineDict):
             raise LoaError("tệp mẫu bản tin phải là bảng 'khóa: giá trị'.", path, 1)
-        for key, value in custom.items():
-            if key not in _TEMPLATE_KEYS:
-                problems.append(Problem(
-                    f"khóa '{str(key)[:_EXCERPT]}' không dùng trong mẫu bản tin (dùng: "
-                    f"{', '.join(_TEMPLATE_KEYS)}).", path, line_of(custom, key)))
-                continue
-            values[key] = value
-            lines[key] = line_of(custom, key)
-    problems += _check(values, where, lines)
-    if problems:
-        raise LoaError.many(sorted(problems, key=lambda p: p.line or 0))
+    values = TEMPLATE_SCHEMA.read(custom, chk).values
+    if chk.problems:
+        raise LoaError.many(sorted(chk.problems, key=lambda p: p.line or 0))
     if station:
         values["station"] = station
     return Template(**{k: (float(values[k]) if k in _NUMBER_KEYS else str(values[k] or ""))
