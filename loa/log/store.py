@@ -372,35 +372,55 @@ def _case(expr: str, mapping: dict[str, str], default: str) -> tuple[str, list]:
 
 def _csv_line(names: Names) -> tuple[str, list]:
     """SQL for a play's CSV line, in CSV_HEADERS order, and its parameters (labels and
-    names of the day). Times are the station's, as stored, plus UTC."""
-    params: list = []
+    names of the day). Times are the station's, as stored, plus UTC.
 
-    def text(sql):
-        return f"""'"' || replace(COALESCE({sql}, ''), '"', '""') || '"'"""
+    One printf per row: `%w` quotes CSV text in C, and the line is built in one pass
+    (chained `||` copied the growing line ~80 times a row: 4x slower)."""
+    fmt, args, params = [], [], []
 
-    def local(c):
-        return (f"COALESCE(substr({c},9,2)||'/'||substr({c},6,2)||'/'||substr({c},1,4)||' '||"
-                f"substr({c},12,8), '')")
+    def text(sql, nullable=True):
+        fmt.append('"%w"')
+        args.append(f"COALESCE({sql}, '')" if nullable else sql)
 
-    def utc(c):
-        return f"COALESCE(strftime('%Y-%m-%dT%H:%M:%SZ', {c}), '')"
+    def local(c, nullable=True):
+        # 2026-03-01T06:30:00+07:00 -> 01/03/2026 06:30:00, as stored (station time)
+        parts = f"substr({c},9), substr({c},6), {c}, substr({c},12)"
+        if nullable:
+            fmt.append("%s")
+            args.append(f"CASE WHEN {c} IS NULL THEN '' "
+                        f"ELSE printf('%.2s/%.2s/%.4s %.8s', {parts}) END")
+        else:
+            fmt.append("%.2s/%.2s/%.4s %.8s")
+            args.append(parts)
 
-    def number(c, fmt="%.1f"):
-        return f"COALESCE(printf('{fmt}', {c}), '')"
+    def plain(spec, sql):
+        fmt.append(spec)
+        args.append(sql)
 
-    def mapped(expr, mapping, default, quote):
+    def mapped(expr, mapping, default):
         sql, more = _case(expr, mapping, default)
         params.extend(more)
-        return text(sql) if quote else sql
+        return sql
 
+    plain("%d", "id")
+    for c in ("station", "zone", "program", "session", "bulletin", "title"):
+        text(c, nullable=False)
+    plain("%d", "field")
+    plain("%d", "priority")
+    local("scheduled_at", nullable=False)
+    local("started_at")
+    local("ended_at")
+    plain("%.1f", "duration_s")
+    plain("%s", mapped("status", STATUS_VI, "status"))
+    for c in ("reason", "engine", "clip_hash"):
+        text(c)
+    for c in ("scheduled_at", "started_at"):  # UTC; datetime() is 2x faster than strftime()
+        plain("%s", f"replace(datetime({c}), ' ', 'T') || 'Z'")
+    plain("%s", mapped("kind", KIND_VI, "kind"))
+    plain("%.1f", "clip_s")
     plan = "substr(bulletin, 1, instr(bulletin, '/') - 1)"
-    fields = ["id", text("station"), text("zone"), text("program"), text("session"),
-              text("bulletin"), text("title"), number("field", "%d"), number("priority", "%d"),
-              local("scheduled_at"), local("started_at"), local("ended_at"),
-              number("duration_s"), mapped("status", STATUS_VI, "status", False),
-              text("reason"), text("engine"), text("clip_hash"), utc("scheduled_at"),
-              utc("started_at"), mapped("kind", KIND_VI, "kind", False), number("clip_s")]
-    fields += [mapped(column, names.maps[kind], "''", True) for kind, column in (
-        ("station", "station"), ("zone", "zone"), ("program", "program"),
-        ("session", "session"), ("plan", plan))]
-    return " || ',' || ".join(f"({f})" for f in fields), params
+    for kind, column in (("station", "station"), ("zone", "zone"), ("program", "program"),
+                         ("session", "session"), ("plan", plan)):
+        text(mapped(column, names.maps[kind], "''"), nullable=False)
+    # the labels' parameters are in the arguments: they follow the format's order
+    return f"printf('{','.join(fmt)}', {', '.join(args)})", params
