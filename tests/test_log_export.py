@@ -138,3 +138,15 @@ def test_csv_read_in_parallel_slices_is_the_same_csv_in_the_same_order(tmp_path)
     nul = [line for block in store.iter_csv(batch=3) for line in block if b"\x00" in line]
     assert nul and "bản tin 13\x00rỗng" in nul[0].decode("utf-8")
     store.close()
+
+
+def test_bulletin_logged_by_id_or_plan_key_without_wildcards(tmp_path):
+    store = LogStore(tmp_path / "log.sqlite3")
+    _claim(store, "a", bulletin="khan-cap-20260406-045900")
+    _claim(store, "b", bulletin="ke-hoach/IV_1%a")
+    assert store.bulletin_logged("khan-cap-20260406-045900")
+    assert store.bulletin_logged("IV_1%a")  # sent as <plan>/<id>
+    assert not store.bulletin_logged("khan-cap-20260406-04590")
+    assert not store.bulletin_logged("IVx1%a") and not store.bulletin_logged("IV_1")
+    assert not store.bulletin_logged("IV_1xa")  # '%' and '_' are not wildcards
+    store.close()
