@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from loa.errors import LoaError
-from loa.log.labels import KIND_VI, STATUS_VI, Names
+from loa.log.labels import EVENT_VI, KIND_VI, STATUS_VI, Names  # noqa: F401 - old import path
 from loa.log.migrations import MIGRATIONS, SCHEMA_VERSION, statements
 
 
