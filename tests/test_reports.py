@@ -325,8 +325,10 @@ def test_xlsx_export_sheets_figures_and_formats(station, tmp_path, capsys):
         assert g["Mã lượt phát"] == r.id and g["Tiêu đề bản tin"] == r.title
         # names, not ids: the zone, station, program, session and plan by their names
         assert g["Vùng phát"] == ZONES[r.zone] and g["Đài"] == "Đài truyền thanh xã Ba Vì"
-        assert g["Chương trình"] == {"kstthc": "Kiểm soát TTHC"}.get(r.program, r.program)
-        assert g["Buổi phát"] == {"sang": "Buổi sáng"}.get(r.session, r.session)
+        assert g["Chương trình"] == {"kstthc": "Kiểm soát TTHC", "khan-cap": "khẩn cấp"}[r.program]
+        # an emergency has no session of the schedule; 'chieu' is not in this one
+        assert g["Buổi phát"] == {"sang": "Buổi sáng", "khan-cap": "khẩn cấp",
+                                  "chieu": "chieu"}[r.session]
         assert g["Mục"] == r.bulletin.rsplit("/", 1)[1]
         if r.bulletin.startswith(plan_id + "/"):
             assert g["Kế hoạch"] == plan_title

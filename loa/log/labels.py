@@ -27,6 +27,13 @@ EVENT_VI = {
 }
 
 
+def kind_of(session: str) -> str:
+    """The kind of a play from its session: 'khan-cap', 'thong-bao' or 'lich'."""
+    if session == "khan-cap":
+        return "khan-cap"
+    return "thong-bao" if session.startswith("thong-bao:") else "lich"
+
+
 def status_label(code: str | None) -> str:
     """'missed' -> 'bị lỡ'; an unknown code is shown as it is (never lost)."""
     return STATUS_VI.get(code, code) if code else ""
@@ -89,7 +96,12 @@ class Names:
         """The name of `key`, else the key itself."""
         if not key:
             return ""
-        return self.maps[kind].get(key) or key
+        found = self.maps[kind].get(key)
+        if found:
+            return found
+        if kind in ("program", "session") and kind_of(key) != "lich":
+            return KIND_VI.get(kind_of(key), key)  # an emergency or one-off has no session
+        return key
 
     def known(self, kind: str, key: str | None) -> str:
         """The name of `key`, else '' (beside an id column, where the id is already shown)."""

@@ -19,14 +19,8 @@ from datetime import datetime
 from pathlib import Path
 
 from loa.errors import LoaError
-from loa.log.labels import EVENT_VI, KIND_VI, STATUS_VI, Names  # noqa: F401 - old import path
+from loa.log.labels import EVENT_VI, KIND_VI, STATUS_VI, Names, kind_of  # noqa: F401 - old path
 from loa.log.migrations import MIGRATIONS, SCHEMA_VERSION, statements
-
-
-def kind_of(session: str) -> str:
-    if session == "khan-cap":
-        return "khan-cap"
-    return "thong-bao" if session.startswith("thong-bao:") else "lich"
 
 
 def topic_of(bulletin: str) -> str:
