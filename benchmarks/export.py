@@ -6,7 +6,15 @@ triggers, then times:
   csv_s     `loa export -o x.csv`   (goal <= 5 s)
   xlsx_s    `loa export -o x.xlsx`
   report_s  `loa report --year`     (goal <= 3 s), DOCX written
-Prints one JSON object: rows, csv_s, xlsx_s, report_s (+ generate_s, db_mb).
+and, as references on the same rows and machine:
+  sqlite3_csv_s     the sqlite3 CLI (`-csv`) writing the same CSV: same columns, labels,
+                    station time as dd/mm/yyyy and UTC
+  sqlite3_raw_csv_s the sqlite3 CLI dumping the same columns as stored (no labels, ISO times)
+  xlsxwriter_s      xlsxwriter in constant-memory mode writing the log sheet's columns
+with csv_ratio = csv_s / sqlite3_csv_s, csv_raw_ratio = csv_s / sqlite3_raw_csv_s and
+xlsx_ratio = xlsx_s / xlsxwriter_s (goal < 1).
+Prints one JSON object: rows, csv_s, xlsx_s, report_s, the references and ratios
+(+ generate_s, db_mb).
 
     python benchmarks/export.py [ROWS]
 """
@@ -15,7 +23,9 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,11 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from loa.clock import DEFAULT_TZ  # noqa: E402
-from loa.log import LogStore  # noqa: E402
+from loa.log import KIND_VI, STATUS_VI, LogStore  # noqa: E402
 from loa.log.period import year  # noqa: E402
 from loa.report import export_csv  # noqa: E402
 from loa.report.periodic import Letterhead, build, write_docx  # noqa: E402
-from loa.report.xlsx import export_xlsx  # noqa: E402
+from loa.report.xlsx import LOG_COLUMNS, export_xlsx  # noqa: E402
 from loa.script import load_bulletins  # noqa: E402
 
 BULLETINS = ROOT / "schedules/bulletins/ba-vi-2026.yaml"
@@ -96,6 +106,66 @@ def generate(path: Path, rows: int, zones: int = 100, seed: int = 2026) -> int:
     return n
 
 
+# the columns the CSV export carries, as stored
+CSV_COLUMNS = ("id, station, zone, program, session, bulletin, title, field, priority, "
+               "scheduled_at, started_at, ended_at, duration_s, status, reason, engine, "
+               "clip_hash, kind, clip_s")
+
+
+def _label(column: str, labels: dict[str, str]) -> str:
+    whens = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in labels.items())
+    return f"CASE {column} {whens} ELSE {column} END"
+
+
+def _local(column: str) -> str:
+    return f"strftime('%d/%m/%Y %H:%M:%S', substr({column}, 1, 19))"
+
+
+def _utc(column: str) -> str:
+    return f"strftime('%Y-%m-%dT%H:%M:%SZ', {column})"
+
+
+# the CSV export's columns, formatted by the sqlite3 CLI
+SAME_CSV = ", ".join((
+    "id, station, zone, program, session, bulletin, title, field, priority",
+    _local("scheduled_at"), _local("started_at"), _local("ended_at"),
+    "printf('%.1f', duration_s)", _label("status", STATUS_VI), "reason, engine, clip_hash",
+    _utc("scheduled_at"), _utc("started_at"), _label("kind", KIND_VI), "printf('%.1f', clip_s)"))
+
+
+def sqlite3_csv(db: Path, out: Path, columns: str) -> float:
+    """The sqlite3 CLI's own CSV of `columns`, oldest first."""
+    cli = shutil.which("sqlite3")
+    if not cli:
+        return float("nan")
+    t = time.perf_counter()
+    with out.open("wb") as fh:
+        subprocess.run([cli, "-csv", "-header", str(db),
+                        f"SELECT {columns} FROM plays ORDER BY scheduled_at, id"],
+                       stdout=fh, check=True)
+    return time.perf_counter() - t
+
+
+def xlsxwriter_log(store: LogStore, out: Path) -> float:
+    """xlsxwriter (constant memory) writing the log sheet's columns, as stored."""
+    try:
+        import xlsxwriter
+    except ImportError:
+        return float("nan")
+    from loa.log import COLUMNS
+
+    idx = [COLUMNS.index(col) for _, col, _, _ in LOG_COLUMNS]
+    t = time.perf_counter()
+    wb = xlsxwriter.Workbook(str(out), {"constant_memory": True})
+    ws, n = wb.add_worksheet("Nhật ký phát"), 0
+    ws.write_row(0, 0, [c[0] for c in LOG_COLUMNS])
+    for r in store.iter_raw():
+        n += 1
+        ws.write_row(n, 0, [r[i] for i in idx])
+    wb.close()
+    return time.perf_counter() - t
+
+
 def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     with tempfile.TemporaryDirectory() as tmp:
@@ -119,9 +189,19 @@ def main() -> None:
         write_docx(data, Path(tmp) / "bao-cao-2026.docx")
         report_s = time.perf_counter() - t
         assert data.summary.total.scheduled == rows
+        sqlite3_csv_s = sqlite3_csv(db, Path(tmp) / "ref.csv", SAME_CSV)
+        sqlite3_raw_csv_s = sqlite3_csv(db, Path(tmp) / "raw.csv", CSV_COLUMNS)
+        xlsxwriter_s = xlsxwriter_log(store, Path(tmp) / "ref.xlsx")
         store.close()
         print(json.dumps({"rows": rows, "csv_s": round(csv_s, 2), "xlsx_s": round(xlsx_s, 2),
-                          "report_s": round(report_s, 2), "generate_s": round(generate_s, 1),
+                          "report_s": round(report_s, 2),
+                          "sqlite3_csv_s": round(sqlite3_csv_s, 2),
+                          "sqlite3_raw_csv_s": round(sqlite3_raw_csv_s, 2),
+                          "xlsxwriter_s": round(xlsxwriter_s, 2),
+                          "csv_ratio": round(csv_s / sqlite3_csv_s, 2),
+                          "csv_raw_ratio": round(csv_s / sqlite3_raw_csv_s, 2),
+                          "xlsx_ratio": round(xlsx_s / xlsxwriter_s, 2),
+                          "generate_s": round(generate_s, 1),
                           "db_mb": round(db.stat().st_size / 1e6)}))
 
 

@@ -111,3 +111,42 @@ def test_cli_export_and_log(data_dir, tmp_path, capsys):
     assert main(["export", "--format", "csv", "-o", str(target)]) == 0
     assert "Đã xuất 1 lượt phát" in capsys.readouterr().out
     assert target.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_csv_read_in_parallel_slices_is_the_same_csv_in_the_same_order(tmp_path):
+    """Slices split plays that share a scheduled time; rows claimed out of order, a NUL in
+    a title and a filter on zone and status change nothing."""
+    from loa.log import LogFilter
+
+    store = LogStore(tmp_path / "log.sqlite3")
+    for i in range(40):
+        at = T0 + timedelta(minutes=(i * 7) % 5)  # five times, claimed out of order
+        row = _claim(store, f"k{i}", title=f"bản tin {i}" + ("\x00rỗng" if i == 13 else ""),
+                     zone=f"thon-{i % 3}", scheduled_at=at, now=at)
+        if i % 4:
+            store.finish(row, status="played" if i % 5 else "failed", started_at=at,
+                         ended_at=at + timedelta(seconds=i), reason="lỗi, \"loa\"")
+    for where in (LogFilter(), LogFilter(zones=("thon-1", "thon-2"), statuses=("played",)),
+                  LogFilter(since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=4))):
+        one = [line for block in store.iter_csv(where, workers=1) for line in block]
+        many = [line for block in store.iter_csv(where, batch=3, workers=2) for line in block]
+        assert many == one and one
+        ids = [int(line.split(b",", 1)[0]) for line in one]
+        want = [r.id for r in sorted(store.plays(where=where),
+                                     key=lambda r: (r.scheduled_at, r.id))]
+        assert ids == want
+    nul = [line for block in store.iter_csv(batch=3) for line in block if b"\x00" in line]
+    assert nul and "bản tin 13\x00rỗng" in nul[0].decode("utf-8")
+    store.close()
+
+
+def test_bulletin_logged_by_id_or_plan_key_without_wildcards(tmp_path):
+    store = LogStore(tmp_path / "log.sqlite3")
+    _claim(store, "a", bulletin="khan-cap-20260406-045900")
+    _claim(store, "b", bulletin="ke-hoach/IV_1%a")
+    assert store.bulletin_logged("khan-cap-20260406-045900")
+    assert store.bulletin_logged("IV_1%a")  # sent as <plan>/<id>
+    assert not store.bulletin_logged("khan-cap-20260406-04590")
+    assert not store.bulletin_logged("IVx1%a") and not store.bulletin_logged("IV_1")
+    assert not store.bulletin_logged("IV_1xa")  # '%' and '_' are not wildcards
+    store.close()

@@ -28,8 +28,9 @@ from loa.cli import main
 from loa.clock import DEFAULT_TZ
 from loa.errors import LoaError
 from loa.log import LogFilter, LogStore
+from loa.log.migrations import MIGRATIONS, SCHEMA_VERSION
 from loa.log.period import date_range, from_args, half, quarter, year
-from loa.log.store import _MIGRATIONS, SCHEMA_VERSION, topic_of
+from loa.log.store import topic_of
 from loa.plan import import_plan
 from loa.report import UPWARD_FIELDS, export_json
 from loa.report.periodic import NO_REASON
@@ -170,7 +171,7 @@ def test_periods_cover_whole_days_in_station_time():
 def test_v1_log_migrates_keeping_every_row(tmp_path):
     db = tmp_path / "loa.sqlite3"
     con = sqlite3.connect(db)
-    con.executescript(_MIGRATIONS[1])
+    con.executescript(MIGRATIONS[1])
     for key, session, status, started, dur in (
             ("a", "sang", "played", "2026-03-01T06:30:00.010+07:00", 61.5),
             ("b", "khan-cap", "playing", "2026-03-01T07:00:00.000+07:00", None),
@@ -188,18 +189,17 @@ def test_v1_log_migrates_keeping_every_row(tmp_path):
     con.close()
 
     store = LogStore(db)
-    assert store.version == SCHEMA_VERSION == 2
+    assert store.version == SCHEMA_VERSION == 3
     rows = {r.play_key: r for r in store.plays()}
     assert {k: (r.status, r.kind) for k, r in rows.items()} == {
         "a": ("played", "lich"), "b": ("playing", "khan-cap"), "c": ("missed", "thong-bao")}
     assert rows["a"].duration_s == 61.5 and len(store.events()) == 1
-    # derived tables are filled for old rows and follow new writes
-    assert store.query("SELECT COUNT(*) FROM plays_csv")[0][0] == 3
-    assert store.query("SELECT SUM(plays) FROM play_totals")[0][0] == 3
+    # the per-month totals are filled for old rows
+    assert sum(t[6] for t in store.tallies()) == 3
     assert store.recover(datetime(2026, 3, 1, 8, tzinfo=DEFAULT_TZ), "mất điện") == 1
     assert store.history(rows["b"].id)[0][0] == "playing"
     store.close()
-    assert LogStore(db).version == 2  # reopening migrates nothing twice
+    assert LogStore(db).version == 3  # reopening migrates nothing twice
 
 
 def test_history_is_kept_and_nothing_is_rewritten_or_deleted(tmp_path):
@@ -277,9 +277,8 @@ def test_kill_9_during_heavy_logging_keeps_every_committed_row(tmp_path):
         # at most the one in flight beyond them, claimed but not finished
         extra = [k for k in rows if k.startswith(tag) and int(k.rsplit("-", 1)[1]) >= len(committed)]
         assert len(extra) <= 1
-    # derived tables moved in the same transactions as the rows
-    assert store.query("SELECT COUNT(*) FROM plays_csv")[0][0] == len(rows)
-    assert store.query("SELECT SUM(plays) FROM play_totals")[0][0] == len(rows)
+    # the per-month totals moved in the same transactions as the rows
+    assert sum(t[6] for t in store.tallies()) == len(rows)
     assert len([e for e in store.events(limit=None) if e[1] == "tick"]) >= sum(
         len(v) for v in done.values())
     store.close()
@@ -311,16 +310,28 @@ def test_xlsx_export_sheets_figures_and_formats(station, tmp_path, capsys):
     assert main(["export", "-o", str(out), "--quarter", "2026Q1", "--schedule", str(sched)]) == 0
     rows = sorted(_q1_rows(store), key=lambda r: (r.scheduled_at, r.id))
     assert f"Đã xuất {len(rows)} lượt" in capsys.readouterr().out
+    plan = load_bulletins(sched.parent / "bulletins.yaml").plan
+    plan_id, plan_title = plan["id"], plan["title"]
+    assert plan_title and plan_title != plan_id
     wb = load_workbook(out)
     assert wb.sheetnames == ["Nhật ký phát", "Theo bản tin", "Theo vùng", "Theo tháng",
                              "Sự kiện của máy phát"]
     ws = wb["Nhật ký phát"]
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:T{len(rows) + 1}"
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:U{len(rows) + 1}"
     head = [c.value for c in ws[1]]
     got = [dict(zip(head, (c.value for c in row), strict=True)) for row in ws.iter_rows(min_row=2)]
     assert len(got) == len(rows)
     for r, g in zip(rows, got, strict=True):
         assert g["Mã lượt phát"] == r.id and g["Tiêu đề bản tin"] == r.title
+        # names, not ids: the zone, station, program, session and plan by their names
+        assert g["Vùng phát"] == ZONES[r.zone] and g["Đài"] == "Đài truyền thanh xã Ba Vì"
+        assert g["Chương trình"] == {"kstthc": "Kiểm soát TTHC", "khan-cap": "khẩn cấp"}[r.program]
+        # an emergency has no session of the schedule; 'chieu' is not in this one
+        assert g["Buổi phát"] == {"sang": "Buổi sáng", "khan-cap": "khẩn cấp",
+                                  "chieu": "chieu"}[r.session]
+        assert g["Mục"] == r.bulletin.rsplit("/", 1)[1]
+        if r.bulletin.startswith(plan_id + "/"):
+            assert g["Kế hoạch"] == plan_title
         assert g["Giờ theo lịch"] == datetime.fromisoformat(r.scheduled_at).replace(tzinfo=None)
         if r.duration_s is not None:  # a duration, in Excel's own type
             assert abs(g["Thời lượng phát"].total_seconds() - r.duration_s) < 1e-3
@@ -330,7 +341,8 @@ def test_xlsx_export_sheets_figures_and_formats(station, tmp_path, capsys):
 
     zones = wb["Theo vùng"]
     zhead = [c.value for c in zones[1]]
-    table = {row[1]: dict(zip(zhead, row, strict=True))
+    assert zhead[0] == "Vùng phát" and "Mã vùng" not in zhead
+    table = {row[0]: dict(zip(zhead, row, strict=True))
              for row in zones.iter_rows(min_row=2, values_only=True)}
     for zid, name in ZONES.items():
         mine = [r for r in rows if r.zone == zid]
@@ -340,7 +352,11 @@ def test_xlsx_export_sheets_figures_and_formats(station, tmp_path, capsys):
                       if r.status in ("played", "late", "interrupted"))
         assert table[name]["Thời lượng phát"] == timedelta(seconds=round(airtime))
     total = [r for r in zones.iter_rows(min_row=2, values_only=True) if r[0] == "Tổng cộng"][0]
-    assert total[2] == len(rows)
+    assert total[1] == len(rows)
+    by_bulletin = wb["Theo bản tin"]
+    assert [c.value for c in by_bulletin[1]][:3] == ["Kế hoạch", "Mục", "Tiêu đề bản tin"]
+    plans = {row[0] for row in by_bulletin.iter_rows(min_row=2, values_only=True)}
+    assert plan_title in plans and plan_id not in plans
     months = {r[0]: r[1] for r in wb["Theo tháng"].iter_rows(min_row=2, values_only=True)}
     assert months == {"01/2026": sum(r.scheduled_at[5:7] == "01" for r in rows),
                       "02/2026": sum(r.scheduled_at[5:7] == "02" for r in rows),
@@ -413,7 +429,7 @@ def test_quarterly_report_reconciles_with_the_log(station, tmp_path, capsys):
 
     tables = _tables(doc)
     # II. per topic (parts merged): plays and minutes
-    (per_bulletin,) = tables[("STT", "Mã nội dung", "Tiêu đề")]
+    (per_bulletin,) = tables[("STT", "Mục", "Tiêu đề")]
     want = defaultdict(lambda: [0, 0.0])
     for r in on_air:
         want[topic_of(r.bulletin).split("/", 1)[1]][1] += r.duration_s

@@ -594,6 +594,14 @@ def _station_info(schedule_path):
     return sched.station.tz, {z.id: z.name for z in sched.zones.values()}, sched
 
 
+def _names(sched):
+    """The station's names for the log's ids (zones, programs, sessions, plans)."""
+    from loa.log import Names
+    from loa.schedule.expand import program_bulletin_files
+
+    return Names.from_schedule(sched, program_bulletin_files(sched)) if sched else Names()
+
+
 def export(args) -> int:
     from loa.fsio import check_target
     from loa.report import export_csv, export_json
@@ -603,19 +611,20 @@ def export(args) -> int:
         raise LoaError("không rõ định dạng: dùng --format csv|xlsx|json hoặc đuôi tệp "
                        ".csv, .xlsx, .json.", args.output)
     check_target(args.output)  # before a year of plays is read
-    tz, zone_names, sched = _station_info(args.schedule)
+    tz, _, sched = _station_info(args.schedule)
+    names = _names(sched)
     where, _ = _log_filter(args, tz)
     store = _open_log()
     try:
         if fmt == "csv":
-            n = export_csv(store, args.output, where)
+            n = export_csv(store, args.output, where, names)
         elif fmt == "json":
             station = sched.station.id if sched else ""
-            n = export_json(store, args.output, station, where)
+            n = export_json(store, args.output, station, where, names)
         else:
             from loa.report.xlsx import export_xlsx
 
-            n = export_xlsx(store, args.output, tz, where, zone_names)
+            n = export_xlsx(store, args.output, tz, where, names)
     finally:
         store.close()
     _out(f"Đã xuất {n} lượt phát ra {args.output}.")

@@ -355,7 +355,7 @@ class JournaledLogStore(LogStore):
         except WRITE_ERRORS as exc:
             self._failed(exc, now)
             with contextlib.suppress(*WRITE_ERRORS):
-                found = self.query("SELECT id, recorded_at FROM plays WHERE play_key=?",
+                found = self._query("SELECT id, recorded_at FROM plays WHERE play_key=?",
                                    (key,))
                 if found and found[0][1] == row["recorded_at"]:  # it went in after all
                     with self._jlock:
@@ -403,7 +403,7 @@ class JournaledLogStore(LogStore):
             self._claimed.pop(row_id, None)
 
     def _row_dict(self, row_id: int) -> dict:
-        found = self.query(f"SELECT {', '.join(COLUMNS)} FROM plays WHERE id=?", (row_id,))
+        found = self._query(f"SELECT {', '.join(COLUMNS)} FROM plays WHERE id=?", (row_id,))
         return dict(zip(COLUMNS[1:], found[0][1:], strict=True)) if found else {}
 
     def event(self, kind: str, at: datetime, detail: str = "", durable: bool = False) -> None:

@@ -542,9 +542,7 @@ class Daemon:
         """An id used before a restart (same second) is in the log."""
         try:
             # a bulletin sent by `loa now --bulletins` is logged as <plan>/<id>
-            return bool(self.store.query(
-                "SELECT 1 FROM plays WHERE bulletin=? OR bulletin LIKE ? ESCAPE '\\' LIMIT 1",
-                (bulletin_id, "%/" + bulletin_id.replace("_", "\\_"))))
+            return self.store.bulletin_logged(bulletin_id)
         except Exception:  # noqa: BLE001 - unreadable log: the in-memory ids still hold
             return False
 

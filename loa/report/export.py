@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from loa.fsio import atomic_open
+from loa.log.labels import Names, kind_label, status_label
 from loa.log.store import ALL, COLUMNS, LogFilter, LogStore
 from loa.report.safe import csv_block
 
@@ -19,21 +20,26 @@ CSV_HEADERS = (
     "Tiêu đề bản tin", "Lĩnh vực", "Mức ưu tiên", "Giờ theo lịch", "Giờ bắt đầu",
     "Giờ kết thúc", "Thời lượng (giây)", "Trạng thái", "Lý do", "Bộ đọc", "Mã tệp âm thanh",
     "Giờ theo lịch (UTC)", "Giờ bắt đầu (UTC)", "Loại bản tin", "Thời lượng yêu cầu (giây)",
+    # names beside the ids above (ids are the keys a spreadsheet joins on); blank when the
+    # export was not given the station's schedule
+    "Tên đài", "Tên vùng phát", "Tên chương trình", "Tên buổi phát", "Kế hoạch",
 )
 
 _I = {name: i for i, name in enumerate(COLUMNS)}
 
 
-def export_csv(store: LogStore, out: str | Path, where: LogFilter = ALL) -> int:
-    """UTF-8 with BOM (Excel needs it to see Vietnamese); station time and UTC.
-    The lines are kept ready in the log (see loa.log.store._csv_line); formula-leading
-    text is neutralized here, on the way out. Returns rows."""
+def export_csv(store: LogStore, out: str | Path, where: LogFilter = ALL,
+               names: Names | dict[str, str] | None = None) -> int:
+    """UTF-8 with BOM (Excel needs it to see Vietnamese); station time and UTC; labels
+    and `names` (loa.log.Names, or a zone-id -> name dict) of today. The log builds the
+    lines (LogStore.iter_csv); formula-leading text is neutralized here, on the way out.
+    Returns rows."""
     n = 0
     head = io.StringIO()
     csv.writer(head).writerow(CSV_HEADERS)
     with atomic_open(out, "wb") as fh:
         fh.write(head.getvalue().encode("utf-8-sig"))
-        for lines in store.iter_csv(where):
+        for lines in store.iter_csv(where, Names.of(names)):
             fh.write(csv_block(b"\r\n".join(lines)))
             fh.write(b"\r\n")
             n += len(lines)
@@ -58,8 +64,9 @@ def hhmmss(seconds: float | None) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
-def upward_record(r: tuple) -> dict:
+def upward_record(r: tuple, names: Names | None = None) -> dict:
     i = _I
+    names = names or Names()
     status = r[i["status"]]
     return {
         "MaBanTin": r[i["bulletin"]],
@@ -79,18 +86,28 @@ def upward_record(r: tuple) -> dict:
         "TrangThai": status,
         "LyDo": r[i["reason"]],
         "ThoiGianTheoLich": r[i["scheduled_at"]],
+        # names beside the keys, for a person reading the file; codes above stay codes
+        "TenCumLoa": names.known("zone", r[i["zone"]]),
+        "KeHoach": names.plan(r[i["bulletin"]]),
+        "TenLoaiBanTin": kind_label(r[i["kind"]]),
+        "TenTrangThai": status_label(status),
     }
 
 
-def export_json(store: LogStore, out: str | Path, station: str, where: LogFilter = ALL) -> int:
-    """One JSON document, written as a stream: {"version", "station", "plays": [...]}."""
+def export_json(store: LogStore, out: str | Path, station: str, where: LogFilter = ALL,
+                names: Names | dict[str, str] | None = None) -> int:
+    """One JSON document, written as a stream: {"version", "station", "station_name",
+    "plays": [...]}."""
     n = 0
+    names = Names.of(names)
     with atomic_open(out, "w", encoding="utf-8") as fh:
-        head = json.dumps({"version": UPWARD_VERSION, "station": station}, ensure_ascii=False)
+        head = json.dumps({"version": UPWARD_VERSION, "station": station,
+                           "station_name": names.known("station", station)},
+                          ensure_ascii=False)
         fh.write(head[:-1] + ', "plays": [')
         for r in store.iter_raw(where):
             fh.write(("\n" if n == 0 else ",\n")
-                     + json.dumps(upward_record(r), ensure_ascii=False))
+                     + json.dumps(upward_record(r, names), ensure_ascii=False))
             n += 1
         fh.write("\n]}\n")
     return n

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 from loa.errors import LoaError
 from loa.fsio import atomic_copy, atomic_open
+from loa.log.labels import Names, outline_of, status_label
 from loa.log.period import Period
-from loa.log.store import STATUS_VI, LogFilter, LogStore, topic_of
+from loa.log.store import LogFilter, LogStore, topic_of
 from loa.report.safe import xml_text
 from loa.report.summary import Summary, summarize
 
@@ -92,12 +93,14 @@ def plan_coverage(bulletin_files, summary: Summary) -> list[PlanCoverage]:
 
 
 def build(store: LogStore, period: Period, tz: ZoneInfo, bulletin_files=(),
-          zone_names: dict[str, str] | None = None, head: Letterhead | None = None,
+          zone_names: Names | dict[str, str] | None = None, head: Letterhead | None = None,
           today: date | None = None) -> ReportData:
+    """`zone_names`: loa.log.Names, or a zone-id -> name dict."""
     since, until = period.bounds(tz)
     summary = summarize(store, LogFilter(since=since, until=until))
     return ReportData(period, summary, plan_coverage(bulletin_files, summary),
-                      zone_names or {}, head or Letterhead(), today or date.today())
+                      dict(Names.of(zone_names).maps["zone"]), head or Letterhead(),
+                      today or date.today())
 
 
 def minutes(seconds: float) -> str:
@@ -250,10 +253,10 @@ def write_docx(data: ReportData, out: str | Path) -> Path:
         titles.setdefault(topic_of(key), re.sub(r"\s*\(phần \d+/\d+\)$", "", s.titles[key]))
     keys = sorted((k for k, tl in s.topics.items() if tl.airtime_s or tl.aired),
                   key=lambda k: (-s.topics[k].aired, k))
-    rows = [[i, k.split("/", 1)[-1], titles.get(k, ""), s.topics[k].aired,
+    rows = [[i, outline_of(k), titles.get(k, ""), s.topics[k].aired,
              minutes(s.topics[k].airtime_s)] for i, k in enumerate(keys, start=1)]
     if rows:
-        table(["STT", "Mã nội dung", "Tiêu đề", "Số lượt phát", "Thời lượng (phút)"], rows,
+        table(["STT", "Mục", "Tiêu đề", "Số lượt phát", "Thời lượng (phút)"], rows,
               (11, 35, 75, 22, 22),
               ["", "Tổng cộng", "", t.aired, minutes(t.airtime_s)])
     else:
@@ -275,7 +278,7 @@ def write_docx(data: ReportData, out: str | Path) -> Path:
                  key=lambda x: (UNAIRED.index(x[0]), -x[2], x[1]))
     if bad:
         table(["STT", "Tình trạng", "Nguyên nhân", "Số lượt"],
-              [[i, STATUS_VI.get(st, st), r or NO_REASON.get(st, "không rõ"), n]
+              [[i, status_label(st), r or NO_REASON.get(st, "không rõ"), n]
                for i, (st, r, n) in enumerate(bad, start=1)], (11, 30, 100, 24),
               ["", "Tổng cộng", "", sum(n for _, _, n in bad)])
     else:

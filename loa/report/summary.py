@@ -34,10 +34,6 @@ class Tally:
         """Aired / scheduled, in percent."""
         return 100.0 * self.aired / self.scheduled if self.scheduled else 0.0
 
-    @property
-    def time_ratio(self) -> float:
-        return 100.0 * self.airtime_s / self.asked_s if self.asked_s else 0.0
-
     def add(self, status: str, n: int, airtime: float, asked: float, kind: str) -> None:
         self.scheduled += n
         self.by_status[status] += n
@@ -61,18 +57,7 @@ class Summary:
 
 
 def summarize(store: LogStore, where: LogFilter) -> Summary:
-    if where.whole_months:  # the log's per-month totals: no sort of a million plays
-        clause, args = where.where(months=True)
-        rows = store.query(
-            "SELECT bulletin, zone, month, status, reason, kind, SUM(plays), "
-            "SUM(airtime_ms) / 1000.0, SUM(asked_ms) / 1000.0, MAX(title) "
-            f"FROM play_totals{clause} GROUP BY 1, 2, 3, 4, 5, 6", args)
-    else:
-        clause, args = where.where()
-        rows = store.query(
-            "SELECT bulletin, zone, substr(scheduled_at, 1, 7), status, COALESCE(reason, ''), "
-            "kind, COUNT(*), COALESCE(SUM(duration_s), 0), COALESCE(SUM(clip_s), 0), "
-            f"MAX(title) FROM plays{clause} GROUP BY 1, 2, 3, 4, 5, 6", args)
+    rows = store.tallies(where)
     total = Tally()
     bulletins: dict[str, Tally] = defaultdict(Tally)
     topics: dict[str, Tally] = defaultdict(Tally)

@@ -20,7 +20,8 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from loa.fsio import atomic_open
-from loa.log.store import ALL, COLUMNS, EVENT_VI, KIND_VI, STATUS_VI, LogFilter, LogStore
+from loa.log.labels import Names, event_label, kind_label, outline_of, plan_of, status_label
+from loa.log.store import ALL, COLUMNS, LogFilter, LogStore
 from loa.report.safe import xml_text
 from loa.report.summary import Summary, Tally, summarize
 
@@ -28,15 +29,17 @@ EXCEL_ROWS = 1_048_576  # rows per sheet, header included
 DATETIME = "dd/mm/yyyy hh:mm:ss"
 DURATION = "[h]:mm:ss"
 
-# (header, column, kind, width); kinds: int, text, dt (local time), dur, utc
+# (header, column, kind, width); kinds: int, text, dt (local time), dur, utc, and those
+# shown by name or label (see _shown). Names, not ids: this sheet is read by people.
 LOG_COLUMNS = (
     ("Mã lượt phát", "id", "int", 11),
-    ("Đài", "station", "text", 10),
-    ("Vùng phát", "zone", "text", 14),
-    ("Chương trình", "program", "text", 14),
-    ("Buổi phát", "session", "text", 10),
+    ("Đài", "station", "station", 18),
+    ("Vùng phát", "zone", "zone", 18),
+    ("Chương trình", "program", "program", 18),
+    ("Buổi phát", "session", "session", 12),
     ("Loại bản tin", "kind", "kind", 11),
-    ("Mã bản tin", "bulletin", "text", 22),
+    ("Kế hoạch", "bulletin", "plan", 30),
+    ("Mục", "bulletin", "outline", 10),
     ("Tiêu đề bản tin", "title", "text", 48),
     ("Lĩnh vực", "field", "int", 8),
     ("Mức ưu tiên", "priority", "int", 8),
@@ -56,6 +59,16 @@ SUMMARY_HEADERS = ("Lượt theo lịch", "Phát trọn", "Trong đó phát mu�
                    "Tỷ lệ phát trọn (%)")
 HEAD_FONT = Font(bold=True)
 HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
+
+
+def _shown(names: Names) -> dict:
+    """Column kind -> how a stored code is shown."""
+    return {"station": lambda v: names.name("station", v),
+            "zone": names.zone,
+            "program": lambda v: names.name("program", v),
+            "session": lambda v: names.name("session", v),
+            "plan": lambda v: names.name("plan", plan_of(v)) if plan_of(v) else "",
+            "outline": outline_of, "kind": kind_label, "status": status_label}
 
 
 def _tally_cells(t: Tally) -> list:
@@ -162,21 +175,20 @@ EPOCH = date(1899, 12, 30)
 
 
 def export_xlsx(store: LogStore, out: str | Path, tz: ZoneInfo, where: LogFilter = ALL,
-                zone_names: dict[str, str] | None = None) -> int:
-    """Returns the number of log rows written."""
-    zone_names = zone_names or {}
-    clause, args = where.where()
-    n = store.query(f"SELECT COUNT(*) FROM plays{clause}", args)[0][0]
+                names: Names | dict[str, str] | None = None) -> int:
+    """`names`: loa.log.Names, or a zone-id -> name dict. Returns the log rows written."""
+    names = Names.of(names)
+    n = store.count(where)
     per_sheet = EXCEL_ROWS - 1
     sheets = max(1, -(-n // per_sheet))
 
     wb = Workbook()
     wb.remove(wb.active)
-    names = []
+    sheet_names = []
     sample = datetime(2026, 1, 1, 6, 30)
     for k in range(sheets):
         name = "Nhật ký phát" if k == 0 else f"Nhật ký phát ({k + 1})"
-        names.append(name)
+        sheet_names.append(name)
         ws = wb.create_sheet(name)
         _header(ws, [c[0] for c in LOG_COLUMNS], [c[3] for c in LOG_COLUMNS])
         # one typed sample row: openpyxl picks the styles, the stream copies them
@@ -192,7 +204,7 @@ def export_xlsx(store: LogStore, out: str | Path, tz: ZoneInfo, where: LogFilter
         ws.auto_filter.ref = f"A1:{get_column_letter(len(LOG_COLUMNS))}{rows_here + 1}"
 
     summary = summarize(store, where)
-    _summaries(wb, summary, zone_names)
+    _summaries(wb, summary, names)
     _events(wb, store, where, tz)
 
     staged = io.BytesIO()
@@ -200,7 +212,7 @@ def export_xlsx(store: LogStore, out: str | Path, tz: ZoneInfo, where: LogFilter
     staged.seek(0)
     with zipfile.ZipFile(staged) as src, atomic_open(out, "wb") as fh, \
             zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
-        sheet_files = _sheet_files(src, names)
+        sheet_files = _sheet_files(src, sheet_names)
         rows = store.iter_raw(where)
         written = 0
         for item in src.infolist():
@@ -209,7 +221,8 @@ def export_xlsx(store: LogStore, out: str | Path, tz: ZoneInfo, where: LogFilter
                 k = sheet_files.index(item.filename)
                 count = min(per_sheet, n - k * per_sheet) if n else 0
                 with dst.open(item.filename, "w", force_zip64=True) as part:
-                    written += _stream_sheet(part, data.decode("utf-8"), rows, count, tz)
+                    written += _stream_sheet(part, data.decode("utf-8"), rows, count, tz,
+                                             names)
             else:
                 dst.writestr(item, data, compresslevel=6)
     return written
@@ -231,7 +244,7 @@ def _sheet_files(src: zipfile.ZipFile, names: list[str]) -> list[str]:
     return out
 
 
-def _stream_sheet(part, xml: str, rows, count: int, tz: ZoneInfo) -> int:
+def _stream_sheet(part, xml: str, rows, count: int, tz: ZoneInfo, names: Names) -> int:
     """Write the sheet with `count` rows from `rows` in place of openpyxl's sample row."""
     head, rest = xml.split("<sheetData>", 1)
     data, tail = rest.split("</sheetData>", 1)
@@ -245,7 +258,10 @@ def _stream_sheet(part, xml: str, rows, count: int, tz: ZoneInfo) -> int:
     part.write((head + "<sheetData>" + header_row).encode("utf-8"))
 
     t = Times(tz)
-    cols = [(COLUMNS.index(col), kind, f' s="{styles[i]}"' if styles[i] else "")
+    shown = _shown(names)
+    # per shown column: stored code -> the cell's XML, made once per distinct code
+    cols = [(COLUMNS.index(col), kind, f' s="{styles[i]}"' if styles[i] else "",
+             shown.get(kind), {} if kind in shown else None)
             for i, (_, col, kind, _) in enumerate(LOG_COLUMNS)]
     texts: dict[str, str] = {}
 
@@ -257,15 +273,23 @@ def _stream_sheet(part, xml: str, rows, count: int, tz: ZoneInfo) -> int:
                 texts[value] = hit
         return hit
 
-    labels = {"status": STATUS_VI, "kind": KIND_VI}
     buf: list[str] = []
     written = 0
     for r in rows:
         written += 1
         cells = []
-        for idx, kind, s in cols:
+        for idx, kind, s, show, made in cols:
             v = r[idx]
-            if v is None or v == "":
+            if made is not None:
+                cell = made.get(v)
+                if cell is None:
+                    label = show(v) if v is not None else ""
+                    cell = (f'<c{s} t="inlineStr"><is><t>{text(str(label))}</t></is></c>'
+                            if label else f"<c{s}/>")
+                    if len(made) < 50000:
+                        made[v] = cell
+                cells.append(cell)
+            elif v is None or v == "":
                 cells.append(f"<c{s}/>")
             elif kind == "int" and type(v) is int:
                 cells.append(f"<c{s}><v>{v}</v></c>")
@@ -276,8 +300,6 @@ def _stream_sheet(part, xml: str, rows, count: int, tz: ZoneInfo) -> int:
             elif kind == "utc":
                 cells.append(f'<c{s} t="inlineStr"><is><t>{t.utc(v)}</t></is></c>')
             else:
-                if kind in labels:
-                    v = labels[kind].get(v, v)
                 cells.append(f'<c{s} t="inlineStr"><is><t>{text(str(v))}</t></is></c>')
         buf.append(f'<row r="{written + 1}">{"".join(cells)}</row>')
         if len(buf) >= 2000:
@@ -290,14 +312,16 @@ def _stream_sheet(part, xml: str, rows, count: int, tz: ZoneInfo) -> int:
     return written
 
 
-def _summaries(wb, s: Summary, zone_names: dict[str, str]) -> None:
+def _summaries(wb, s: Summary, names: Names) -> None:
     keys = sorted(s.bulletins)
-    _summary_sheet(wb, "Theo bản tin", [(k, s.titles.get(k, "")) for k in keys],
-                   ("Mã bản tin", "Tiêu đề bản tin"), (24, 48),
+    _summary_sheet(wb, "Theo bản tin",
+                   [(names.name("plan", plan_of(k)) if plan_of(k) else "", outline_of(k),
+                     s.titles.get(k, "")) for k in keys],
+                   ("Kế hoạch", "Mục", "Tiêu đề bản tin"), (30, 10, 48),
                    [s.bulletins[k] for k in keys], s.total)
-    keys = sorted(s.zones)
-    _summary_sheet(wb, "Theo vùng", [(k, zone_names.get(k, k)) for k in keys],
-                   ("Mã vùng", "Tên vùng phát"), (14, 24), [s.zones[k] for k in keys], s.total)
+    keys = sorted(s.zones, key=lambda z: (names.zone(z), z))
+    _summary_sheet(wb, "Theo vùng", [(names.zone(k),) for k in keys],
+                   ("Vùng phát",), (24,), [s.zones[k] for k in keys], s.total)
     keys = list(s.months)
     _summary_sheet(wb, "Theo tháng", [(f"{k[5:7]}/{k[:4]}",) for k in keys], ("Tháng",), (10,),
                    [s.months[k] for k in keys], s.total)
@@ -309,6 +333,6 @@ def _events(wb, store: LogStore, where: LogFilter, tz: ZoneInfo) -> None:
     for at, kind, detail in reversed(store.events(limit=None, since=where.since,
                                                   until=where.until)):
         when = datetime.fromisoformat(at).astimezone(tz).replace(tzinfo=None)
-        _append(ws, [when, EVENT_VI.get(kind, kind), kind, detail])
+        _append(ws, [when, event_label(kind), kind, detail])
         ws.cell(row=ws.max_row, column=1).number_format = DATETIME
     ws.auto_filter.ref = f"A1:D{ws.max_row}"
