@@ -60,12 +60,17 @@ class SoundDeviceSink:
         # asked for too late) its DAC time fell from `at`.
         self.measured_latency_s: float | None = None
         self.placement_error_s: float | None = None
+        # PortAudio enumerates every device on first use (~80 ms through ALSA), and the
+        # first stream of a process loads ALSA's plugins and connects (0.45 s through
+        # ALSA-pulse on a loaded 2-core box, longer than the daemon's 0.3 s of lead-in;
+        # 2 ms after). Pay both when the sink is made, not at air time: open, never start.
         try:
-            # PortAudio enumerates every device on first use (~80 ms through ALSA):
-            # pay that when the sink is made, not at air time.
-            import sounddevice  # noqa: F401
-        except OSError:
-            pass  # reported by play(), where it can be logged against the play
+            import sounddevice as sd
+
+            sd.OutputStream(channels=1, dtype="int16", device=self.device,
+                            latency=self.LATENCY_S).close()
+        except Exception:  # noqa: BLE001 - no PortAudio, no such device: play() says which
+            pass
 
     def stop(self) -> None:
         self._stop.set()
