@@ -140,3 +140,68 @@ def test_untimed_play_starts_at_once_and_plays_whole(pulse):
     assert np.array_equal(rec.samples()[i : i + len(clip)], clip)
     # a fresh stream, no lead-in: out within its buffer (0.1 s) and the stream's start-up
     assert 0 < rec.time_of(i) + lead - at < 0.5
+
+
+class _Times:
+    """PortAudio's time info for one callback, as sounddevice hands it over."""
+
+    def __init__(self, dac: float, now: float):
+        self.outputBufferDacTime, self.currentTime = dac, now
+
+
+class _Status:
+    output_underflow = False
+
+
+def _buffers(feed, times: list[_Times], frames: int = 441) -> np.ndarray:
+    """What the stream callback writes for consecutive buffers with these time infos."""
+    import sounddevice as sd
+
+    out = []
+    for t in times:
+        buf = np.full((frames, 1), 7, dtype=np.int16)  # garbage the callback must overwrite
+        try:
+            feed.callback(buf, frames, t, _Status())
+        except sd.CallbackStop:
+            out.append(buf[:, 0])
+            break
+        out.append(buf[:, 0])
+    return np.concatenate(out)
+
+
+def _feed(clip: np.ndarray, target: float, nominal: float = 0.1):
+    import sounddevice as sd
+
+    from loa.player.sinks import _Feed
+
+    feed = _Feed(sd, clip, tail=441, timed=True, rate=44100)
+    feed.target, feed.nominal_latency = target, nominal
+    feed.stream_now = lambda: 50.0
+    return feed
+
+
+def test_first_sample_goes_to_the_frame_the_dac_time_names():
+    clip = np.arange(1, 1001, dtype=np.int16)
+    feed = _feed(clip, target=100.0)
+    # the first buffer of a stream has no timing; then each buffer reaches the DAC
+    # 0.1 s after it is asked for, 10 ms after the one before
+    times = [_Times(0.0, 0.0)] + [_Times(99.95 + 0.01 * k, 99.85 + 0.01 * k)
+                                  for k in range(12)]
+    out = _buffers(feed, times)
+    start = 441 * (1 + 5)  # the buffer whose DAC time is 100.0 exactly
+    assert not out[:start].any()
+    assert np.array_equal(out[start : start + len(clip)], clip)
+    assert not out[start + len(clip) :].any() and feed.done
+    assert feed.placed == pytest.approx(100.0) and feed.latency == pytest.approx(0.1)
+
+
+def test_a_host_api_without_dac_times_falls_back_to_its_nominal_latency():
+    clip = np.arange(1, 101, dtype=np.int16)
+    feed = _feed(clip, target=100.0, nominal=0.1)
+    # no timing at all: two buffers of silence, then stream time + 0.1 s is the DAC time
+    times = [_Times(0.0, 0.0)] * 2 + [_Times(0.0, 99.8), _Times(0.0, 99.894)] + [
+        _Times(0.0, 99.91)] * 3
+    out = _buffers(feed, times)
+    first = 441 * 3 + 265  # 99.894 + 0.1 is 6 ms (265 frames) before the target
+    assert not out[:first].any()
+    assert np.array_equal(out[first : first + len(clip)], clip)

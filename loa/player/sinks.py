@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -97,7 +98,10 @@ class SoundDeviceSink:
             with stream:  # starts it; closes it however we leave
                 lead = 0.0
                 if at is not None:
-                    feed.target = at - self._stream_offset(stream)  # the callback reads it
+                    offset = self._stream_offset(stream)
+                    feed.nominal_latency = stream.latency
+                    feed.stream_now = lambda: self.clock.now().timestamp() - offset
+                    feed.target = at - offset  # the callback reads it from here on
                     lead = max(0.0, at - self.clock.now().timestamp())
                 budget = lead + len(pcm) / rate + self.TAIL_S + self.LATENCY_S + self.STALL_S
                 if not self._wake.wait(budget):
@@ -142,6 +146,9 @@ class _Feed:
         self.sd = sd  # imported by play(): PortAudio may be missing on this machine
         self.pcm, self.tail, self.timed, self.rate = pcm, tail, timed, rate
         self.target: float | None = None  # stream time of the first sample, set by play()
+        self.nominal_latency = 0.0  # stream.latency, set by play()
+        self.stream_now: Callable[[], float] = lambda: 0.0  # from play()'s clock
+        self.untimed = 0  # callbacks in a row that came without a DAC time
         self.pos: int | None = None  # next clip frame; None until the clip has begun
         self.underflows = 0
         self.latency: float | None = None
@@ -155,10 +162,20 @@ class _Feed:
             first = 0
             if self.pos is None:
                 if self.timed:
-                    dac, now = time_info.outputBufferDacTime, time_info.currentTime
-                    if self.target is None or dac <= 0 or dac < now:
-                        out.fill(0)  # no target yet, or no timing yet (first buffer)
+                    if self.target is None:
+                        out.fill(0)
                         return
+                    dac, now = time_info.outputBufferDacTime, time_info.currentTime
+                    if 0 < now <= dac:
+                        self.untimed = 0
+                    else:  # no timing for the first buffer of a stream
+                        self.untimed += 1
+                        if self.untimed <= 2:
+                            out.fill(0)
+                            return
+                        # a host API that never gives it: trust its nominal latency
+                        now = now if now > 0 else self.stream_now()
+                        dac = now + self.nominal_latency
                     first = max(0, round((self.target - dac) * self.rate))
                     if first >= frames:
                         out.fill(0)
