@@ -36,7 +36,8 @@ class SoundDeviceSink:
     says each buffer reaches the DAC (`outputBufferDacTime`): that is the driver's measured
     delay (ALSA's snd_pcm_delay; through PulseAudio it includes the sink's own latency),
     where `stream.latency` is only the buffer PortAudio asked for: trusting that left every
-    start late by what lies below it (issue 11: 4-8 ms through ALSA-pulse)."""
+    start late by what lies below it (through ALSA-pulse: 7 ms as the null sink's monitor
+    heard it, 17 ms by the sink's own account of when it plays)."""
 
     timed = True  # play(at=...) itself starts on the dot
     # Closing a PortAudio stream drops its last partial buffer (measured through the
