@@ -11,7 +11,9 @@ A start's time is the time the sink says the first sample plays: the recorded ti
 plus the sink's lead over its monitor (`monitor_lead_ms`, see helpers.sink_lead_s);
 subtract that lead from the signed figures for the raw monitor times.
 Prints one JSON object: starts, p50_ms, p99_ms (absolute error), mean_signed_ms, the
-same for the naive reference (naive_*), monitor_lead_ms, load_1m, idle_rss_mb.
+same for the naive reference (naive_*), worst_ms (the three largest errors), late_calls
+(plays the daemon logged as started after their time: it reached the sink late),
+monitor_lead_ms, load_1m, idle_rss_mb.
 Goals (issue 11): p99_ms <= 5 and |mean_signed_ms| <= 2.
 """
 
@@ -118,14 +120,18 @@ def main() -> None:
             store.close()
             heard = rec.samples()
             errors = []
+            late_calls = 0  # the daemon reached the sink after the moment: not the sink's doing
             for r in rows:
                 clip, _ = read_wav(tmp / "data" / "clips" / f"{r.clip_hash}.wav")
                 at = datetime.fromisoformat(r.scheduled_at).timestamp()
                 errors.append(start_error_ms(heard, rec, clip, at, lead))
+                late_calls += datetime.fromisoformat(r.started_at).timestamp() > at + 0.001
             naive = [start_error_ms(heard, rec, naive_clip, at, lead) for at in naive_at]
         finally:
             stop_pulse(sink)
     print(json.dumps({"starts": len(errors), **figures(errors), **figures(naive, "naive_"),
+                      "worst_ms": [round(e, 1) for e in sorted(errors, key=abs)[-3:]],
+                      "late_calls": late_calls,
                       "monitor_lead_ms": round(lead * 1000, 2), "load_1m": round(load_1m, 1),
                       "idle_rss_mb": round(idle, 1)}))
 
