@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -185,3 +186,17 @@ def locate(haystack: np.ndarray, needle: np.ndarray) -> int:
     n = 1 << int(np.ceil(np.log2(len(a) + len(b))))
     corr = np.fft.irfft(np.fft.rfft(a, n) * np.conj(np.fft.rfft(b, n)), n)
     return int(np.argmax(corr[: len(a) - len(b) + 1]))
+
+
+def sink_lead_s(sink: PulseSink) -> float:
+    """How much earlier the null sink's monitor hears a sample than the sink tells its
+    clients the sample plays: the sink renders one configured latency ahead (set by the
+    lowest request, usually the Recorder's 10 ms) and the monitor gets the audio at
+    render time. Measured with parec at 3, 10 and 30 ms: a start placed by PortAudio's
+    DAC time showed up 3.1, 9.9 and 29.1 ms early in the recording. Add it to a
+    recorded time to get the time the sink says the sample played, as a real device
+    would play it. Read while the Recorder runs."""
+    out = subprocess.run(["pactl", "list", "sinks"], env={**sink.env, "LC_ALL": "C"},
+                         capture_output=True, text=True, check=True, timeout=30).stdout
+    block = next(b for b in out.split("\nSink #") if "Name: vsink" in b)
+    return int(re.search(r"configured (\d+) usec", block).group(1)) / 1e6
