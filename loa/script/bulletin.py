@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import datetime
@@ -31,7 +32,14 @@ FIELDS = {
 # and gTTS output, about 14-16 chars/s); used only for duration estimates.
 CHARS_PER_SECOND = 15.0
 ITEM_KEYS = ("id", "title", "status", "priority", "field", "duration", "approved_by",
-             "approved_at", "source_line", "source_hash", "review", "note", "text")
+             "approved_at", "approved_hash", "source_line", "source_hash", "review", "note",
+             "text")
+EDITED_AFTER_APPROVAL_VI = "đã sửa sau khi duyệt, cần duyệt lại"
+
+
+def content_hash(title: str, text: str) -> str:
+    """What an approval vouches for: the title and the words read, as stored."""
+    return hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -45,11 +53,23 @@ class Bulletin:
     field: int = 1
     approved_by: str | None = None
     approved_at: str | None = None  # ISO 8601 with offset
+    approved_hash: str = ""  # content_hash at approval; "" in files approved before it existed
     source_line: int | None = None
     source_hash: str = ""  # of the plan topic's text: tells a revised plan from an old one
     review: bool = False  # the plan changed under an officer's edits: read again
     note: str = ""  # for the officer, Vietnamese
     line: int | None = dc_field(default=None, compare=False)  # line in the bulletins file
+
+    @property
+    def edited_after_approval(self) -> bool:
+        """Approved, then its title or text changed: the approval no longer covers it."""
+        return (self.status == "approved" and bool(self.approved_hash)
+                and self.approved_hash != content_hash(self.title, self.text))
+
+    @property
+    def is_approved(self) -> bool:
+        """May air: approved, and still the words that were approved."""
+        return self.status == "approved" and not self.edited_after_approval
 
     @property
     def key(self) -> str:
@@ -80,6 +100,8 @@ class Bulletin:
         if self.approved_by:
             d["approved_by"] = self.approved_by
             d["approved_at"] = self.approved_at
+            if self.approved_hash:
+                d["approved_hash"] = self.approved_hash
         if self.source_line:
             d["source_line"] = self.source_line
         if self.source_hash:
@@ -268,6 +290,7 @@ def load_bulletins(path: str | Path) -> BulletinFile:
         if not isinstance(review, bool):
             chk.add("'review' phải là true hoặc false.", item, "review")
         approved_by, approved_at = chk.text(item, "approved_by"), chk.text(item, "approved_at")
+        approved_hash = chk.text(item, "approved_hash").strip()
         source_hash, note = chk.text(item, "source_hash"), chk.text(item, "note")
         if len(chk.problems) > before:
             continue
@@ -282,6 +305,7 @@ def load_bulletins(path: str | Path) -> BulletinFile:
                 field=fld,
                 approved_by=approved_by or None,
                 approved_at=approved_at or None,
+                approved_hash=approved_hash,
                 source_line=source_line,
                 source_hash=source_hash,
                 review=review,
@@ -318,6 +342,7 @@ def approve(bfile: BulletinFile, ids: list[str], by: str, now: datetime,
         b.status = "approved"
         b.approved_by = by.strip()
         b.approved_at = now.isoformat(timespec="seconds")
+        b.approved_hash = content_hash(b.title, b.text)
         b.review = False
         b.note = ""
     return chosen
