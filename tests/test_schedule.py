@@ -100,7 +100,7 @@ def test_next_prints_vietnamese_calendar(example, capsys):
 
 
 def test_station_reading_preferences_reach_the_normalizer(example):
-    from loa.cli.wiring import normalizer
+    from loa.station.wiring import normalizer
 
     (example.parent / "tu-viet-tat.yaml").write_text('"BVX": Ban văn xã\n', encoding="utf-8")
     text = example.read_text(encoding="utf-8")
