@@ -92,6 +92,10 @@ class Parser(argparse.ArgumentParser):
         with vietnamese():
             return super().add_subparsers(**kwargs)
 
+    def parse_args(self, args=None, namespace=None):
+        with vietnamese():
+            return super().parse_args(args, namespace)
+
     def parse_known_args(self, args=None, namespace=None):
         with vietnamese():
             return super().parse_known_args(args, namespace)
