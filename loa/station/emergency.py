@@ -63,7 +63,7 @@ def send_emergency(text: str | None = None, *, title: str | None = None,
         from loa.script.bulletin import EDITED_AFTER_APPROVAL_VI, load_bulletins
 
         bfile = load_bulletins(bulletins)
-        b = bfile.get(bulletin_id if bulletin_id is not None else (text or ""))
+        b = bfile.get(_words(bulletin_id if bulletin_id is not None else text) or "")
         if not b.is_approved and not force:
             why = (EDITED_AFTER_APPROVAL_VI if b.edited_after_approval else "chưa được duyệt")
             raise LoaError(f"bản tin “{b.title}” [{b.id}] {why} (thêm --force nếu chỉ huy "

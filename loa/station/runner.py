@@ -6,13 +6,19 @@ import signal
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from loa.clock import Clock
 
 
 def run_daemon(schedule_path, sink_kind: str, wav_dir: Path | None,
                until: datetime | None, until_idle: bool,
-               report: Callable[[str], None] = print, trust_sync: bool = True):
+               report: Callable[[str], None] = print, trust_sync: bool = True,
+               clock: Clock | None = None):
     """Start the daemon and block until `until`, idle, or a signal; `report` gets the
-    Vietnamese lines an officer reads (which sink, what is pending)."""
+    Vietnamese lines an officer reads (which sink, what is pending). The clock defaults to
+    the wall clock in the station's zone."""
     from loa import settings
     from loa.player.control import DaemonLock
 
@@ -20,10 +26,11 @@ def run_daemon(schedule_path, sink_kind: str, wav_dir: Path | None,
     # log, so a second one refuses without touching it (no recovery, no event).
     with DaemonLock(settings.data_dir()):
         return _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report,
-                           trust_sync)
+                           trust_sync, clock)
 
 
-def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, trust_sync):
+def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, trust_sync,
+                clock):
     from loa import settings
     from loa.clock import SystemClock
     from loa.log.journal import JournaledLogStore
@@ -38,7 +45,7 @@ def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, tr
 
     schedule, _ = load()
     station = schedule.station
-    clock = SystemClock(station.tz)
+    clock = clock or SystemClock(station.tz)
     store = JournaledLogStore(settings.db_path())  # a failed write never stops a play
     sink_for, note = sink_factory(sink_kind, wav_dir)
     report(note)
