@@ -82,6 +82,9 @@ def test_files_approved_before_the_hash_keep_airing_and_get_it_on_next_approval(
     svc.approve_bulletins(bfile, [legacy[0].id], "An", FixedClock(MONDAY))
     assert bfile.read_text(encoding="utf-8").count("approved_hash") == 1
     assert {b.id for b in legacy} == _airing(example)
+    # edited through the service, a legacy approval is voided all the same
+    svc.edit_bulletin(bfile, legacy[1].id, title="Tiêu đề khác")
+    assert {b.id for b in legacy[:1] + legacy[2:]} == _airing(example)
 
 
 def test_a_hand_edited_title_also_voids_the_approval(example, bfile):

@@ -122,8 +122,13 @@ def edit_bulletin(path: str | Path, bulletin_id: str, *, title: str | None = Non
                   text: str | None = None) -> Bulletin:
     """Change a bulletin's title and/or words. An approved bulletin whose words change
     stops airing until approved again (its approval names the words it vouched for)."""
+    from loa.script.bulletin import content_hash
+
     bfile = open_bulletins(path)
     b = bfile.get(bulletin_id)
+    if b.status == "approved" and not b.approved_hash:
+        # approved before hashes existed: what it approved is what it says now
+        b.approved_hash = content_hash(b.title, b.text)
     if title is not None:
         if not title.strip():
             raise LoaError(f"tiêu đề bản tin '{b.id}' không được để trống.", bfile.path, b.line)
