@@ -200,3 +200,20 @@ def test_importing_the_service_layer_loads_no_stage():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_emergency_of_a_bulletin_edited_after_approval_is_refused_then_withdrawn(
+        example, bfile, data_dir):
+    from loa.player.control import DaemonLock
+
+    svc.approve_bulletins(bfile, ["IV.1.a"], "An", FixedClock(MONDAY))
+    svc.edit_bulletin(bfile, "IV.1.a", text="Lời đã sửa sau khi duyệt.")
+    data_dir.mkdir(parents=True)
+    with DaemonLock(data_dir):  # a daemon holds the lock, but never answers
+        with pytest.raises(LoaError) as exc:
+            svc.send_emergency(bulletins=bfile, bulletin_id="IV.1.a", timeout=0.2)
+        assert "[IV.1.a] đã sửa sau khi duyệt, cần duyệt lại" in str(exc.value)
+        assert str(bfile) in str(exc.value)
+        with pytest.raises(LoaError, match="Đã rút lại tin khẩn cấp: tin sẽ KHÔNG được phát"):
+            svc.send_emergency(bulletins=bfile, bulletin_id="IV.1.a", force=True, timeout=0.2)
+    assert list((data_dir / "control" / "requests").glob("*.json")) == []
