@@ -191,7 +191,7 @@ def test_render_offline_then_upgrade_exactly_those(station, data_dir, fake_googl
     assert sorted(new.values()) == ["gtts"] * 3
     # the gTTS clip made first was not touched, and the playing side now finds gTTS clips
     assert set(before) <= set(after)
-    from loa.cli.wiring import chain_for, clip_makers, renderer_for
+    from loa.station.wiring import chain_for, clip_makers, renderer_for
     from loa.schedule import load_program_bulletins, load_schedule
 
     sched = load_schedule(station)

@@ -108,10 +108,11 @@ def test_next_prints_vietnamese_calendar(example, capsys):
         "T3 01/09/2026 17:00  Buổi chiều — Toàn xã, Thôn Văn Hòa (~2.1 phút)",
     ]
     # two bulletins a session (per_session: 2), four different ones over the day
-    items = [line.split()[0] for line in out if line.startswith("    ")]
+    # each by its title and program, the id in brackets for typing it
+    items = [line.rsplit("[", 1)[1].rstrip("]") for line in out if line.startswith("    ")]
     assert items == ["IV.2.a", "IV.2.c", "IV.3.c", "IV.1.a"]
-    assert out[-1] == ("    IV.1.a     Tuyên truyền về vai trò và tầm quan trọng của nhiệm vụ "
-                       "kiểm soát thủ tục hành chính")
+    assert out[-1] == ("    Tuyên truyền về vai trò và tầm quan trọng của nhiệm vụ kiểm soát thủ tục "
+                       "hành chính (Tuyên truyền kiểm soát thủ tục hành chính năm 2026) [IV.1.a]")
 
 
 def test_next_says_when_nothing_will_play(example, capsys):
@@ -121,7 +122,7 @@ def test_next_says_when_nothing_will_play(example, capsys):
 
 
 def test_station_reading_preferences_reach_the_normalizer(example):
-    from loa.cli.wiring import normalizer
+    from loa.station.wiring import normalizer
 
     (example.parent / "tu-viet-tat.yaml").write_text('"BVX": Ban văn xã\n', encoding="utf-8")
     text = example.read_text(encoding="utf-8")

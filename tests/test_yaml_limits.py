@@ -456,7 +456,9 @@ def test_cli_next_and_calendar_list_announcements(example, tmp_path):
     assert "Thông báo — Toàn xã, Thôn Văn Hòa" in out.splitlines()[line]
     assert "tiem-chung" in out.splitlines()[line + 1] and "Tiêm chủng" in out
     code, out, err, _, _ = _cli(tmp_path, "calendar", str(example), "--days", "3")
-    assert code == 0 and "tiem-chung" in out, err
+    # names, not ids: the announcement's title under the session name "Thông báo"
+    assert code == 0 and "Thông báo — Toàn xã, Thôn Văn Hòa: Tiêm chủng" in out, err
+    assert "tiem-chung" not in out
 
 
 # --- a seeded, bounded fuzz of schedules and bulletins through the CLI --------------------------

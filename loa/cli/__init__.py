@@ -1,156 +1,143 @@
-"""The `loa` command: wires the stages together; no stage imports this package."""
+"""The `loa` command: parses, calls loa.station, prints Vietnamese; no stage imports it."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 
 from loa import __version__
+from loa.cli.vi_argparse import FLOAT, INT, Parser
 from loa.errors import LoaError
 
-
-class _Formatter(argparse.HelpFormatter):
-    def add_usage(self, usage, actions, groups, prefix=None):
-        super().add_usage(usage, actions, groups, "cách dùng: " if prefix is None else prefix)
+SINKS = ["auto", "device", "wav"]
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with its own words in Vietnamese: officers read these."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("formatter_class", _Formatter)
-        kwargs["add_help"] = False
-        super().__init__(*args, **kwargs)
-        self._positionals.title = "tham số"
-        self._optionals.title = "tùy chọn"
-        self.add_argument("-h", "--help", action="help", help="in hướng dẫn này rồi thoát")
-
-    def error(self, message):
-        for en, vi in (("the following arguments are required", "thiếu tham số"),
-                       ("invalid choice", "lựa chọn không hợp lệ"),
-                       ("choose from", "chọn một trong"),
-                       ("unrecognized arguments", "không hiểu tham số"),
-                       ("expected one argument", "cần một giá trị"),
-                       ("invalid int value", "không phải số nguyên"),
-                       ("invalid float value", "không phải số"),
-                       ("argument", "tham số")):
-            message = message.replace(en, vi)
-        self.print_usage(sys.stderr)
-        self.exit(2, f"Lỗi: {message}\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> Parser:
+    from loa.cli import clips as k
     from loa.cli import commands as c
 
-    p = _Parser(
+    p = Parser(
         prog="loa",
         description="loa: đài truyền thanh xã tự động — từ kế hoạch tuyên truyền đến loa thôn.",
     )
-    p.add_argument("--version", action="version", version=f"loa {__version__}")
+    p.add_argument("--version", action="version", version=f"loa {__version__}",
+                   help="in số phiên bản rồi thoát")
     p.add_argument("-v", "--verbose", action="store_true", help="in nhật ký kỹ thuật (tiếng Anh)")
-    sub = p.add_subparsers(dest="command", metavar="LỆNH")
+    sub = p.add_subparsers(dest="command", metavar="LỆNH", title="lệnh")
 
     plan = sub.add_parser("plan", help="đọc kế hoạch tuyên truyền").add_subparsers(
-        dest="plan_command", metavar="LỆNH", required=True)
+        dest="plan_command", metavar="LỆNH", required=True, title="lệnh")
     imp = plan.add_parser("import", help="tìm các nội dung tuyên truyền, soạn bản tin nháp")
-    imp.add_argument("plan", help="tệp kế hoạch (.txt, .docx hoặc .pdf)")
+    imp.add_argument("plan", metavar="KẾ_HOẠCH", help="tệp kế hoạch (.txt, .docx hoặc .pdf)")
     imp.add_argument("-o", "--output", metavar="TỆP", help="tệp bản tin YAML sẽ ghi ra")
-    imp.add_argument("--section", help="chọn mục khác làm nội dung (ví dụ IV hoặc II.2)")
+    imp.add_argument("--section", metavar="MỤC",
+                     help="chọn mục khác làm nội dung (ví dụ IV hoặc II.2)")
     imp.add_argument("--json", action="store_true", help="in các nội dung dạng JSON")
-    imp.add_argument("--template", help="tệp mẫu lời bản tin của đài (YAML)")
-    imp.add_argument("--station", help="tên đài đọc trong bản tin")
+    imp.add_argument("--template", metavar="TỆP", help="tệp mẫu lời bản tin của đài (YAML)")
+    imp.add_argument("--station", metavar="TÊN_ĐÀI", help="tên đài đọc trong bản tin")
     imp.add_argument("--schedule", metavar="LỊCH",
                      help="lấy tên đài và mẫu bản tin (station.template) từ tệp lịch phát")
     imp.set_defaults(func=c.plan_import)
     show = plan.add_parser("show", help="in dàn ý kế hoạch, đánh dấu phần nội dung")
-    show.add_argument("plan")
-    show.add_argument("--section", help="mục nội dung muốn đánh dấu")
+    show.add_argument("plan", metavar="KẾ_HOẠCH", help="tệp kế hoạch")
+    show.add_argument("--section", metavar="MỤC", help="mục nội dung muốn đánh dấu")
     show.set_defaults(func=c.plan_show)
     txt = plan.add_parser("text", help="in văn bản kế hoạch đã làm sạch, nối dòng")
-    txt.add_argument("plan")
+    txt.add_argument("plan", metavar="KẾ_HOẠCH", help="tệp kế hoạch")
     txt.set_defaults(func=c.plan_text)
 
-    bul = sub.add_parser("bulletin", help="xem và duyệt bản tin").add_subparsers(
-        dest="bulletin_command", metavar="LỆNH", required=True)
+    bul = sub.add_parser("bulletin", help="xem, sửa và duyệt bản tin").add_subparsers(
+        dest="bulletin_command", metavar="LỆNH", required=True, title="lệnh")
     bl = bul.add_parser("list", help="liệt kê bản tin và trạng thái")
-    bl.add_argument("file", help="tệp bản tin YAML")
+    bl.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
     bl.set_defaults(func=c.bulletin_list)
+    bs = bul.add_parser("show", help="in một bản tin: tiêu đề, trạng thái, lời đọc")
+    bs.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
+    bs.add_argument("id", metavar="MÃ", help="mã bản tin, ví dụ IV.1.a")
+    bs.set_defaults(func=c.bulletin_show)
+    be = bul.add_parser("edit", help="sửa tiêu đề hoặc lời bản tin (bản tin đã duyệt phải "
+                                     "duyệt lại mới được phát)")
+    be.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
+    be.add_argument("id", metavar="MÃ", help="mã bản tin, ví dụ IV.1.a")
+    be.add_argument("--title", metavar="TIÊU_ĐỀ", help="tiêu đề mới")
+    be.add_argument("--text", metavar="LỜI", help="lời đọc mới")
+    be.set_defaults(func=c.bulletin_edit)
     ba = bul.add_parser("approve", help="duyệt bản tin để được phát")
-    ba.add_argument("file", help="tệp bản tin YAML")
+    ba.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
     ba.add_argument("ids", nargs="+", metavar="MÃ", help="mã bản tin, ví dụ IV.1.a")
-    ba.add_argument("--by", required=True, help="họ tên người duyệt")
+    ba.add_argument("--by", required=True, metavar="HỌ_TÊN", help="họ tên người duyệt")
     ba.add_argument("--force", action="store_true",
                     help="duyệt cả khi chữ có vẻ bị lỗi (mất dấu, nhận dạng sai)")
     ba.set_defaults(func=c.bulletin_approve)
     br = bul.add_parser("retire", help="ngừng phát bản tin")
-    br.add_argument("file", help="tệp bản tin YAML")
-    br.add_argument("ids", nargs="+", metavar="MÃ")
+    br.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
+    br.add_argument("ids", nargs="+", metavar="MÃ", help="mã bản tin")
     br.set_defaults(func=c.bulletin_retire)
 
     norm = sub.add_parser("normalize", help="in đúng câu chữ mà giọng đọc sẽ đọc")
-    norm.add_argument("text", nargs="?", help="văn bản (bỏ trống thì đọc từ đầu vào chuẩn)")
+    norm.add_argument("text", nargs="?", metavar="LỜI",
+                      help="văn bản (bỏ trống thì đọc từ đầu vào chuẩn)")
     norm.add_argument("--variant", choices=["north", "south"], default="north",
                       help="cách đọc số miền Bắc (nghìn, linh) hay miền Nam (ngàn, lẻ)")
     norm.add_argument("--explain", action="store_true", help="chỉ rõ quy tắc nào đổi chỗ nào")
     norm.add_argument("--day-prefix", choices=["mùng", "mồng", "none"], default="mùng",
-                      help="cách đọc ngày 1-10 (mùng một, mồng một, hay một)")
+                      help="cách đọc ngày 1-10 (mùng một, mồng một, hay một: none)")
     norm.add_argument("--lexicon", action="append", default=[], metavar="TỆP",
                       help="tệp từ viết tắt riêng của đài (YAML), ghi đè từ điển có sẵn")
     norm.set_defaults(func=c.normalize)
 
     say = sub.add_parser("say", help="đọc một câu thành tệp âm thanh")
-    say.add_argument("text")
+    say.add_argument("text", metavar="LỜI", help="câu cần đọc")
     say.add_argument("-o", "--output", metavar="TỆP", required=True, help="tệp WAV ghi ra")
     say.add_argument("--engine", action="append", choices=["gtts", "espeak"],
                      help="bộ đọc, theo thứ tự thử (mặc định: gtts rồi espeak)")
-    say.add_argument("--voice", choices=["north", "central", "south"], default="north")
+    say.add_argument("--voice", choices=["north", "central", "south"], default="north",
+                     help="giọng miền Bắc, Trung hay Nam (mặc định north)")
     say.add_argument("--no-chime", action="store_true", help="không thêm tiếng chuông")
     say.set_defaults(func=c.say)
 
-    from loa.cli import clips as k
-
     ren = sub.add_parser("render", help="đọc trước mọi bản tin đã duyệt mà lịch sẽ cần")
-    ren.add_argument("schedule", help="tệp lịch phát YAML")
+    ren.add_argument("schedule", metavar="LỊCH", help="tệp lịch phát YAML")
     ren.add_argument("--upgrade", action="store_true",
                      help="đọc lại bằng bộ đọc tốt hơn những bản tin lúc trước phải dùng "
                           "bộ đọc dự phòng (khi Google đã kết nối lại được)")
     ren.add_argument("--mp3", action="store_true", help="lưu thêm bản MP3 để lưu trữ")
-    ren.add_argument("--jobs", type=int, default=4, help="số bản tin đọc cùng lúc qua mạng")
+    ren.add_argument("--jobs", type=INT, default=4, metavar="SỐ",
+                     help="số bản tin đọc cùng lúc qua mạng (mặc định 4)")
     ren.set_defaults(func=k.render)
 
     cl = sub.add_parser("clips", help="các đoạn âm thanh đã đọc sẵn").add_subparsers(
-        dest="clips_command", metavar="LỆNH", required=True)
-    cl.add_parser("list", help="liệt kê").set_defaults(func=k.clips)
+        dest="clips_command", metavar="LỆNH", required=True, title="lệnh")
+    cl.add_parser("list", help="liệt kê").set_defaults(func=k.clips_list)
     cl.add_parser("check", help="kiểm tra từng tệp (đọc được, đủ dài, không câm)").set_defaults(
-        func=k.clips)
+        func=k.clips_check)
     cp = cl.add_parser("play", help="phát thử một đoạn")
-    cp.add_argument("key", help="mã đoạn âm thanh (vài ký tự đầu là đủ)")
-    cp.add_argument("--sink", choices=["auto", "device", "wav"], default="auto")
-    cp.set_defaults(func=k.clips)
+    cp.add_argument("key", metavar="MÃ", help="mã đoạn âm thanh (vài ký tự đầu là đủ)")
+    cp.add_argument("--sink", choices=SINKS, default="auto",
+                    help="phát ra loa (device), ghi tệp WAV (wav) hay tự chọn (auto)")
+    cp.set_defaults(func=k.clips_play)
     cr = cl.add_parser("prune", help="xóa đoạn âm thanh mà các lịch phát không còn cần")
     cr.add_argument("schedules", nargs="+", metavar="LỊCH", help="các tệp lịch phát đang dùng")
-    cr.set_defaults(func=k.clips)
+    cr.set_defaults(func=k.clips_prune)
 
-    for name, fn, helptext in (
-        ("validate", c.validate, "kiểm tra tệp lịch phát"),
-        ("next", c.next_, "xem những gì sẽ phát trong các ngày tới"),
-    ):
-        sp = sub.add_parser(name, help=helptext)
-        sp.add_argument("schedule", help="tệp lịch phát YAML trong schedules/")
-        if name == "next":
-            sp.add_argument("--days", type=int, default=7, help="số ngày (mặc định 7)")
-        sp.set_defaults(func=fn)
+    val = sub.add_parser("validate", help="kiểm tra tệp lịch phát")
+    val.add_argument("schedule", metavar="LỊCH", help="tệp lịch phát YAML trong schedules/")
+    val.set_defaults(func=c.validate)
+    nxt = sub.add_parser("next", help="xem những gì sẽ phát trong các ngày tới")
+    nxt.add_argument("schedule", metavar="LỊCH", help="tệp lịch phát YAML trong schedules/")
+    nxt.add_argument("--days", type=INT, default=7, metavar="SỐ_NGÀY",
+                     help="số ngày (mặc định 7)")
+    nxt.set_defaults(func=c.next_)
     from loa.cli import config
 
     config.add_parser(sub)
 
     run = sub.add_parser("run", help="chạy phát tự động theo lịch (chạy mãi đến khi dừng)")
-    run.add_argument("schedule", help="tệp lịch phát YAML")
-    run.add_argument("--sink", choices=["auto", "device", "wav"], default="auto",
+    run.add_argument("schedule", metavar="LỊCH", help="tệp lịch phát YAML")
+    run.add_argument("--sink", choices=SINKS, default="auto",
                      help="phát ra loa (device), ghi tệp WAV (wav) hay tự chọn (auto)")
-    run.add_argument("--wav-dir", help="thư mục ghi tệp WAV khi --sink wav")
-    run.add_argument("--for", dest="run_for", type=float, metavar="GIÂY",
+    run.add_argument("--wav-dir", metavar="THƯ_MỤC", help="thư mục ghi tệp WAV khi --sink wav")
+    run.add_argument("--for", dest="run_for", type=FLOAT, metavar="GIÂY",
                      help="tự dừng sau số giây này")
     run.add_argument("--until-idle", action="store_true",
                      help="tự dừng khi không còn buổi phát nào trong 36 giờ tới")
@@ -166,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="mã hoặc tên các vùng (mặc định: tất cả); viết lời tin trước --zones")
     nw.add_argument("--title", metavar="TIÊU_ĐỀ", help="tiêu đề ghi vào nhật ký")
     nw.add_argument("--force", action="store_true", help="phát cả bản tin chưa duyệt")
-    nw.add_argument("--timeout", type=float, default=15.0, metavar="GIÂY",
+    nw.add_argument("--timeout", type=FLOAT, default=15.0, metavar="GIÂY",
                     help="chờ loa run xác nhận đã nhận tin tối đa chừng này giây (mặc định "
                          "15); quá hạn thì tin được rút lại, không phát")
     nw.set_defaults(func=c.now)
@@ -178,8 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=c.status)
 
     cal = sub.add_parser("calendar", help="lịch phát các ngày tới; xuất tệp lịch .ics")
-    cal.add_argument("schedule", help="tệp lịch phát YAML")
-    cal.add_argument("--days", type=int, default=7)
+    cal.add_argument("schedule", metavar="LỊCH", help="tệp lịch phát YAML")
+    cal.add_argument("--days", type=INT, default=7, metavar="SỐ_NGÀY",
+                     help="số ngày (mặc định 7)")
     cal.add_argument("--ics", metavar="TỆP", help="ghi ra tệp .ics thay vì in ra")
     cal.set_defaults(func=c.calendar)
 
@@ -194,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--to", dest="end", metavar="NGÀY", help="đến hết ngày này")
         if filters:
             f = parser.add_argument_group("lọc")
-            f.add_argument("--zone", nargs="+", metavar="VÙNG", help="chỉ các vùng phát này")
+            f.add_argument("--zone", nargs="+", metavar="VÙNG",
+                           help="chỉ các vùng phát này (mã hoặc tên)")
             f.add_argument("--status", nargs="+", metavar="TRẠNG_THÁI",
                            help="played, late, interrupted, failed, missed, skipped "
                                 "(hoặc: đã phát, phát muộn, bị ngắt, lỗi, bị lỡ, bỏ qua)")
@@ -202,11 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
                            help="chỉ các bản tin này (IV.1.a, hoặc ba-vi-2026/IV.1.a)")
 
     lg = sub.add_parser("log", help="xem nhật ký phát (lọc theo kỳ, vùng, trạng thái, bản tin)")
-    lg.add_argument("--limit", type=int, default=20,
+    lg.add_argument("--limit", type=INT, default=20, metavar="SỐ",
                     help="số dòng mới nhất (mặc định 20; 0 là tất cả)")
     lg.add_argument("--events", action="store_true",
                     help="xem sự kiện của máy phát (khởi động, dừng, nạp lịch, đồng hồ nhảy, "
                          "lỗi thiết bị)")
+    lg.add_argument("--schedule", metavar="LỊCH",
+                    help="tệp lịch phát: lấy tên vùng, chương trình và múi giờ của đài "
+                         "(mặc định: lịch loa run đang chạy)")
     period_args(lg)
     lg.set_defaults(func=c.show_log)
 
@@ -222,8 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.set_defaults(func=c.export)
 
     rp = sub.add_parser("report", help="báo cáo quý / 6 tháng / năm (Word, tùy chọn PDF)")
-    rp.add_argument("schedule", help="tệp lịch phát YAML (tên đài, vùng, kế hoạch đối chiếu)")
-    rp.add_argument("-o", "--output", metavar="TỆP", help="tệp .docx ghi ra (mặc định: bao-cao-<kỳ>.docx)")
+    rp.add_argument("schedule", metavar="LỊCH",
+                    help="tệp lịch phát YAML (tên đài, vùng, kế hoạch đối chiếu)")
+    rp.add_argument("-o", "--output", metavar="TỆP",
+                    help="tệp .docx ghi ra (mặc định: bao-cao-<kỳ>.docx)")
     rp.add_argument("--pdf", action="store_true", help="xuất thêm PDF (cần LibreOffice)")
     rp.add_argument("--number", metavar="SỐ", help="số văn bản, ví dụ 12/BC-ĐTT")
     rp.add_argument("--date", metavar="NGÀY", help="ngày ký báo cáo (mặc định hôm nay)")
@@ -232,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="chạy thử toàn bộ: kế hoạch → bản tin → giọng đọc → "
                                        "lịch → phát → nhật ký")
-    demo.add_argument("--sink", choices=["auto", "device", "wav"], default="auto")
+    demo.add_argument("--sink", choices=SINKS, default="auto",
+                      help="phát ra loa (device), ghi tệp WAV (wav) hay tự chọn (auto)")
     demo.set_defaults(func=c.demo)
     return p
 

@@ -1,32 +1,23 @@
-"""One function per CLI command; each only calls the stages."""
+"""One function per CLI command: read the arguments, call loa.station, print Vietnamese."""
 
 from __future__ import annotations
 
 import json
-import signal
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from loa import settings
-from loa.clock import DEFAULT_TZ, SystemClock
+from loa import station as svc
+from loa.cli.show import err, item_line, mmss, out, print_events, print_log, session_line, warn
 from loa.errors import LoaError
-
-
-def _out(text: str = "") -> None:
-    print(text)
-
 
 # --- plan ----------------------------------------------------------------------------------
 
-def plan_import(args) -> int:
-    from loa.plan import import_plan
-    from loa.script.bulletin import load_bulletins, merge_reimport, new_bulletin_file
-    from loa.script.draft import load_template
 
-    plan = import_plan(args.plan, section=args.section)
+def plan_import(args) -> int:
+    plan = svc.read_plan(args.plan, section=args.section)
     if args.json:
-        _out(json.dumps(
+        out(json.dumps(
             {"plan": plan.plan_id, "title": plan.title, "issuer": plan.issuer,
              "number": plan.number, "place_date": plan.place_date, "year": plan.year,
              "references": plan.references,
@@ -37,97 +28,96 @@ def plan_import(args) -> int:
                         for t in plan.topics]},
             ensure_ascii=False, indent=2))
     if plan.quality is not None and plan.quality.garbled:
-        print(f"Cảnh báo: {plan.source}: chữ trong kế hoạch có vẻ bị lỗi (mất dấu hoặc nhận "
-              f"dạng sai): {plan.quality.describe()}. Bản tin soạn ra cần được gõ lại trước "
-              "khi duyệt.", file=sys.stderr)
+        warn(f"{plan.source}: chữ trong kế hoạch có vẻ bị lỗi (mất dấu hoặc nhận dạng sai): "
+             f"{plan.quality.describe()}. Bản tin soạn ra cần được gõ lại trước khi duyệt.")
     if args.output:
-        out = Path(args.output)
-        template, station_name = args.template, args.station
-        if args.schedule:  # the station's own template and name
-            from loa.schedule import load_schedule
-
-            station = load_schedule(args.schedule).station
-            template = template or station.template
-            station_name = station_name or station.name
-        fresh = new_bulletin_file(out, plan, load_template(template, station_name))
-        report = merge_reimport(load_bulletins(out), fresh) if out.exists() else None
-        fresh.save()
+        done = svc.draft_bulletins(plan, args.output, args.template, args.station,
+                                   args.schedule)
         if not args.json:
-            if report is None:
-                _out(f"Đã soạn {len(fresh.bulletins)} bản tin nháp từ {len(plan.topics)} nội "
-                     f"dung của mục {plan.content.path} vào {out}.")
+            merge = done.merge
+            if merge is None:
+                out(f"Đã soạn {done.count} bản tin nháp từ {len(plan.topics)} nội dung của "
+                    f"mục {plan.content.path} vào {done.path}.")
             else:
-                _out(f"Đã cập nhật {out}: giữ nguyên {len(report.kept)}, nội dung thay đổi "
-                     f"{len(report.changed)} (cần duyệt lại), thêm mới {len(report.added)}, "
-                     f"ngừng phát {len(report.retired)}.")
-                for bid in report.changed:
-                    _out(f"  cần xem lại: {bid}")
-            _out("Hãy đọc, sửa rồi duyệt: loa bulletin approve "
-                 f"{out} <mã> --by <tên người duyệt>")
+                out(f"Đã cập nhật {done.path}: giữ nguyên {len(merge.kept)}, nội dung thay đổi "
+                    f"{len(merge.changed)} (cần duyệt lại), thêm mới {len(merge.added)}, "
+                    f"ngừng phát {len(merge.retired)}.")
+                for bid in merge.changed:
+                    out(f"  cần xem lại: {bid}")
+            out(f"Hãy đọc, sửa rồi duyệt: loa bulletin approve {done.path} <mã> "
+                "--by <tên người duyệt>")
     elif not args.json:
         for t in plan.topics:
-            _out(f"{t.path:10} {t.title}")
+            out(f"{t.path:10} {t.title}")
     return 0
 
 
 def plan_text(args) -> int:
-    from loa.plan.outline import parse_outline, reflow
-    from loa.plan.reader import read_plan_lines
-
-    _out(reflow(parse_outline(read_plan_lines(args.plan))))
+    out(svc.plan_text(args.plan))
     return 0
 
 
 def plan_show(args) -> int:
-    from loa.plan import import_plan
-
-    plan = import_plan(args.plan, section=args.section)
-    _out(f"{plan.title} — {plan.issuer or 'không rõ cơ quan ban hành'}")
+    plan = svc.read_plan(args.plan, section=args.section)
+    out(f"{plan.title} — {plan.issuer or 'không rõ cơ quan ban hành'}")
     for node in plan.outline.walk():
         if node.kind == "root":
             continue
         depth = node.path.count(".")
         mark = "  ◀ NỘI DUNG PHÁT" if node is plan.content else ""
         text = node.text
-        _out(f"{'  ' * depth}{node.path}  {text[:70]}{'…' if len(text) > 70 else ''}{mark}")
+        out(f"{'  ' * depth}{node.path}  {text[:70]}{'…' if len(text) > 70 else ''}{mark}")
     return 0
 
 
 # --- bulletins -------------------------------------------------------------------------------
 
 def bulletin_list(args) -> int:
-    from loa.script.bulletin import STATUS_VI, load_bulletins
-
-    bfile = load_bulletins(args.file)
-    for b in bfile.bulletins:
+    listed = svc.list_bulletins(args.file)
+    for b in listed.items:
         who = f" ({b.approved_by})" if b.approved_by else ""
         flag = "  [CẦN XEM LẠI]" if b.review else ""
-        secs = round(b.estimated_seconds(bfile.chars_per_second))
-        _out(f"{b.id:10} {STATUS_VI[b.status]:10}{who:16} ~{secs // 60}:{secs % 60:02d}"
-             f"  {b.title}{flag}")
-    counts = {s: sum(b.status == s for b in bfile.bulletins) for s in STATUS_VI}
-    _out("Tổng: " + ", ".join(f"{n} {STATUS_VI[s]}" for s, n in counts.items() if n))
+        out(f"{b.id:10} {b.status_vi:10}{who:16} ~{mmss(b.seconds)}  {b.title}{flag}")
+    out("Tổng: " + ", ".join(f"{n} {label}" for label, n in listed.counts().items()))
+    for b in listed.items:
+        if b.edited_after_approval:
+            warn(f"{listed.path}, dòng {b.line}: bản tin “{b.title}” [{b.id}] đã sửa sau khi "
+                 f"duyệt, cần duyệt lại: loa bulletin approve {listed.path} {b.id} --by <tên>")
+    return 0
+
+
+def bulletin_show(args) -> int:
+    b, view = svc.show_bulletin(args.file, args.id)
+    out(f"{b.title} [{b.id}]")
+    who = f", {b.approved_by} duyệt lúc {b.approved_at}" if b.approved_by else ""
+    out(f"Trạng thái: {view.status_vi}{who}; đọc khoảng {mmss(view.seconds)}.")
+    if b.note:
+        out(f"Ghi chú: {b.note}")
+    out("")
+    out(b.text)
+    return 0
+
+
+def bulletin_edit(args) -> int:
+    if args.title is None and args.text is None:
+        raise LoaError("cần --title hoặc --text (điều muốn sửa).")
+    b = svc.edit_bulletin(args.file, args.id, title=args.title, text=args.text)
+    out(f"Đã sửa bản tin “{b.title}” [{b.id}] trong {args.file}.")
+    if b.edited_after_approval:
+        out(f"Bản tin đã sửa sau khi duyệt: cần duyệt lại mới được phát (loa bulletin "
+            f"approve {args.file} {b.id} --by <tên người duyệt>).")
     return 0
 
 
 def bulletin_approve(args) -> int:
-    from loa.script import approve, load_bulletins
-
-    bfile = load_bulletins(args.file)
-    done = approve(bfile, args.ids, args.by, SystemClock().now(), force=args.force)
-    bfile.save()
-    for b in done:
-        _out(f"Đã duyệt {b.id}: {b.title}")
+    for b in svc.approve_bulletins(args.file, args.ids, args.by, force=args.force):
+        out(f"Đã duyệt {b.id}: {b.title}")
     return 0
 
 
 def bulletin_retire(args) -> int:
-    from loa.script.bulletin import load_bulletins, retire
-
-    bfile = load_bulletins(args.file)
-    for b in retire(bfile, args.ids):
-        _out(f"Đã ngừng phát {b.id}: {b.title}")
-    bfile.save()
+    for b in svc.retire_bulletins(args.file, args.ids):
+        out(f"Đã ngừng phát {b.id}: {b.title}")
     return 0
 
 
@@ -142,529 +132,195 @@ def normalize(args) -> int:
                       lexicon_files=args.lexicon)
     if args.explain:
         spoken, changes = norm.explain(text)
-        _out(spoken)
+        out(spoken)
         for ch in changes:
-            _out(f"  [{ch.rule}] {ch.original!r} → {ch.spoken!r}")
+            out(f"  [{ch.rule}] {ch.original!r} → {ch.spoken!r}")
     else:
-        _out(norm.normalize(text))
+        out(norm.normalize(text))
     return 0
 
 
 def say(args) -> int:
-    from loa.audio import AudioSettings, assemble, sentences, write_wav
-    from loa.cli.wiring import chain_for, normalizer
-    from loa.fsio import check_target
-    from loa.voice.espeak import VOICES
-
-    check_target(args.output)  # before the voice works for nothing
-    chain = chain_for(None, engines=tuple(args.engine) if args.engine else None)
-    for engine in chain.engines:
-        if engine.name == "espeak":
-            engine.voice = VOICES[args.voice]
-    spoken = normalizer(args.voice)(args.text)
-    batch = chain.synthesize_all([sentences(spoken)])
-    audio = AudioSettings(chime=not args.no_chime)
-    samples = assemble(batch.speeches[0], audio)
-    voice = getattr(batch.engine, "voice", "")
-    write_wav(args.output, samples, audio.rate, comment=f"loa engine={batch.engine.name} voice={voice}")
-    for failure in batch.failures:
-        _out(f"Không dùng được {failure.engine} ({failure.kind}); chuyển sang bộ đọc dự phòng.")
-    _out(f"Đã ghi {args.output} ({len(samples) / audio.rate:.1f} giây, bộ đọc "
-         f"{batch.engine.name}, giọng {voice}).")
+    said = svc.say(args.text, args.output, tuple(args.engine) if args.engine else None,
+                   args.voice, chime=not args.no_chime)
+    for failed in said.engines_failed:
+        out(f"Không dùng được {failed}; chuyển sang bộ đọc dự phòng.")
+    out(f"Đã ghi {said.path} ({said.seconds:.1f} giây, bộ đọc {said.engine}, giọng "
+        f"{said.voice}).")
     return 0
 
 
 # --- schedule --------------------------------------------------------------------------------
 
-def _load(path: str):
-    from loa.schedule import load_program_bulletins, load_schedule
-
-    schedule = load_schedule(path)
-    return schedule, load_program_bulletins(schedule)
-
-
 def validate(args) -> int:
-    from loa.schedule import check_limits
-
-    schedule, bulletins = _load(args.schedule)
-    problems = check_limits(schedule, bulletins)
-    total = sum(len(v) for v in bulletins.values())
-    if problems:
-        for p in problems:
-            print(f"Lỗi: {args.schedule}: {p}", file=sys.stderr)
+    checked = svc.validate(args.schedule)
+    for w in checked.warnings:
+        warn(str(w))
+    if not checked.ok:
+        for p in checked.problems:
+            err(str(p))
         return 2
-    _out(f"Lịch phát hợp lệ: {schedule.station.name}, {len(schedule.zones)} vùng, "
-         f"{len(schedule.sessions)} buổi, {len(schedule.programs)} chương trình, "
-         f"{total} bản tin đã duyệt.")
+    sched = checked.station.schedule
+    out(f"Lịch phát hợp lệ: {sched.station.name}, {len(sched.zones)} vùng, "
+        f"{len(sched.sessions)} buổi, {len(sched.programs)} chương trình, "
+        f"{checked.approved} bản tin đã duyệt.")
     return 0
-
-
-def _occurrence_line(schedule, occ) -> str:
-    """'T2 07/12/2026 17:00  Buổi chiều — Toàn xã, Thôn 1': names, never ids."""
-    from loa.schedule.model import WEEKDAYS_VI
-
-    zones = ", ".join(schedule.zones[z].name if z in schedule.zones else z for z in occ.zones)
-    # a one-off announcement is an occurrence of no session ("thong-bao:<id>")
-    session = schedule.sessions.get(occ.session)
-    name = session.name if session else "Thông báo"
-    return f"{WEEKDAYS_VI[occ.at.weekday()]} {occ.at:%d/%m/%Y %H:%M}  {name} — {zones}"
 
 
 def next_(args) -> int:
-    from loa.schedule import expand
-
-    schedule, bulletins = _load(args.schedule)
-    now = datetime.now(schedule.station.tz)
-    occs = expand(schedule, bulletins, now, now + timedelta(days=args.days))
-    if not occs:
-        _out(f"Không có gì để phát trong {args.days} ngày tới.")
-    for occ in occs:
-        _out(f"{_occurrence_line(schedule, occ)} (~{occ.estimated_seconds() / 60:.1f} phút)")
-        for item in occ.items:
-            _out(f"    {item.bulletin.id:10} {item.bulletin.title}")
+    _, sessions = svc.upcoming(args.schedule, args.days)
+    if not sessions:
+        out(f"Không có gì để phát trong {args.days} ngày tới.")
+    for s in sessions:
+        out(f"{session_line(s)} (~{s.seconds / 60:.1f} phút)")
+        for i in s.items:
+            out(f"    {item_line(i)} [{i.bulletin_id}]")
     return 0
 
 
-def run_daemon(schedule_path, sink_kind: str, wav_dir: Path | None,
-               until: datetime | None, until_idle: bool, report=_out, trust_sync: bool = True):
-    """Start the daemon and block; shared by `loa run` and `loa demo`."""
-    from loa.player.control import DaemonLock
+def calendar(args) -> int:
+    from loa.schedule.model import WEEKDAYS_VI
 
-    # One daemon per data folder, held for its whole life: taken before anything opens the
-    # log, so a second one refuses without touching it (no recovery, no event).
-    with DaemonLock(settings.data_dir()):
-        return _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report,
-                           trust_sync)
-
-
-def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, trust_sync):
-    from loa.cli.wiring import ChildRendering, relays_for, sink_factory
-    from loa.log.journal import JournaledLogStore
-    from loa.player import Daemon, Player
-    from loa.player.trust import ClockTrust, system_time_synced
-
-    schedule, _ = _load(schedule_path)
-    station = schedule.station
-    clock = SystemClock(station.tz)
-    store = JournaledLogStore(settings.db_path())  # a failed write never stops a play
-    sink_for, note = sink_factory(sink_kind, wav_dir)
-    report(note)
-    clips = ChildRendering(schedule_path, station)
-    trust = ClockTrust(store, clock, system_time_synced if trust_sync else (lambda: None))
-    player = Player(store, clock, sink_for, clips.at_air, schedule.zones, relays_for(station, clock),
-                    station.pre_roll, station.post_roll, trust)
-    daemon = Daemon(lambda: _load(schedule_path), player, clock, store, prepare=clips.ahead,
-                    control_dir=settings.control_dir(), trust=trust)
-
-    def on_signal(signum, frame):
-        daemon.stop()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda s, f: daemon.request_reload())
-    try:
-        upcoming = daemon.start()
-        pending = daemon.pending()
-        problem = trust.problem()
-        if problem:
-            report(f"Chưa phát: {problem}. loa sẽ tự phát khi đồng hồ đúng.")
-        report(f"Đang chạy lịch {schedule.path.name}: {len(pending)} buổi phát trong 36 giờ tới.")
-        if pending:
-            report(f"Buổi gần nhất: {pending[0].at:%H:%M:%S %d/%m/%Y}.")
-        daemon.wait(until=until, until_idle=until_idle)
-    finally:
-        daemon.shutdown()
-        for s, h in previous.items():
-            signal.signal(s, h)
-        store.close()
-    return upcoming
+    if args.ics:
+        n = svc.export_ics(args.schedule, args.ics, args.days)
+        out(f"Đã xuất {n} buổi phát ra {args.ics} (mở bằng lịch điện thoại, "
+            "Google Calendar, Outlook).")
+        return 0
+    _, sessions = svc.upcoming(args.schedule, args.days)
+    total = 0.0
+    for s in sessions:
+        total += s.seconds
+        out(f"{WEEKDAYS_VI[s.at.weekday()]} {s.at:%d/%m %H:%M}  ~{s.seconds / 60:4.1f} phút  "
+            f"{s.session_name} — {', '.join(s.zone_names)}: "
+            + "; ".join(i.title for i in s.items))
+    out(f"{len(sessions)} buổi phát trong {args.days} ngày, tổng khoảng {total / 60:.0f} phút.")
+    return 0
 
 
 def run(args) -> int:
-    schedule, _ = _load(args.schedule)
-    until = (datetime.now(schedule.station.tz) + timedelta(seconds=args.run_for)
+    from loa.clock import SystemClock
+
+    station = svc.load_station(args.schedule)
+    until = (SystemClock(station.schedule.station.tz).now() + timedelta(seconds=args.run_for)
              if args.run_for else None)
-    run_daemon(args.schedule, args.sink, Path(args.wav_dir) if args.wav_dir else None,
-               until, args.until_idle, trust_sync=not args.no_time_sync)
-    _out("Đã dừng phát tự động.")
+    svc.run_daemon(args.schedule, args.sink, Path(args.wav_dir) if args.wav_dir else None,
+                   until, args.until_idle, report=out, trust_sync=not args.no_time_sync)
+    out("Đã dừng phát tự động.")
     return 0
 
 
 def now(args) -> int:
-    """Hand an emergency bulletin to the running daemon and wait until it has recorded it
-    in the log (then it interrupts and plays it), or refused it."""
-    import time
-
-    from loa.player import control as ctl
-    from loa.script.bulletin import load_bulletins
-
-    if not 0 < args.timeout <= 600:
-        raise LoaError("--timeout phải lớn hơn 0 và không quá 600 giây.")
-    control = settings.control_dir()
-    pid = ctl.running_pid(settings.data_dir())
-    if pid is None:
-        raise LoaError("không thấy 'loa run' đang chạy trên máy này, nên không phát ngay được. "
-                       "Hãy khởi động dịch vụ loa (xem README) rồi thử lại.")
-    who = f"loa run (PID {pid})" if pid else "loa run"
-    beat = ctl.read_heartbeat(control)
-    zones = None
-    if beat is not None:
-        # the zones of the schedule the daemon runs now; it checks them again itself
-        zones = ctl.resolve_zones(args.zones or [], beat["zones"], beat.get("schedule"))
-    def words(text: str | None) -> str | None:
-        # a terminal in another encoding hands over bytes that are not UTF-8
-        return None if text is None else text.encode("utf-8", "surrogateescape").decode(
-            "utf-8", "replace")
-
-    args.what, args.title = words(args.what), words(args.title)
+    """Hand an emergency to the running daemon; it answers once it has logged it."""
     if args.bulletins:
-        bfile = load_bulletins(args.bulletins)
-        b = bfile.get(args.what)
-        if b.status != "approved" and not args.force:
-            raise LoaError(f"bản tin '{b.id}' chưa được duyệt (thêm --force nếu chỉ huy đã "
-                           "cho phép phát ngay).", bfile.path, b.line)
-        title, text, plan = b.title, b.text, b.plan
+        sent = svc.send_emergency(bulletins=args.bulletins, bulletin_id=args.what,
+                                  zones=args.zones, force=args.force, timeout=args.timeout)
     else:
-        title, text, plan = args.title or args.what[:60], args.what, ""
-    rid = ctl.new_request_id()
-    answer, withdrawn = None, False
-    try:
-        ctl.send_request(control, rid, {"title": title, "text": text, "plan": plan,
-                                        "zones": list(zones or args.zones or [])},
-                         args.timeout)
-        deadline = time.time() + args.timeout
-        answer = ctl.wait_answer(control, rid, deadline)
-        if answer is None:
-            withdrawn = ctl.withdraw(control, rid)
-            if not withdrawn:
-                # claimed just in time: its answer follows (the daemon drops it after the grace)
-                answer = ctl.wait_answer(control, rid, deadline + ctl.GRACE_S + 2.0)
-    finally:
-        if answer is None and not withdrawn:
-            withdrawn = ctl.withdraw(control, rid)  # Ctrl+C: it must not play later
-    if answer is None and not withdrawn:
-        raise LoaError(f"{who} đã nhận yêu cầu nhưng không trả lời kịp, nên không rõ tin khẩn "
-                       "cấp có được phát không. Xem 'loa log --events' (dòng 'tin khẩn cấp' "
-                       "hoặc 'bỏ tin khẩn cấp') trước khi gửi lại.")
-    if answer is None:
-        late = "" if beat is not None and beat["age"] <= ctl.STALE_S else (
-            " (máy phát không còn báo hoạt động, có thể bị treo)")
-        raise LoaError(f"{who} không trả lời trong {args.timeout:g} giây{late}. Đã rút lại "
-                       "tin khẩn cấp: tin sẽ KHÔNG được phát. Hãy kiểm tra dịch vụ loa "
-                       "(systemctl status loa) rồi gửi lại.")
-    if not answer.accepted:
-        raise LoaError(f"{who} không nhận tin khẩn cấp: {answer.reason}")
-    names = beat["zones"] if beat is not None else {}
-    where = ", ".join(names.get(z, z) for z in answer.zones)
-    _out(f"Đã gửi tin khẩn cấp “{title}” (mã {answer.id}) tới {where}: loa run đã nhận và ghi "
-         "vào nhật ký; tin sẽ ngắt buổi phát đang chạy và được phát ngay.")
+        sent = svc.send_emergency(args.what, title=args.title, zones=args.zones,
+                                  timeout=args.timeout)
+    out(f"Đã gửi tin khẩn cấp “{sent.title}” (mã {sent.id}) tới {', '.join(sent.zone_names)}: "
+        "loa run đã nhận và ghi vào nhật ký; tin sẽ ngắt buổi phát đang chạy và được phát "
+        "ngay.")
     return 0
-
-
-STATUS_EVENTS = ("device-error", "reload-failed", "log-write-failed", "disk-low",
-                 "clock-untrusted", "underflow", "reserve-released", "emergency-dropped",
-                 "reconcile-conflict")
-
-
-def _daemon_state(data: Path) -> tuple[dict | None, float | None, int | None]:
-    """(heartbeat, its age in s, PID holding the daemon lock) as `loa run` left them."""
-    from loa.player import control as ctl
-
-    beat = ctl.read_heartbeat(data / "control")
-    return beat, beat["age"] if beat else None, ctl.running_pid(data)
 
 
 def status(args) -> int:
     """Is `loa run` running and healthy? What plays next, disk, journal, last errors."""
-    from loa.log import EVENT_VI, LogStore
-    from loa.log.disk import disk_state
-    from loa.log.journal import pending_in
-    from loa.player import control as ctl
-    from loa.schedule import expand
-
-    healthy = True
-    data = settings.data_dir()
-    beat, age, locked = _daemon_state(data)
-    # the lock is the truth: the OS frees it the moment the daemon dies, even on kill -9
-    running = (locked is not None and beat is not None and age is not None
-               and age <= ctl.STALE_S)
-    if running:
-        _out(f"loa run: đang chạy (PID {beat.get('pid')}, nhịp tim {max(age, 0):.0f} giây "
-             "trước).")
-    elif beat is not None and age is not None:
-        healthy = False
-        _out(f"loa run: KHÔNG CHẠY hoặc bị treo: nhịp tim cuối cách đây {age:.0f} giây "
-             f"(PID {beat.get('pid')}).")
+    st = svc.daemon_status(args.schedule)
+    if st.running:
+        out(f"loa run: đang chạy (PID {st.pid}, nhịp tim {max(st.heartbeat_age_s or 0, 0):.0f} "
+            "giây trước).")
+    elif st.heartbeat_age_s is not None:
+        out(f"loa run: KHÔNG CHẠY hoặc bị treo: nhịp tim cuối cách đây "
+            f"{st.heartbeat_age_s:.0f} giây (PID {st.pid}).")
     else:
-        healthy = False
-        _out("loa run: KHÔNG CHẠY trên máy này.")
-    if locked is not None and not running:
-        _out(f"  Tệp khóa daemon.lock vẫn do tiến trình PID {locked} giữ.")
-
-    path = args.schedule or (beat or {}).get("schedule")
-    schedule = None
-    if path:
-        _out(f"Lịch phát: {path}")
-        try:
-            schedule, bulletins = _load(path)
-        except LoaError as exc:
-            healthy = False
-            _out(f"  Không đọc được lịch: {exc}")
+        out("loa run: KHÔNG CHẠY trên máy này.")
+    if st.lock_pid is not None and not st.running:
+        out(f"  Tệp khóa daemon.lock vẫn do tiến trình PID {st.lock_pid} giữ.")
+    if st.schedule_path:
+        name = f" ({st.station_name})" if st.station_name else ""
+        out(f"Lịch phát: {st.schedule_path}{name}")
+        if st.schedule_error:
+            out(f"  Không đọc được lịch: {st.schedule_error}")
     else:
-        _out("Lịch phát: không rõ (chỉ tên tệp lịch: loa status LỊCH).")
-
-    if beat is not None and running:
-        problem = beat.get("clock_problem")
-        if problem:
-            healthy = False
-            _out(f"Đồng hồ: CHƯA TIN ĐƯỢC — {problem}; loa chưa phát.")
+        out("Lịch phát: không rõ (chỉ tên tệp lịch: loa status LỊCH).")
+    if st.running:
+        if st.clock_problem:
+            out(f"Đồng hồ: CHƯA TIN ĐƯỢC — {st.clock_problem}; loa chưa phát.")
         else:
-            _out("Đồng hồ: đáng tin.")
-    if beat is not None and running and beat.get("log_writable") is False:
-        healthy = False
-        _out(f"Sổ nhật ký: KHÔNG GHI ĐƯỢC ({beat.get('log_error')}); lượt phát vẫn được "
-             "phát và giữ trong journal.bin.")
-
-    if schedule is not None:
-        now = datetime.now(schedule.station.tz)
-        occs = expand(schedule, bulletins, now, now + timedelta(days=2))[:5]
-        if not occs:
-            _out("Sắp phát: không có gì trong 2 ngày tới.")
-        else:
-            _out("Sắp phát:")
-        for occ in occs:
-            _out(f"  {_occurrence_line(schedule, occ)}")
-            for item in occ.items:
-                _out(f"      {item.bulletin.title}")
-
-    disk = disk_state(data)
-    if disk.low:
-        healthy = False
-        _out(f"Đĩa: CẢNH BÁO SẮP ĐẦY — {disk.describe()}. Hãy xóa bớt tệp "
-             "(loa clips prune, tệp cũ) để sổ nhật ký luôn ghi được.")
+            out("Đồng hồ: đáng tin.")
+        if st.log_unwritable:
+            out(f"Sổ nhật ký: KHÔNG GHI ĐƯỢC ({st.log_error}); lượt phát vẫn được phát và "
+                "giữ trong journal.bin.")
+    if st.schedule_path and not st.schedule_error:
+        out("Sắp phát:" if st.upcoming else "Sắp phát: không có gì trong 2 ngày tới.")
+        for s in st.upcoming:
+            out(f"  {session_line(s)}")
+            for i in s.items:
+                out(f"      {item_line(i)}")
+    if st.disk is not None and st.disk.low:
+        out(f"Đĩa: CẢNH BÁO SẮP ĐẦY — {st.disk.describe()}. Hãy xóa bớt tệp "
+            "(loa clips prune, tệp cũ) để sổ nhật ký luôn ghi được.")
+    elif st.disk is not None:
+        out(f"Đĩa: {st.disk.describe()}.")
+    if st.journal_waiting:
+        out(f"Nhật ký: {st.journal_waiting} lượt phát đang chờ ghi vào sổ (giữ trong "
+            "journal.bin, sẽ tự ghi khi sổ ghi được).")
     else:
-        _out(f"Đĩa: {disk.describe()}.")
-
-    journal = pending_in(data)
-    waiting = len(journal.get("plays", {}))
-    if waiting:
-        healthy = False
-        _out(f"Nhật ký: {waiting} lượt phát đang chờ ghi vào sổ (giữ trong journal.bin, "
-             "sẽ tự ghi khi sổ ghi được).")
-    else:
-        _out("Nhật ký: không có lượt phát nào chờ ghi.")
-
-    errors = [tuple(e) for e in journal.get("events", []) if e[1] in STATUS_EVENTS]
-    try:
-        if settings.db_path().exists():  # looking must not create the log
-            store = LogStore(settings.db_path())
-            try:
-                errors += [e for e in store.events(limit=200) if e[1] in STATUS_EVENTS]
-            finally:
-                store.close()
-    except LoaError as exc:
-        healthy = False
-        _out(f"Sổ nhật ký: không mở được ({exc}).")
-    errors = sorted(errors, key=lambda e: e[0], reverse=True)[:5]
-    if errors:
-        _out("Lỗi gần đây:")
-        for at, kind, detail in errors:
-            when = datetime.fromisoformat(at).astimezone(DEFAULT_TZ)
-            _out(f"  {when:%d/%m/%Y %H:%M:%S}  {EVENT_VI.get(kind, kind)}: {detail}")
-    _out("Tình trạng: TỐT." if healthy else "Tình trạng: CẦN XEM LẠI (xem các dòng trên).")
-    return 0 if healthy else 1
-
-
-def calendar(args) -> int:
-    from loa.schedule import expand
-    from loa.schedule.ics import write_ics
-    from loa.schedule.model import WEEKDAYS_VI
-
-    if args.ics:
-        from loa.fsio import check_target
-
-        check_target(args.ics)
-    schedule, bulletins = _load(args.schedule)
-    start = datetime.now(schedule.station.tz)
-    occs = expand(schedule, bulletins, start, start + timedelta(days=args.days))
-    if args.ics:
-        write_ics(args.ics, schedule, occs)
-        _out(f"Đã xuất {len(occs)} buổi phát ra {args.ics} (mở bằng lịch điện thoại, "
-             "Google Calendar, Outlook).")
-        return 0
-    total = 0.0
-    for occ in occs:
-        secs = occ.estimated_seconds()
-        total += secs
-        zones = ", ".join(schedule.zones[z].name for z in occ.zones)
-        _out(f"{WEEKDAYS_VI[occ.at.weekday()]} {occ.at:%d/%m %H:%M}  ~{secs / 60:4.1f} phút  "
-             f"{zones}: " + "; ".join(i.bulletin.id for i in occ.items))
-    _out(f"{len(occs)} buổi phát trong {args.days} ngày, tổng khoảng {total / 60:.0f} phút.")
-    return 0
+        out("Nhật ký: không có lượt phát nào chờ ghi.")
+    if st.log_open_error:
+        out(f"Sổ nhật ký: không mở được ({st.log_open_error}).")
+    if st.errors:
+        out("Lỗi gần đây:")
+        for e in st.errors:
+            out(f"  {e.at:%d/%m/%Y %H:%M:%S}  {e.label}: {e.detail}")
+    out("Tình trạng: TỐT." if st.healthy else "Tình trạng: CẦN XEM LẠI (xem các dòng trên).")
+    return 0 if st.healthy else 1
 
 
 # --- log and export ----------------------------------------------------------------------------
 
-def _shown(text: str | None) -> str:
-    """Logged operator text as a terminal may show it: no control characters (an escape
-    sequence in a title must not repaint the officer's screen)."""
-    import re
-
-    return re.sub("[\x00-\x1f\x7f-\x9f]", " ", text or "")
-
-
-def print_log(rows, tz=DEFAULT_TZ) -> None:
-    from loa.log import STATUS_VI
-
-    if not rows:
-        _out("Không có lượt phát nào khớp.")
-        return
-    _out(f"{'Giờ theo lịch':19} {'Bắt đầu thực tế':23} {'Vùng':12} {'Trạng thái':10} Bản tin")
-    for r in rows:
-        sched = datetime.fromisoformat(r.scheduled_at).astimezone(tz)
-        started = (datetime.fromisoformat(r.started_at).astimezone(tz).strftime(
-            "%d/%m/%Y %H:%M:%S.%f")[:23] if r.started_at else "—")
-        reason = f" ({_shown(r.reason)})" if r.reason else ""
-        _out(f"{sched:%d/%m/%Y %H:%M:%S} {started:23} {r.zone:12} "
-             f"{STATUS_VI.get(r.status, r.status):10} {_shown(r.bulletin)} — {_shown(r.title)[:50]}{reason}")
-
-
 def _period(args):
-    from loa.log.period import from_args
-
-    return from_args(quarter_=args.quarter, half_=args.half, year_=args.year,
-                     month_=args.month, start=args.start, end=args.end)
-
-
-def _log_filter(args, tz):
-    """LogFilter from the CLI's period and filter options."""
-    from loa.log import STATUS_VI, LogFilter
-
-    period = _period(args)
-    since, until = period.bounds(tz) if period else (None, None)
-    statuses = []
-    by_label = {v: k for k, v in STATUS_VI.items()}
-    for st in args.status or ():
-        code = st if st in STATUS_VI else by_label.get(st.strip().lower())
-        if code is None:
-            known = ", ".join(f"{k} ({v})" for k, v in STATUS_VI.items())
-            raise LoaError(f"trạng thái '{st}' không có; chọn: {known}.")
-        statuses.append(code)
-    return LogFilter(since=since, until=until, zones=tuple(args.zone or ()),
-                     statuses=tuple(statuses), bulletins=tuple(args.bulletin or ())), period
-
-
-def _open_log():
-    from loa.log import LogStore
-
-    return LogStore(settings.db_path())
+    return svc.period_of(quarter=args.quarter, half=args.half, year=args.year,
+                         month=args.month, start=args.start, end=args.end)
 
 
 def show_log(args) -> int:
-    from loa.log import EVENT_VI
-
-    where, period = _log_filter(args, DEFAULT_TZ)
-    store = _open_log()
-    try:
-        if args.events:
-            events = store.events(limit=args.limit or None, since=where.since,
-                                  until=where.until)
-            if not events:
-                _out("Chưa có sự kiện nào.")
-            for at, kind, detail in events:
-                when = datetime.fromisoformat(at).astimezone(DEFAULT_TZ)
-                _out(f"{when:%d/%m/%Y %H:%M:%S}  {EVENT_VI.get(kind, kind):22} "
-                     f"{_shown(detail)}")
-            return 0
-        rows = store.plays(limit=args.limit or None, where=where)
-        print_log(rows)
-        if args.limit and len(rows) == args.limit:
-            _out(f"(chỉ hiện {args.limit} lượt mới nhất; --limit 0 để xem hết)")
-    finally:
-        store.close()
+    names = svc.names_for(args.schedule, running=True)
+    where = svc.log_filter(_period(args), names, args.zone or (), args.status or (),
+                           args.bulletin or ())
+    if args.events:
+        print_events(svc.query_events(where.since, where.until, args.limit or None))
+        return 0
+    plays = svc.query_plays(where, names, args.limit or None)
+    print_log(plays)
+    if args.limit and len(plays) == args.limit:
+        out(f"(chỉ hiện {args.limit} lượt mới nhất; --limit 0 để xem hết)")
     return 0
 
 
-def _station_info(schedule_path):
-    """(tz, zone names, schedule or None) from an optional schedule file."""
-    if not schedule_path:
-        return DEFAULT_TZ, {}, None
-    from loa.schedule import load_schedule
-
-    sched = load_schedule(schedule_path)
-    return sched.station.tz, {z.id: z.name for z in sched.zones.values()}, sched
-
-
-def _names(sched):
-    """The station's names for the log's ids (zones, programs, sessions, plans)."""
-    from loa.log import Names
-    from loa.schedule.expand import program_bulletin_files
-
-    return Names.from_schedule(sched, program_bulletin_files(sched)) if sched else Names()
-
-
 def export(args) -> int:
-    from loa.fsio import check_target
-    from loa.report import export_csv, export_json
-
-    fmt = args.format or Path(args.output).suffix.lower().lstrip(".")
-    if fmt not in ("csv", "xlsx", "json"):
-        raise LoaError("không rõ định dạng: dùng --format csv|xlsx|json hoặc đuôi tệp "
-                       ".csv, .xlsx, .json.", args.output)
-    check_target(args.output)  # before a year of plays is read
-    tz, _, sched = _station_info(args.schedule)
-    names = _names(sched)
-    where, _ = _log_filter(args, tz)
-    store = _open_log()
-    try:
-        if fmt == "csv":
-            n = export_csv(store, args.output, where, names)
-        elif fmt == "json":
-            station = sched.station.id if sched else ""
-            n = export_json(store, args.output, station, where, names)
-        else:
-            from loa.report.xlsx import export_xlsx
-
-            n = export_xlsx(store, args.output, tz, where, names)
-    finally:
-        store.close()
-    _out(f"Đã xuất {n} lượt phát ra {args.output}.")
+    n = svc.export_log(args.output, args.format, schedule=args.schedule, period=_period(args),
+                       zones=args.zone or (), statuses=args.status or (),
+                       bulletins=args.bulletin or ())
+    out(f"Đã xuất {n} lượt phát ra {args.output}.")
     return 0
 
 
 def report(args) -> int:
-    from loa.fsio import check_target
     from loa.log.period import parse_day
-    from loa.report.periodic import Letterhead, build, minutes, to_pdf, write_docx
-    from loa.schedule.expand import program_bulletin_files
+    from loa.report.periodic import minutes
 
-    period = _period(args)
-    if period is None:
-        raise LoaError("chọn kỳ báo cáo: --quarter 2026Q1, --half 2026H1, --year 2026, "
-                       "--month 2026-03 hoặc --from/--to.")
-    tz, zone_names, sched = _station_info(args.schedule)
-    st = sched.station
-    head = Letterhead(owner=st.owner, issuer=st.name, place=st.place, signer=st.signer,
-                      signer_title=st.signer_title, number=args.number or "")
-    today = parse_day(args.date, "ngày ký") if args.date else datetime.now(tz).date()
-    out = Path(args.output or f"bao-cao-{period.code}.docx")
-    check_target(out)
-    if args.pdf:
-        check_target(out.with_suffix(".pdf"))
-    store = _open_log()
-    try:
-        data = build(store, period, tz, program_bulletin_files(sched), zone_names, head, today)
-    finally:
-        store.close()
-    write_docx(data, out)
-    t = data.summary.total
-    _out(f"Đã ghi báo cáo {period.label} ra {out}: {t.aired}/{t.scheduled} lượt phát trọn, "
-         f"{minutes(t.airtime_s)} phút.")
-    missing = [tp for cov in data.coverage for tp in cov.never_aired]
+    signed = parse_day(args.date, "ngày ký") if args.date else None
+    done = svc.make_report(args.schedule, _period(args), args.output, pdf=args.pdf,
+                           number=args.number or "", signed=signed)
+    t = done.data.summary.total
+    out(f"Đã ghi báo cáo {done.data.period.label} ra {done.docx}: {t.aired}/{t.scheduled} "
+        f"lượt phát trọn, {minutes(t.airtime_s)} phút.")
+    missing = [tp for cov in done.data.coverage for tp in cov.never_aired]
     if missing:
-        _out(f"Có {len(missing)} nội dung kế hoạch chưa được phát trong kỳ (xem mục V).")
-    if args.pdf:
-        pdf = to_pdf(out, out.with_suffix(".pdf"))
-        _out(f"Đã xuất PDF: {pdf}")
+        out(f"Có {len(missing)} nội dung kế hoạch chưa được phát trong kỳ (xem mục V).")
+    if done.pdf is not None:
+        out(f"Đã xuất PDF: {done.pdf}")
     return 0
 
 
@@ -672,6 +328,3 @@ def demo(args) -> int:
     from loa.cli.demo import run_demo
 
     return run_demo(args.sink)
-
-
-__all__ = ["LoaError"]

@@ -54,7 +54,7 @@ def load_program_bulletins(schedule: Schedule) -> dict[str, list[Bulletin]]:
         bfile = files.get(prog.bulletins_file)
         if bfile is None:
             bfile = files[prog.bulletins_file] = load_bulletins(prog.bulletins_file)
-        chosen = [b for b in bfile.bulletins if b.status == "approved"]
+        chosen = [b for b in bfile.bulletins if b.is_approved]
         if prog.only:
             missing = [i for i in prog.only if not any(b.id == i for b in bfile.bulletins)]
             if missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import datetime
@@ -59,6 +60,7 @@ BULLETIN_SCHEMA = Schema("bản tin", [
     Field("duration", Text(), "Thời lượng ước tính", "tính lại khi lưu"),
     Field("approved_by", Text(), "Người duyệt"),
     Field("approved_at", Text(), "Lúc duyệt"),
+    Field("approved_hash", Text(), "Dấu nội dung đã duyệt", "tiêu đề và lời đọc lúc duyệt"),
     Field("source_line", Number(1, 10**9, integer=True), "Dòng trong kế hoạch",
           error_vi="'source_line' phải là số dòng (số nguyên dương)"),
     Field("source_hash", Text(), "Dấu nội dung kế hoạch"),
@@ -67,6 +69,12 @@ BULLETIN_SCHEMA = Schema("bản tin", [
     Field("text", Text(), "Lời đọc", required=True),
 ])
 ITEM_KEYS = tuple(BULLETIN_SCHEMA.fields)
+EDITED_AFTER_APPROVAL_VI = "đã sửa sau khi duyệt, cần duyệt lại"
+
+
+def content_hash(title: str, text: str) -> str:
+    """What an approval vouches for: the title and the words read, as stored."""
+    return hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -80,11 +88,23 @@ class Bulletin:
     field: int = 1
     approved_by: str | None = None
     approved_at: str | None = None  # ISO 8601 with offset
+    approved_hash: str = ""  # content_hash at approval; "" in files approved before it existed
     source_line: int | None = None
     source_hash: str = ""  # of the plan topic's text: tells a revised plan from an old one
     review: bool = False  # the plan changed under an officer's edits: read again
     note: str = ""  # for the officer, Vietnamese
     line: int | None = dc_field(default=None, compare=False)  # line in the bulletins file
+
+    @property
+    def edited_after_approval(self) -> bool:
+        """Approved, then its title or text changed: the approval no longer covers it."""
+        return (self.status == "approved" and bool(self.approved_hash)
+                and self.approved_hash != content_hash(self.title, self.text))
+
+    @property
+    def is_approved(self) -> bool:
+        """May air: approved, and still the words that were approved."""
+        return self.status == "approved" and not self.edited_after_approval
 
     @property
     def key(self) -> str:
@@ -115,6 +135,8 @@ class Bulletin:
         if self.approved_by:
             d["approved_by"] = self.approved_by
             d["approved_at"] = self.approved_at
+            if self.approved_hash:
+                d["approved_hash"] = self.approved_hash
         if self.source_line:
             d["source_line"] = self.source_line
         if self.source_hash:
@@ -277,6 +299,7 @@ def load_bulletins(path: str | Path) -> BulletinFile:
             id=bid, title=b["title"].strip(), text=" ".join(b["text"].split()), plan=plan_id,
             status=b["status"], priority=b["priority"], field=b["field"],
             approved_by=b["approved_by"] or None, approved_at=b["approved_at"] or None,
+            approved_hash=(b["approved_hash"] or "").strip(),
             source_line=b["source_line"], source_hash=b["source_hash"] or "",
             review=b["review"], note=b["note"] or "", line=line_of(items, i)))
     if chk.problems:
@@ -308,6 +331,7 @@ def approve(bfile: BulletinFile, ids: list[str], by: str, now: datetime,
         b.status = "approved"
         b.approved_by = by.strip()
         b.approved_at = now.isoformat(timespec="seconds")
+        b.approved_hash = content_hash(b.title, b.text)
         b.review = False
         b.note = ""
     return chosen

@@ -1,0 +1,63 @@
+"""The station service layer: the operations both faces (the `loa` CLI, the web console)
+need, on plain values (paths, ids, words, dates), returning data, never printing.
+
+Operator mistakes raise LoaError in Vietnamese naming the file (and line). Time comes
+from the clock a face passes in (default: the wall clock in the station's zone). Importing
+this package is cheap: each operation imports the stages it uses when called.
+"""
+
+from loa.station.audio import (
+    RenderResult,
+    Said,
+    check_clips,
+    find_clip,
+    list_clips,
+    needed_bulletins,
+    play_clip,
+    prune_clips,
+    render,
+    say,
+)
+from loa.station.bulletins import (
+    BulletinList,
+    BulletinView,
+    Drafted,
+    approve_bulletins,
+    draft_bulletins,
+    edit_bulletin,
+    list_bulletins,
+    plan_text,
+    read_plan,
+    retire_bulletins,
+    show_bulletin,
+)
+from loa.station.calendar import PlannedItem, PlannedSession, export_ics, preview, upcoming
+from loa.station.core import LoadedStation, Validation, load_station, validate
+from loa.station.emergency import Sent, send_emergency
+from loa.station.logs import (
+    Names,
+    PlayView,
+    Reported,
+    export_log,
+    log_filter,
+    make_report,
+    names_for,
+    period_of,
+    query_events,
+    query_plays,
+    report_data,
+)
+from loa.station.runner import run_daemon
+from loa.station.status import DaemonStatus, Event, daemon_status
+
+__all__ = [
+    "BulletinList", "BulletinView", "DaemonStatus", "Drafted", "Event", "LoadedStation",
+    "Names", "PlannedItem", "PlannedSession", "PlayView", "RenderResult", "Reported", "Said",
+    "Sent", "Validation",
+    "approve_bulletins", "check_clips", "daemon_status", "draft_bulletins", "edit_bulletin",
+    "export_ics", "export_log", "find_clip", "list_bulletins", "list_clips", "load_station",
+    "log_filter", "make_report", "names_for", "needed_bulletins", "period_of", "plan_text",
+    "play_clip", "preview", "prune_clips", "query_events", "query_plays", "read_plan",
+    "render", "report_data", "retire_bulletins", "run_daemon", "say", "send_emergency",
+    "show_bulletin", "upcoming", "validate",
+]

@@ -1,0 +1,231 @@
+"""Clips made before air time (render), their upkeep, and a sentence read to a file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loa.errors import LoaError
+
+if TYPE_CHECKING:
+    from loa.audio.batch import Outcome
+    from loa.audio.cache import Clip
+    from loa.clock import Clock
+    from loa.schedule.model import Schedule
+    from loa.script.bulletin import Bulletin
+
+
+def needed_bulletins(schedule: Schedule, bulletins: dict[str, list[Bulletin]],
+                     today: date) -> list[Bulletin]:
+    """Approved bulletins of programs that have not ended."""
+    out = {}
+    for pid, pool in bulletins.items():
+        prog = schedule.programs[pid]
+        if prog.end is not None and prog.end < today:
+            continue
+        for b in pool:
+            out[b.key] = b
+    return list(out.values())
+
+
+@dataclass
+class RenderResult:
+    needed: list[Bulletin]
+    outcomes: list[Outcome]
+    notes: list[str] = field(default_factory=list)  # the clip store's own warnings
+
+    @property
+    def made(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.clip and not o.cached]
+
+    @property
+    def cached(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.clip and o.cached]
+
+    @property
+    def upgraded(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.upgraded]
+
+    @property
+    def fallback(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.clip and o.clip.fallback]
+
+    def engines(self) -> dict[str, int]:
+        """{engine name: clips it read}."""
+        out: dict[str, int] = {}
+        for o in self.outcomes:
+            if o.clip:
+                out[o.clip.engine] = out.get(o.clip.engine, 0) + 1
+        return dict(sorted(out.items()))
+
+    def airtime_s(self) -> float:
+        return sum(o.clip.seconds for o in self.outcomes if o.clip)
+
+    def engines_failed(self) -> list[str]:
+        """'gtts (network)', once each: the engines the chain had to pass over."""
+        return sorted({f"{f.engine} ({f.kind})" for o in self.outcomes for f in o.failures})
+
+    def failed(self) -> list[tuple[Bulletin, str]]:
+        """(bulletin, Vietnamese reason) for every bulletin with no clip."""
+        by_text = {o.text: o for o in self.outcomes}
+        return [(b, str(by_text[b.text].error)) for b in self.needed
+                if b.text in by_text and by_text[b.text].clip is None]
+
+
+def render(schedule_path: str | Path, *, upgrade: bool = False, mp3: bool = False,
+           jobs: int = 4, clock: Clock | None = None,
+           progress: Callable[[int, int], None] | None = None,
+           note: Callable[[str], None] | None = None) -> RenderResult:
+    """Read aloud, ahead of air time, every approved bulletin the schedule still needs.
+
+    progress(done, total) after each clip; note(text) for the clip store's warnings as
+    they happen (else they are kept in the result)."""
+    from loa.audio.batch import render_many
+    from loa.station.core import clock_for, load_station
+    from loa.station.wiring import chain_for, renderer_for
+
+    if jobs < 1:
+        raise LoaError("--jobs phải là số nguyên lớn hơn 0.")
+    station = load_station(schedule_path)
+    clock = clock_for(station, clock)
+    st = station.schedule.station
+    renderer = renderer_for(st, chain_for(st, clock), mp3=mp3)
+    result = RenderResult(needed_bulletins(station.schedule, station.bulletins,
+                                           clock.now().date()), [])
+
+    def tell() -> None:
+        for text in renderer.store.take_notes():
+            note(text) if note else result.notes.append(text)
+
+    tell()
+    texts = list(dict.fromkeys(b.text for b in result.needed))
+    done = 0
+
+    def step(outcome) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, len(texts))
+
+    if texts:
+        result.outcomes = render_many(renderer, texts, upgrade=upgrade, threads=jobs,
+                                      progress=step)
+    tell()
+    return result
+
+
+@dataclass(frozen=True)
+class ClipRow:
+    clip: Clip
+    text: str  # "" when the index was rebuilt and lost it
+    used: str  # when it last aired or was made, ISO
+
+
+def _store():
+    from loa import settings
+    from loa.audio import ClipStore
+
+    return ClipStore(settings.clips_dir())
+
+
+def list_clips() -> tuple[list[ClipRow], list[str]]:
+    """Every clip in the store, and the store's warnings."""
+    store = _store()
+    try:
+        return [ClipRow(c, t or "", u or "") for c, t, u in store.all()], store.take_notes()
+    finally:
+        store.close()
+
+
+def check_clips() -> tuple[list[tuple[str, str]], int, list[str]]:
+    """(bad clips as (key, problem), clips in the store, warnings)."""
+    store = _store()
+    try:
+        bad = store.check()
+        return bad, len(store.all()), store.take_notes()
+    finally:
+        store.close()
+
+
+def find_clip(key: str) -> Clip:
+    """The one clip whose key starts with `key`."""
+    store = _store()
+    try:
+        matches = [c for c, _, _ in store.all() if c.hash.startswith(key)]
+    finally:
+        store.close()
+    if len(matches) != 1:
+        raise LoaError(f"mã '{key}' khớp {len(matches)} đoạn âm thanh; xem loa clips list.")
+    return matches[0]
+
+
+def play_clip(clip: Clip, sink_kind: str = "auto",
+              note: Callable[[str], None] | None = None) -> None:
+    """Play a clip now on the default device (or into a WAV file); note(text) says which,
+    before it plays."""
+    from loa.audio import read_wav
+    from loa.station.wiring import sink_factory
+
+    sink_for, sink_note = sink_factory(sink_kind, None)
+    if note:
+        note(sink_note)
+    samples, rate = read_wav(clip.path)
+    sink_for("default").play(samples, rate, f"clip_{clip.hash[:12]}")
+
+
+def prune_clips(schedule_paths: list[str | Path], clock: Clock | None = None
+                ) -> tuple[int, int]:
+    """Remove clips no schedule given still needs; (clips removed, bytes freed)."""
+    from loa.station.core import clock_for, load_station
+    from loa.station.wiring import chain_for, renderer_for
+
+    keep: set[str] = set()
+    for path in schedule_paths:
+        station = load_station(path)
+        st = station.schedule.station
+        renderer = renderer_for(st, chain_for(st))
+        today = clock_for(station, clock).now().date()
+        for b in needed_bulletins(station.schedule, station.bulletins, today):
+            spoken = renderer.normalize(b.text)
+            keep.update(renderer.key(spoken, e) for e in renderer.chain.engines)
+    store = _store()
+    try:
+        return store.prune(keep)
+    finally:
+        store.close()
+
+
+@dataclass
+class Said:
+    path: Path
+    seconds: float
+    engine: str
+    voice: str
+    engines_failed: list[str]  # 'gtts (network)' for each engine passed over
+
+
+def say(text: str, output: str | Path, engines: tuple[str, ...] | None = None,
+        voice: str = "north", chime: bool = True) -> Said:
+    """Read one text into a WAV file (the station's chain of engines, no station needed)."""
+    from loa.audio import AudioSettings, assemble, sentences, write_wav
+    from loa.fsio import check_target
+    from loa.station.wiring import chain_for, normalizer
+    from loa.voice.espeak import VOICES
+
+    check_target(output)  # before the voice works for nothing
+    chain = chain_for(None, engines=engines)
+    for engine in chain.engines:
+        if engine.name == "espeak":
+            engine.voice = VOICES[voice]
+    spoken = normalizer(voice)(text)
+    batch = chain.synthesize_all([sentences(spoken)])
+    audio = AudioSettings(chime=chime)
+    samples = assemble(batch.speeches[0], audio)
+    used_voice = getattr(batch.engine, "voice", "")
+    write_wav(output, samples, audio.rate,
+              comment=f"loa engine={batch.engine.name} voice={used_voice}")
+    return Said(Path(output), len(samples) / audio.rate, batch.engine.name, used_voice,
+                [f"{f.engine} ({f.kind})" for f in batch.failures])
