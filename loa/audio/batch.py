@@ -14,15 +14,17 @@ from concurrent.futures import (
     wait,
 )
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from loa.audio import loudness
 from loa.audio.cache import Clip, ClipError
-from loa.audio.produce import assemble
 from loa.audio.render import Renderer, Spoken
 from loa.audio.settings import AudioSettings
 from loa.voice.engine import Engine, EngineError, Speech
+
+if TYPE_CHECKING:
+    from loa.audio import loudness
 
 
 @dataclass
@@ -37,8 +39,9 @@ class Outcome:
 
 def _produce(body: list[Speech], intro: list[Speech], outro: list[Speech],
              settings: AudioSettings) -> tuple[np.ndarray, loudness.Levels]:
-    samples = assemble(body, settings, intro, outro)
-    return samples, loudness.measure(samples.astype(np.float32) / 32767.0, settings.rate)
+    from loa.audio.produce import assemble_measured  # scipy: only where clips are made
+
+    return assemble_measured(body, settings, intro, outro)
 
 
 def render_many(renderer: Renderer, texts: list[str], *, upgrade: bool = False,

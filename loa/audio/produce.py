@@ -7,6 +7,7 @@ ceiling, so every clip sounds equally loud on every horn.
 
 from __future__ import annotations
 
+import functools
 import io
 from math import gcd
 
@@ -96,29 +97,44 @@ def speech_track(parts: list[Speech], settings: AudioSettings) -> np.ndarray:
 def assemble(body: list[Speech], settings: AudioSettings, intro: list[Speech] | None = None,
              outro: list[Speech] | None = None) -> np.ndarray:
     """chime, intro, body, outro as int16 mono, levelled to the station's loudness."""
+    return assemble_measured(body, settings, intro, outro)[0]
+
+
+@functools.lru_cache(maxsize=4)
+def _chime(rate: int) -> tuple[np.ndarray, float]:
+    chime = make_chime(rate)
+    return chime, loudness.integrated_lufs(chime, rate)
+
+
+def assemble_measured(body: list[Speech], settings: AudioSettings,
+                      intro: list[Speech] | None = None, outro: list[Speech] | None = None
+                      ) -> tuple[np.ndarray, loudness.Levels]:
+    """assemble, and the clip's levels as measured once it was levelled."""
     rate = settings.rate
     speech = speech_track(body, settings)
     if len(speech) == 0:
         raise ValueError("the engine returned silence")
     gap = np.zeros(int(rate * settings.part_gap_s), dtype=np.float32)
-    voice_parts = [speech_track(intro, settings) if intro else None, speech,
-                   speech_track(outro, settings) if outro else None]
     # Level each spoken part alike first, so the intro is not louder than the body.
     ref = loudness.integrated_lufs(speech, rate)
     parts: list[np.ndarray] = []
     if settings.chime:
-        chime = make_chime(rate)
-        chime *= 10 ** ((ref - loudness.integrated_lufs(chime, rate) - 3) / 20)  # a bit under
-        parts += [chime, gap]
-    for part in voice_parts:
+        chime, chime_lufs = _chime(rate)
+        parts += [chime * np.float32(10 ** ((ref - chime_lufs - 3) / 20)), gap]  # a bit under
+    for words in (intro, None, outro):
+        part = speech if words is None else speech_track(words, settings) if words else None
         if part is None or len(part) == 0:
             continue
-        lufs = loudness.integrated_lufs(part, rate)
-        if np.isfinite(lufs) and np.isfinite(ref):
+        lufs = ref if words is None else loudness.integrated_lufs(part, rate)
+        if np.isfinite(lufs) and np.isfinite(ref) and words is not None:
             part = part * np.float32(10 ** ((ref - lufs) / 20))
         parts += [part, gap]
     clip = np.concatenate(parts)
     if settings.preset == "horn":
         clip = horn_preset(clip, rate)
-    clip = loudness.normalize(clip, rate, settings.target_lufs, settings.ceiling_dbtp)
-    return to_int16(clip)
+    clip, levels = loudness.normalize_measured(clip, rate, settings.target_lufs,
+                                               settings.ceiling_dbtp)
+    samples = to_int16(clip)
+    if levels is None:  # too short or silent to level: say what it is
+        levels = loudness.measure(samples.astype(np.float32) / 32767.0, rate)
+    return samples, levels

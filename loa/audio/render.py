@@ -88,12 +88,9 @@ class Renderer:
 
     def produce(self, spoken: Spoken):
         """CPU part: chime, intro, body, outro, levelled (scipy loads here, not before)."""
-        from loa.audio import loudness
-        from loa.audio.produce import assemble
+        from loa.audio.produce import assemble_measured
 
-        samples = assemble(spoken.body, self.settings, spoken.intro, spoken.outro)
-        return samples, loudness.measure(samples.astype(np.float32) / 32767.0,
-                                         self.settings.rate)
+        return assemble_measured(spoken.body, self.settings, spoken.intro, spoken.outro)
 
     def store_clip(self, spoken_text: str, spoken: Spoken, samples: np.ndarray,
                    levels) -> Clip:
