@@ -16,7 +16,7 @@ from scipy.signal import butter, resample_poly, sosfilt
 
 from loa.audio import loudness
 from loa.audio.chime import make_chime
-from loa.audio.settings import PRESETS, RATE, AudioSettings  # noqa: F401 - re-exported
+from loa.audio.settings import PRESETS, RATE, TRIM_KEEP_S, AudioSettings  # noqa: F401
 from loa.audio.wav import parse_wav
 from loa.voice.engine import Speech
 
@@ -44,7 +44,7 @@ def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     return resample_poly(x, dst // g, src // g).astype(np.float32)
 
 
-def trim_silence(x: np.ndarray, rate: int, threshold_dbfs: float, keep_s: float = 0.05):
+def trim_silence(x: np.ndarray, rate: int, threshold_dbfs: float, keep_s: float = TRIM_KEEP_S):
     """Cut leading/trailing stretches below the threshold, keeping a short margin."""
     if len(x) == 0:
         return x

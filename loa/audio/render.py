@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from loa.audio.cache import Clip, ClipStore, clip_key
-from loa.audio.settings import AudioSettings
+from loa.audio.settings import TRIM_KEEP_S, AudioSettings
 from loa.voice.chain import EngineChain
 from loa.voice.engine import Engine, EngineError, Speech
 
@@ -81,8 +81,11 @@ class Renderer:
         """Network/subprocess part: synthesize every sentence with one engine."""
         spoken = self.normalize(text)
         parts = sentences(spoken)
+        # An engine reading a whole part at once pauses as speech_track would join the
+        # sentences: the gap plus the margin trim_silence keeps on each side.
+        gap = self.settings.sentence_gap_s + 2 * TRIM_KEEP_S
         result = self.chain.synthesize_all(
-            [parts, sentences(self.intro), sentences(self.outro)], engines)
+            [parts, sentences(self.intro), sentences(self.outro)], engines, gap_s=gap)
         body, intro, outro = result.speeches
         return spoken, Spoken(result.engine, body, intro, outro), result.failures
 

@@ -23,7 +23,20 @@ class EngineError(Exception):
 
 
 class Engine(Protocol):
+    """An engine may also offer synthesize_sentences(sentences, gap_s) -> Speech: the
+    whole clip in one call (the chain uses it when present)."""
+
     name: str
+    label_vi: str  # what officers read: "Google (trực tuyến)", not "gtts"
     online: bool
 
     def synthesize(self, text: str) -> Speech: ...
+
+
+LABELS_VI = {"gtts": "Google (trực tuyến)", "espeak": "espeak-ng (ngoại tuyến)",
+             "piper": "Piper (ngoại tuyến)"}
+
+
+def engine_label_vi(name: str) -> str:
+    """An engine's name as officers read it; names loa does not know are shown as they are."""
+    return LABELS_VI.get(name, name)
