@@ -16,14 +16,14 @@ from concurrent.futures import (
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from loa.audio.cache import Clip, ClipError
 from loa.audio.render import Renderer, Spoken
 from loa.audio.settings import AudioSettings
 from loa.voice.engine import Engine, EngineError, Speech
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy and scipy load in the workers that make clips
+    import numpy as np
+
     from loa.audio import loudness
 
 

@@ -22,10 +22,12 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from loa.audio.wav import parse_wav, read_wav, read_wav_comment, write_wav
+
+if TYPE_CHECKING:  # numpy loads where samples are handled, not to look a clip up
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,8 @@ def clip_key(text: str, engine: str, voice: str, speed: float, settings_fingerpr
 
 def validate_samples(samples: np.ndarray, rate: int, frames: int) -> str | None:
     """Why these samples are not a usable clip (Vietnamese, for the officer), or None."""
+    import numpy as np
+
     if len(samples) != frames:
         return f"dài {len(samples)} mẫu, lẽ ra {frames} mẫu"
     if frames < rate * 0.2:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from loa.audio.cache import Clip, ClipStore, clip_key
 from loa.audio.settings import TRIM_KEEP_S, AudioSettings
 from loa.voice.chain import EngineChain
 from loa.voice.engine import Engine, EngineError, Speech
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+(?=\S)")
 
