@@ -294,3 +294,12 @@ def test_engines_have_vietnamese_labels():
     assert GttsEngine().label_vi == engine_label_vi("gtts") == "Google (trực tuyến)"
     assert PiperEngine("x.onnx").label_vi == engine_label_vi("piper")
     assert engine_label_vi("la") == "la"
+
+
+def test_engine_errors_in_vietnamese_for_the_officer():
+    engine = GttsEngine(timeout=2, endpoint=f"http://127.0.0.1:{free_port()}/x", attempts=1)
+    with pytest.raises(EngineError) as exc:
+        engine.synthesize("xin chào")
+    assert exc.value.message_vi == "bộ đọc Google (trực tuyến) không kết nối được"
+    assert EngineError("chain", "broken", "no engine to try").message_vi == (
+        "không bộ đọc nào đọc được")

@@ -173,14 +173,6 @@ class _Limiter:
         return uniform_filter1d(need, size=self.width, mode="nearest")
 
 
-def limit(x: np.ndarray, rate: int, ceiling_dbtp: float, window_ms: float = 8.0) -> np.ndarray:
-    """x through the look-ahead limiter, its true peak brought to about ceiling_dbtp."""
-    lim = _Limiter(x, rate, 10 ** (ceiling_dbtp / 20), 1.0, window_ms)
-    y = np.array(x, dtype=np.float32)
-    y[lim.index] *= lim.curve(1.0).astype(np.float32)
-    return y
-
-
 def _solve_gain(z2: np.ndarray, lim: _Limiter, rate: int, target_lufs: float,
                 g0: float, max_gain: float) -> float:
     """The input gain whose limited output measures target_lufs, on the K-weighted

@@ -14,12 +14,25 @@ class Speech:
     voice: str  # e.g. "vi", "vi-vn-x-south"
 
 
+KINDS_VI = {"offline": "không kết nối được", "timeout": "quá thời gian chờ",
+            "rate-limited": "bị giới hạn số lần đọc", "rejected": "không nhận đọc văn bản này",
+            "broken": "bị lỗi"}
+
+
 class EngineError(Exception):
     """An engine could not speak this text. kind: offline | timeout | rate-limited | rejected | broken."""
 
     def __init__(self, engine: str, kind: str, detail: str):
         self.engine, self.kind, self.detail = engine, kind, detail
         super().__init__(f"{engine}: {kind}: {detail}")
+
+    @property
+    def message_vi(self) -> str:
+        """For the officer: which engine, what went wrong (the technical detail stays in
+        the English log line)."""
+        if self.engine == "chain":  # every engine failed, or there was none to try
+            return "không bộ đọc nào đọc được"
+        return f"bộ đọc {engine_label_vi(self.engine)} {KINDS_VI.get(self.kind, self.kind)}"
 
 
 class Engine(Protocol):
