@@ -44,6 +44,15 @@ def _produce(body: list[Speech], intro: list[Speech], outro: list[Speech],
     return assemble_measured(body, settings, intro, outro)
 
 
+def _warm(rate: int) -> None:
+    """A worker loads scipy and designs its filters while the engines speak."""
+    from loa.audio import loudness
+    from loa.audio.produce import _chime
+
+    loudness._k_weighting(rate)
+    _chime(rate)
+
+
 def render_many(renderer: Renderer, texts: list[str], *, upgrade: bool = False,
                 threads: int = 4, processes: int | None = None,
                 progress: Callable[[Outcome], None] | None = None) -> list[Outcome]:
@@ -70,8 +79,14 @@ def render_many(renderer: Renderer, texts: list[str], *, upgrade: bool = False,
     # and the parent would wait forever for its end.
     context = multiprocessing.get_context(
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+    if context.get_start_method() == "forkserver":
+        # Workers fork from a server that loaded scipy once, rather than each loading it
+        # (seconds on a Pi). Takes effect if this process had no forkserver yet.
+        context.set_forkserver_preload(["loa.audio.produce"])
     with ThreadPoolExecutor(threads) as speakers, \
             ProcessPoolExecutor(processes, mp_context=context) as cpu:
+        for _ in range(processes):
+            cpu.submit(_warm, renderer.settings.rate)
         speaking: dict[Future, tuple[Outcome, list[Engine] | None]] = {
             speakers.submit(renderer.speak, out.text, engines): (out, engines)
             for out, engines in todo

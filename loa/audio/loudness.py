@@ -79,11 +79,18 @@ def _gated_lufs(power: np.ndarray) -> float:
     return float(-0.691 + 10 * np.log10(gated.mean()))
 
 
+def power_lufs(power: np.ndarray, rate: int) -> float:
+    """Gated loudness from the K-weighted power (k_weighted_power)."""
+    if len(power) < MIN_SECONDS * rate:
+        return float("-inf")
+    return _gated_lufs(_sub_block_power(power, rate))
+
+
 def integrated_lufs(x: np.ndarray, rate: int) -> float:
     """BS.1770-4 gated loudness of a mono signal, vectorised (pyloudnorm checks it in tests)."""
     if len(x) < MIN_SECONDS * rate:
         return float("-inf")
-    return _gated_lufs(_sub_block_power(k_weighted_power(x, rate), rate))
+    return power_lufs(k_weighted_power(x, rate), rate)
 
 
 _PHASES = _H.reshape(-1, OVERSAMPLE)  # [k, phase] = h[4k + phase]
@@ -155,14 +162,23 @@ class _Limiter:
         self.width = max(3, int(rate * window_ms / 1000) | 1)
         peaks = true_peak(x, floor=ceiling / max_gain)
         reach = 2 * self.width + 2  # the moving maximum, then the moving average
-        hot = np.flatnonzero(peaks * max_gain > ceiling)
-        n = len(peaks)
-        edges = (np.bincount(np.maximum(hot - reach, 0), minlength=n + 1)
-                 - np.bincount(np.minimum(hot + reach + 1, n), minlength=n + 1))
-        self.index = np.flatnonzero(np.cumsum(edges[:n]) > 0)
+        level = ceiling / max_gain
+        hot = np.flatnonzero(peaks > level)
+        self.index = np.zeros(0, dtype=np.intp)
+        self.loudest = np.zeros(0)
+        if len(hot) == 0:
+            return
+        # [h - reach, h + reach] around every hot sample, overlapping ones merged
+        breaks = np.flatnonzero(np.diff(hot) > 2 * reach + 1)
+        starts = np.maximum(hot[np.r_[0, breaks + 1]] - reach, 0)
+        ends = np.minimum(hot[np.r_[breaks, len(hot) - 1]] + reach + 1, len(peaks))
+        lengths = ends - starts
+        offsets = np.cumsum(lengths) - lengths
+        self.index = np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())
         # Only the hot peaks can ask for less than unity gain; runs of the index are
         # reach apart from any hot sample, so the moving maximum never mixes two runs.
-        loud = np.where(peaks[self.index] * max_gain > ceiling, peaks[self.index], 0.0)
+        near = peaks[self.index]
+        loud = np.where(near > level, near, 0.0)
         self.loudest = maximum_filter1d(loud, size=2 * self.width + 1, mode="nearest")
 
     def curve(self, gain: float) -> np.ndarray:
@@ -202,13 +218,17 @@ def _solve_gain(z2: np.ndarray, lim: _Limiter, rate: int, target_lufs: float,
 
 
 def normalize_measured(x: np.ndarray, rate: int, target_lufs: float = -16.0,
-                       ceiling_dbtp: float = -1.0) -> tuple[np.ndarray, Levels | None]:
+                       ceiling_dbtp: float = -1.0, power: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, Levels | None]:
     """x at target_lufs (within 0.1 LU) with its true peak at or under the ceiling, and
-    its measured levels (None when too short or silent to measure)."""
+    its measured levels (None when too short or silent to measure).
+
+    power: x's K-weighted power when the caller has it (else it is measured here)."""
     y = np.asarray(x, dtype=np.float32)
     if len(y) < MIN_SECONDS * rate or not np.any(y):
         return y, None
-    z2 = k_weighted_power(y, rate)  # the one measurement the gain is solved on
+    # the one measurement the gain is solved on
+    z2 = power if power is not None and len(power) == len(y) else k_weighted_power(y, rate)
     lufs = _gated_lufs(_sub_block_power(z2, rate))
     if not np.isfinite(lufs):
         return y, None

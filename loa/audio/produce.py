@@ -101,39 +101,56 @@ def assemble(body: list[Speech], settings: AudioSettings, intro: list[Speech] | 
 
 
 @functools.lru_cache(maxsize=4)
-def _chime(rate: int) -> tuple[np.ndarray, float]:
+def _chime(rate: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """The chime, its K-weighted power and its loudness (the same in every clip)."""
     chime = make_chime(rate)
-    return chime, loudness.integrated_lufs(chime, rate)
+    power = loudness.k_weighted_power(chime, rate)
+    return chime, power, loudness.power_lufs(power, rate)
 
 
 def assemble_measured(body: list[Speech], settings: AudioSettings,
                       intro: list[Speech] | None = None, outro: list[Speech] | None = None
                       ) -> tuple[np.ndarray, loudness.Levels]:
-    """assemble, and the clip's levels as measured once it was levelled."""
+    """assemble, and the clip's levels as measured once it was levelled.
+
+    Each part is K-weighted once, to level it; the clip's own measurement is those
+    measurements put end to end (K-weighting is linear, and 0.6 s of silence between parts
+    empties the filters), unless the horn preset filters the whole clip."""
     rate = settings.rate
     speech = speech_track(body, settings)
     if len(speech) == 0:
         raise ValueError("the engine returned silence")
     gap = np.zeros(int(rate * settings.part_gap_s), dtype=np.float32)
     # Level each spoken part alike first, so the intro is not louder than the body.
-    ref = loudness.integrated_lufs(speech, rate)
+    speech_power = loudness.k_weighted_power(speech, rate)
+    ref = loudness.power_lufs(speech_power, rate)
     parts: list[np.ndarray] = []
+    powers: list[np.ndarray] = []
+    quiet = np.zeros(len(gap))
+
+    def add(part: np.ndarray, power: np.ndarray, gain_db: float) -> None:
+        gain = 10 ** (gain_db / 20) if np.isfinite(gain_db) else 1.0
+        parts.extend([part * np.float32(gain), gap])
+        powers.extend([power * gain**2, quiet])
+
     if settings.chime:
-        chime, chime_lufs = _chime(rate)
-        parts += [chime * np.float32(10 ** ((ref - chime_lufs - 3) / 20)), gap]  # a bit under
+        chime, chime_power, chime_lufs = _chime(rate)
+        add(chime, chime_power, ref - chime_lufs - 3)  # a bit under the voice
     for words in (intro, None, outro):
-        part = speech if words is None else speech_track(words, settings) if words else None
+        if words is None:
+            add(speech, speech_power, 0.0)
+            continue
+        part = speech_track(words, settings) if words else None
         if part is None or len(part) == 0:
             continue
-        lufs = ref if words is None else loudness.integrated_lufs(part, rate)
-        if np.isfinite(lufs) and np.isfinite(ref) and words is not None:
-            part = part * np.float32(10 ** ((ref - lufs) / 20))
-        parts += [part, gap]
+        power = loudness.k_weighted_power(part, rate)
+        add(part, power, ref - loudness.power_lufs(power, rate))
     clip = np.concatenate(parts)
+    clip_power: np.ndarray | None = np.concatenate(powers)
     if settings.preset == "horn":
-        clip = horn_preset(clip, rate)
+        clip, clip_power = horn_preset(clip, rate), None
     clip, levels = loudness.normalize_measured(clip, rate, settings.target_lufs,
-                                               settings.ceiling_dbtp)
+                                               settings.ceiling_dbtp, power=clip_power)
     samples = to_int16(clip)
     if levels is None:  # too short or silent to level: say what it is
         levels = loudness.measure(samples.astype(np.float32) / 32767.0, rate)
