@@ -3,16 +3,8 @@ subprocess), production in processes (it is numpy work, bound by the CPU)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,6 +14,8 @@ from loa.audio.settings import AudioSettings
 from loa.voice.engine import Engine, EngineError, Speech
 
 if TYPE_CHECKING:  # numpy and scipy load in the workers that make clips
+    from concurrent.futures import Future
+
     import numpy as np
 
     from loa.audio import loudness
@@ -74,6 +68,9 @@ def render_many(renderer: Renderer, texts: list[str], *, upgrade: bool = False,
             todo.append((out, None))
     if not todo:
         return list(outcomes.values())
+    import multiprocessing  # pools only when there is something to make
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+
     processes = processes or max(1, min(len(todo), os.cpu_count() or 1))
     # Not fork: a worker forked while a thread runs espeak-ng would inherit that pipe,
     # and the parent would wait forever for its end.

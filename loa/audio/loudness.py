@@ -27,6 +27,7 @@ LIKELY_LIMITING_DB = 3.0  # the gain the limiter takes back from espeak-ng/gTTS 
 MAX_LIMITING_DB = 12.0  # the most it may take back to reach the target
 _LIMIT_MARGIN_DB = 0.3  # the limiter's estimate is per sample: keep a little room
 _TOLERANCE_LU = 0.1
+_SOLVE_LU = 0.03  # the solved gain's aim; the verify allows _TOLERANCE_LU
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,26 @@ _TAPS = _PHASES.shape[0]
 _SEARCH_DB = 4.0
 
 
+def _rows(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Row m+1 of the windows of x zero-padded by _TAPS on both sides, for each m: read
+    backwards, x[m], x[m-1], ... Views of x itself, but at the two ends (no padded copy)."""
+    n = len(x)
+    pad = np.zeros(_TAPS, dtype=x.dtype)
+    if n < 2 * _TAPS:
+        return sliding_window_view(np.concatenate([pad, x, pad]), _TAPS)[m + 1]
+    out = np.empty((len(m), _TAPS), dtype=x.dtype)
+    inner = (m + 1 >= _TAPS) & (m + 1 <= n)
+    out[inner] = sliding_window_view(x, _TAPS)[m[inner] + 1 - _TAPS]
+    head = m + 1 < _TAPS
+    if head.any():
+        out[head] = sliding_window_view(np.concatenate([pad, x[:_TAPS]]), _TAPS)[m[head] + 1]
+    tail = m + 1 > n
+    if tail.any():
+        out[tail] = sliding_window_view(np.concatenate([x[n - _TAPS:], pad]),
+                                        _TAPS)[m[tail] + 1 - n]
+    return out
+
+
 def true_peak(x: np.ndarray, floor: float | None = None) -> np.ndarray:
     """Per-sample peak of the 4x oversampled signal (the inter-sample peaks included).
 
@@ -121,11 +142,7 @@ def true_peak(x: np.ndarray, floor: float | None = None) -> np.ndarray:
     for d in (_DELAY - 1, _DELAY, _DELAY + 1):
         wanted[near + d] = True
     m = np.flatnonzero(wanted)
-    pad = np.zeros(_TAPS, dtype=x.dtype)
-    padded = np.concatenate([pad, x, pad])
-    # rows[j] = padded[j : j + TAPS], a view: row m+1 read backwards is x[m], x[m-1], ...
-    rows = sliding_window_view(padded, _TAPS)
-    between = np.abs(rows[m + 1].astype(np.float64) @ _PHASES[::-1]).max(axis=1)
+    between = np.abs(_rows(x, m).astype(np.float64) @ _PHASES[::-1]).max(axis=1)
     target = m - _DELAY
     ok = (target >= 0) & (target < n)
     peaks[target[ok]] = np.maximum(peaks[target[ok]], between[ok])
@@ -204,12 +221,12 @@ def _solve_gain(z2: np.ndarray, lim: _Limiter, rate: int, target_lufs: float,
         return _gated_lufs(np.maximum(power, 0.0)) + 20 * np.log10(g)
 
     lo, lo_err = g0, predicted(g0) - target_lufs
-    if abs(lo_err) <= 0.01 or not np.isfinite(lo_err):
+    if abs(lo_err) <= _SOLVE_LU or not np.isfinite(lo_err):
         return g0
     g = min(max_gain, g0 * 10 ** (-lo_err / 20))
     for _ in range(4):
         err = predicted(g) - target_lufs
-        if abs(err) <= 0.01 or g >= max_gain:
+        if abs(err) <= _SOLVE_LU or g >= max_gain:
             break
         slope = (err - lo_err) / (20 * np.log10(g / lo)) if g != lo else 1.0
         lo, lo_err = g, err
