@@ -40,11 +40,9 @@ def _produce(body: list[Speech], intro: list[Speech], outro: list[Speech],
 
 def _warm(rate: int) -> None:
     """A worker loads scipy and designs its filters while the engines speak."""
-    from loa.audio import loudness
-    from loa.audio.produce import _chime
+    from loa.audio.produce import warm
 
-    loudness._k_weighting(rate)
-    _chime(rate)
+    warm(rate)
 
 
 def render_many(renderer: Renderer, texts: list[str], *, upgrade: bool = False,

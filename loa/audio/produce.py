@@ -108,6 +108,12 @@ def _chime(rate: int) -> tuple[np.ndarray, np.ndarray, float]:
     return chime, power, loudness.power_lufs(power, rate)
 
 
+def warm(rate: int) -> None:
+    """Design the filters and the chime for this rate now, before the first clip."""
+    loudness.k_weighted_power(np.zeros(1, dtype=np.float32), rate)
+    _chime(rate)
+
+
 def assemble_measured(body: list[Speech], settings: AudioSettings,
                       intro: list[Speech] | None = None, outro: list[Speech] | None = None
                       ) -> tuple[np.ndarray, loudness.Levels]:
