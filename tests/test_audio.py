@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -191,11 +192,11 @@ def test_render_offline_then_upgrade_exactly_those(station, data_dir, fake_googl
     assert sorted(new.values()) == ["gtts"] * 3
     # the gTTS clip made first was not touched, and the playing side now finds gTTS clips
     assert set(before) <= set(after)
-    from loa.station.wiring import chain_for, clip_makers, renderer_for
+    from loa.station.wiring import ChildRendering
     from loa.schedule import load_program_bulletins, load_schedule
 
     sched = load_schedule(station)
-    _, at_air = clip_makers(renderer_for(sched.station, chain_for(sched.station)))
+    at_air = ChildRendering(station, sched.station).at_air
     assert {at_air(b).engine for b in load_program_bulletins(sched)["kstthc-2026"]} == {"gtts"}
     assert bfile.read_text(encoding="utf-8") == text  # rendering never edits bulletins
 
@@ -223,13 +224,29 @@ if __name__ == "__main__":
     render_many(r, texts)
     print("done", flush=True)
 """, encoding="utf-8")
-    for delay in (1.5, 3.0, 4.5, 6.0):
+    def indexed() -> int:
+        try:
+            db = sqlite3.connect(f"file:{store_dir / 'index.sqlite3'}?mode=ro", uri=True)
+            try:
+                return db.execute("SELECT count(*) FROM clips").fetchone()[0]
+            finally:
+                db.close()
+        except sqlite3.OperationalError:  # not made yet, or busy for a moment
+            return 0
+
+    # Each round resumes the last one's store and is killed once it has indexed more
+    # clips, before the 19th: always in the middle of rendering, never after it.
+    for k in (1, 6, 11, 16):
         proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                                 start_new_session=True)
         assert proc.stdout.readline().strip() == b"start"
-        time.sleep(delay)
+        deadline = time.monotonic() + 240
+        while indexed() < k and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proc.poll() is None, "the renderer finished before it could be killed"
         os.killpg(proc.pid, signal.SIGKILL)  # the renderer and its worker processes
-        proc.wait()
+        assert proc.wait() == -signal.SIGKILL  # killed, not finished
+        assert k <= indexed() < 19
         store = ClipStore(store_dir)
         assert store.check() == []  # every indexed clip decodes, is whole, is not silent
         store.close()
@@ -274,3 +291,21 @@ def test_clips_cli_list_check_play_prune(station, data_dir, monkeypatch, capsys)
     clip.write_bytes(clip.read_bytes()[:2000] + b"\0" * (clip.stat().st_size - 2000))
     assert main(["clips", "check"]) == 2
     assert "hỏng" in capsys.readouterr().err
+
+
+def test_clip_store_says_why_in_vietnamese(tmp_path):
+    import errno
+
+    from loa.audio.cache import reason_vi
+
+    r = Renderer(EngineChain([EspeakEngine()]), ClipStore(tmp_path), str.strip, AudioSettings())
+    clip = r.render("Bà con chú ý.").clip
+    clip.path.unlink()
+    clip.path.mkdir()  # the clip's file became a folder: the real OS error, told in Vietnamese
+    assert r.store.verify(clip) == "không đọc được tệp (đây là một thư mục, cần một tệp)"
+    assert reason_vi(sqlite3.OperationalError("database is locked")) == (
+        "chỉ mục đang bị chương trình khác khóa")
+    assert reason_vi(OSError(errno.ENOSPC, "No space left on device")) == (
+        "đĩa đã đầy, không ghi được")
+    assert reason_vi(OSError(errno.EXDEV, "Invalid cross-device link")) == (
+        "lỗi hệ thống: Invalid cross-device link")  # unknown to loa: kept, said as such

@@ -226,3 +226,80 @@ def test_schedule_with_piper_needs_its_model(tmp_path, capsys):
                          "  speed: 1.0", "  speed: 1.0\n  piper_model: voices/vi_VN-tiny-low.onnx"),
                      encoding="utf-8")
     assert main(["validate", str(sched)]) == 0
+
+
+def _counting_espeak(tmp_path):
+    """The real espeak-ng behind a shim that counts its runs."""
+    import shutil
+    import stat
+
+    log = tmp_path / "runs.log"
+    shim = tmp_path / "espeak-ng"
+    shim.write_text(f"#!/bin/sh\necho run >> {log}\nexec {shutil.which('espeak-ng')} \"$@\"\n",
+                    encoding="utf-8")
+    shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
+    return str(shim), lambda: len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_one_espeak_run_per_clip_and_the_intro_once(tmp_path):
+    from loa.audio import AudioSettings, ClipStore, Renderer
+    from loa.audio.render import sentences
+
+    exe, runs = _counting_espeak(tmp_path)
+    r = Renderer(EngineChain([EspeakEngine(executable=exe, backend="exe")]),
+                 ClipStore(tmp_path / "clips"), str.strip, AudioSettings(),
+                 intro="Đài truyền thanh xã xin thông báo.")
+    first = "Bà con chú ý. Ngày mai cắt điện. Xin cảm ơn!"
+    assert len(sentences(first)) == 3
+    r.render(first)
+    assert runs() == 2  # the body in one run, the intro in one
+    r.render("Họp tổ dân phố lúc bảy giờ. Mời bà con đến đúng giờ.")
+    assert runs() == 3  # the intro was already said in this run
+
+
+def test_one_call_sounds_like_sentences_joined_with_the_gap():
+    from loa.audio.produce import speech_track
+    from loa.audio.render import sentences
+    from loa.audio.settings import TRIM_KEEP_S, AudioSettings
+
+    text = ("Kính thưa bà con nhân dân! Ủy ban xã thông báo lịch tiêm phòng. Bà con đưa trẻ "
+            "đến trạm y tế: mang theo sổ tiêm. Xin cảm ơn bà con đã lắng nghe.")
+    settings, engine = AudioSettings(), EspeakEngine("north")
+    parts = sentences(text)
+    separate = speech_track([engine.synthesize(s) for s in parts], settings)
+    gap = settings.sentence_gap_s + 2 * TRIM_KEEP_S
+    whole = speech_track([engine.synthesize_sentences(parts, gap)], settings)
+    assert abs(len(whole) - len(separate)) / len(separate) < 0.03
+    # another gap goes through SSML breaks: longer by about the extra pauses
+    wide = speech_track([engine.synthesize_sentences(parts, gap + 0.5)], settings)
+    assert 0.5 * 3 * 0.7 < (len(wide) - len(whole)) / 44100 < 0.5 * 3 * 1.5
+
+
+def test_ssml_text_is_escaped_and_the_library_reads_it_too():
+    parts = ["Giá 5 < 7 & rẻ.", "Hết <b>giờ</b>."]
+    exe = decode(EspeakEngine(backend="exe").synthesize_sentences(parts, 1.0))
+    lib = decode(EspeakEngine(backend="library").synthesize_sentences(parts, 1.0))
+    plain = decode(EspeakEngine(backend="exe").synthesize_sentences(parts, 0.45))
+    for x in (exe, lib):
+        assert np.sqrt(np.mean(x**2)) > 0.01
+        assert len(x) > len(plain) + 0.3 * 44100  # the break was heard, the text read
+    assert abs(len(exe) - len(lib)) / len(exe) < 0.1
+
+
+def test_engines_have_vietnamese_labels():
+    from loa.voice import engine_label_vi
+    from loa.voice.piper_engine import PiperEngine
+
+    assert EspeakEngine().label_vi == engine_label_vi("espeak") == "espeak-ng (ngoại tuyến)"
+    assert GttsEngine().label_vi == engine_label_vi("gtts") == "Google (trực tuyến)"
+    assert PiperEngine("x.onnx").label_vi == engine_label_vi("piper")
+    assert engine_label_vi("la") == "la"
+
+
+def test_engine_errors_in_vietnamese_for_the_officer():
+    engine = GttsEngine(timeout=2, endpoint=f"http://127.0.0.1:{free_port()}/x", attempts=1)
+    with pytest.raises(EngineError) as exc:
+        engine.synthesize("xin chào")
+    assert exc.value.message_vi == "bộ đọc Google (trực tuyến) không kết nối được"
+    assert EngineError("chain", "broken", "no engine to try").message_vi == (
+        "không bộ đọc nào đọc được")

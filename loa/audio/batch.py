@@ -3,26 +3,22 @@ subprocess), production in processes (it is numpy work, bound by the CPU)."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from loa.audio import loudness
 from loa.audio.cache import Clip, ClipError
-from loa.audio.produce import assemble
 from loa.audio.render import Renderer, Spoken
 from loa.audio.settings import AudioSettings
 from loa.voice.engine import Engine, EngineError, Speech
+
+if TYPE_CHECKING:  # numpy and scipy load in the workers that make clips
+    from concurrent.futures import Future
+
+    import numpy as np
+
+    from loa.audio import loudness
 
 
 @dataclass
@@ -37,8 +33,16 @@ class Outcome:
 
 def _produce(body: list[Speech], intro: list[Speech], outro: list[Speech],
              settings: AudioSettings) -> tuple[np.ndarray, loudness.Levels]:
-    samples = assemble(body, settings, intro, outro)
-    return samples, loudness.measure(samples.astype(np.float32) / 32767.0, settings.rate)
+    from loa.audio.produce import assemble_measured  # scipy: only where clips are made
+
+    return assemble_measured(body, settings, intro, outro)
+
+
+def _warm(rate: int) -> None:
+    """A worker loads scipy and designs its filters while the engines speak."""
+    from loa.audio.produce import warm
+
+    warm(rate)
 
 
 def render_many(renderer: Renderer, texts: list[str], *, upgrade: bool = False,
@@ -62,13 +66,22 @@ def render_many(renderer: Renderer, texts: list[str], *, upgrade: bool = False,
             todo.append((out, None))
     if not todo:
         return list(outcomes.values())
+    import multiprocessing  # pools only when there is something to make
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+
     processes = processes or max(1, min(len(todo), os.cpu_count() or 1))
     # Not fork: a worker forked while a thread runs espeak-ng would inherit that pipe,
     # and the parent would wait forever for its end.
     context = multiprocessing.get_context(
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
+    if context.get_start_method() == "forkserver":
+        # Workers fork from a server that loaded scipy once, rather than each loading it
+        # (seconds on a Pi). Takes effect if this process had no forkserver yet.
+        context.set_forkserver_preload(["loa.audio.produce"])
     with ThreadPoolExecutor(threads) as speakers, \
             ProcessPoolExecutor(processes, mp_context=context) as cpu:
+        for _ in range(processes):
+            cpu.submit(_warm, renderer.settings.rate)
         speaking: dict[Future, tuple[Outcome, list[Engine] | None]] = {
             speakers.submit(renderer.speak, out.text, engines): (out, engines)
             for out, engines in todo

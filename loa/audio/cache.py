@@ -22,10 +22,12 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from loa.audio.wav import parse_wav, read_wav, read_wav_comment, write_wav
+
+if TYPE_CHECKING:  # numpy loads where samples are handled, not to look a clip up
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +86,40 @@ def clip_key(text: str, engine: str, voice: str, speed: float, settings_fingerpr
 
 def validate_samples(samples: np.ndarray, rate: int, frames: int) -> str | None:
     """Why these samples are not a usable clip (Vietnamese, for the officer), or None."""
+    import numpy as np
+
     if len(samples) != frames:
         return f"dài {len(samples)} mẫu, lẽ ra {frames} mẫu"
     if frames < rate * 0.2:
         return "ngắn hơn 0,2 giây"
-    rms = float(np.sqrt(np.mean((samples.astype(np.float64) / 32768.0) ** 2)))
+    x = samples.astype(np.float32) / np.float32(32768.0)
+    rms = float(np.sqrt(np.dot(x, x) / len(x)))  # no float64 copy: clips are long
     if rms < 10 ** (-50 / 20):
         return "im lặng, không có tiếng"
     return None
+
+
+_SQLITE_VI = (("locked", "chỉ mục đang bị chương trình khác khóa"),
+              ("full", "ổ đĩa đã đầy"), ("readonly", "ổ đĩa chỉ cho đọc"),
+              ("unable to open", "không mở được tệp chỉ mục"),
+              ("disk i/o", "lỗi đọc ghi trên đĩa"), ("malformed", "dữ liệu hỏng"),
+              ("not a database", "không phải tệp cơ sở dữ liệu"))
+
+
+def reason_vi(exc: BaseException) -> str:
+    """Why a file or index operation failed, in words for the officer; the system's own
+    (English) words only when loa does not know them, after "lỗi hệ thống"."""
+    from loa.fsio import os_error_vi
+
+    if isinstance(exc, OSError) and (said := os_error_vi(exc)):
+        return said
+    text = str(exc)
+    if isinstance(exc, sqlite3.Error):
+        for key, vi in _SQLITE_VI:
+            if key in text.lower():
+                return vi
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else text
+    return f"lỗi hệ thống: {detail}"
 
 
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
@@ -140,7 +168,7 @@ class ClipStore:
             with self._lock:
                 self._open()
         except sqlite3.Error as exc:  # a read-only or full disk: the officer must act
-            raise LoaError(f"không mở được chỉ mục đoạn âm thanh ({exc}).",
+            raise LoaError(f"không mở được chỉ mục đoạn âm thanh ({reason_vi(exc)}).",
                            self.index_path) from None
 
     # --- the index, and its repair ------------------------------------------------------
@@ -324,8 +352,10 @@ class ClipStore:
 
     def verify(self, clip: Clip, full: bool = False) -> str | None:
         """Why this clip must not go on air (Vietnamese), or None. Always: the file is the
-        one indexed (size, sha256). full, or no sha256 recorded: it decodes, has the
-        length and rate indexed, and is not silent."""
+        one indexed (size, sha256). full, or no sha256 recorded: a file that is not the
+        one indexed is decoded to say why, and one with no sha256 must decode, have the
+        length and rate indexed, and not be silent (a file whose sha256 matches was
+        checked so before it was indexed)."""
         row = self._sql(lambda db: db.execute(
             "SELECT frames, rate, bytes, sha256 FROM clips WHERE key=?",
             (clip.hash,)).fetchone())
@@ -337,14 +367,14 @@ class ClipStore:
         except FileNotFoundError:
             return "mất tệp"
         except OSError as exc:
-            return f"không đọc được tệp ({exc.strerror or exc})"
+            return f"không đọc được tệp ({reason_vi(exc)})"
         if len(data) != size:
             return "kích thước tệp khác lúc tạo"
         changed = bool(digest) and hashlib.sha256(data).hexdigest() != digest
         if changed and not full:
             return "nội dung tệp khác lúc tạo"
-        if not (full or not digest):
-            return None
+        if digest and not changed:
+            return None  # the very bytes that passed the full check when they were indexed
         try:
             samples, got_rate, _ = parse_wav(data)
             problem = (f"tần số lấy mẫu {got_rate} Hz, lẽ ra {rate} Hz" if got_rate != rate
@@ -377,7 +407,7 @@ class ClipStore:
             free = shutil.disk_usage(self.folder).free
         except OSError as exc:
             raise ClipError(f"không xem được chỗ trống của {self.folder}: "
-                            f"{exc.strerror or exc}") from None
+                            f"{reason_vi(exc)}") from None
         if free - need < self.reserve:
             raise ClipError(
                 f"không lưu đoạn âm thanh: ổ đĩa chứa {self.folder} còn {free / 1e6:.0f} MB "
@@ -388,7 +418,7 @@ class ClipStore:
             back, back_rate = read_wav(path)
         except OSError as exc:
             raise ClipError(f"không ghi được đoạn âm thanh {path}: "
-                            f"{exc.strerror or exc}") from None
+                            f"{reason_vi(exc)}") from None
         problem = validate_samples(back, rate, len(samples)) or (
             None if back_rate == rate else f"tần số lấy mẫu {back_rate} Hz")
         if problem:
@@ -404,7 +434,7 @@ class ClipStore:
             self._sql(lambda db: db.execute(
                 "INSERT OR REPLACE INTO clips VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row))
         except (OSError, sqlite3.OperationalError) as exc:  # e.g. the disk filled meanwhile
-            raise ClipError(f"không ghi được đoạn âm thanh {path}: {exc}") from None
+            raise ClipError(f"không ghi được đoạn âm thanh {path}: {reason_vi(exc)}") from None
         return Clip(path, key, engine, voice, round(len(samples) / rate, 4),
                     engine != preferred, lufs, true_peak)
 

@@ -7,6 +7,7 @@ ceiling, so every clip sounds equally loud on every horn.
 
 from __future__ import annotations
 
+import functools
 import io
 from math import gcd
 
@@ -15,7 +16,7 @@ from scipy.signal import butter, resample_poly, sosfilt
 
 from loa.audio import loudness
 from loa.audio.chime import make_chime
-from loa.audio.settings import PRESETS, RATE, AudioSettings  # noqa: F401 - re-exported
+from loa.audio.settings import PRESETS, RATE, TRIM_KEEP_S, AudioSettings  # noqa: F401
 from loa.audio.wav import parse_wav
 from loa.voice.engine import Speech
 
@@ -43,7 +44,7 @@ def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     return resample_poly(x, dst // g, src // g).astype(np.float32)
 
 
-def trim_silence(x: np.ndarray, rate: int, threshold_dbfs: float, keep_s: float = 0.05):
+def trim_silence(x: np.ndarray, rate: int, threshold_dbfs: float, keep_s: float = TRIM_KEEP_S):
     """Cut leading/trailing stretches below the threshold, keeping a short margin."""
     if len(x) == 0:
         return x
@@ -96,29 +97,67 @@ def speech_track(parts: list[Speech], settings: AudioSettings) -> np.ndarray:
 def assemble(body: list[Speech], settings: AudioSettings, intro: list[Speech] | None = None,
              outro: list[Speech] | None = None) -> np.ndarray:
     """chime, intro, body, outro as int16 mono, levelled to the station's loudness."""
+    return assemble_measured(body, settings, intro, outro)[0]
+
+
+@functools.lru_cache(maxsize=4)
+def _chime(rate: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """The chime, its K-weighted power and its loudness (the same in every clip)."""
+    chime = make_chime(rate)
+    power = loudness.k_weighted_power(chime, rate)
+    return chime, power, loudness.power_lufs(power, rate)
+
+
+def warm(rate: int) -> None:
+    """Design the filters and the chime for this rate now, before the first clip."""
+    loudness.k_weighted_power(np.zeros(1, dtype=np.float32), rate)
+    _chime(rate)
+
+
+def assemble_measured(body: list[Speech], settings: AudioSettings,
+                      intro: list[Speech] | None = None, outro: list[Speech] | None = None
+                      ) -> tuple[np.ndarray, loudness.Levels]:
+    """assemble, and the clip's levels as measured once it was levelled.
+
+    Each part is K-weighted once, to level it; the clip's own measurement is those
+    measurements put end to end (K-weighting is linear, and 0.6 s of silence between parts
+    empties the filters), unless the horn preset filters the whole clip."""
     rate = settings.rate
     speech = speech_track(body, settings)
     if len(speech) == 0:
         raise ValueError("the engine returned silence")
     gap = np.zeros(int(rate * settings.part_gap_s), dtype=np.float32)
-    voice_parts = [speech_track(intro, settings) if intro else None, speech,
-                   speech_track(outro, settings) if outro else None]
     # Level each spoken part alike first, so the intro is not louder than the body.
-    ref = loudness.integrated_lufs(speech, rate)
+    speech_power = loudness.k_weighted_power(speech, rate)
+    ref = loudness.power_lufs(speech_power, rate)
     parts: list[np.ndarray] = []
+    powers: list[np.ndarray] = []
+    quiet = np.zeros(len(gap))
+
+    def add(part: np.ndarray, power: np.ndarray, gain_db: float) -> None:
+        gain = 10 ** (gain_db / 20) if np.isfinite(gain_db) else 1.0
+        parts.extend([part * np.float32(gain), gap])
+        powers.extend([power * gain**2, quiet])
+
     if settings.chime:
-        chime = make_chime(rate)
-        chime *= 10 ** ((ref - loudness.integrated_lufs(chime, rate) - 3) / 20)  # a bit under
-        parts += [chime, gap]
-    for part in voice_parts:
+        chime, chime_power, chime_lufs = _chime(rate)
+        add(chime, chime_power, ref - chime_lufs - 3)  # a bit under the voice
+    for words in (intro, None, outro):
+        if words is None:
+            add(speech, speech_power, 0.0)
+            continue
+        part = speech_track(words, settings) if words else None
         if part is None or len(part) == 0:
             continue
-        lufs = loudness.integrated_lufs(part, rate)
-        if np.isfinite(lufs) and np.isfinite(ref):
-            part = part * np.float32(10 ** ((ref - lufs) / 20))
-        parts += [part, gap]
+        power = loudness.k_weighted_power(part, rate)
+        add(part, power, ref - loudness.power_lufs(power, rate))
     clip = np.concatenate(parts)
+    clip_power: np.ndarray | None = np.concatenate(powers)
     if settings.preset == "horn":
-        clip = horn_preset(clip, rate)
-    clip = loudness.normalize(clip, rate, settings.target_lufs, settings.ceiling_dbtp)
-    return to_int16(clip)
+        clip, clip_power = horn_preset(clip, rate), None
+    clip, levels = loudness.normalize_measured(clip, rate, settings.target_lufs,
+                                               settings.ceiling_dbtp, power=clip_power)
+    samples = to_int16(clip)
+    if levels is None:  # too short or silent to level: say what it is
+        levels = loudness.measure(samples.astype(np.float32) / 32767.0, rate)
+    return samples, levels

@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from loa.audio.cache import Clip, ClipStore, clip_key
-from loa.audio.settings import AudioSettings
+from loa.audio.settings import TRIM_KEEP_S, AudioSettings
 from loa.voice.chain import EngineChain
 from loa.voice.engine import Engine, EngineError, Speech
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…;:])\s+(?=\S)")
 
@@ -81,19 +83,19 @@ class Renderer:
         """Network/subprocess part: synthesize every sentence with one engine."""
         spoken = self.normalize(text)
         parts = sentences(spoken)
+        # An engine reading a whole part at once pauses as speech_track would join the
+        # sentences: the gap plus the margin trim_silence keeps on each side.
+        gap = self.settings.sentence_gap_s + 2 * TRIM_KEEP_S
         result = self.chain.synthesize_all(
-            [parts, sentences(self.intro), sentences(self.outro)], engines)
+            [parts, sentences(self.intro), sentences(self.outro)], engines, gap_s=gap)
         body, intro, outro = result.speeches
         return spoken, Spoken(result.engine, body, intro, outro), result.failures
 
     def produce(self, spoken: Spoken):
         """CPU part: chime, intro, body, outro, levelled (scipy loads here, not before)."""
-        from loa.audio import loudness
-        from loa.audio.produce import assemble
+        from loa.audio.produce import assemble_measured
 
-        samples = assemble(spoken.body, self.settings, spoken.intro, spoken.outro)
-        return samples, loudness.measure(samples.astype(np.float32) / 32767.0,
-                                         self.settings.rate)
+        return assemble_measured(spoken.body, self.settings, spoken.intro, spoken.outro)
 
     def store_clip(self, spoken_text: str, spoken: Spoken, samples: np.ndarray,
                    levels) -> Clip:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 RATE = 44100
 PRESETS = ("none", "horn")
+TRIM_KEEP_S = 0.05  # quiet kept at each end of trimmed speech
 
 
 @dataclass(frozen=True)

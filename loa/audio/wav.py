@@ -5,10 +5,12 @@ from __future__ import annotations
 import struct
 import wave
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from loa.fsio import atomic_open
+
+if TYPE_CHECKING:  # numpy loads when samples are read or written, not to look a clip up
+    import numpy as np
 
 
 def parse_wav(data: bytes) -> tuple[np.ndarray, int, int]:
@@ -17,6 +19,8 @@ def parse_wav(data: bytes) -> tuple[np.ndarray, int, int]:
     espeak-ng --stdout writes 0x7ffff000 as the data size because it streams, so the
     chunk sizes are trusted only as far as the bytes go.
     """
+    import numpy as np
+
     if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise ValueError("not a RIFF/WAVE stream")
     pos, rate, channels, bits = 12, 0, 0, 0
@@ -44,6 +48,8 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
 
 def write_wav(path: str | Path, samples: np.ndarray, rate: int, comment: str = "") -> None:
     """Write mono int16 atomically; `comment` goes into a LIST/INFO ICMT chunk."""
+    import numpy as np
+
     pcm = np.asarray(samples, dtype=np.int16)
     with atomic_open(path, "wb") as fh:
         with wave.open(fh, "wb") as w:

@@ -7,15 +7,18 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loa import settings
 from loa.audio.cache import Clip
 from loa.audio.render import Renderer
 from loa.clock import Clock
-from loa.player.sinks import Sink, SoundDeviceSink, WavDirSink, output_devices
 from loa.schedule.model import Station
 from loa.script.bulletin import Bulletin
 from loa.voice import EngineChain, default_chain
+
+if TYPE_CHECKING:  # the player (APScheduler) loads only where something plays
+    from loa.player.sinks import Sink
 
 log = logging.getLogger(__name__)
 
@@ -180,24 +183,6 @@ class ChildRendering:
         return clip
 
 
-def clip_makers(renderer: Renderer) -> tuple[Callable[[Bulletin], Clip], Callable[[Bulletin], Clip]]:
-    """(ahead, at_air): ahead of air time render with the whole chain; at air time use
-    what is in the store, or read it offline: never wait on the internet on air. A clip
-    that fails its check (full ahead, content hash at air) is made again."""
-
-    def ahead(bulletin: Bulletin) -> Clip:
-        clip = renderer.lookup(bulletin.text, verify="full")
-        return clip if clip is not None else renderer.render(bulletin.text).clip
-
-    def at_air(bulletin: Bulletin) -> Clip:
-        clip = renderer.lookup(bulletin.text)
-        if clip is None:
-            clip = renderer.render(bulletin.text, renderer.offline()).clip
-        return clip
-
-    return ahead, at_air
-
-
 def relays_for(station: Station, clock: Clock):
     from loa.player.relays import GpioRelays, NoRelays
 
@@ -206,6 +191,8 @@ def relays_for(station: Station, clock: Clock):
 
 def sink_factory(kind: str, wav_dir: Path | None) -> tuple[Callable[[str], Sink], str]:
     """kind: auto | device | wav. Returns the factory and a Vietnamese note for the officer."""
+    from loa.player.sinks import SoundDeviceSink, WavDirSink, output_devices
+
     if kind == "auto":
         kind = "device" if output_devices() else "wav"
     if kind == "device":

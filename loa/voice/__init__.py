@@ -1,11 +1,9 @@
 """Stage 3: text to speech, through a chain of engines (online first, offline always)."""
 
 from loa.voice.chain import ChainResult, EngineChain
-from loa.voice.engine import Engine, EngineError, Speech
+from loa.voice.engine import Engine, EngineError, Speech, engine_label_vi
 from loa.voice.espeak import EspeakEngine
 from loa.voice.google import GttsEngine
-
-ENGINES = ("gtts", "espeak", "piper")
 
 
 def default_chain(voice: str = "north", speed: float = 1.0, gtts_timeout: float = 10.0,
@@ -39,4 +37,5 @@ __all__ = [
     "GttsEngine",
     "Speech",
     "default_chain",
+    "engine_label_vi",
 ]

@@ -28,6 +28,13 @@ class ChainResult:
         return bool(self.failures)
 
 
+def _say(engine: Engine, group: list[str], gap_s: float | None) -> list[Speech]:
+    whole = getattr(engine, "synthesize_sentences", None)
+    if gap_s is None or whole is None or not group:
+        return [engine.synthesize(t) for t in group]
+    return [whole(group, gap_s)]  # one process start per clip, not one per sentence
+
+
 class EngineChain:
     """After an online engine fails for other than the text itself, skip it for `cooldown` s
     so a batch of bulletins does not wait out one timeout each."""
@@ -44,9 +51,13 @@ class EngineChain:
         batch = self.synthesize_all([[text]])
         return ChainResult(batch.speeches[0][0], batch.failures)
 
-    def synthesize_all(self, groups: list[list[str]], engines: list[Engine] | None = None
-                       ) -> ChainBatch:
-        """Every text of every group from ONE engine: the first that says them all."""
+    def synthesize_all(self, groups: list[list[str]], engines: list[Engine] | None = None,
+                       gap_s: float | None = None) -> ChainBatch:
+        """Every text of every group from ONE engine: the first that says them all.
+
+        gap_s: an engine that can read a whole group in one call (synthesize_sentences)
+        does so, `gap_s` between its texts, and gives one Speech for the group; the
+        others give one Speech per text."""
         failures: list[EngineError] = []
         now = self.clock.now().timestamp()
         for engine in engines if engines is not None else self.engines:
@@ -55,7 +66,7 @@ class EngineChain:
                 failures.append(EngineError(engine.name, "offline", "skipped: failed recently"))
                 continue
             try:
-                speeches = [[engine.synthesize(t) for t in group] for group in groups]
+                speeches = [_say(engine, group, gap_s) for group in groups]
             except EngineError as exc:
                 log.warning("engine %s failed (%s): %s", engine.name, exc.kind, exc.detail)
                 failures.append(exc)

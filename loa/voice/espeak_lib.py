@@ -15,6 +15,7 @@ from loa.voice.engine import EngineError, Speech
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _ESPEAK_RATE = 1
 _CHARS_UTF8 = 1
+_SSML = 0x10
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
                              ctypes.c_void_p)
 
@@ -59,14 +60,15 @@ class _Library:
                 cls._instance = cls()
             return cls._instance
 
-    def synthesize(self, text: str, voice: str, wpm: int) -> bytes:
+    def synthesize(self, text: str, voice: str, wpm: int, ssml: bool = False) -> bytes:
         with self.lock:
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise EngineError("espeak", "broken", f"no espeak-ng voice {voice!r}")
             self.lib.espeak_SetParameter(_ESPEAK_RATE, wpm, 0)
             self._chunks = []
             data = text.encode("utf-8") + b"\0"
-            err = self.lib.espeak_Synth(data, len(data), 0, 0, 0, _CHARS_UTF8, None, None)
+            flags = _CHARS_UTF8 | (_SSML if ssml else 0)
+            err = self.lib.espeak_Synth(data, len(data), 0, 0, 0, flags, None, None)
             self.lib.espeak_Synchronize()
             if err != 0:
                 raise EngineError("espeak", "broken", f"espeak_Synth error {err}")
@@ -80,17 +82,9 @@ class _Library:
         return buf.getvalue()
 
 
-def library_available() -> bool:
-    try:
-        import espeakng_loader  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def synthesize(text: str, voice: str, wpm: int) -> Speech:
+def synthesize(text: str, voice: str, wpm: int, ssml: bool = False) -> Speech:
     try:
         lib = _Library.get()
     except OSError as exc:
         raise EngineError("espeak", "broken", f"cannot load libespeak-ng: {exc}") from None
-    return Speech(lib.synthesize(text, voice, wpm), "wav", "espeak", voice)
+    return Speech(lib.synthesize(text, voice, wpm, ssml), "wav", "espeak", voice)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 
-from loa.voice.engine import EngineError, Speech
+from loa.voice.engine import LABELS_VI, EngineError, Speech
 
 GTTS_PATH = "_/TranslateWebserverUi/data/batchexecute"
 
@@ -30,6 +30,7 @@ def _client_class():
 
 class GttsEngine:
     name = "gtts"
+    label_vi = LABELS_VI["gtts"]
     online = True
 
     def __init__(

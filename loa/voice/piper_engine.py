@@ -11,11 +11,12 @@ import threading
 import wave
 from pathlib import Path
 
-from loa.voice.engine import EngineError, Speech
+from loa.voice.engine import LABELS_VI, EngineError, Speech
 
 
 class PiperEngine:
     name = "piper"
+    label_vi = LABELS_VI["piper"]
     online = False
 
     def __init__(self, model: str | Path, speed: float = 1.0):
