@@ -105,8 +105,8 @@ def _stamps(folder: Path) -> dict[str, tuple[int, int]]:
 
 def _key_of(rig: Path, bid: str) -> str:
     """The clip key of a bulletin, as the station's renderer computes it."""
-    from loa.station.wiring import chain_for, renderer_for
     from loa.schedule import load_schedule
+    from loa.station.wiring import chain_for, renderer_for
 
     station = load_schedule(rig / "station" / "schedule.yaml").station
     renderer = renderer_for(station, chain_for(station), _clips(rig))

@@ -13,12 +13,7 @@ def add_parser(sub) -> None:
 
 
 def show(args) -> int:
-    from loa.errors import LoaError
-    from loa.schedule.config import effective_yaml
-    from loa.schedule.load import read_schedule
+    from loa import station as svc
 
-    config, problems = read_schedule(args.schedule)
-    if problems:
-        raise LoaError.many(sorted(problems, key=lambda p: p.line or 0))
-    sys.stdout.write(effective_yaml(config))
+    sys.stdout.write(svc.effective_config(args.schedule))
     return 0

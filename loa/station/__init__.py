@@ -32,7 +32,7 @@ from loa.station.bulletins import (
     show_bulletin,
 )
 from loa.station.calendar import PlannedItem, PlannedSession, export_ics, preview, upcoming
-from loa.station.core import LoadedStation, Validation, load_station, validate
+from loa.station.core import LoadedStation, Validation, effective_config, load_station, validate
 from loa.station.emergency import Sent, send_emergency
 from loa.station.logs import (
     Names,
@@ -55,6 +55,7 @@ __all__ = [
     "Names", "PlannedItem", "PlannedSession", "PlayView", "RenderResult", "Reported", "Said",
     "Sent", "Validation",
     "approve_bulletins", "check_clips", "daemon_status", "draft_bulletins", "edit_bulletin",
+    "effective_config",
     "export_ics", "export_log", "find_clip", "list_bulletins", "list_clips", "load_station",
     "log_filter", "make_report", "names_for", "needed_bulletins", "period_of", "plan_text",
     "play_clip", "preview", "prune_clips", "query_events", "query_plays", "read_plan",

@@ -105,3 +105,16 @@ def validate(path: str | Path, clock: Clock | None = None) -> Validation:
     problems = [Problem(p, station.path)
                 for p in check_limits(station.schedule, station.bulletins, now=now)]
     return Validation(station, problems, edited_after_approval(station.schedule))
+
+
+def effective_config(path: str | Path) -> str:
+    """The configuration the station really runs with, as YAML, defaults marked
+    ("# mặc định"); every error of the file at once as one LoaError."""
+    from loa.errors import LoaError
+    from loa.schedule.config import effective_yaml
+    from loa.schedule.load import read_schedule
+
+    config, problems = read_schedule(path)
+    if problems:
+        raise LoaError.many(sorted(problems, key=lambda p: p.line or 0))
+    return effective_yaml(config)
