@@ -7,6 +7,7 @@ two, so `jump()` moves the wall clock only, while `sleep()`/`advance()` move bot
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -41,6 +42,7 @@ class FakeClock:
         self._start = start
         self._machine: time_machine.travel | None = None
         self._traveller: time_machine.Traveller | None = None
+        self._at_stop: list = []
 
     # --- travel mode life cycle --------------------------------------------------------
 
@@ -50,7 +52,15 @@ class FakeClock:
             self._traveller = self._machine.start()
         return self
 
+    def at_stop(self, action) -> None:
+        """Run `action` before the travel ends: a scheduler still running when the process
+        clock springs back to the real date would replay every 1 s tick in between."""
+        self._at_stop.append(action)
+
     def stop(self) -> None:
+        while self._at_stop:
+            with contextlib.suppress(Exception):
+                self._at_stop.pop()()
         if self._machine is not None:
             self._machine.stop()
             self._machine = self._traveller = None

@@ -371,18 +371,30 @@ class DaemonRig:
                              self.trust)
         self.daemon = Daemon(load, self.player, clock, self.store,
                              control_dir=tmp / "control", trust=self.trust)
+        self._down = False
+        if hasattr(clock, "at_stop"):
+            clock.at_stop(self.shutdown)
 
-    def due(self) -> list:
-        """Occurrences whose job should have run by now and have not finished."""
+    def busy(self) -> bool:
+        """An occurrence that should have started by now has not finished, a job is due,
+        or the player is on air."""
         now = self.clock.now()
-        return [o for o in self.daemon.pending() if o.at - self.player.lead <= now]
+        if any(o.at - self.player.lead <= now for o in self.daemon.pending()):
+            return True
+        if any(j.id not in ("watch", "refresh") and j.next_run_time is not None
+               and j.next_run_time <= now for j in self.daemon.scheduler.get_jobs()):
+            return True
+        # The one private look: a job that fires while a re-plan is under way is marked
+        # done at once (KeyError in Daemon._run_job) while its re-planned twin still plays.
+        lock = getattr(self.player, "_lock", None)
+        return bool(lock is not None and lock.locked())
 
     def go(self, when: datetime, settle: float = 0.0) -> None:
         """Set the wall clock (a jump, as NTP or a power cut would), then let due jobs run."""
         self.clock.move_to(when)
         self.daemon.watch()  # what the 1 s watcher would do next
         self.daemon.scheduler.wakeup()  # APScheduler waits on real time: look again now
-        wait_for(lambda: not self.due(), 20)
+        wait_for(lambda: not self.busy(), 20)
         if settle:
             time.sleep(settle)
 
@@ -402,6 +414,14 @@ class DaemonRig:
     def beat(self) -> dict:
         return json.loads((self.tmp / "control" / "daemon.json").read_text(encoding="utf-8"))
 
+    def shutdown(self) -> None:
+        """Stop the daemon (once), leaving its log open to look at."""
+        if not self._down:
+            self._down = True
+            self.daemon.shutdown()
+
     def close(self) -> None:
-        self.daemon.shutdown()
-        self.store.close()
+        try:
+            self.shutdown()
+        finally:
+            self.store.close()

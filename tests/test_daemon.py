@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta
 
 from fakeclock import FakeClock
-from helpers import MONDAY, wait_for
+from helpers import MONDAY
 
 from loa.player import WavDirSink
 
