@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import FakeGoogle, espeak_mp3, start_pulse, stop_pulse  # noqa: E402
+from helpers import DaemonRig, FakeGoogle, espeak_mp3, start_pulse, stop_pulse  # noqa: E402
 
 from loa.settings import SAMPLE_PLANS  # noqa: E402
 
@@ -43,3 +44,20 @@ def pulse(tmp_path_factory):
 @pytest.fixture
 def plans() -> Path:
     return SAMPLE_PLANS
+
+
+@pytest.fixture
+def rig(tmp_path):
+    """rig(clock, sink=..., synced=..., store=...): the real daemon in this process on the
+    station of helpers.write_station, in tmp_path; every one made is shut down after."""
+    made: list[DaemonRig] = []
+
+    def make(clock, **kw) -> DaemonRig:
+        r = DaemonRig(tmp_path, clock, **kw)
+        made.append(r)
+        return r
+
+    yield make
+    for r in made:
+        with contextlib.suppress(Exception):
+            r.close()

@@ -10,22 +10,32 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import numpy as np
 import pytest
-import time_machine
-from helpers import Recorder, locate
-from test_daemon import MONDAY, Rig
+from fakeclock import FakeClock
+from helpers import (
+    MONDAY,
+    DaemonRig,
+    Recorder,
+    events_in,
+    heartbeat_up,
+    loa,
+    loa_env,
+    locate,
+    one_session_station,
+    rows_in,
+    soon,
+    start_daemon,
+    wait_for,
+)
 
 from loa.audio import read_wav
-from loa.clock import DEFAULT_TZ
 from loa.log import LogStore
 from loa.log.store import ALL
 from loa.player import control
 from loa.report.summary import summarize
-from loa.yamlio import write_yaml
 
 pytestmark = pytest.mark.audio
 
@@ -36,90 +46,27 @@ LONG = ("Từ ngày mùng một tháng tư, bà con có thể nộp hồ sơ đ�
         "cửa của ủy ban nhân dân xã.")
 
 
-def _soon(lead_s: float, run_s: float) -> datetime:
-    """A whole second `lead_s` from now, moved on if a run of `run_s` would cross midnight."""
-    at = (datetime.now(DEFAULT_TZ) + timedelta(seconds=lead_s)).replace(microsecond=0)
-    if at.date() != (at + timedelta(seconds=run_s)).date():
-        at += timedelta(seconds=run_s + 30)
-    return at
-
-
-def _station(folder: Path, at: datetime | None, text: str = SHORT) -> Path:
+def _station(folder, at, text: str = SHORT):
     """Two zones on one device; one session at `at` (None: nothing to play today)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    write_yaml(folder / "bulletins.yaml", {"plan": {"id": "ba-vi-2026"}, "bulletins": [
-        {"id": "IV.2.a", "title": "Dịch vụ công", "status": "approved", "text": text}]})
-    day = at or datetime.now(DEFAULT_TZ) - timedelta(days=2)
-    write_yaml(folder / "schedule.yaml", {
-        "station": {"id": "ba-vi", "name": "Đài truyền thanh xã Ba Vì", "engines": ["espeak"]},
-        "zones": [{"id": "toan-xa", "name": "Toàn xã", "device": "default"},
-                  {"id": "thon-1", "name": "Thôn 1", "device": "default"}],
-        "sessions": [{"id": "s", "name": "Buổi thử", "time": day.strftime("%H:%M:%S"),
-                      "zones": ["toan-xa", "thon-1"]}],
-        "programs": [{"id": "p", "name": "Thử", "bulletins": "bulletins.yaml",
-                      "sessions": ["s"], "from": day.date().isoformat(),
-                      "until": day.date().isoformat()}],
-    })
-    return folder / "schedule.yaml"
-
-
-def _env(pulse, data: Path) -> dict:
-    return {**pulse.env, "LOA_DATA_DIR": str(data)}
+    return one_session_station(folder, at, [text])
 
 
 def _daemon(pulse, data, schedule, *extra):
-    return subprocess.Popen([sys.executable, "-m", "loa", "run", str(schedule), "--sink",
-                             "device", "--no-time-sync", *extra], env=_env(pulse, data),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return start_daemon(loa_env(data, pulse.env), schedule, *extra)
 
 
 def _now(pulse, data, *args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "loa", "now", *args], env=_env(pulse, data),
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def _wait_for(predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
+    return loa(loa_env(data, pulse.env), "now", *args, timeout=timeout)
 
 
 def _store(data):
     return LogStore(data / "loa.sqlite3")
 
 
-def _rows(data):
-    if not (data / "loa.sqlite3").exists():
-        return []
-    store = _store(data)
-    try:
-        return sorted(store.plays(), key=lambda r: r.id)
-    finally:
-        store.close()
-
-
-def _events(data, kind=None):
-    if not (data / "loa.sqlite3").exists():
-        return []
-    store = _store(data)
-    try:
-        return [e for e in reversed(store.events(None)) if kind is None or e[1] == kind]
-    finally:
-        store.close()
-
-
-def _up(data):
-    """The daemon has planned, rendered ahead and written its first heartbeat."""
-    return (data / "control" / "daemon.json").exists()
-
-
 def _reconciled(data, expected: dict[str, int]) -> list:
     """Every scheduled play has exactly one final row, its final status written once.
     `expected`: session -> number of plays."""
-    rows = _rows(data)
+    rows = rows_in(data)
     assert not [r for r in rows if r.status == "playing"]
     assert len({r.play_key for r in rows}) == len(rows)
     counts: dict[str, int] = {}
@@ -145,16 +92,16 @@ def _no_traceback(*texts):
 
 def test_a_second_daemon_refuses_and_the_first_plays_through(pulse, tmp_path):
     data = tmp_path / "data"
-    at = _soon(lead_s=8, run_s=40)
+    at = soon(lead_s=8, run_s=40)
     schedule = _station(tmp_path, at, LONG)
     first = _daemon(pulse, data, schedule, "--until-idle")
     try:
-        assert _wait_for(lambda: any(r.status == "playing" for r in _rows(data)), 40)
-        events = _events(data)
+        assert wait_for(lambda: any(r.status == "playing" for r in rows_in(data)), 40)
+        events = events_in(data)
         began = time.monotonic()
         second = subprocess.run(
             [sys.executable, "-m", "loa", "run", str(schedule), "--sink", "device",
-             "--no-time-sync", "--until-idle"], env=_env(pulse, data), capture_output=True,
+             "--no-time-sync", "--until-idle"], env=loa_env(data, pulse.env), capture_output=True,
             text=True, timeout=30)
         took = time.monotonic() - began
         assert second.returncode == 2
@@ -162,8 +109,8 @@ def test_a_second_daemon_refuses_and_the_first_plays_through(pulse, tmp_path):
         _no_traceback(second.stderr)
         assert took < 10  # at once: it does not wait for the first to finish
         # it touched nothing: no recovery of the first's play, no event
-        assert {r.status for r in _rows(data)} == {"playing"}
-        assert [e for e in _events(data) if e not in events] == []
+        assert {r.status for r in rows_in(data)} == {"playing"}
+        assert [e for e in events_in(data) if e not in events] == []
         out, err = first.communicate(timeout=90)
     finally:
         if first.poll() is None:
@@ -172,15 +119,15 @@ def test_a_second_daemon_refuses_and_the_first_plays_through(pulse, tmp_path):
     _no_traceback(err)
     rows = _reconciled(data, {"s": 2})
     assert {r.status for r in rows} == {"played"}  # nothing marked interrupted
-    assert [e[1] for e in _events(data)].count("start") == 1
+    assert [e[1] for e in events_in(data)].count("start") == 1
 
 
 def test_kill_9_releases_the_lock_and_the_next_daemon_recovers_once(pulse, tmp_path):
     data = tmp_path / "data"
-    at = _soon(lead_s=8, run_s=40)
+    at = soon(lead_s=8, run_s=40)
     schedule = _station(tmp_path, at, LONG)
     first = _daemon(pulse, data, schedule, "--for", "60")
-    assert _wait_for(lambda: any(r.status == "playing" for r in _rows(data)), 40)
+    assert wait_for(lambda: any(r.status == "playing" for r in rows_in(data)), 40)
     time.sleep(1.0)
     first.kill()  # power cut: no cleanup at all
     first.wait(10)
@@ -195,7 +142,7 @@ def test_kill_9_releases_the_lock_and_the_next_daemon_recovers_once(pulse, tmp_p
     rows = _reconciled(data, {"s": 2})
     assert {r.status for r in rows} == {"interrupted"}
     assert all("mất điện" in r.reason for r in rows)
-    starts = [e[2] for e in _events(data, "start")]
+    starts = [e[2] for e in events_in(data, "start")]
     assert len(starts) == 2 and starts[1].endswith("; 2 lượt phát dở trước đó ghi là bị ngắt")
 
 
@@ -206,12 +153,12 @@ def test_loa_now_refuses_unknown_zones_on_both_sides(pulse, tmp_path):
     schedule = _station(tmp_path, None)
     proc = _daemon(pulse, data, schedule, "--for", "90")
     try:
-        assert _wait_for(lambda: _up(data), 40)
+        assert wait_for(lambda: heartbeat_up(data), 40)
         typo = _now(pulse, data, "Bão số 3 sắp đổ bộ.", "--zones", "thon-doi")
         assert typo.returncode == 2
         assert "'thon-doi'" in typo.stderr and "Có phải ý là 'thon-1'" in typo.stderr
         assert "toan-xa (Toàn xã), thon-1 (Thôn 1)" in typo.stderr
-        assert "schedule.yaml" in typo.stderr
+        assert "lich.yaml" in typo.stderr
         evil = _now(pulse, data, "Bão số 3 sắp đổ bộ.", "--zones", "toan-xa", "../../etc")
         assert evil.returncode == 2 and "'../../etc'" in evil.stderr
         _no_traceback(typo.stderr, evil.stderr)
@@ -222,19 +169,19 @@ def test_loa_now_refuses_unknown_zones_on_both_sides(pulse, tmp_path):
         answer = control.wait_answer(data / "control", rid, time.time() + 10)
         assert answer is not None and not answer.accepted
         assert "'../../etc'" in answer.reason and "thon-1 (Thôn 1)" in answer.reason
-        assert _rows(data) == [] and _events(data, "emergency") == []  # nothing logged
+        assert rows_in(data) == [] and events_in(data, "emergency") == []  # nothing logged
         # a display name is accepted, as an id
         ok = _now(pulse, data, "Bão số 3 sắp đổ bộ.", "--zones", "Thôn 1")
         assert ok.returncode == 0, ok.stderr
         assert "Đã gửi tin khẩn cấp" in ok.stdout and "Thôn 1" in ok.stdout
-        assert _wait_for(lambda: any(r.status == "played" for r in _rows(data)), 40)
+        assert wait_for(lambda: any(r.status == "played" for r in rows_in(data)), 40)
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
     _no_traceback(err)
     rows = _reconciled(data, {"khan-cap": 1})
     assert rows[0].zone == "thon-1" and rows[0].status == "played"
-    assert len(_events(data, "emergency")) == 1
+    assert len(events_in(data, "emergency")) == 1
 
 
 def test_two_emergencies_at_once_both_air_under_their_own_ids(pulse, tmp_path):
@@ -243,8 +190,8 @@ def test_two_emergencies_at_once_both_air_under_their_own_ids(pulse, tmp_path):
     proc = _daemon(pulse, data, schedule, "--for", "120")
     recorder = Recorder(pulse)
     try:
-        assert _wait_for(lambda: _up(data), 40)
-        env = _env(pulse, data)
+        assert wait_for(lambda: heartbeat_up(data), 40)
+        env = loa_env(data, pulse.env)
         texts = ["Bão số 3 sắp đổ bộ, bà con chằng chống nhà cửa.",
                  "Nước sông Hồng lên nhanh, bà con vùng bãi di dời ngay."]
         both = [subprocess.Popen([sys.executable, "-m", "loa", "now", t, "--zones", "toan-xa"],
@@ -252,7 +199,7 @@ def test_two_emergencies_at_once_both_air_under_their_own_ids(pulse, tmp_path):
                                  text=True) for t in texts]
         said = [p.communicate(timeout=60) for p in both]
         assert [p.returncode for p in both] == [0, 0], said
-        assert _wait_for(lambda: len([r for r in _rows(data) if r.status != "playing"]) == 2,
+        assert wait_for(lambda: len([r for r in rows_in(data) if r.status != "playing"]) == 2,
                          60)
         time.sleep(0.5)
     finally:
@@ -296,7 +243,7 @@ def test_loa_now_with_no_daemon_or_a_daemon_that_does_not_answer(pulse, tmp_path
     schedule = _station(tmp_path, None)
     proc = _daemon(pulse, data, schedule, "--for", "120")
     try:
-        assert _wait_for(lambda: _up(data), 40)
+        assert wait_for(lambda: heartbeat_up(data), 40)
         os.kill(proc.pid, signal.SIGSTOP)  # hung: holds its lock, answers nothing
         try:
             began = time.monotonic()
@@ -312,11 +259,11 @@ def test_loa_now_with_no_daemon_or_a_daemon_that_does_not_answer(pulse, tmp_path
         assert list((data / "control" / "requests").iterdir()) == []  # withdrawn
         # the daemon runs on and the withdrawn request never plays
         time.sleep(3)
-        assert _rows(data) == [] and _events(data, "emergency") == []
+        assert rows_in(data) == [] and events_in(data, "emergency") == []
         # while a later one is answered and plays
         ok = _now(pulse, data, "Nước sông lên nhanh.")
         assert ok.returncode == 0, ok.stderr
-        assert _wait_for(lambda: len([r for r in _rows(data) if r.status == "played"]) == 2,
+        assert wait_for(lambda: len([r for r in rows_in(data) if r.status == "played"]) == 2,
                          40)
     finally:
         proc.terminate()
@@ -324,7 +271,7 @@ def test_loa_now_with_no_daemon_or_a_daemon_that_does_not_answer(pulse, tmp_path
     _no_traceback(err)
     rows = _reconciled(data, {"khan-cap": 2})  # both zones, the second request only
     assert {r.title for r in rows} == {"Nước sông lên nhanh."}
-    assert len(_events(data, "emergency")) == 1
+    assert len(events_in(data, "emergency")) == 1
 
 
 def test_a_request_past_its_deadline_is_refused_by_the_daemon(pulse, tmp_path):
@@ -333,42 +280,42 @@ def test_a_request_past_its_deadline_is_refused_by_the_daemon(pulse, tmp_path):
     schedule = _station(tmp_path, None)
     proc = _daemon(pulse, data, schedule, "--for", "60")
     try:
-        assert _wait_for(lambda: _up(data), 40)
+        assert wait_for(lambda: heartbeat_up(data), 40)
         rid = control.new_request_id()
         control.send_request(data / "control", rid, {"title": "x", "text": "Bão."}, -1)
         answer = control.wait_answer(data / "control", rid, time.time() + 10)
         assert answer is not None and not answer.accepted and "quá thời gian" in answer.reason
         garbage = data / "control" / "requests" / "rac.json"
         garbage.write_bytes(b"\xff\x00{")
-        assert _wait_for(lambda: (data / "control" / "answers" / "rac.json").exists(), 10)
+        assert wait_for(lambda: (data / "control" / "answers" / "rac.json").exists(), 10)
         assert not garbage.exists()
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
     _no_traceback(err)
-    assert _rows(data) == [] and _events(data, "emergency") == []
+    assert rows_in(data) == [] and events_in(data, "emergency") == []
 
 
 # --- reload failures --------------------------------------------------------------------------
 
 def test_bulletins_file_replaced_by_a_directory_the_old_schedule_plays(pulse, tmp_path):
     data = tmp_path / "data"
-    at = _soon(lead_s=30, run_s=40)
+    at = soon(lead_s=30, run_s=40)
     schedule = _station(tmp_path, at)
     proc = _daemon(pulse, data, schedule, "--until-idle")
     try:
-        assert _wait_for(lambda: _up(data), 25)
+        assert wait_for(lambda: heartbeat_up(data), 25)
         bulletins = tmp_path / "bulletins.yaml"
         bulletins.rename(tmp_path / "bulletins.bak")
         bulletins.mkdir()
-        assert _wait_for(lambda: _events(data, "reload-failed"), 10)
+        assert wait_for(lambda: events_in(data, "reload-failed"), 10)
         out, err = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
     _no_traceback(err)
-    detail = _events(data, "reload-failed")[0][2]
+    detail = events_in(data, "reload-failed")[0][2]
     assert "bulletins.yaml" in detail and "vẫn phát theo lịch cũ" in detail
     rows = _reconciled(data, {"s": 2})
     assert {r.status for r in rows} == {"played"}
@@ -398,8 +345,8 @@ def _break_by_bug(r):
 ])
 def test_any_reload_failure_is_an_event_and_the_old_schedule_plays(tmp_path, capfd,
                                                                     breakage, words):
-    with time_machine.travel(MONDAY, tick=True) as t:
-        r = Rig(tmp_path, t)
+    with FakeClock(MONDAY, travel=True) as clock:
+        r = DaemonRig(tmp_path, clock)
         try:
             r.daemon.start()
             old = r.daemon.schedule
@@ -458,8 +405,8 @@ def test_an_emergency_the_log_cannot_record_is_not_accepted(tmp_path):
     SQLite lock, past the store's busy timeout) makes the daemon answer "not accepted"."""
     import sqlite3
 
-    with time_machine.travel(MONDAY, tick=True) as t:
-        r = Rig(tmp_path, t)
+    with FakeClock(MONDAY, travel=True) as clock:
+        r = DaemonRig(tmp_path, clock)
         try:
             r.daemon.start()
             ctl = tmp_path / "control"
@@ -486,7 +433,7 @@ def test_an_emergency_the_log_cannot_record_is_not_accepted(tmp_path):
             r.daemon._take_requests()
             answer = control.read_answer(ctl, rid)
             assert answer is not None and answer.accepted and answer.zones == ("toan-xa",)
-            assert _wait_for(lambda: [x.status for x in r.rows()] == ["played"], 20)
+            assert wait_for(lambda: [x.status for x in r.rows()] == ["played"], 20)
             assert list((ctl / "requests").iterdir()) == []
         finally:
             r.close()
@@ -495,8 +442,8 @@ def test_an_emergency_the_log_cannot_record_is_not_accepted(tmp_path):
 def test_an_accepted_emergency_that_never_aired_is_logged_missed_at_the_next_start(tmp_path):
     """Accepted, then the daemon stopped before it aired (a long text still being read, a
     power cut): the next start logs its plays missed, once; one that did air stays as it is."""
-    with time_machine.travel(MONDAY, tick=True) as t:
-        r = Rig(tmp_path, t)
+    with FakeClock(MONDAY, travel=True) as clock:
+        r = DaemonRig(tmp_path, clock)
         try:
             r.daemon.start()
             ctl = r.daemon.control_dir
@@ -505,7 +452,7 @@ def test_an_accepted_emergency_that_never_aired_is_logged_missed_at_the_next_sta
                                             "zones": ["toan-xa"]}, 60)
             r.daemon._take_requests()
             assert control.read_answer(ctl, rid).accepted
-            assert _wait_for(lambda: [x.status for x in r.rows()] == ["played"], 20)
+            assert wait_for(lambda: [x.status for x in r.rows()] == ["played"], 20)
             aired = r.rows()[0]
             # one accepted by a daemon that then stopped before it could play it
             stranded = {"id": "khan-cap-20260406-045900", "station": aired.station,
@@ -516,7 +463,7 @@ def test_an_accepted_emergency_that_never_aired_is_logged_missed_at_the_next_sta
             assert len(control.take_accepted(ctl)) == 2  # the aired one is kept too
         finally:
             r.close()
-        again = Rig(tmp_path, t)
+        again = DaemonRig(tmp_path, clock)
         try:
             again.daemon.start()
             rows = again.rows()
@@ -533,8 +480,8 @@ def test_an_accepted_emergency_that_never_aired_is_logged_missed_at_the_next_sta
 
 def test_an_emergency_of_control_characters_only_is_refused(tmp_path):
     """Nothing a voice can read is no message: refused up front, not accepted then failed."""
-    with time_machine.travel(MONDAY, tick=True) as t:
-        r = Rig(tmp_path, t)
+    with FakeClock(MONDAY, travel=True) as clock:
+        r = DaemonRig(tmp_path, clock)
         try:
             r.daemon.start()
             ctl = r.daemon.control_dir

@@ -7,33 +7,35 @@ tmpfs holding the data dir) while a session plays into the PulseAudio null sink.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-import time_machine
-from helpers import Recorder, locate
-from test_daemon import MONDAY, TravelClock, write_station
+from fakeclock import FakeClock
+from helpers import (
+    MONDAY,
+    Recorder,
+    loa,
+    loa_env,
+    locate,
+    one_session_station,
+    read_log,
+    soon,
+    start_daemon,
+    wait_for,
+)
 
-from loa.audio import AudioSettings, ClipStore, Renderer, read_wav
-from loa.clock import DEFAULT_TZ
+from loa.audio import read_wav
 from loa.log import LogStore
 from loa.log.journal import JournaledLogStore, pending_in
-from loa.player import Daemon, Player, WavDirSink
-from loa.player.relays import RecordingRelays
-from loa.player.trust import ClockTrust
-from loa.schedule import load_program_bulletins, load_schedule
-from loa.voice import EngineChain, EspeakEngine
-from loa.yamlio import write_yaml
+from loa.player import WavDirSink
 
 FAILED_LINE = "cannot write the as-played log"
 
@@ -62,90 +64,30 @@ class FlakyConnection:
         self.db.close()
 
 
-class Rig:
-    """The daemon of test_daemon, on the journaled store with a flaky connection."""
-
-    def __init__(self, tmp: Path, traveller, sink=None):
-        self.tmp = tmp
-        self.path = tmp / "lich.yaml" if (tmp / "lich.yaml").exists() else write_station(tmp)
-        self.clock = TravelClock(traveller)
-        self.store = JournaledLogStore(tmp / "loa.sqlite3")
-        self.db = FlakyConnection(self.store._db)
-        self.store._db = self.db
-        self.sink = sink or WavDirSink(tmp / "played")
-        renderer = Renderer(EngineChain([EspeakEngine()]), ClipStore(tmp / "clips"), str.strip,
-                            AudioSettings(chime=False))
-        trust = ClockTrust(self.store, self.clock, lambda: None)
-
-        def load():
-            s = load_schedule(self.path)
-            return s, load_program_bulletins(s)
-
-        schedule, _ = load()
-        self.player = Player(self.store, self.clock, lambda d: self.sink,
-                             lambda b: renderer.render(b.text).clip, schedule.zones,
-                             RecordingRelays(self.clock), 1.5, 0.5, trust)
-        self.daemon = Daemon(load, self.player, self.clock, self.store,
-                             control_dir=tmp / "control", trust=trust)
-
-    def go(self, when: datetime, settle: float = 0.0) -> None:
-        self.clock.traveller.move_to(when)
-        self.daemon.watch()
-        self.daemon.scheduler.wakeup()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            due = [j for j in self.daemon.scheduler.get_jobs()
-                   if j.id not in ("watch", "refresh")
-                   and j.next_run_time is not None and j.next_run_time <= self.clock.now()]
-            if not due and not self.player._lock.locked():
-                break
-            time.sleep(0.05)
-        time.sleep(settle)
-
-    def session(self, at: datetime) -> None:
-        self.go(at - self.player.lead + timedelta(milliseconds=20))
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and any(o.at == at for o in self.daemon.pending()):
-            time.sleep(0.02)
-
-    def beat(self) -> dict:
-        return json.loads((self.tmp / "control" / "daemon.json").read_text(encoding="utf-8"))
-
-
-def read_log(db: Path) -> tuple[list, list]:
-    """(plays oldest first, event kinds oldest first), through a connection of its own."""
-    store = LogStore(db)
-    try:
-        return (sorted(store.plays(), key=lambda r: r.id),
-                [e[1] for e in reversed(store.events(limit=None))])
-    finally:
-        store.close()
-
-
 @pytest.fixture
-def rigs(tmp_path):
+def rigs(rig, tmp_path):
+    """The daemon rig on the journaled store, its SQLite connection a FlakyConnection
+    (`r.db`); the connection works again before the rig shuts down."""
     made = []
 
-    def make(traveller, **kw):
-        r = Rig(tmp_path, traveller, **kw)
+    def make(clock, **kw):
+        store = JournaledLogStore(tmp_path / "loa.sqlite3")
+        store._db = FlakyConnection(store._db)
+        r = rig(clock, store=store, **kw)
+        r.db = store._db
         made.append(r)
         return r
 
     yield make
     for r in made:
         r.db.broken = False
-        try:
-            r.daemon.shutdown()
-            r.store.close()
-        except Exception:
-            pass
 
 
 def test_log_unwritable_for_a_session_it_airs_and_is_logged_once_writable(rigs, tmp_path,
                                                                           caplog):
     caplog.set_level(logging.ERROR, logger="loa")
-    with time_machine.travel(MONDAY, tick=True) as t:
-        r = rigs(t)
+    with FakeClock(MONDAY, travel=True) as clock:
+        r = rigs(clock)
         r.daemon.start()
         r.go(MONDAY.replace(hour=6, minute=20))
         r.db.broken = True  # from here, every write and read fails: disk I/O error
@@ -202,8 +144,8 @@ def test_finish_unwritable_then_power_cut_the_journal_says_played_not_interrupte
             self.rig.db.broken = True  # the card dies while the first item is on air
             return super().play(samples, rate, label, at)
 
-    with time_machine.travel(MONDAY.replace(hour=6, minute=29, second=50), tick=True) as t:
-        first = rigs(t, sink=BreaksTheLog(tmp_path / "first"))
+    with FakeClock(MONDAY.replace(hour=6, minute=29, second=50), travel=True) as clock:
+        first = rigs(clock, sink=BreaksTheLog(tmp_path / "first"))
         first.sink.rig = first
         first.daemon.start()
         first.session(MONDAY.replace(hour=6, minute=30))
@@ -214,8 +156,8 @@ def test_finish_unwritable_then_power_cut_the_journal_says_played_not_interrupte
         # power cut: the process is gone, its connection and journal with it
         first.daemon.scheduler.shutdown(wait=False)
         first.store.journal.close()
-        t.shift(60)
-        second = rigs(t)  # a fresh process: the card works again after the reboot
+        clock.advance(60)
+        second = rigs(clock)  # a fresh process: the card works again after the reboot
         second.daemon.start()
         second.go(MONDAY.replace(hour=6, minute=32), settle=0.3)
         rows, events = read_log(tmp_path / "loa.sqlite3")
@@ -233,8 +175,8 @@ def test_emergency_while_the_log_is_unwritable_airs_and_is_logged_later(rigs, tm
     from loa.schedule.expand import Item, Occurrence
     from loa.script.bulletin import Bulletin
 
-    with time_machine.travel(MONDAY.replace(hour=10), tick=True) as t:
-        r = rigs(t)
+    with FakeClock(MONDAY.replace(hour=10), travel=True) as clock:
+        r = rigs(clock)
         r.daemon.start()
         r.db.broken = True
         now = r.clock.now()
@@ -274,8 +216,8 @@ def test_journal_is_allocated_once_and_survives_a_torn_write(tmp_path):
 def test_disk_low_event_once_and_heartbeat_fields(rigs, tmp_path, monkeypatch):
     import loa.log.disk as disk
 
-    with time_machine.travel(MONDAY, tick=True) as t:
-        r = rigs(t)
+    with FakeClock(MONDAY, travel=True) as clock:
+        r = rigs(clock)
         r.daemon.start()
         assert r.beat()["disk_low"] is False and r.store.reserve.present
         monkeypatch.setattr(disk, "LOW_DISK_BYTES", 1 << 62)  # everything is "low" now
@@ -337,48 +279,7 @@ def station(folder: Path, at: datetime, items: int = 2) -> Path:
     """A session at `at` for two zones on one device, `items` short bulletins."""
     texts = ["Bà con nộp hồ sơ trực tuyến tại nhà.", "Điểm phục vụ có wifi miễn phí.",
              "Mời bà con đi tiêm phòng."][:items]
-    write_yaml(folder / "bulletins.yaml", {"plan": {"id": "ba-vi-2026"}, "bulletins": [
-        {"id": f"IV.{i + 1}", "title": f"Bản tin {i + 1}", "status": "approved", "text": text}
-        for i, text in enumerate(texts)]})
-    path = folder / "lich.yaml"
-    write_yaml(path, {
-        "station": {"id": "ba-vi", "name": "Đài truyền thanh xã Ba Vì", "engines": ["espeak"]},
-        "zones": [{"id": "toan-xa", "name": "Toàn xã", "device": "default"},
-                  {"id": "thon-1", "name": "Thôn 1", "device": "default"}],
-        "sessions": [{"id": "s", "name": "Buổi thử", "time": at.strftime("%H:%M:%S"),
-                      "zones": ["toan-xa", "thon-1"]}],
-        "programs": [{"id": "p", "name": "Thử", "bulletins": "bulletins.yaml",
-                      "sessions": ["s"], "per_session": items, "from": at.date().isoformat(),
-                      "until": at.date().isoformat()}],
-    })
-    return path
-
-
-def soon(seconds: float, run_s: float) -> datetime:
-    at = (datetime.now(DEFAULT_TZ) + timedelta(seconds=seconds)).replace(microsecond=0)
-    if at.date() != (at + timedelta(seconds=run_s)).date():
-        at += timedelta(seconds=run_s + 30)
-    return at
-
-
-def loa(env: dict, *args: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "loa", *args], env=env, capture_output=True,
-                          text=True, timeout=60, **kw)
-
-
-def run_daemon(env: dict, schedule: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "loa", "run", str(schedule), "--sink",
-                             "device", "--no-time-sync", *extra], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+    return one_session_station(folder, at, texts)
 
 
 def clips_ready(data: Path, n: int) -> bool:
@@ -397,11 +298,11 @@ def assert_aired_whole(rec, data: Path, rows) -> None:
 def test_disk_full_during_a_session_the_reserve_lets_the_log_carry_on(pulse, tmp_path,
                                                                       small_disk):
     data = small_disk("32m")
-    env = {**pulse.env, "LOA_DATA_DIR": str(data), "LOA_CLIP_RESERVE_MB": "1"}  # a small disk
+    env = loa_env(data, pulse.env, LOA_CLIP_RESERVE_MB="1")  # a small disk
     at = soon(14, run_s=60)
     schedule = station(tmp_path, at)
     recorder = Recorder(pulse)
-    proc = run_daemon(env, schedule, "--until-idle")
+    proc = start_daemon(env, schedule, "--until-idle")
     try:
         assert wait_for(lambda: clips_ready(data, 2) and (data / "reserve.bin").exists(), 30)
         time.sleep(0.5)
@@ -436,11 +337,11 @@ def test_kill_9_while_the_disk_is_full_then_restart_with_room(pulse, tmp_path, s
     into the journal only; kill -9 during item 2; room made; restart: item 1 'played',
     item 2 'interrupted', once each, and nothing airs again."""
     data = small_disk("16m")
-    env = {**pulse.env, "LOA_DATA_DIR": str(data), "LOA_CLIP_RESERVE_MB": "1"}  # a small disk
+    env = loa_env(data, pulse.env, LOA_CLIP_RESERVE_MB="1")  # a small disk
     fill(data, "old-files", leave=6 * 1024 * 1024)  # no room for a 4 MB reserve (needs 8)
     at = soon(14, run_s=60)
     schedule = station(tmp_path, at)
-    proc = run_daemon(env, schedule, "--for", "90")
+    proc = start_daemon(env, schedule, "--for", "90")
     try:
         assert wait_for(lambda: clips_ready(data, 2), 30)
         time.sleep(0.5)
@@ -472,7 +373,7 @@ def test_kill_9_while_the_disk_is_full_then_restart_with_room(pulse, tmp_path, s
     for f in ("filler", "old-files"):
         (data / f).unlink()  # the technician makes room
     recorder = Recorder(pulse)
-    again = run_daemon(env, schedule, "--until-idle")
+    again = start_daemon(env, schedule, "--until-idle")
     out, err = again.communicate(timeout=60)
     rec = recorder.stop()
     assert again.returncode == 0, err
@@ -492,10 +393,10 @@ def test_kill_9_while_the_disk_is_full_then_restart_with_room(pulse, tmp_path, s
 @pytest.mark.audio
 def test_loa_status_healthy_daemon_then_stopped(pulse, tmp_path):
     data = tmp_path / "data"
-    env = {**pulse.env, "LOA_DATA_DIR": str(data)}
+    env = loa_env(data, pulse.env)
     at = soon(600, run_s=60)
     schedule = station(tmp_path, at)
-    proc = run_daemon(env, schedule, "--for", "60")
+    proc = start_daemon(env, schedule, "--for", "60")
     try:
         assert wait_for(lambda: (data / "control" / "daemon.json").exists(), 30)
         time.sleep(1.5)
@@ -520,8 +421,8 @@ def test_an_emergency_is_accepted_on_the_journal_file_and_refused_on_memory_alon
     from loa.player import control
 
     ctl = tmp_path / "control"
-    with time_machine.travel(MONDAY, tick=True) as t:
-        r = rigs(t)
+    with FakeClock(MONDAY, travel=True) as clock:
+        r = rigs(clock)
         r.daemon.start()
         r.db.broken = True
         storm = control.new_request_id()

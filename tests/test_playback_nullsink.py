@@ -5,29 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import RATE, Recorder, locate
+from helpers import RATE, Recorder, loa_env, locate, rows_in, soon, start_daemon, wait_for
 
 from loa.audio import read_wav
-from loa.clock import DEFAULT_TZ
 from loa.log import LogStore
 from loa.plan import import_plan
 from loa.script import approve, load_bulletins, new_bulletin_file
 from loa.yamlio import write_yaml
 
 pytestmark = pytest.mark.audio
-
-
-def _soon(run_s: float) -> datetime:
-    """A whole second 8 s from now, moved on if a run of `run_s` would cross midnight."""
-    at = (datetime.now(DEFAULT_TZ) + timedelta(seconds=8)).replace(microsecond=0)
-    if at.date() != (at + timedelta(seconds=run_s)).date():
-        at += timedelta(seconds=run_s + 30)
-    return at
 
 
 def _schedule(folder: Path, at: datetime) -> Path:
@@ -54,7 +45,7 @@ def _schedule(folder: Path, at: datetime) -> Path:
 def test_scheduled_play_reaches_the_sink_on_time_and_intact(pulse, tmp_path):
     data = tmp_path / "data"
     env = {**pulse.env, "LOA_DATA_DIR": str(data)}
-    at = _soon(run_s=40)
+    at = soon(15, run_s=40)  # room for start-up and rendering ahead on a busy machine
     schedule = _schedule(tmp_path, at)
 
     recorder = Recorder(pulse)
@@ -92,75 +83,71 @@ def test_scheduled_play_reaches_the_sink_on_time_and_intact(pulse, tmp_path):
     assert abs(error) < 0.1, f"start error {error * 1000:.1f} ms"
 
 
+def _likeness(heard: np.ndarray, clip: np.ndarray) -> float:
+    """Normalized correlation of two equally long stretches: 1.0 is the same sound."""
+    a, b = heard.astype(np.float64), clip.astype(np.float64)
+    if len(a) != len(b) or not a.any() or not b.any():
+        return 0.0
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
 def _daemon(pulse, data, schedule, *extra):
-    env = {**pulse.env, "LOA_DATA_DIR": str(data)}
-    return subprocess.Popen([sys.executable, "-m", "loa", "run", str(schedule), "--sink",
-                             "device", "--no-time-sync", *extra], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for(predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-def _rows(data):
-    store = LogStore(data / "loa.sqlite3")
-    try:
-        return sorted(store.plays(), key=lambda r: r.id)
-    finally:
-        store.close()
+    return start_daemon(loa_env(data, pulse.env), schedule, *extra)
 
 
 def test_loa_now_interrupts_the_session_on_air(pulse, tmp_path):
     data = tmp_path / "data"
-    at = _soon(run_s=60)
+    at = soon(8, run_s=60)
     schedule = _schedule(tmp_path, at)
     recorder = Recorder(pulse)
     proc = _daemon(pulse, data, schedule, "--for", "60")
     try:
-        assert _wait_for(lambda: any(r.status == "playing" for r in _rows(data)), 40)
+        assert wait_for(lambda: any(r.status == "playing" for r in rows_in(data)), 40)
         time.sleep(1.0)
         asked = time.time()
         env = {**pulse.env, "LOA_DATA_DIR": str(data)}
         now = subprocess.run([sys.executable, "-m", "loa", "now", "Bão số 3 sắp đổ bộ, bà con "
                               "chằng chống nhà cửa.", "--title", "Bão số 3", "--zones", "toan-xa"],
                              env=env, capture_output=True, text=True, timeout=30)
+        answered = time.time()  # `loa now` has its answer: accepted and logged
         assert now.returncode == 0, now.stderr
         assert "Đã gửi tin khẩn cấp" in now.stdout
-        assert _wait_for(lambda: any(r.session == "khan-cap" and r.status == "played"
-                                     for r in _rows(data)), 40)
+        assert wait_for(lambda: any(r.session == "khan-cap" and r.status == "played"
+                                     for r in rows_in(data)), 40)
     finally:
         proc.terminate()
         proc.wait(30)
         rec = recorder.stop()
-    rows = _rows(data)
+    rows = rows_in(data)
     session = [r for r in rows if r.session == "s"]
     emergency = [r for r in rows if r.session == "khan-cap"]
     assert {r.status for r in session} == {"interrupted"}
     assert all(r.reason == "bị ngắt để phát tin khẩn cấp" for r in session)
     assert len(emergency) == 1 and emergency[0].zone == "toan-xa" and emergency[0].priority == 1
     started = datetime.fromisoformat(emergency[0].started_at).timestamp()
-    # noticed within a second, read offline, played; 4 s leaves room for a busy machine
-    assert started - asked < 4.0
-    # and what went out after the interruption is the emergency clip, whole
-    clip, _ = read_wav(data / "clips" / f"{emergency[0].clip_hash}.wav")
+    # accepted, read offline, played; 4 s leaves room for a busy machine (the time `loa now`
+    # itself takes to start up is not the daemon's: it is measured from the answer)
+    assert asked < started < answered + 4.0, (started - asked, started - answered)
+    # what went out: the session's clip, cut short by the emergency's clip. Compared by
+    # correlation, not sample for sample: a busy machine may drop a few ms in the sink.
     heard = rec.samples()
+    clip, _ = read_wav(data / "clips" / f"{emergency[0].clip_hash}.wav")
     start = locate(heard, clip)
-    assert np.array_equal(heard[start : start + len(clip)], clip)
-    assert abs(rec.time_of(start) - started) < 0.1
+    assert _likeness(heard[start : start + len(clip)], clip) > 0.9
+    assert abs(rec.time_of(start) - started) < 0.2
+    cut, _ = read_wav(data / "clips" / f"{session[0].clip_hash}.wav")
+    head = cut[:RATE]  # the session clip's first second did air
+    began = locate(heard[:start], head)
+    assert _likeness(heard[began : began + len(head)], head) > 0.9
+    assert began + len(cut) > start + RATE // 2  # its end never did: the emergency cut in
 
 
 def test_kill_9_mid_play_then_restart_never_plays_twice(pulse, tmp_path):
     data = tmp_path / "data"
-    at = _soon(run_s=60)
+    at = soon(8, run_s=60)
     schedule = _schedule(tmp_path, at)
     proc = _daemon(pulse, data, schedule, "--for", "60")
-    assert _wait_for(lambda: any(r.status == "playing" for r in _rows(data)), 40)
+    assert wait_for(lambda: any(r.status == "playing" for r in rows_in(data)), 40)
     time.sleep(1.5)
     proc.kill()  # power cut: no cleanup at all
     proc.wait(10)
@@ -169,7 +156,7 @@ def test_kill_9_mid_play_then_restart_never_plays_twice(pulse, tmp_path):
     out, err = again.communicate(timeout=60)
     rec = recorder.stop()
     assert again.returncode == 0, err
-    rows = _rows(data)
+    rows = rows_in(data)
     assert len(rows) == 2 and {r.status for r in rows} == {"interrupted"}
     assert all("mất điện" in r.reason for r in rows)
     # nothing went out after the restart: the interrupted play was not replayed

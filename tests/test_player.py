@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from fakeclock import FakeClock
 
 from loa.audio import AudioSettings, ClipStore, Renderer, read_wav
 from loa.clock import DEFAULT_TZ
@@ -13,21 +14,6 @@ from loa.script import Bulletin
 from loa.voice import EngineChain, EspeakEngine
 
 AT = datetime(2026, 4, 1, 6, 30, tzinfo=DEFAULT_TZ)
-
-
-class ManualClock:
-    """A real Clock whose time only moves when told to (sleep moves it instantly)."""
-
-    tz = DEFAULT_TZ
-
-    def __init__(self, t: datetime):
-        self.t = t
-
-    def now(self) -> datetime:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += timedelta(seconds=max(0.0, seconds))
 
 
 @pytest.fixture
@@ -59,7 +45,7 @@ def make_player(store, clip_for, clock, sink_for, devices=None):
 
 def test_on_time_play_is_logged_per_zone_and_written(parts):
     store, clip_for, occ, tmp = parts
-    clock = ManualClock(AT - timedelta(seconds=2))  # the job wakes LEAD early
+    clock = FakeClock(AT - timedelta(seconds=2))  # the job wakes LEAD early
     sink = WavDirSink(tmp / "played")
     make_player(store, clip_for, clock, lambda d: sink).play(occ)
     # one device serves all three zones: each bulletin played once, logged per zone
@@ -80,8 +66,8 @@ def test_on_time_play_is_logged_per_zone_and_written(parts):
 def test_a_restart_never_plays_twice(parts):
     store, clip_for, occ, tmp = parts
     sink = WavDirSink(tmp / "played")
-    make_player(store, clip_for, ManualClock(AT), lambda d: sink).play(occ)
-    again = make_player(store, clip_for, ManualClock(AT + timedelta(seconds=50)), lambda d: sink)
+    make_player(store, clip_for, FakeClock(AT), lambda d: sink).play(occ)
+    again = make_player(store, clip_for, FakeClock(AT + timedelta(seconds=50)), lambda d: sink)
     again.play(occ)
     assert len(sink.written) == 2 and len(store.plays()) == 6
 
@@ -89,11 +75,11 @@ def test_a_restart_never_plays_twice(parts):
 def test_late_and_missed(parts):
     store, clip_for, occ, tmp = parts
     sink = WavDirSink(tmp / "played")
-    make_player(store, clip_for, ManualClock(AT + timedelta(minutes=3)), lambda d: sink).play(occ)
+    make_player(store, clip_for, FakeClock(AT + timedelta(minutes=3)), lambda d: sink).play(occ)
     assert {r.status for r in store.plays()} == {"late"}
 
     occ2 = Occurrence(occ.station, "chieu", AT + timedelta(hours=10), occ.zones, occ.items)
-    clock = ManualClock(occ2.at + timedelta(minutes=11))
+    clock = FakeClock(occ2.at + timedelta(minutes=11))
     make_player(store, clip_for, clock, lambda d: sink).play(occ2)
     missed = [r for r in store.plays() if r.session == "chieu"]
     assert len(missed) == 6 and {r.status for r in missed} == {"missed"}
@@ -105,14 +91,14 @@ def test_zones_on_different_devices_play_separately(parts):
     store, clip_for, occ, tmp = parts
     sinks = {"default": WavDirSink(tmp / "a"), "usb-2": WavDirSink(tmp / "b")}
     devices = {"toan-xa": "default", "thon-1": "usb-2", "thon-2": "usb-2"}
-    make_player(store, clip_for, ManualClock(AT), sinks.__getitem__, devices).play(occ)
+    make_player(store, clip_for, FakeClock(AT), sinks.__getitem__, devices).play(occ)
     assert len(sinks["default"].written) == 2 and len(sinks["usb-2"].written) == 2
 
 
 def test_missing_device_is_retried_then_logged_as_failed_not_fatal(parts):
     store, clip_for, occ, tmp = parts
     sink = SoundDeviceSink("khong-co-thiet-bi-nay")  # real PortAudio lookup fails
-    clock = ManualClock(AT)
+    clock = FakeClock(AT)
     make_player(store, clip_for, clock, lambda d: sink).play(occ)
     rows = store.plays()
     assert len(rows) == 6 and {r.status for r in rows} == {"failed"}
@@ -141,7 +127,7 @@ class VanishingSink(WavDirSink):
 def test_device_that_comes_back_plays_late_not_lost(parts):
     store, clip_for, occ, tmp = parts
     sink = VanishingSink(tmp / "played", gone=2)
-    clock = ManualClock(AT)
+    clock = FakeClock(AT)
     make_player(store, clip_for, clock, lambda d: sink).play(occ)
     rows = sorted(store.plays(), key=lambda r: r.id)
     assert {r.status for r in rows} == {"played"}  # 7 s late is still on time (< 30 s)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pytest
+from fakeclock import FakeClock
 from helpers import free_port
 
 from loa.audio.produce import decode
@@ -101,19 +102,6 @@ def test_unreachable_google_is_not_retried():
     assert waits == []
 
 
-class StepClock:
-    tz = DEFAULT_TZ
-
-    def __init__(self):
-        self.t = datetime(2026, 11, 22, 8, 0, tzinfo=DEFAULT_TZ)
-
-    def now(self):
-        return self.t
-
-    def sleep(self, s):
-        self.t += timedelta(seconds=s)
-
-
 @pytest.mark.parametrize("mode", ["down", "hang", "garbage"])
 def test_chain_falls_back_to_espeak(fake_google, mode):
     endpoint = fake_google.endpoint
@@ -121,7 +109,7 @@ def test_chain_falls_back_to_espeak(fake_google, mode):
         endpoint = f"http://127.0.0.1:{free_port()}/x"
     else:
         fake_google.mode = mode
-    clock = StepClock()
+    clock = FakeClock(datetime(2026, 11, 22, 8, 0, tzinfo=DEFAULT_TZ))
     chain = EngineChain([GttsEngine(timeout=1, endpoint=endpoint, attempts=1), EspeakEngine()],
                         clock=clock)
     result = chain.synthesize("Kính thưa bà con")
