@@ -39,6 +39,9 @@ class TravelClock:
         if seconds > 0:
             self.traveller.shift(seconds)
 
+    def monotonic(self) -> float:
+        return time.monotonic()  # time-machine moves the wall clock only: jumps show
+
 
 def write_station(folder: Path, extra: dict | None = None) -> Path:
     bulletins = {"plan": {"id": "ba-vi-2026"}, "bulletins": [
@@ -78,7 +81,7 @@ class Rig:
         self.clock = TravelClock(traveller)
         self.traveller = traveller
         self.store = LogStore(tmp / "loa.sqlite3")
-        self.sink = sink or WavDirSink(tmp / "played")
+        self.sink = sink or WavDirSink(tmp / "played", self.clock)
         self.relays = RecordingRelays(self.clock)
         renderer = Renderer(EngineChain([EspeakEngine()]), ClipStore(tmp / "clips"), str.strip,
                             AudioSettings(chime=False))
@@ -248,7 +251,7 @@ def test_restart_in_the_middle_of_a_play_never_plays_it_twice(rig, tmp_path):
         ends: a thread left waiting would hold up the interpreter's exit)."""
 
         def __init__(self, folder):
-            super().__init__(folder)
+            super().__init__(folder, fast=True)
             self.entered = threading.Event()
 
         def play(self, samples, rate, label, at=None):
@@ -291,7 +294,7 @@ def test_device_vanishes_for_a_session_then_comes_back(rig, tmp_path):
             return super().play(samples, rate, label, at)
 
     with time_machine.travel(MONDAY, tick=True) as t:
-        r = rig(t, sink=Unplugged(tmp_path / "p"))
+        r = rig(t, sink=Unplugged(tmp_path / "p", fast=True))
         r.daemon.start()
         r.session(MONDAY.replace(hour=6, minute=30))
         failed = r.rows()
@@ -320,7 +323,7 @@ def test_unsynced_clock_holds_playback_until_it_syncs(rig):
 def test_emergency_interrupts_and_the_session_carries_on(rig, tmp_path):
     class SlowSink(WavDirSink):
         def __init__(self, folder):
-            super().__init__(folder)
+            super().__init__(folder, fast=True)
             self.stopped = threading.Event()
             self.playing = threading.Event()
 

@@ -72,7 +72,7 @@ class Rig:
         self.store = JournaledLogStore(tmp / "loa.sqlite3")
         self.db = FlakyConnection(self.store._db)
         self.store._db = self.db
-        self.sink = sink or WavDirSink(tmp / "played")
+        self.sink = sink or WavDirSink(tmp / "played", self.clock)
         renderer = Renderer(EngineChain([EspeakEngine()]), ClipStore(tmp / "clips"), str.strip,
                             AudioSettings(chime=False))
         trust = ClockTrust(self.store, self.clock, lambda: None)
@@ -203,7 +203,7 @@ def test_finish_unwritable_then_power_cut_the_journal_says_played_not_interrupte
             return super().play(samples, rate, label, at)
 
     with time_machine.travel(MONDAY.replace(hour=6, minute=29, second=50), tick=True) as t:
-        first = rigs(t, sink=BreaksTheLog(tmp_path / "first"))
+        first = rigs(t, sink=BreaksTheLog(tmp_path / "first", fast=True))
         first.sink.rig = first
         first.daemon.start()
         first.session(MONDAY.replace(hour=6, minute=30))

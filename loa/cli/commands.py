@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -225,19 +226,39 @@ def next_(args) -> int:
     return 0
 
 
+def _next_line(schedule, occ) -> str:
+    if occ is None:
+        return "Không còn buổi phát nào trong 36 giờ tới."
+    return f"Buổi phát tiếp theo: {_occurrence_line(schedule, occ)}."
+
+
 def run_daemon(schedule_path, sink_kind: str, wav_dir: Path | None,
-               until: datetime | None, until_idle: bool, report=_out, trust_sync: bool = True):
-    """Start the daemon and block; shared by `loa run` and `loa demo`."""
+               until: datetime | None, until_idle: bool, report=_out, trust_sync: bool = True,
+               fast: bool = False):
+    """Start the daemon and block; shared by `loa run` and `loa demo`. fast: the WAV sink
+    does not keep real time (tests only)."""
     from loa.player.control import DaemonLock
 
     # One daemon per data folder, held for its whole life: taken before anything opens the
     # log, so a second one refuses without touching it (no recovery, no event).
     with DaemonLock(settings.data_dir()):
         return _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report,
-                           trust_sync)
+                           trust_sync, fast)
 
 
-def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, trust_sync):
+def _played_line(schedule, played) -> str:
+    """'10:29:00  Thôn Đoài, Thôn Đông — «Tiêm phòng» — đã phát': names, never ids."""
+    from loa.log import STATUS_VI
+
+    at = played.at.astimezone(schedule.station.tz)
+    status = STATUS_VI.get(played.status, played.status)
+    why = f" ({played.reason})" if played.reason else ""
+    return (f"{at:%H:%M:%S}  {', '.join(played.zone_names)} — «{_shown(played.bulletin.title)}» "
+            f"— {status}{why}")
+
+
+def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, trust_sync,
+                fast=False):
     from loa.cli.wiring import ChildRendering, relays_for, sink_factory
     from loa.log.journal import JournaledLogStore
     from loa.player import Daemon, Player
@@ -246,15 +267,22 @@ def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, tr
     schedule, _ = _load(schedule_path)
     station = schedule.station
     clock = SystemClock(station.tz)
-    store = JournaledLogStore(settings.db_path())  # a failed write never stops a play
-    sink_for, note = sink_factory(sink_kind, wav_dir)
+    store = JournaledLogStore(settings.db_path(), clock=clock)  # a failed write never stops a play
+    sink_for, note = sink_factory(sink_kind, wav_dir, clock, fast)
     report(note)
     clips = ChildRendering(schedule_path, station)
     trust = ClockTrust(store, clock, system_time_synced if trust_sync else (lambda: None))
     player = Player(store, clock, sink_for, clips.at_air, schedule.zones, relays_for(station, clock),
                     station.pre_roll, station.post_roll, trust)
+    started = threading.Event()  # the next play is told once the start lines are out
+
+    def on_next(occ):
+        if started.is_set():
+            report(_next_line(daemon.schedule, occ))
+
     daemon = Daemon(lambda: _load(schedule_path), player, clock, store, prepare=clips.ahead,
-                    control_dir=settings.control_dir(), trust=trust)
+                    control_dir=settings.control_dir(), trust=trust,
+                    on_play=lambda p: report(_played_line(daemon.schedule, p)), on_next=on_next)
 
     def on_signal(signum, frame):
         daemon.stop()
@@ -269,7 +297,8 @@ def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, tr
             report(f"Chưa phát: {problem}. loa sẽ tự phát khi đồng hồ đúng.")
         report(f"Đang chạy lịch {schedule.path.name}: {len(pending)} buổi phát trong 36 giờ tới.")
         if pending:
-            report(f"Buổi gần nhất: {pending[0].at:%H:%M:%S %d/%m/%Y}.")
+            report(_next_line(daemon.schedule, daemon.next_play()))
+        started.set()
         daemon.wait(until=until, until_idle=until_idle)
     finally:
         daemon.shutdown()
@@ -284,7 +313,8 @@ def run(args) -> int:
     until = (datetime.now(schedule.station.tz) + timedelta(seconds=args.run_for)
              if args.run_for else None)
     run_daemon(args.schedule, args.sink, Path(args.wav_dir) if args.wav_dir else None,
-               until, args.until_idle, trust_sync=not args.no_time_sync)
+               until, args.until_idle, trust_sync=not args.no_time_sync,
+               fast=getattr(args, "fast", False))
     _out("Đã dừng phát tự động.")
     return 0
 
@@ -292,24 +322,13 @@ def run(args) -> int:
 def now(args) -> int:
     """Hand an emergency bulletin to the running daemon and wait until it has recorded it
     in the log (then it interrupts and plays it), or refused it."""
-    import time
-
     from loa.player import control as ctl
     from loa.script.bulletin import load_bulletins
 
     if not 0 < args.timeout <= 600:
         raise LoaError("--timeout phải lớn hơn 0 và không quá 600 giây.")
-    control = settings.control_dir()
-    pid = ctl.running_pid(settings.data_dir())
-    if pid is None:
-        raise LoaError("không thấy 'loa run' đang chạy trên máy này, nên không phát ngay được. "
-                       "Hãy khởi động dịch vụ loa (xem README) rồi thử lại.")
-    who = f"loa run (PID {pid})" if pid else "loa run"
-    beat = ctl.read_heartbeat(control)
-    zones = None
-    if beat is not None:
-        # the zones of the schedule the daemon runs now; it checks them again itself
-        zones = ctl.resolve_zones(args.zones or [], beat["zones"], beat.get("schedule"))
+    target = ctl.emergency_target(settings.data_dir(), args.zones)
+
     def words(text: str | None) -> str | None:
         # a terminal in another encoding hands over bytes that are not UTF-8
         return None if text is None else text.encode("utf-8", "surrogateescape").decode(
@@ -325,37 +344,9 @@ def now(args) -> int:
         title, text, plan = b.title, b.text, b.plan
     else:
         title, text, plan = args.title or args.what[:60], args.what, ""
-    rid = ctl.new_request_id()
-    answer, withdrawn = None, False
-    try:
-        ctl.send_request(control, rid, {"title": title, "text": text, "plan": plan,
-                                        "zones": list(zones or args.zones or [])},
-                         args.timeout)
-        deadline = time.time() + args.timeout
-        answer = ctl.wait_answer(control, rid, deadline)
-        if answer is None:
-            withdrawn = ctl.withdraw(control, rid)
-            if not withdrawn:
-                # claimed just in time: its answer follows (the daemon drops it after the grace)
-                answer = ctl.wait_answer(control, rid, deadline + ctl.GRACE_S + 2.0)
-    finally:
-        if answer is None and not withdrawn:
-            withdrawn = ctl.withdraw(control, rid)  # Ctrl+C: it must not play later
-    if answer is None and not withdrawn:
-        raise LoaError(f"{who} đã nhận yêu cầu nhưng không trả lời kịp, nên không rõ tin khẩn "
-                       "cấp có được phát không. Xem 'loa log --events' (dòng 'tin khẩn cấp' "
-                       "hoặc 'bỏ tin khẩn cấp') trước khi gửi lại.")
-    if answer is None:
-        late = "" if beat is not None and beat["age"] <= ctl.STALE_S else (
-            " (máy phát không còn báo hoạt động, có thể bị treo)")
-        raise LoaError(f"{who} không trả lời trong {args.timeout:g} giây{late}. Đã rút lại "
-                       "tin khẩn cấp: tin sẽ KHÔNG được phát. Hãy kiểm tra dịch vụ loa "
-                       "(systemctl status loa) rồi gửi lại.")
-    if not answer.accepted:
-        raise LoaError(f"{who} không nhận tin khẩn cấp: {answer.reason}")
-    names = beat["zones"] if beat is not None else {}
-    where = ", ".join(names.get(z, z) for z in answer.zones)
-    _out(f"Đã gửi tin khẩn cấp “{title}” (mã {answer.id}) tới {where}: loa run đã nhận và ghi "
+    sent = ctl.send_emergency(target, title, text, plan, args.zones, args.timeout)
+    where = ", ".join(sent.zone_names)
+    _out(f"Đã gửi tin khẩn cấp “{title}” (mã {sent.id}) tới {where}: loa run đã nhận và ghi "
          "vào nhật ký; tin sẽ ngắt buổi phát đang chạy và được phát ngay.")
     return 0
 
@@ -363,14 +354,6 @@ def now(args) -> int:
 STATUS_EVENTS = ("device-error", "reload-failed", "log-write-failed", "disk-low",
                  "clock-untrusted", "underflow", "reserve-released", "emergency-dropped",
                  "reconcile-conflict")
-
-
-def _daemon_state(data: Path) -> tuple[dict | None, float | None, int | None]:
-    """(heartbeat, its age in s, PID holding the daemon lock) as `loa run` left them."""
-    from loa.player import control as ctl
-
-    beat = ctl.read_heartbeat(data / "control")
-    return beat, beat["age"] if beat else None, ctl.running_pid(data)
 
 
 def status(args) -> int:
@@ -383,10 +366,8 @@ def status(args) -> int:
 
     healthy = True
     data = settings.data_dir()
-    beat, age, locked = _daemon_state(data)
-    # the lock is the truth: the OS frees it the moment the daemon dies, even on kill -9
-    running = (locked is not None and beat is not None and age is not None
-               and age <= ctl.STALE_S)
+    state = ctl.daemon_state(data)
+    beat, age, locked, running = state.heartbeat, state.age, state.locked_by, state.running
     if running:
         _out(f"loa run: đang chạy (PID {beat.get('pid')}, nhịp tim {max(age, 0):.0f} giây "
              "trước).")

@@ -204,8 +204,10 @@ def relays_for(station: Station, clock: Clock):
     return GpioRelays() if station.relays == "gpio" else NoRelays()
 
 
-def sink_factory(kind: str, wav_dir: Path | None) -> tuple[Callable[[str], Sink], str]:
-    """kind: auto | device | wav. Returns the factory and a Vietnamese note for the officer."""
+def sink_factory(kind: str, wav_dir: Path | None, clock: Clock | None = None,
+                 fast: bool = False) -> tuple[Callable[[str], Sink], str]:
+    """kind: auto | device | wav. Returns the factory and a Vietnamese note for the officer.
+    The WAV sink keeps real time on `clock` unless `fast` (tests only)."""
     if kind == "auto":
         kind = "device" if output_devices() else "wav"
     if kind == "device":
@@ -218,7 +220,7 @@ def sink_factory(kind: str, wav_dir: Path | None) -> tuple[Callable[[str], Sink]
 
         return device_sink, "Phát ra thiết bị âm thanh."
     folder = wav_dir or settings.data_dir() / "played"
-    wav = WavDirSink(folder)
+    wav = WavDirSink(folder, clock, fast)
     note = (f"Máy này không có thiết bị âm thanh: những gì lẽ ra được phát sẽ được ghi "
             f"thành tệp WAV trong {folder}.")
     return (lambda device: wav), note

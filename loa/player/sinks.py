@@ -11,6 +11,7 @@ from typing import Protocol
 import numpy as np
 
 from loa.audio.wav import write_wav
+from loa.clock import Clock, SystemClock
 
 
 class SinkError(Exception):
@@ -91,19 +92,27 @@ class SoundDeviceSink:
 
 
 class WavDirSink:
-    """Writes each play to a WAV file: what would have gone to the horns."""
+    """Writes each play to a WAV file: what would have gone to the horns. It keeps real
+    time (play() lasts as long as the clip, on the injected clock, and stop() cuts it
+    short), so the log's durations and start times are true; `fast` (tests only) returns
+    as soon as the file is written."""
 
     timed = False
+    SLICE_S = 0.05  # how soon stop() is heard
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, clock: Clock | None = None, fast: bool = False):
         self.folder = Path(folder)
+        self.clock = clock or SystemClock()
+        self.fast = fast
         self.name = f"wav:{self.folder}"
         self.written: list[Path] = []
+        self._stop = threading.Event()
 
     def stop(self) -> None:
-        pass  # a file write is too quick to interrupt
+        self._stop.set()
 
     def play(self, samples: np.ndarray, rate: int, label: str, at: float | None = None) -> bool:
+        self._stop.clear()
         safe = re.sub(r"[^\w.-]+", "_", label, flags=re.ASCII).strip("_")[:120]
         path = self.folder / f"{safe}.wav"
         try:
@@ -111,6 +120,17 @@ class WavDirSink:
         except OSError as exc:
             raise SinkError(f"cannot write {path}: {exc}") from exc
         self.written.append(path)
+        if self.fast:
+            return True
+        # Counted down, not read back from the clock: a wall-clock jump mid-clip must not
+        # stretch or cut it.
+        left = len(samples) / rate
+        while left > 0:
+            if self._stop.is_set():
+                return False
+            step = min(self.SLICE_S, left)
+            self.clock.sleep(step)
+            left -= step
         return True
 
 
