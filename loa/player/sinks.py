@@ -122,15 +122,19 @@ class WavDirSink:
         self.written.append(path)
         if self.fast:
             return True
-        # Counted down, not read back from the clock: a wall-clock jump mid-clip must not
-        # stretch or cut it.
+        # Counted down slice by slice as the clock saw it (a sleep may oversleep on a busy
+        # machine); a slice the wall clock jumped across counts as asked.
         left = len(samples) / rate
+        before = self.clock.now()
         while left > 0:
             if self._stop.is_set():
                 return False
             step = min(self.SLICE_S, left)
             self.clock.sleep(step)
-            left -= step
+            now = self.clock.now()
+            took = (now - before).total_seconds()
+            before = now
+            left -= took if 0 <= took <= 1.0 else step
         return True
 
 
