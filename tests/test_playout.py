@@ -13,6 +13,7 @@ from loa.audio import AudioSettings, ClipStore, Renderer
 from loa.clock import DEFAULT_TZ
 from loa.log import LogStore
 from loa.player import Played, Player, SinkError, WavDirSink
+from loa.player.relays import RecordingRelays
 from loa.schedule import Item, Occurrence
 from loa.schedule.model import Zone
 from loa.script import Bulletin
@@ -123,7 +124,10 @@ def test_an_emergency_interrupts_every_device_and_the_session_carries_on(clips, 
     store = LogStore(tmp_path / "log.sqlite3")
     clock = RealTimeClock(AT - timedelta(seconds=0.4))
     sinks = {d: WavDirSink(tmp_path / d, clock) for d in ("card-1", "card-2")}
-    player = Player(store, clock, sinks.__getitem__, clip_for, ZONES)
+    relays = RecordingRelays(clock)
+    zones = {z: Zone(z, v.name, v.device, relay=line)
+             for (z, v), line in zip(ZONES.items(), (17, 27), strict=True)}
+    player = Player(store, clock, sinks.__getitem__, clip_for, zones, relays)
     session = threading.Thread(target=player.play, args=[_session(bulletins)])
     session.start()
     deadline = time.monotonic() + 10
@@ -153,6 +157,10 @@ def test_an_emergency_interrupts_every_device_and_the_session_carries_on(clips, 
         assert rest.status == "played"  # the session went on after the emergency
         assert _at(rest.started_at) >= _at(urgent.ended_at)
     assert [len(s.written) for s in sinks.values()] == [3, 3]
+    # the emergency inside the session left the villages' relays on until the session ended
+    assert [(lines, on) for _, lines, on in relays.events] == [((17, 27), True),
+                                                                ((17, 27), False)]
+    assert relays.events[-1][0] >= max(_at(r.ended_at) for r in rows)
 
 
 def test_reasons_and_events_for_officers_are_vietnamese(clips, tmp_path, caplog):

@@ -112,6 +112,8 @@ class Player:
         self._drain_lock = threading.Lock()  # one device thread drains for the session
         self._device_locks: dict[str, threading.Lock] = {}  # never two plays on one device
         self._active: list[Sink] = []  # sinks playing now: what an emergency stops
+        self._relay_lock = threading.Lock()
+        self._relay_users: dict[int, int] = {}  # relay line -> plays using it now
         self._emergency_on_air = False
 
     @property
@@ -278,14 +280,28 @@ class Player:
                  if z in self.zones and self.zones[z].relay is not None}
         if lines:
             self._wait_until(occ.at - timedelta(seconds=self.pre_roll))
-            self.relays.switch(lines, True)
+            self._switch(lines, True)
         try:
             self._wait_until(occ.at - timedelta(seconds=OPEN_AHEAD_S))
             self._play_devices(occ, groups, loaded, emergency)
         finally:
             if lines:
                 self.clock.sleep(self.post_roll)
-                self.relays.switch(lines, False)
+                self._switch(lines, False)
+
+    def _switch(self, lines: set[int], on: bool) -> None:
+        """Relays counted by user: an emergency inside a session switching its own zones
+        off must not silence the session's villages that are still on air."""
+        with self._relay_lock:
+            change = set()
+            for line in lines:
+                before = self._relay_users.get(line, 0)
+                after = before + 1 if on else max(0, before - 1)
+                self._relay_users[line] = after
+                if (before == 0) != (after == 0):
+                    change.add(line)
+            if change:
+                self.relays.switch(change, on)
 
     def _play_devices(self, occ: Occurrence, groups: dict[str, list[str]],
                       loaded: list[_Loaded], emergency: bool) -> None:
@@ -329,24 +345,25 @@ class Player:
             if at is not None and not getattr(sink, "timed", False):
                 self._wait_until(occ.at)  # this sink starts as soon as it is called
                 at = None
-            started = max(self.clock.now(), occ.at) if at else self.clock.now()
-            status = "played" if started - occ.at <= ON_TIME else "late"
-            reason = None
             if entry.problem or entry.samples is None:
                 status, reason = "failed", entry.problem
+                started = max(self.clock.now(), occ.at) if at else self.clock.now()
+                ended = self.clock.now()
             else:
                 if self._take_device(occ, device, sink, emergency):
-                    at, started = None, self.clock.now()  # an emergency went first
-                    status = "played" if started - occ.at <= ON_TIME else "late"
+                    at = None  # an emergency went first
                 try:
+                    # times read holding the device: what it played, not what it waited for
+                    started = max(self.clock.now(), occ.at) if at else self.clock.now()
+                    status = "played" if started - occ.at <= ON_TIME else "late"
                     label = f"{started:%Y%m%d-%H%M%S}_{'+'.join(rows)}_{entry.item.bulletin.key}"
                     status, reason, started = self._play_with_retries(
                         sink, device, entry, label, at, started, status, occ)
+                    ended = self.clock.now()
                 finally:
                     with self._urgent_lock:
                         self._active.remove(sink)
                     self._device_lock(device).release()
-            ended = self.clock.now()
             for row in rows.values():
                 self.store.finish(row, status=status, started_at=started, ended_at=ended,
                                   reason=reason)
