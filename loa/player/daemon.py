@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from loa.clock import Clock
 from loa.errors import LoaError
 from loa.fsio import os_error_vi
+from loa.log.journal import why_vi
 from loa.log.store import LogStore
 from loa.player import control
 from loa.player.planner import HORIZON, JUMP, REFRESH, ClockWatch, Planner, occurrence_id
@@ -285,8 +286,7 @@ class Daemon:
                              durable=True)
         except Exception as exc:  # noqa: BLE001 - not recorded means not accepted
             log.error("cannot record emergency %s: %s: %s", bulletin.id, type(exc).__name__, exc)
-            why = (os_error_vi(exc) if isinstance(exc, OSError) else None) or (
-                str(exc) if isinstance(exc, LoaError) else "lỗi khi ghi")
+            why = str(exc) if isinstance(exc, LoaError) else why_vi(exc)
             raise LoaError(f"không ghi được tin khẩn cấp vào sổ nhật ký phát ({why}), nên "
                            "loa run chưa nhận tin. Hãy kiểm tra ổ đĩa rồi gửi lại.") from None
         if start:
