@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from loa import settings
-from loa.audio.cache import Clip
+from loa.audio.cache import Clip, ClipError
 from loa.audio.render import Renderer
 from loa.clock import Clock
 from loa.player.sinks import Sink, SoundDeviceSink, WavDirSink, output_devices
@@ -93,8 +93,9 @@ def _render_in_child(schedule_path: str, texts: list[str], offline: bool) -> tup
     return out, renderer.store.take_notes()
 
 
-class ClipUnavailable(Exception):
-    """No good clip for a bulletin at air time; the message (Vietnamese) goes to the log."""
+class ClipUnavailable(ClipError):
+    """No good clip for a bulletin at air time; the message (Vietnamese) goes to the log
+    (a ClipError: the player shows its words to officers)."""
 
 
 class ChildRendering:
