@@ -8,6 +8,10 @@
   succeed, so a withdrawn request never plays.
 - `control/answers/<id>.json`: the daemon's answer, written only after the emergency's event
   row is committed to the log ("accepted") or with the reason it was refused.
+
+Both sides live here as plain functions returning data: the daemon's (`serve_requests`,
+`write_heartbeat`, `clean_up`) and the sender's (`daemon_state` with the one staleness
+rule, `emergency_target`, `send_emergency`), for the CLI and any other face.
 """
 
 from __future__ import annotations
@@ -17,18 +21,23 @@ import difflib
 import errno
 import fcntl
 import json
+import logging
 import os
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from loa.clock import Clock, SystemClock
 from loa.errors import LoaError
 from loa.fsio import atomic_write_bytes, atomic_write_text
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")  # the daemon's emergency (an Occurrence): this module does not need to know
 
 LOCK_NAME = "daemon.lock"
 HEARTBEAT = "daemon.json"
@@ -295,6 +304,56 @@ def answer(control_dir: Path, claimed: Claimed, result: Answer) -> None:
             claimed.path.unlink()
 
 
+BUG_VI = "lỗi trong loa (chi tiết trong nhật ký kỹ thuật của dịch vụ loa); tin không được phát."
+
+
+def serve_requests(control_dir: Path, clock: Clock, accept: Callable[[dict], tuple[Answer, T]],
+                   keep: Callable[[T], None], start: Callable[[T], None],
+                   drop: Callable[[T, str], None]) -> None:
+    """The daemon's side, once per watch. Each waiting request is claimed and checked
+    against its deadline; `accept(body)` records the emergency in the log and returns the
+    answer and the emergency (LoaError: refused, its message the reason); `keep` notes it
+    for a restart; the answer is written; only then `start` plays it. One recorded too late
+    for `loa now`, or whose answer cannot be written, is `drop`ped: never played unheard of."""
+    for req in claim_requests(control_dir):
+        emergency = None
+        try:
+            result, emergency = _decide(req, clock, accept, drop)
+            if emergency is not None:
+                keep(emergency)
+        except Exception as exc:  # noqa: BLE001 - a bug: refuse, say so, keep watching
+            log.error("emergency request %s failed: %s: %s", req.rid, type(exc).__name__, exc)
+            result, emergency = Answer(False, reason=BUG_VI), None
+        try:
+            answer(control_dir, req, result)
+        except OSError as exc:
+            # `loa now` hears nothing and says so: the emergency must not play unheard of
+            log.error("cannot answer request %s: %s", req.rid, exc)
+            if emergency is not None:
+                drop(emergency, "không trả lời được loa now")
+            continue
+        if emergency is not None:  # answered first: what `loa now` says is what happens
+            start(emergency)
+
+
+def _decide(req: Claimed, clock: Clock, accept: Callable[[dict], tuple[Answer, T]],
+            drop: Callable[[T, str], None]) -> tuple[Answer, T | None]:
+    if req.body is None or req.deadline is None:
+        return Answer(False, reason="yêu cầu không đọc được hoặc không hợp lệ."), None
+    if clock.now().timestamp() > req.deadline:
+        return Answer(False, reason="yêu cầu đã quá thời gian chờ, không phát."), None
+    try:
+        result, emergency = accept(req.body)
+    except LoaError as exc:
+        log.error("emergency request %s refused: %s", req.rid, exc)
+        return Answer(False, reason=str(exc)), None
+    if clock.now().timestamp() > req.deadline + GRACE_S:
+        # `loa now` has given up and said so: this must not play by surprise later
+        drop(emergency, "ghi nhật ký quá lâu, loa now đã thôi chờ")
+        return Answer(False, reason="ghi nhật ký quá lâu; tin không được phát."), None
+    return result, emergency
+
+
 def clean_up(control_dir: Path, now: float | None = None) -> int:
     """At start: requests a dead daemon had claimed, and answers nobody read. Returns how
     many claimed requests were dropped (their `loa now` has given up or will time out)."""
@@ -455,4 +514,4 @@ __all__ = ["Answer", "Claimed", "DaemonLock", "DaemonState", "EmergencySent",
            "EmergencyTarget", "GRACE_S", "STALE_S", "answer", "claim_requests", "clean_up",
            "daemon_state", "emergency_target", "keep_accepted", "new_request_id", "read_answer",
            "read_heartbeat", "request_dirs", "resolve_zones", "running_pid", "send_emergency",
-           "send_request", "take_accepted", "wait_answer", "withdraw", "write_heartbeat"]
+           "send_request", "serve_requests", "take_accepted", "wait_answer", "withdraw", "write_heartbeat"]

@@ -185,58 +185,28 @@ class Daemon:
             self._beat_failing = True
 
     def _take_requests(self) -> None:
-        """Emergency requests from `loa now`: each answered, accepted only once its event
-        row is committed to the log."""
+        """Emergency requests from `loa now` (the control channel's daemon side)."""
         if self.control_dir is None:
             return
-        for req in control.claim_requests(self.control_dir):
-            occ = None
-            try:
-                result, occ = self._take(req)
-            except Exception as exc:  # noqa: BLE001 - a bug: refuse, say so, keep watching
-                log.error("emergency request %s failed: %s: %s", req.rid, type(exc).__name__,
-                          exc)
-                result = control.Answer(False, reason="lỗi trong loa (chi tiết trong nhật ký kỹ "
-                                                      "thuật của dịch vụ loa); tin không được "
-                                                      "phát.")
-            try:
-                control.answer(self.control_dir, req, result)
-            except OSError as exc:
-                # `loa now` hears nothing and says so: the emergency must not play unheard of
-                log.error("cannot answer request %s: %s", req.rid, exc)
-                if occ is not None:
-                    self._drop(occ, "không trả lời được loa now")
-                continue
-            if occ is not None:  # answered first: what `loa now` says is what happens
-                self._start_emergency(occ)
+        control.serve_requests(self.control_dir, self.clock, accept=self._accept,
+                               keep=self._keep, start=self._start_emergency, drop=self._drop)
 
-    def _drop(self, occ: Occurrence, why: str) -> None:
-        with contextlib.suppress(Exception):
-            self.store.event("emergency-dropped", self.clock.now(),
-                             f"{occ.items[0].bulletin.id}: {why}; tin không được phát")
+    def _accept(self, body: dict) -> tuple[control.Answer, Occurrence]:
+        occ = self.emergency_from(body, start=False)  # LoaError: refused
+        return control.Answer(True, id=occ.items[0].bulletin.id, zones=occ.zones), occ
 
-    def _take(self, req: control.Claimed) -> tuple[control.Answer, Occurrence | None]:
-        """The answer to a request, and the emergency to start once it is answered."""
-        if req.body is None or req.deadline is None:
-            return control.Answer(False, reason="yêu cầu không đọc được hoặc không hợp lệ."), None
-        if self.clock.now().timestamp() > req.deadline:
-            return control.Answer(False, reason="yêu cầu đã quá thời gian chờ, không phát."), None
-        try:
-            occ = self.emergency_from(req.body, start=False)
-        except LoaError as exc:
-            log.error("emergency request %s refused: %s", req.rid, exc)
-            return control.Answer(False, reason=str(exc)), None
-        if self.clock.now().timestamp() > req.deadline + control.GRACE_S:
-            # `loa now` has given up and said so: this must not play by surprise later
-            self._drop(occ, "ghi nhật ký quá lâu, loa now đã thôi chờ")
-            return control.Answer(False, reason="ghi nhật ký quá lâu; tin không được phát."), None
+    def _keep(self, occ: Occurrence) -> None:
         bulletin = occ.items[0].bulletin
         with contextlib.suppress(OSError):  # the event is durable already; this helps a restart
             control.keep_accepted(self.control_dir, {
                 "id": bulletin.id, "station": occ.station, "title": bulletin.title,
                 "text": bulletin.text,
                 "plan": bulletin.plan, "at": occ.at.isoformat(), "zones": list(occ.zones)})
-        return control.Answer(True, id=bulletin.id, zones=occ.zones), occ
+
+    def _drop(self, occ: Occurrence, why: str) -> None:
+        with contextlib.suppress(Exception):
+            self.store.event("emergency-dropped", self.clock.now(),
+                             f"{occ.items[0].bulletin.id}: {why}; tin không được phát")
 
     def _emergency_id(self, now: datetime) -> str:
         """khan-cap-YYYYMMDD-HHMMSS, with -2, -3 ... for more in the same second."""
