@@ -210,3 +210,64 @@ def test_wav_sink_keeps_real_time_and_stop_cuts_it_short(tmp_path):
     assert WavDirSink(tmp_path, clock, fast=True).play(samples, 44100, "fast") is True
     assert time.monotonic() - t0 < 0.5
     assert len(list(tmp_path.glob("*.wav"))) == 3
+
+
+class StepClock:
+    """Time moves only when slept (one device, one thread: no overlap to model)."""
+
+    tz = DEFAULT_TZ
+
+    def __init__(self, t: datetime):
+        self.t = t
+
+    def now(self) -> datetime:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += timedelta(seconds=max(0.0, seconds))
+
+    def monotonic(self) -> float:
+        return self.t.timestamp()
+
+
+def test_a_bulletin_after_a_long_one_is_on_time_not_late(tmp_path):
+    """Due time is the session's plus the clips before it: the second bulletin of a session
+    whose first lasts 40 s is played on time; one held up 40 s more is late."""
+    from loa.audio import Clip
+    from loa.audio.wav import write_wav
+
+    def clip(name: str, seconds: float) -> Clip:
+        path = tmp_path / f"{name}.wav"
+        tone = (np.sin(np.arange(int(seconds * 8000)) * 0.1) * 8000).astype(np.int16)
+        write_wav(path, tone, 8000)
+        return Clip(path, name, "espeak", "vi", seconds)
+
+    made = {"long": clip("long", 40.0), "short": clip("short", 2.0)}
+    items = tuple(Item("p", Bulletin(id=i, title=i, text=i, status="approved"))
+                  for i in ("long", "short"))
+    store = LogStore(tmp_path / "log.sqlite3")
+    clock = StepClock(AT - timedelta(seconds=3))
+    sink = WavDirSink(tmp_path / "out", clock)
+    zones = {"thon-doai": ZONES["thon-doai"]}
+    player = Player(store, clock, lambda d: sink, lambda b: made[b.id], zones)
+    player.play(Occurrence("ba-vi", "sang", AT, ("thon-doai",), items))
+
+    class Stuck(WavDirSink):  # the device is busy for 40 s before the second bulletin
+        def play(self, samples, rate, label, at=None):
+            if "short" in label and not getattr(self, "waited", False):
+                self.waited = True
+                raise SinkError("PortAudioError: Device unavailable")
+            return super().play(samples, rate, label, at)
+
+    stuck = Stuck(tmp_path / "stuck", clock)
+    later = AT + timedelta(hours=1)
+    clock.t = later - timedelta(seconds=3)
+    Player(store, clock, lambda d: stuck, lambda b: made[b.id], zones,
+           retry_waits=(40.0,)).play(Occurrence("ba-vi", "sang", later, ("thon-doai",), items))
+    rows = {(r.scheduled_at[:16], r.bulletin): r for r in store.plays()}
+    store.close()
+    first, second = rows[("2026-04-01T06:30", "long")], rows[("2026-04-01T06:30", "short")]
+    assert first.status == second.status == "played"
+    assert _at(second.started_at) - AT == timedelta(seconds=40)
+    assert rows[("2026-04-01T07:30", "long")].status == "played"
+    assert rows[("2026-04-01T07:30", "short")].status == "late"

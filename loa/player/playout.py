@@ -30,7 +30,9 @@ from loa.script.bulletin import Bulletin
 
 log = logging.getLogger(__name__)
 
-ON_TIME = timedelta(seconds=30)  # later than this counts as "late"
+# An item later than this after its due time counts as "late"; due: the session's time plus
+# the clips before it (the second bulletin of a session is not late for following the first).
+ON_TIME = timedelta(seconds=30)
 LATE_WINDOW = timedelta(minutes=10)  # later than this counts as "missed"
 OPEN_AHEAD_S = 0.3  # a sound device stream is opened this early, then fed silence
 INTERRUPTED_VI = "bị ngắt để phát tin khẩn cấp"
@@ -333,7 +335,11 @@ class Player:
                      loaded: list[_Loaded], emergency: bool) -> None:
         sink = self.sink_for(device)
         first = True
+        dues, due = [], occ.at
         for entry in loaded:
+            dues.append(due)
+            due += timedelta(seconds=entry.clip.seconds if entry.clip else 0.0)
+        for entry, due in zip(loaded, dues, strict=True):
             self._yield_if_urgent(occ, emergency)
             rows = {z: self._claim(occ, entry.item, z, entry.clip) for z in zones}
             rows = {z: r for z, r in rows.items() if r is not None}
@@ -355,10 +361,10 @@ class Player:
                 try:
                     # times read holding the device: what it played, not what it waited for
                     started = max(self.clock.now(), occ.at) if at else self.clock.now()
-                    status = "played" if started - occ.at <= ON_TIME else "late"
+                    status = "played" if started - due <= ON_TIME else "late"
                     label = f"{started:%Y%m%d-%H%M%S}_{'+'.join(rows)}_{entry.item.bulletin.key}"
                     status, reason, started = self._play_with_retries(
-                        sink, device, entry, label, at, started, status, occ)
+                        sink, device, entry, label, at, started, status, due)
                     ended = self.clock.now()
                 finally:
                     with self._urgent_lock:
@@ -398,7 +404,7 @@ class Player:
             lock.release()
 
     def _play_with_retries(self, sink: Sink, device: str, entry: _Loaded, label: str,
-                           at: float | None, started: datetime, status: str, occ: Occurrence):
+                           at: float | None, started: datetime, status: str, due: datetime):
         waits = list(self.retry_waits)
         while True:
             try:
@@ -413,7 +419,7 @@ class Player:
                 self.clock.sleep(waits.pop(0))
                 at = None
                 started = self.clock.now()
-                status = "played" if started - occ.at <= ON_TIME else "late"
+                status = "played" if started - due <= ON_TIME else "late"
                 continue
             if getattr(sink, "underflows", 0):
                 self.store.event("underflow", self.clock.now(),

@@ -134,7 +134,7 @@ class WavDirSink:
             now = self.clock.now()
             took = (now - before).total_seconds()
             before = now
-            left -= took if 0 <= took <= 1.0 else step
+            left -= took if step <= took <= 1.0 else step  # never less: it must end
         return True
 
 
