@@ -17,6 +17,10 @@ class Clock(Protocol):
 
     def sleep(self, seconds: float) -> None: ...
 
+    def monotonic(self) -> float:
+        """Seconds that never jump: what the wall clock is checked against."""
+        ...
+
 
 class SystemClock:
     """Wall clock in the station's zone; always returns aware datetimes."""
@@ -30,3 +34,6 @@ class SystemClock:
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
             time.sleep(seconds)
+
+    def monotonic(self) -> float:
+        return time.monotonic()

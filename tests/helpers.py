@@ -369,7 +369,7 @@ class DaemonRig:
         self.path = tmp / "lich.yaml" if (tmp / "lich.yaml").exists() else write_station(tmp)
         self.clock = clock
         self.store = store if store is not None else LogStore(tmp / "loa.sqlite3")
-        self.sink = sink or WavDirSink(tmp / "played")
+        self.sink = sink or WavDirSink(tmp / "played", self.clock)  # keeps the fake time
         self.relays = RecordingRelays(clock)
         renderer = Renderer(EngineChain([EspeakEngine()]), ClipStore(tmp / "clips"), str.strip,
                             AudioSettings(chime=False))
@@ -399,8 +399,8 @@ class DaemonRig:
         if any(j.id not in ("watch", "refresh") and j.next_run_time is not None
                and j.next_run_time <= now for j in self.daemon.scheduler.get_jobs()):
             return True
-        # The one private look: a job that fires while a re-plan is under way is marked
-        # done at once (KeyError in Daemon._run_job) while its re-planned twin still plays.
+        # The one private look: a job of the previous plan may still be on air after a
+        # re-plan has moved its occurrence on.
         lock = getattr(self.player, "_lock", None)
         return bool(lock is not None and lock.locked())
 

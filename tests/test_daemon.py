@@ -41,6 +41,9 @@ def test_a_week_of_sessions_plays_each_once_in_hours(rig):
     assert len(r.sink.written) == 2 * len(sessions_of_week())  # one device: once per item
     for x in played:
         start = datetime.fromisoformat(x.started_at)
+        # the WAV sink keeps (the injected clock's) time: a play lasts its clip
+        ended = datetime.fromisoformat(x.ended_at)
+        assert abs((ended - start).total_seconds() - x.clip_s) < 0.2, x
         assert not (start.hour >= 21 or (start.hour, start.minute) < (5, 30))  # in hours
         assert "IV.3.a" not in x.bulletin  # drafts never air
     # in each zone's session the first item starts on the second, each next one as the one
@@ -127,7 +130,7 @@ def test_restart_in_the_middle_of_a_play_never_plays_it_twice(rig, tmp_path):
         ends: a thread left waiting would hold up the interpreter's exit)."""
 
         def __init__(self, folder):
-            super().__init__(folder)
+            super().__init__(folder, fast=True)
             self.entered = threading.Event()
 
         def play(self, samples, rate, label, at=None):
@@ -170,7 +173,7 @@ def test_device_vanishes_for_a_session_then_comes_back(rig, tmp_path):
             return super().play(samples, rate, label, at)
 
     with FakeClock(MONDAY, travel=True) as clock:
-        r = rig(clock, sink=Unplugged(tmp_path / "p"))
+        r = rig(clock, sink=Unplugged(tmp_path / "p", fast=True))
         r.daemon.start()
         r.session(MONDAY.replace(hour=6, minute=30))
         failed = r.rows()
@@ -199,7 +202,7 @@ def test_unsynced_clock_holds_playback_until_it_syncs(rig):
 def test_emergency_interrupts_and_the_session_carries_on(rig, tmp_path):
     class SlowSink(WavDirSink):
         def __init__(self, folder):
-            super().__init__(folder)
+            super().__init__(folder, fast=True)
             self.stopped = threading.Event()
             self.playing = threading.Event()
 

@@ -211,7 +211,7 @@ def test_loa_now_bulletins_plays_that_approved_bulletin_as_an_emergency(station)
     finally:
         _stop(proc)
     assert draft.returncode == 2 and "Traceback" not in draft.stderr
-    assert "bản tin 'IV.2' chưa được duyệt" in draft.stderr and "bulletins.yaml" in draft.stderr
+    assert "bản tin “Bản nháp” [IV.2] chưa được duyệt" in draft.stderr and "bulletins.yaml" in draft.stderr
     assert unknown.returncode == 2 and "không có bản tin 'IV.9'" in unknown.stderr
     assert "Đã gửi tin khẩn cấp “Dịch vụ công”" in sent.stdout and "Thôn 1" in sent.stdout
     [row] = rows_in(data)
@@ -225,13 +225,6 @@ def test_loa_now_bulletins_plays_that_approved_bulletin_as_an_emergency(station)
 
 # --- a re-plan while a job waits for the player ---------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Daemon bug: Daemon._run_job reads self._occurrences without _state_lock; replan() drops "
-    "every unfinished occurrence from it and re-adds them only after prepare() (rendering). "
-    "A job already handed to the busy player's executor that runs inside that window raises "
-    "KeyError (a traceback in the log) and is marked done, so pending() forgets an occurrence "
-    "that has not played; its re-planned job is then skipped (max_instances: the first still "
-    "counts as running), so it never airs and has no row."))
 def test_a_job_waiting_for_the_player_during_a_replan_stays_pending_until_it_plays(tmp_path):
     import logging
     import threading

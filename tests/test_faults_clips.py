@@ -164,7 +164,7 @@ def _loud(samples: np.ndarray) -> bool:
 
 def _run(rig: Path, at: datetime, **env: str):
     schedule = _write_schedule(rig / "station", at)
-    return _loa(rig / "data", "run", str(schedule), "--sink", "wav", "--wav-dir",
+    return _loa(rig / "data", "run", str(schedule), "--sink", "wav", "--fast", "--wav-dir",
                 str(rig / "played"), "--until-idle", "--no-time-sync", **env)
 
 
@@ -295,8 +295,8 @@ def test_a_clip_overwritten_with_random_bytes_at_air_time_is_made_again(rig):
     path = _clips(rig) / f"{key}.wav"
     schedule = _write_schedule(rig / "station", _soon(12))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "loa", "run", str(schedule), "--sink", "wav", "--wav-dir",
-         str(rig / "played"), "--until-idle", "--no-time-sync"],
+        [sys.executable, "-m", "loa", "run", str(schedule), "--sink", "wav", "--fast",
+         "--wav-dir", str(rig / "played"), "--until-idle", "--no-time-sync"],
         env=_env(rig / "data"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # planned, and every clip checked ahead; now the clip is damaged before air time

@@ -341,7 +341,7 @@ def _break_by_bug(r):
 @pytest.mark.parametrize("breakage, words", [
     (_break_by_directory, "bulletins.yaml"),
     (_break_by_bytes, "bulletins.yaml"),
-    (_break_by_bug, "lỗi trong loa (RuntimeError"),
+    (_break_by_bug, "lỗi trong loa (chi tiết trong nhật ký kỹ thuật)"),
 ])
 def test_any_reload_failure_is_an_event_and_the_old_schedule_plays(tmp_path, capfd,
                                                                     breakage, words):
@@ -422,7 +422,7 @@ def test_an_emergency_the_log_cannot_record_is_not_accepted(tmp_path):
             answer = control.read_answer(ctl, rid)
             assert answer is not None and not answer.accepted
             assert "không ghi được tin khẩn cấp vào sổ nhật ký" in answer.reason
-            assert "database is locked" in answer.reason
+            assert "sổ đang bị một chương trình khác khóa" in answer.reason
             time.sleep(0.5)
             assert r.rows() == [] and not [e for e in r.store.events(100)
                                            if e[1] == "emergency"]

@@ -10,6 +10,7 @@ from loa.clock import DEFAULT_TZ
 from loa.log import LogStore
 from loa.player import Player, SoundDeviceSink, WavDirSink
 from loa.schedule import Item, Occurrence
+from loa.schedule.model import Zone
 from loa.script import Bulletin
 from loa.voice import EngineChain, EspeakEngine
 
@@ -40,13 +41,14 @@ def parts(tmp_path):
 
 def make_player(store, clip_for, clock, sink_for, devices=None):
     devices = devices or {"toan-xa": "default", "thon-1": "default", "thon-2": "default"}
-    return Player(store, clock, sink_for, clip_for, devices)
+    zones = {z: Zone(z, z.upper(), device) for z, device in devices.items()}
+    return Player(store, clock, sink_for, clip_for, zones)
 
 
 def test_on_time_play_is_logged_per_zone_and_written(parts):
     store, clip_for, occ, tmp = parts
     clock = FakeClock(AT - timedelta(seconds=2))  # the job wakes LEAD early
-    sink = WavDirSink(tmp / "played")
+    sink = WavDirSink(tmp / "played", fast=True)
     make_player(store, clip_for, clock, lambda d: sink).play(occ)
     # one device serves all three zones: each bulletin played once, logged per zone
     assert len(sink.written) == 2
@@ -65,7 +67,7 @@ def test_on_time_play_is_logged_per_zone_and_written(parts):
 
 def test_a_restart_never_plays_twice(parts):
     store, clip_for, occ, tmp = parts
-    sink = WavDirSink(tmp / "played")
+    sink = WavDirSink(tmp / "played", fast=True)
     make_player(store, clip_for, FakeClock(AT), lambda d: sink).play(occ)
     again = make_player(store, clip_for, FakeClock(AT + timedelta(seconds=50)), lambda d: sink)
     again.play(occ)
@@ -74,7 +76,7 @@ def test_a_restart_never_plays_twice(parts):
 
 def test_late_and_missed(parts):
     store, clip_for, occ, tmp = parts
-    sink = WavDirSink(tmp / "played")
+    sink = WavDirSink(tmp / "played", fast=True)
     make_player(store, clip_for, FakeClock(AT + timedelta(minutes=3)), lambda d: sink).play(occ)
     assert {r.status for r in store.plays()} == {"late"}
 
@@ -89,7 +91,7 @@ def test_late_and_missed(parts):
 
 def test_zones_on_different_devices_play_separately(parts):
     store, clip_for, occ, tmp = parts
-    sinks = {"default": WavDirSink(tmp / "a"), "usb-2": WavDirSink(tmp / "b")}
+    sinks = {"default": WavDirSink(tmp / "a", fast=True), "usb-2": WavDirSink(tmp / "b", fast=True)}
     devices = {"toan-xa": "default", "thon-1": "usb-2", "thon-2": "usb-2"}
     make_player(store, clip_for, FakeClock(AT), sinks.__getitem__, devices).play(occ)
     assert len(sinks["default"].written) == 2 and len(sinks["usb-2"].written) == 2
@@ -112,7 +114,7 @@ class VanishingSink(WavDirSink):
     """A device that is gone for its first `gone` plays, then back (a USB card re-plugged)."""
 
     def __init__(self, folder, gone):
-        super().__init__(folder)
+        super().__init__(folder, fast=True)
         self.gone = gone
 
     def play(self, samples, rate, label, at=None):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loa.audio.wav import parse_wav, read_wav, read_wav_comment, write_wav
+from loa.clock import Clock, SystemClock
 
 if TYPE_CHECKING:  # numpy loads where samples are handled, not to look a clip up
     import numpy as np
@@ -153,9 +154,11 @@ class ClipStore:
     RESERVE_MB). A corrupt index is moved aside and rebuilt from the WAV files; `notes`
     then holds a Vietnamese line for the officer (take_notes)."""
 
-    def __init__(self, folder: str | Path, reserve_mb: float | None = None):
+    def __init__(self, folder: str | Path, reserve_mb: float | None = None,
+                 clock: Clock | None = None):
         from loa.errors import LoaError
 
+        self.clock = clock or SystemClock()
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.index_path = self.folder / "index.sqlite3"
@@ -238,7 +241,7 @@ class ClipStore:
             self._ino = os.stat(self.index_path).st_ino
 
     def _rebuild(self, problem: str) -> sqlite3.Connection:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        stamp = self.clock.now().strftime("%Y%m%d-%H%M%S")
         aside = self.folder / f"index.sqlite3.corrupt-{stamp}"
         n = 1
         while aside.exists():
@@ -344,7 +347,7 @@ class ClipStore:
             return None
         if touch:
             # bookkeeping for prune: a full disk must not keep the clip off the air
-            now = datetime.now().astimezone().isoformat(timespec="seconds")
+            now = self.clock.now().isoformat(timespec="seconds")
             with contextlib.suppress(sqlite3.OperationalError):
                 self._sql(lambda db: db.execute("UPDATE clips SET used_at=? WHERE key=?",
                                                 (now, key)))
@@ -428,7 +431,7 @@ class ClipStore:
         try:
             if mp3:
                 self._archive_mp3(path)
-            now = datetime.now().astimezone().isoformat(timespec="seconds")
+            now = self.clock.now().isoformat(timespec="seconds")
             row = (key, path.name, engine, voice, preferred, len(samples), rate,
                    path.stat().st_size, lufs, true_peak, text, now, now, file_sha256(path))
             self._sql(lambda db: db.execute(

@@ -141,6 +141,9 @@ def build_parser() -> Parser:
                      help="tự dừng sau số giây này")
     run.add_argument("--until-idle", action="store_true",
                      help="tự dừng khi không còn buổi phát nào trong 36 giờ tới")
+    run.add_argument("--fast", action="store_true",
+                     help="chỉ dùng khi kiểm thử: tệp WAV được ghi ngay, không chờ hết thời "
+                          "lượng bản tin")
     run.add_argument("--no-time-sync", action="store_true",
                      help="phát cả khi hệ thống chưa báo đã đồng bộ giờ (máy không có NTP)")
     run.set_defaults(func=c.run)

@@ -204,7 +204,8 @@ def run(args) -> int:
     until = (SystemClock(station.schedule.station.tz).now() + timedelta(seconds=args.run_for)
              if args.run_for else None)
     svc.run_daemon(args.schedule, args.sink, Path(args.wav_dir) if args.wav_dir else None,
-                   until, args.until_idle, report=out, trust_sync=not args.no_time_sync)
+                   until, args.until_idle, report=out, trust_sync=not args.no_time_sync,
+                   fast=args.fast)
     out("Đã dừng phát tự động.")
     return 0
 

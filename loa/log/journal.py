@@ -19,11 +19,11 @@ import os
 import sqlite3
 import struct
 import threading
-import time
 import zlib
 from datetime import datetime
 from pathlib import Path
 
+from loa.clock import Clock, SystemClock
 from loa.errors import LoaError
 from loa.log.disk import RESERVE_NAME, Reserve, disk_state
 from loa.log.store import COLUMNS, LogStore, play_fields
@@ -169,7 +169,8 @@ class JournaledLogStore(LogStore):
     finish accepts either."""
 
     def __init__(self, path: str | Path, journal: str | Path | None = None,
-                 reserve: Reserve | None = None):
+                 reserve: Reserve | None = None, clock: Clock | None = None):
+        self.clock = clock or SystemClock()
         data = Path(path).parent
         data.mkdir(parents=True, exist_ok=True)
         self.journal = Journal(journal or data / JOURNAL_NAME)
@@ -459,9 +460,9 @@ class JournaledLogStore(LogStore):
         """Retry what waits; watch free space (event once per low-disk episode); keep the
         ballast. Returns the health fields of the daemon's heartbeat."""
         with self._jlock:
-            if not self.journal.is_open and time.monotonic() >= self._journal_retry:
+            if not self.journal.is_open and self.clock.monotonic() >= self._journal_retry:
                 # each try writes up to a whole journal on a full disk: not every second
-                self._journal_retry = time.monotonic() + 60.0
+                self._journal_retry = self.clock.monotonic() + 60.0
                 self._open_journal()
             waiting = self._pending or self._events or self._failing or self._recover_due
         if waiting:
@@ -494,6 +495,6 @@ class JournaledLogStore(LogStore):
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self._flush(datetime.now().astimezone())
+            self._flush(self.clock.now())
         self.journal.close()
         super().close()

@@ -204,19 +204,27 @@ class _Feed:
 
 
 class WavDirSink:
-    """Writes each play to a WAV file: what would have gone to the horns."""
+    """Writes each play to a WAV file: what would have gone to the horns. It keeps real
+    time (play() lasts as long as the clip, on the injected clock, and stop() cuts it
+    short), so the log's durations and start times are true; `fast` (tests only) returns
+    as soon as the file is written."""
 
     timed = False
+    SLICE_S = 0.05  # how soon stop() is heard
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, clock: Clock | None = None, fast: bool = False):
         self.folder = Path(folder)
+        self.clock = clock or SystemClock()
+        self.fast = fast
         self.name = f"wav:{self.folder}"
         self.written: list[Path] = []
+        self._stop = threading.Event()
 
     def stop(self) -> None:
-        pass  # a file write is too quick to interrupt
+        self._stop.set()
 
     def play(self, samples: np.ndarray, rate: int, label: str, at: float | None = None) -> bool:
+        self._stop.clear()
         safe = re.sub(r"[^\w.-]+", "_", label, flags=re.ASCII).strip("_")[:120]
         path = self.folder / f"{safe}.wav"
         try:
@@ -224,6 +232,21 @@ class WavDirSink:
         except OSError as exc:
             raise SinkError(f"cannot write {path}: {exc}") from exc
         self.written.append(path)
+        if self.fast:
+            return True
+        # Counted down slice by slice as the clock saw it (a sleep may oversleep on a busy
+        # machine); a slice the wall clock jumped across counts as asked.
+        left = len(samples) / rate
+        before = self.clock.now()
+        while left > 0:
+            if self._stop.is_set():
+                return False
+            step = min(self.SLICE_S, left)
+            self.clock.sleep(step)
+            now = self.clock.now()
+            took = (now - before).total_seconds()
+            before = now
+            left -= took if step <= took <= 1.0 else step  # never less: it must end
         return True
 
 

@@ -66,11 +66,10 @@ def daemon_status(schedule_path: str | Path | None = None, clock: Clock | None =
     from loa.station.core import clock_for, load_station
 
     data = settings.data_dir()
-    beat = ctl.read_heartbeat(data / "control")
-    age = beat["age"] if beat else None
-    locked = ctl.running_pid(data)
-    # the lock is the truth: the OS frees it the moment the daemon dies, even on kill -9
-    running = locked is not None and age is not None and age <= ctl.STALE_S
+    # one staleness rule, the control channel's: the lock says it lives (the OS frees it
+    # the moment the daemon dies, even on kill -9), a fresh heartbeat that it is not stuck
+    state = ctl.daemon_state(data, clock)
+    beat, age, locked, running = state.heartbeat, state.age, state.locked_by, state.running
     path = str(schedule_path) if schedule_path else (beat or {}).get("schedule")
     st = DaemonStatus(running, (beat or {}).get("pid"), age, locked, path)
     if running and beat is not None:

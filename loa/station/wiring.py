@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loa import settings
-from loa.audio.cache import Clip
+from loa.audio.cache import Clip, ClipError
 from loa.audio.render import Renderer
 from loa.clock import Clock
 from loa.schedule.model import Station
@@ -96,8 +96,9 @@ def _render_in_child(schedule_path: str, texts: list[str], offline: bool) -> tup
     return out, renderer.store.take_notes()
 
 
-class ClipUnavailable(Exception):
-    """No good clip for a bulletin at air time; the message (Vietnamese) goes to the log."""
+class ClipUnavailable(ClipError):
+    """No good clip for a bulletin at air time; the message (Vietnamese) goes to the log
+    (a ClipError: the player shows its words to officers)."""
 
 
 class ChildRendering:
@@ -189,8 +190,10 @@ def relays_for(station: Station, clock: Clock):
     return GpioRelays() if station.relays == "gpio" else NoRelays()
 
 
-def sink_factory(kind: str, wav_dir: Path | None) -> tuple[Callable[[str], Sink], str]:
-    """kind: auto | device | wav. Returns the factory and a Vietnamese note for the officer."""
+def sink_factory(kind: str, wav_dir: Path | None, clock: Clock | None = None,
+                 fast: bool = False) -> tuple[Callable[[str], Sink], str]:
+    """kind: auto | device | wav. Returns the factory and a Vietnamese note for the officer.
+    The WAV sink keeps real time on `clock` unless `fast` (tests only)."""
     from loa.player.sinks import SoundDeviceSink, WavDirSink, output_devices
 
     if kind == "auto":
@@ -200,12 +203,12 @@ def sink_factory(kind: str, wav_dir: Path | None) -> tuple[Callable[[str], Sink]
 
         def device_sink(device: str) -> Sink:
             if device not in sinks:
-                sinks[device] = SoundDeviceSink(device)
+                sinks[device] = SoundDeviceSink(device, clock)
             return sinks[device]
 
         return device_sink, "Phát ra thiết bị âm thanh."
     folder = wav_dir or settings.data_dir() / "played"
-    wav = WavDirSink(folder)
+    wav = WavDirSink(folder, clock, fast)
     note = (f"Máy này không có thiết bị âm thanh: những gì lẽ ra được phát sẽ được ghi "
             f"thành tệp WAV trong {folder}.")
     return (lambda device: wav), note
