@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.ndimage import maximum_filter1d, uniform_filter1d
-from scipy.signal import firwin, sosfilt, tf2sos
+
+from loa.audio.dsp import biquad_sos, firwin_kaiser, moving_max, moving_mean, sosfilt
 
 OVERSAMPLE = 4  # BS.1770-4 annex 2: 4x oversampling estimates the true peak at 44.1/48 kHz
 # 48-tap interpolation filter, as in the annex: 12 taps per phase.
-_H = firwin(48, 1.0 / OVERSAMPLE, window=("kaiser", 8.0)) * OVERSAMPLE
+_H = firwin_kaiser(48, 1.0 / OVERSAMPLE, 8.0) * OVERSAMPLE
 _DELAY = 6  # samples: the filter's centre (23.5 taps) at the original rate
 MIN_SECONDS = 0.45  # BS.1770 gating needs at least one 400 ms block
 LIKELY_LIMITING_DB = 3.0  # the gain the limiter takes back from espeak-ng/gTTS speech, at most
@@ -44,11 +44,20 @@ class Levels:
 
 @functools.lru_cache(maxsize=8)
 def _k_weighting(rate: int) -> np.ndarray:
-    """The K-weighting biquads for this rate, as pyloudnorm designs them, as one SOS."""
-    import pyloudnorm
-
-    meter = pyloudnorm.Meter(rate)
-    return np.vstack([tf2sos(f.b, f.a) for f in meter._filters.values()])
+    """The K-weighting biquads for this rate as pyloudnorm designs them (RBJ cookbook: a
+    +4 dB shelf at 1500 Hz, Q 1/sqrt 2, then a 38 Hz high-pass, Q 0.5), as one SOS."""
+    amp, w0 = 10 ** (4.0 / 40.0), 2.0 * np.pi * 1500.0 / rate
+    cos, k = np.cos(w0), 2.0 * np.sqrt(amp) * np.sin(w0) / (2.0 / np.sqrt(2))
+    shelf = biquad_sos([amp * ((amp + 1) + (amp - 1) * cos + k),
+                        -2 * amp * ((amp - 1) + (amp + 1) * cos),
+                        amp * ((amp + 1) + (amp - 1) * cos - k)],
+                       [(amp + 1) - (amp - 1) * cos + k, 2 * ((amp - 1) - (amp + 1) * cos),
+                        (amp + 1) - (amp - 1) * cos - k])
+    w0 = 2.0 * np.pi * 38.0 / rate
+    cos, alpha = np.cos(w0), np.sin(w0) / (2.0 * 0.5)
+    high_pass = biquad_sos([(1 + cos) / 2, -(1 + cos), (1 + cos) / 2],
+                           [1 + alpha, -2 * cos, 1 - alpha])
+    return np.vstack([shelf, high_pass])
 
 
 def k_weighted_power(x: np.ndarray, rate: int) -> np.ndarray:
@@ -196,14 +205,14 @@ class _Limiter:
         # reach apart from any hot sample, so the moving maximum never mixes two runs.
         near = peaks[self.index]
         loud = np.where(near > level, near, 0.0)
-        self.loudest = maximum_filter1d(loud, size=2 * self.width + 1, mode="nearest")
+        self.loudest = moving_max(loud, 2 * self.width + 1)
 
     def curve(self, gain: float) -> np.ndarray:
         """The limiter's gain at self.index for input gain `gain` (elsewhere 1)."""
         if len(self.index) == 0:
             return np.ones(0)
         need = np.minimum(1.0, self.ceiling / np.maximum(gain * self.loudest, 1e-12))
-        return uniform_filter1d(need, size=self.width, mode="nearest")
+        return moving_mean(need, self.width)
 
 
 def _solve_gain(z2: np.ndarray, lim: _Limiter, rate: int, target_lufs: float,
