@@ -11,6 +11,7 @@ applied, and one more measurement only verifies (a pure gain corrects what is le
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,8 +134,8 @@ def _rows(x: np.ndarray, m: np.ndarray) -> np.ndarray:
 def true_peak(x: np.ndarray, floor: float | None = None) -> np.ndarray:
     """Per-sample peak of the 4x oversampled signal (the inter-sample peaks included).
 
-    Only around samples within _SEARCH_DB of `floor` (default: the sample peak) are the
-    three points between samples computed, all at once as one matrix product.
+    Only around local maxima of |x| within _SEARCH_DB of `floor` (default: the sample
+    peak) are the three points between samples computed, all at once as one matrix product.
     """
     x = np.asarray(x)
     n = len(x)
@@ -142,7 +143,12 @@ def true_peak(x: np.ndarray, floor: float | None = None) -> np.ndarray:
     if n == 0:
         return peaks
     level = float(peaks.max()) if floor is None else floor
-    near = np.flatnonzero(peaks >= level * 10 ** (-_SEARCH_DB / 20))
+    # An inter-sample peak sits beside a sample that is a local maximum of |x|: only
+    # those are looked around (a third or less of the loud samples of speech).
+    near = peaks >= level * 10 ** (-_SEARCH_DB / 20)
+    near[1:] &= peaks[1:] >= peaks[:-1]
+    near[:-1] &= peaks[:-1] >= peaks[1:]
+    near = np.flatnonzero(near)
     if len(near) == 0:
         return peaks
     # u_p[m] = sum_k h[4k+p] x[m-k] peaks about _DELAY samples after the x it comes from;
@@ -244,20 +250,29 @@ def _solve_gain(z2: np.ndarray, lim: _Limiter, rate: int, target_lufs: float,
 
 
 def normalize_measured(x: np.ndarray, rate: int, target_lufs: float = -16.0,
-                       ceiling_dbtp: float = -1.0, power: np.ndarray | None = None
+                       ceiling_dbtp: float = -1.0, power: np.ndarray | None = None,
+                       out_rate: int | None = None,
+                       resample: Callable[[np.ndarray, int, int], np.ndarray] | None = None
                        ) -> tuple[np.ndarray, Levels | None]:
     """x at target_lufs (within 0.1 LU) with its true peak at or under the ceiling, and
     its measured levels (None when too short or silent to measure).
 
-    power: x's K-weighted power when the caller has it (else it is measured here)."""
+    power: x's K-weighted power when the caller has it (else it is measured here).
+    out_rate: the rate to return (resample(x, rate, out_rate) makes it); the gain and the
+    limiter are worked out at `rate`, the verify is made on what is returned."""
     y = np.asarray(x, dtype=np.float32)
+    out_rate = out_rate or rate
+
+    def converted(v: np.ndarray) -> np.ndarray:
+        return v if out_rate == rate else resample(v, rate, out_rate)
+
     if len(y) < MIN_SECONDS * rate or not np.any(y):
-        return y, None
+        return converted(y), None
     # the one measurement the gain is solved on
     z2 = power if power is not None and len(power) == len(y) else k_weighted_power(y, rate)
     lufs = _gated_lufs(_sub_block_power(z2, rate))
     if not np.isfinite(lufs):
-        return y, None
+        return converted(y), None
     g0 = 10 ** ((target_lufs - lufs) / 20)
     ceiling = 10 ** ((ceiling_dbtp - _LIMIT_MARGIN_DB) / 20)
     # The limiter looks only at peaks it could have to touch; speech needs 1-2 dB of it,
@@ -271,7 +286,8 @@ def normalize_measured(x: np.ndarray, rate: int, target_lufs: float = -16.0,
     out = y * np.float32(g)
     if len(lim.index):
         out[lim.index] *= lim.curve(g).astype(np.float32)
-    levels = measure(out, rate)  # verify; what is left is corrected by a pure gain
+    out = converted(out)
+    levels = measure(out, out_rate)  # verify; what is left is corrected by a pure gain
     fix = target_lufs - levels.lufs if abs(target_lufs - levels.lufs) > _TOLERANCE_LU else 0.0
     fix = min(fix, ceiling_dbtp - levels.true_peak_dbtp)  # never over the ceiling
     if fix != 0.0:
