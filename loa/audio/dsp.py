@@ -40,7 +40,7 @@ def sosfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
         from scipy.signal import sosfilt as public
 
         return public(sos, np.asarray(x, dtype=np.float64))
-    y = np.array(x, dtype=np.float64, order="C").reshape(1, -1)  # filtered in place
+    y = np.array(x, dtype=np.float64, order="C").reshape(1, -1)  # a copy, filtered in place
     kernel._sosfilt(sos, y, np.zeros((1, len(sos), 2)))
     return y.reshape(-1)
 
