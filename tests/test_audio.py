@@ -325,7 +325,11 @@ def test_light_filters_are_scipys_own_and_production_loads_no_scipy_signal():
     for up, down in ((2, 1), (147, 80), (1, 2)):
         ours = dsp.resample_poly(x.astype(np.float32), up, down)
         theirs = resample_poly(x.astype(np.float32), up, down)
-        assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        if (up, down) == (2, 1):  # numpy's own 2x (espeak-ng's 22.05 kHz): float32 sums
+            assert np.allclose(ours, theirs, rtol=0, atol=1e-6)
+        else:  # scipy's kernel itself
+            assert np.array_equal(ours, theirs)
     assert np.allclose(dsp.firwin_kaiser(48, 0.25, 8.0),
                        scipy.signal.firwin(48, 0.25, window=("kaiser", 8.0)), atol=1e-15)
     for n in (1, 7, 353, 354, 5000):

