@@ -30,8 +30,10 @@ def decode_native(speech: Speech) -> tuple[np.ndarray, int]:
     """Engine audio as mono float32, and the rate the engine made it at."""
     if speech.format == "wav":
         pcm, src_rate, channels = parse_wav(speech.data)
-        pcm = pcm[:, 0] if channels == 1 else pcm.astype(np.float32).mean(axis=1)
-        return pcm.astype(np.float32) * np.float32(1 / 32768.0), src_rate
+        x = pcm[:, 0].astype(np.float32) if channels == 1 else \
+            pcm.astype(np.float32).mean(axis=1, dtype=np.float32)
+        x *= np.float32(1 / 32768.0)
+        return x, src_rate
     from pydub import AudioSegment  # ffmpeg decodes MP3
 
     seg = AudioSegment.from_file(io.BytesIO(speech.data), format=speech.format)
@@ -45,7 +47,7 @@ def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     if src == dst or len(x) == 0:
         return x.astype(np.float32)
     g = gcd(src, dst)
-    return resample_poly(x, dst // g, src // g).astype(np.float32)
+    return resample_poly(x, dst // g, src // g).astype(np.float32, copy=False)
 
 
 def trim_silence(x: np.ndarray, rate: int, threshold_dbfs: float, keep_s: float = TRIM_KEEP_S):
@@ -83,7 +85,9 @@ def horn_preset(x: np.ndarray, rate: int) -> np.ndarray:
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+    y = np.multiply(x, 32767.0, dtype=np.result_type(x, np.float32))  # rounded in place
+    np.round(y, out=y)
+    return np.clip(y, -32768, 32767, out=y).astype(np.int16)
 
 
 def speech_track(parts: list[Speech], settings: AudioSettings,
