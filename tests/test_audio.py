@@ -192,8 +192,8 @@ def test_render_offline_then_upgrade_exactly_those(station, data_dir, fake_googl
     assert sorted(new.values()) == ["gtts"] * 3
     # the gTTS clip made first was not touched, and the playing side now finds gTTS clips
     assert set(before) <= set(after)
-    from loa.station.wiring import ChildRendering
     from loa.schedule import load_program_bulletins, load_schedule
+    from loa.station.wiring import ChildRendering
 
     sched = load_schedule(station)
     at_air = ChildRendering(station, sched.station).at_air

@@ -18,7 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernel(name: str):
     """scipy.signal's compiled module `name`, or None when it cannot be loaded alone."""
     try:

@@ -12,9 +12,10 @@ import io
 from math import gcd
 
 import numpy as np
+
 from loa.audio import loudness
-from loa.audio.dsp import resample_poly, sosfilt
 from loa.audio.chime import make_chime
+from loa.audio.dsp import resample_poly, sosfilt
 from loa.audio.settings import PRESETS, RATE, TRIM_KEEP_S, AudioSettings  # noqa: F401
 from loa.audio.wav import parse_wav
 from loa.voice.engine import Speech
