@@ -10,7 +10,9 @@ Prints one JSON object:
 - cached_cli_s: median of 5 `python -m loa render SCHEDULE` subprocesses on a schedule
   whose every clip is cached (goal <= 0.3 s), with Python's bytecode cache on, as an
   installed loa runs; cached_cli_nopyc_s: the same with PYTHONDONTWRITEBYTECODE=1 when
-  the environment sets it (every loa module compiled from source at each start).
+  the environment sets it (every loa module compiled from source at each start);
+- load_1m: the machine's load average when it ends (other work inflates render_s, not
+  engine_only_s, which uses one core).
 """
 
 from __future__ import annotations
@@ -97,7 +99,8 @@ def main() -> None:
         cli_s = cached_cli(station, env)
         nopyc_s = (cached_cli(station, {**env, "PYTHONDONTWRITEBYTECODE": "1"})
                    if os.environ.get("PYTHONDONTWRITEBYTECODE") else None)
-    print(json.dumps({"bulletins": len(texts), "audio_s": round(audio_s, 1),
+    print(json.dumps({"load_1m": round(os.getloadavg()[0], 2),  # the machine is shared
+                      "bulletins": len(texts), "audio_s": round(audio_s, 1),
                       "render_s": round(render_s, 2), "rtf": round(render_s / audio_s, 4),
                       "engine_only_s": round(engine_s, 2),
                       "pipeline_over_engine": round(render_s / engine_s, 2),

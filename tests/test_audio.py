@@ -309,3 +309,82 @@ def test_clip_store_says_why_in_vietnamese(tmp_path):
         "đĩa đã đầy, không ghi được")
     assert reason_vi(OSError(errno.EXDEV, "Invalid cross-device link")) == (
         "lỗi hệ thống: Invalid cross-device link")  # unknown to loa: kept, said as such
+
+
+def test_light_filters_are_scipys_own_and_production_loads_no_scipy_signal():
+    """loa.audio.dsp stands in for scipy.signal/ndimage (1.8 s to import): same results."""
+    import scipy.ndimage
+    import scipy.signal
+
+    from loa.audio import dsp
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(50_001)
+    sos = np.array([[1.5, -2.7, 1.2, 1, -1.9, 0.91], [1, -2, 1, 1, -1.99, 0.99]])
+    assert np.array_equal(dsp.sosfilt(sos, x), scipy.signal.sosfilt(sos, x))
+    for up, down in ((2, 1), (147, 80), (1, 2)):
+        ours = dsp.resample_poly(x.astype(np.float32), up, down)
+        theirs = resample_poly(x.astype(np.float32), up, down)
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        if (up, down) == (2, 1):  # numpy's own 2x (espeak-ng's 22.05 kHz): float32 sums
+            assert np.allclose(ours, theirs, rtol=0, atol=1e-6)
+        else:  # scipy's kernel itself
+            assert np.array_equal(ours, theirs)
+    assert np.allclose(dsp.firwin_kaiser(48, 0.25, 8.0),
+                       scipy.signal.firwin(48, 0.25, window=("kaiser", 8.0)), atol=1e-15)
+    for n in (1, 7, 353, 354, 5000):
+        y = rng.standard_normal(n)
+        assert np.array_equal(dsp.moving_max(y, 353),
+                              scipy.ndimage.maximum_filter1d(y, 353, mode="nearest"))
+        assert np.allclose(dsp.moving_mean(y, 177),
+                           scipy.ndimage.uniform_filter1d(y, 177, mode="nearest"))
+    for rate in (16000, 22050, 24000, 44100, 48000):  # loa's K-weighting is pyloudnorm's
+        from loa.audio.loudness import _k_weighting
+
+        meter = pyloudnorm.Meter(rate)
+        ref = np.vstack([scipy.signal.tf2sos(f.b, f.a) for f in meter._filters.values()])
+        assert np.allclose(_k_weighting(rate), ref, rtol=1e-12, atol=1e-12)
+    code = ("import sys, loa.audio.produce as p, numpy as np; p.warm(44100); "
+            "p.loudness.normalize(np.ones(44100, dtype=np.float32) * 0.1, 44100); "
+            "print(sorted(m for m in ('scipy.signal', 'scipy.ndimage', 'pyloudnorm') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_cached_clip_is_found_without_running_the_normalizer(tmp_path):
+    """Readings are remembered by the rules' fingerprint: the cached path builds no
+    Normalizer; another lexicon is another fingerprint, read afresh."""
+    from loa.script.reading import Reading
+
+    text = "UBND xã họp ngày 05/3/2026 với 1.500 người."
+    store = ClipStore(tmp_path / "clips")
+    first = Reading()
+    made = Renderer(EngineChain([EspeakEngine()]), store, first, AudioSettings(),
+                    intro="Đài truyền thanh xã.").render(text)
+    assert not made.cached
+    assert store.reading(hashlib_key(first.fingerprint, text)) == Normalizer().normalize(text)
+
+    again = Reading()
+    assert again.fingerprint == first.fingerprint
+    found = Renderer(EngineChain([EspeakEngine()]), store, again, AudioSettings(),
+                     intro="Đài truyền thanh xã.").lookup(text)
+    assert found is not None and found.hash == made.clip.hash
+    assert again._normalizer is None  # no rule ran
+
+    lexicon = tmp_path / "lex.yaml"
+    lexicon.write_text("UBND: ủy ban\n", encoding="utf-8")
+    other = Reading(lexicon_files=[lexicon])
+    assert other.fingerprint != first.fingerprint
+    renderer = Renderer(EngineChain([EspeakEngine()]), store, other, AudioSettings(),
+                        intro="Đài truyền thanh xã.")
+    assert renderer.lookup(text) is None  # "ủy ban xã ...": another text, no clip yet
+    assert other._normalizer is not None
+    assert renderer.spoken(text).startswith("Ủy ban xã")
+
+
+def hashlib_key(fingerprint: str, text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{fingerprint}\0{text}".encode()).hexdigest()

@@ -33,13 +33,15 @@ class Outcome:
 
 def _produce(body: list[Speech], intro: list[Speech], outro: list[Speech],
              settings: AudioSettings) -> tuple[np.ndarray, loudness.Levels]:
-    from loa.audio.produce import assemble_measured  # scipy: only where clips are made
+    import loa.audio._one_thread  # noqa: F401 - before numpy, in a spawned worker
+    from loa.audio.produce import assemble_measured  # numpy: only where clips are made
 
     return assemble_measured(body, settings, intro, outro)
 
 
 def _warm(rate: int) -> None:
-    """A worker loads scipy and designs its filters while the engines speak."""
+    """A worker loads numpy and designs its filters while the engines speak."""
+    import loa.audio._one_thread  # noqa: F401 - before numpy, in a spawned worker
     from loa.audio.produce import warm
 
     warm(rate)
@@ -75,9 +77,9 @@ def render_many(renderer: Renderer, texts: list[str], *, upgrade: bool = False,
     context = multiprocessing.get_context(
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn")
     if context.get_start_method() == "forkserver":
-        # Workers fork from a server that loaded scipy once, rather than each loading it
-        # (seconds on a Pi). Takes effect if this process had no forkserver yet.
-        context.set_forkserver_preload(["loa.audio.produce"])
+        # Workers fork from a server that loaded numpy once, rather than each loading it.
+        # Takes effect if this process had no forkserver yet.
+        context.set_forkserver_preload(["loa.audio._one_thread", "loa.audio.produce"])
     with ThreadPoolExecutor(threads) as speakers, \
             ProcessPoolExecutor(processes, mp_context=context) as cpu:
         for _ in range(processes):

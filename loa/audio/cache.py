@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS clips (
     used_at     TEXT NOT NULL,
     sha256      TEXT                  -- of the file as written; `check` compares it
 );
+CREATE TABLE IF NOT EXISTS readings (
+    key         TEXT PRIMARY KEY,     -- hash of the reading rules' fingerprint and the text
+    spoken      TEXT NOT NULL         -- what the normalizer made of it
+);
 """
 
 
@@ -323,6 +327,18 @@ class ClipStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # --- readings: the normalizer's output, so a cached render need not load it ----------
+
+    def reading(self, key: str) -> str | None:
+        row = self._sql(lambda db: db.execute("SELECT spoken FROM readings WHERE key=?",
+                                              (key,)).fetchone())
+        return None if row is None else row[0]
+
+    def remember_reading(self, key: str, spoken: str) -> None:
+        with contextlib.suppress(sqlite3.OperationalError):  # a full disk: read it again
+            self._sql(lambda db: db.execute(
+                "INSERT OR REPLACE INTO readings (key, spoken) VALUES (?, ?)", (key, spoken)))
 
     # --- clips ----------------------------------------------------------------------------
 

@@ -12,28 +12,35 @@ import io
 from math import gcd
 
 import numpy as np
-from scipy.signal import butter, resample_poly, sosfilt
 
 from loa.audio import loudness
 from loa.audio.chime import make_chime
+from loa.audio.dsp import resample_poly, sosfilt
 from loa.audio.settings import PRESETS, RATE, TRIM_KEEP_S, AudioSettings  # noqa: F401
 from loa.audio.wav import parse_wav
 from loa.voice.engine import Speech
 
 
-def decode(speech: Speech, rate: int = RATE) -> np.ndarray:
-    """Engine audio as mono float32 at `rate`."""
-    if speech.format == "wav":
-        pcm, src_rate, _ = parse_wav(speech.data)
-        x = pcm.astype(np.float32).mean(axis=1) / 32768.0
-    else:
-        from pydub import AudioSegment  # ffmpeg decodes MP3
+def decode(speech: Speech, rate: int | None = RATE) -> np.ndarray:
+    """Engine audio as mono float32 at `rate` (None: at the engine's own rate)."""
+    x, src_rate = decode_native(speech)
+    return x if rate is None else resample(x, src_rate, rate)
 
-        seg = AudioSegment.from_file(io.BytesIO(speech.data), format=speech.format)
-        seg = seg.set_channels(1).set_sample_width(2)
-        src_rate = seg.frame_rate
-        x = np.frombuffer(seg.raw_data, dtype="<i2").astype(np.float32) / 32768.0
-    return resample(x, src_rate, rate)
+
+def decode_native(speech: Speech) -> tuple[np.ndarray, int]:
+    """Engine audio as mono float32, and the rate the engine made it at."""
+    if speech.format == "wav":
+        pcm, src_rate, channels = parse_wav(speech.data)
+        x = pcm[:, 0].astype(np.float32) if channels == 1 else \
+            pcm.astype(np.float32).mean(axis=1, dtype=np.float32)
+        x *= np.float32(1 / 32768.0)
+        return x, src_rate
+    from pydub import AudioSegment  # ffmpeg decodes MP3
+
+    seg = AudioSegment.from_file(io.BytesIO(speech.data), format=speech.format)
+    seg = seg.set_channels(1).set_sample_width(2)
+    x = np.frombuffer(seg.raw_data, dtype="<i2").astype(np.float32) / 32768.0
+    return x, seg.frame_rate
 
 
 def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
@@ -41,7 +48,7 @@ def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     if src == dst or len(x) == 0:
         return x.astype(np.float32)
     g = gcd(src, dst)
-    return resample_poly(x, dst // g, src // g).astype(np.float32)
+    return resample_poly(x, dst // g, src // g).astype(np.float32, copy=False)
 
 
 def trim_silence(x: np.ndarray, rate: int, threshold_dbfs: float, keep_s: float = TRIM_KEEP_S):
@@ -64,6 +71,8 @@ def trim_silence(x: np.ndarray, rate: int, threshold_dbfs: float, keep_s: float 
 
 def horn_preset(x: np.ndarray, rate: int) -> np.ndarray:
     """Horn speakers reproduce roughly 250-4500 Hz: keep speech there and even it out."""
+    from scipy.signal import butter  # only this preset pays for scipy.signal
+
     sos = butter(4, [250, 4500], btype="bandpass", fs=rate, output="sos")
     y = sosfilt(sos, x.astype(np.float64))
     # 3:1 above -26 dBFS on a 30 ms RMS envelope: quiet syllables carry outdoors.
@@ -77,12 +86,15 @@ def horn_preset(x: np.ndarray, rate: int) -> np.ndarray:
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(x * 32767.0), -32768, 32767).astype(np.int16)
+    y = np.multiply(x, 32767.0, dtype=np.result_type(x, np.float32))  # rounded in place
+    np.round(y, out=y)
+    return np.clip(y, -32768, 32767, out=y).astype(np.int16)
 
 
-def speech_track(parts: list[Speech], settings: AudioSettings) -> np.ndarray:
-    """Sentences, each trimmed, joined with a pause."""
-    rate = settings.rate
+def speech_track(parts: list[Speech], settings: AudioSettings,
+                 rate: int | None = None) -> np.ndarray:
+    """Sentences, each trimmed, joined with a pause, at `rate` (default: the station's)."""
+    rate = rate or settings.rate
     pause = np.zeros(int(rate * settings.sentence_gap_s), dtype=np.float32)
     out: list[np.ndarray] = []
     for speech in parts:
@@ -119,11 +131,15 @@ def assemble_measured(body: list[Speech], settings: AudioSettings,
                       ) -> tuple[np.ndarray, loudness.Levels]:
     """assemble, and the clip's levels as measured once it was levelled.
 
-    Each part is K-weighted once, to level it; the clip's own measurement is those
-    measurements put end to end (K-weighting is linear, and 0.6 s of silence between parts
-    empties the filters), unless the horn preset filters the whole clip."""
-    rate = settings.rate
-    speech = speech_track(body, settings)
+    The clip is put together and levelled at the engine's own rate (espeak-ng: 22.05 kHz,
+    half the samples to filter), then resampled once to the station's rate, where the
+    levels are verified. Each part is K-weighted once, to level it; the clip's own
+    measurement is those measurements put end to end (K-weighting is linear, and 0.6 s of
+    silence between parts empties the filters), unless the horn preset filters the clip."""
+    rate = decode_native(body[0])[1] if body else settings.rate
+    if rate < 16000:  # too narrow for the chime's partials and the horn's band
+        rate = settings.rate
+    speech = speech_track(body, settings, rate)
     if len(speech) == 0:
         raise ValueError("the engine returned silence")
     gap = np.zeros(int(rate * settings.part_gap_s), dtype=np.float32)
@@ -146,7 +162,7 @@ def assemble_measured(body: list[Speech], settings: AudioSettings,
         if words is None:
             add(speech, speech_power, 0.0)
             continue
-        part = speech_track(words, settings) if words else None
+        part = speech_track(words, settings, rate) if words else None
         if part is None or len(part) == 0:
             continue
         power = loudness.k_weighted_power(part, rate)
@@ -155,9 +171,10 @@ def assemble_measured(body: list[Speech], settings: AudioSettings,
     clip_power: np.ndarray | None = np.concatenate(powers)
     if settings.preset == "horn":
         clip, clip_power = horn_preset(clip, rate), None
-    clip, levels = loudness.normalize_measured(clip, rate, settings.target_lufs,
-                                               settings.ceiling_dbtp, power=clip_power)
+    clip, levels = loudness.normalize_measured(
+        clip, rate, settings.target_lufs, settings.ceiling_dbtp, power=clip_power,
+        out_rate=settings.rate, resample=resample)
     samples = to_int16(clip)
     if levels is None:  # too short or silent to level: say what it is
-        levels = loudness.measure(samples.astype(np.float32) / 32767.0, rate)
+        levels = loudness.measure(samples.astype(np.float32) / 32767.0, settings.rate)
     return samples, levels

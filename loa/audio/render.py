@@ -6,6 +6,7 @@ the next engine reads the whole text, so a bulletin never switches voice halfway
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,8 +52,23 @@ class Renderer:
                  speed: float = 1.0, mp3: bool = False):
         self.chain, self.store, self.normalize = chain, store, normalize
         self.settings = settings or AudioSettings()
-        self.intro, self.outro = normalize(intro) if intro else "", normalize(outro) if outro else ""
+        self.intro, self.outro = self.spoken(intro), self.spoken(outro)
         self.speed, self.mp3 = speed, mp3
+
+    def spoken(self, text: str) -> str:
+        """The text as the voice reads it. A normalizer with a `fingerprint` (Reading)
+        has its readings remembered in the store: looking a clip up then runs no rule."""
+        if not text:
+            return ""
+        fingerprint = getattr(self.normalize, "fingerprint", None)
+        if fingerprint is None:
+            return self.normalize(text)
+        key = hashlib.sha256(f"{fingerprint}\0{text}".encode()).hexdigest()
+        spoken = self.store.reading(key)
+        if spoken is None:
+            spoken = self.normalize(text)
+            self.store.remember_reading(key, spoken)
+        return spoken
 
     def key(self, spoken: str, engine: Engine) -> str:
         return clip_key(spoken, engine.name, getattr(engine, "voice", ""), self.speed,
@@ -65,7 +81,7 @@ class Renderer:
         verify: "cheap" (the file is the one indexed: size and sha256), "full" (also
         decodes, right length, not silent) or "" (size only). A clip that fails is removed
         from the store, so it is made again; why goes to `problems` (Vietnamese)."""
-        spoken = self.normalize(text)
+        spoken = self.spoken(text)
         for engine in engines or self.chain.engines:
             clip = self.store.get(self.key(spoken, engine))
             if clip is None:
@@ -81,7 +97,7 @@ class Renderer:
     def speak(self, text: str, engines: list[Engine] | None = None
               ) -> tuple[str, Spoken, list[EngineError]]:
         """Network/subprocess part: synthesize every sentence with one engine."""
-        spoken = self.normalize(text)
+        spoken = self.spoken(text)
         parts = sentences(spoken)
         # An engine reading a whole part at once pauses as speech_track would join the
         # sentences: the gap plus the margin trim_silence keeps on each side.

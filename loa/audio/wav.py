@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-import wave
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +47,8 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
 
 def write_wav(path: str | Path, samples: np.ndarray, rate: int, comment: str = "") -> None:
     """Write mono int16 atomically; `comment` goes into a LIST/INFO ICMT chunk."""
+    import wave
+
     import numpy as np
 
     pcm = np.asarray(samples, dtype=np.int16)

@@ -9,20 +9,21 @@ from loa.cli.show import err, hms, out, warn
 
 
 def render(args) -> int:
-    from tqdm import tqdm
-
     bar = None
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
+            from tqdm import tqdm  # 40 ms (its version lookup): only for a terminal to draw on
+
             bar = tqdm(total=total, unit="bản tin", file=sys.stderr, disable=None,
                        desc="Đọc bản tin")
         bar.update(1)
 
     try:
+        # tqdm draws nothing when stderr is not a terminal (disable=None): skip loading it
         result = svc.render(args.schedule, upgrade=args.upgrade, mp3=args.mp3, jobs=args.jobs,
-                            progress=progress, note=warn)
+                            progress=progress if sys.stderr.isatty() else None, note=warn)
     finally:
         if bar is not None:
             bar.close()

@@ -7,14 +7,16 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loa.errors import LoaError, Problem, excerpt
-from loa.plan.content import Plan, Topic
 from loa.plan.quality import assess
 from loa.schema import Boolean, Choice, Field, Number, Schema, Text
 from loa.script.draft import Template, compose, load_template, source_hash
 from loa.yamlio import Checker, LineDict, LineList, line_of, load_yaml, write_yaml
+
+if TYPE_CHECKING:  # the plan reader loads only where a plan is read
+    from loa.plan.content import Plan, Topic
 
 STATUSES = ("draft", "approved", "retired")
 STATUS_VI = {"draft": "bản nháp", "approved": "đã duyệt", "retired": "ngừng phát"}

@@ -8,12 +8,15 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loa.errors import LoaError
-from loa.plan.content import Plan, Topic
 from loa.schema import Field, Invalid, Number, Schema, Value
 from loa.settings import PACKAGE_DATA
 from loa.yamlio import Checker, LineDict, load_yaml
+
+if TYPE_CHECKING:  # the plan reader loads only where a plan is read
+    from loa.plan.content import Plan, Topic
 
 DEFAULT_TEMPLATE = PACKAGE_DATA / "template.yaml"
 _NUMBER_KEYS = ("max_minutes", "chars_per_second")

@@ -24,16 +24,17 @@ log = logging.getLogger(__name__)
 
 
 def normalizer(variant: str = "north", station: Station | None = None) -> Callable[[str], str]:
-    """The station's reading rules: number variant by voice, its days, its lexicon."""
-    from loa.script.normalize import Normalizer
+    """The station's reading rules: number variant by voice, its days, its lexicon
+    (built on first use: a cached render finds its readings in the clip store)."""
+    from loa.script.reading import Reading
 
     if station is not None:
         variant = station.voice
-    return Normalizer(
+    return Reading(
         variant="south" if variant == "south" else "north",
         day_prefix=station.day_prefix if station else "mùng",
         lexicon_files=[station.lexicon] if station and station.lexicon else (),
-    ).normalize
+    )
 
 
 def chain_for(station: Station | None, clock: Clock | None = None,
