@@ -187,3 +187,17 @@ def test_a_read_only_log_file_still_exports(tmp_path):
         ro.close()
     finally:
         subprocess.run(["chattr", "-i", str(db)], check=True)
+
+
+def test_no_line_is_kept_on_a_disk_the_daemon_counts_as_low(tmp_path, monkeypatch):
+    from loa.log import disk
+
+    store = LogStore(tmp_path / "log.sqlite3")
+    _fill(store)
+    free = disk.disk_state(tmp_path).free
+    monkeypatch.setattr(disk, "LOW_DISK_BYTES", free + 1)  # this disk is now 'low'
+    low = _export(store, tmp_path / "a.csv", names=NAMES)
+    assert _kept(store.path) == {}
+    monkeypatch.undo()
+    assert low == _export(store, tmp_path / "b.csv", names=NAMES) and _kept(store.path)
+    store.close()

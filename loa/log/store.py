@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from loa.errors import LoaError
+from loa.log.disk import disk_state
 from loa.log.labels import EVENT_VI, KIND_VI, STATUS_VI, Names, kind_of  # noqa: F401 - old path
 from loa.log.migrations import MIGRATIONS, SCHEMA_VERSION, statements
 
@@ -444,8 +445,9 @@ def _form(line: str, params: list) -> str:
 class _LineKeeper:
     """Stores the lines an export built, for the next export. Its own connection, no
     waiting on a lock (the daemon's writes come first), short transactions, no fsync
-    (a cache lost in a power cut is built again). The first sqlite error ends keeping
-    for this export, silently: the export itself must not fail for a cache."""
+    (a cache lost in a power cut is built again), never into the room the daemon's log
+    keeps free (loa.log.disk). The first sqlite error ends keeping for this export,
+    silently: the export itself must not fail for a cache."""
 
     SQL = "INSERT OR REPLACE INTO export_lines (play_id, form, line) VALUES (?, ?, ?)"
 
@@ -460,6 +462,16 @@ class _LineKeeper:
         todo = [(i, self.form, line) for line, i in rows if i is not None]
         if not todo:
             return
+        try:
+            disk = disk_state(self.path.parent)
+            # the room the daemon's log needs comes first (twice: WAL, then the file)
+            if disk.free - 2 * sum(len(t[2]) for t in todo) < disk.threshold:
+                _log.debug("export lines not kept (%s): disk low", self.path)
+                self.on = False
+                self.close()
+                return
+        except OSError:
+            pass
         try:
             if self._db is None:
                 self._db = sqlite3.connect(self.path, isolation_level=None, timeout=0)
