@@ -13,6 +13,7 @@ import pytest
 
 from loa.clock import DEFAULT_TZ
 from loa.log import STATUS_VI, LogFilter, LogStore, Names
+from loa.log.store import _LineKeeper
 from loa.report import export_csv
 
 T0 = datetime(2026, 5, 4, 6, 30, tzinfo=DEFAULT_TZ)
@@ -80,6 +81,7 @@ def test_cold_and_warm_exports_are_the_same_bytes_and_warm_reads_kept_lines(
         return real(self, where or LogFilter(), names, batch=4, workers=workers)
 
     monkeypatch.setattr(LogStore, "iter_csv", small_slices)
+    monkeypatch.setattr(_LineKeeper, "CHUNK", 3)  # several transactions a slice
     cold = _export(store, tmp_path / "cold.csv", names=NAMES)
     kept = _kept(store.path)
     # every final play kept, once, under one form; the 'playing' one never

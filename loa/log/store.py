@@ -436,9 +436,9 @@ CSV_FORMAT = 1
 
 
 def _form(line: str, params: list) -> str:
-    """What a cached line was built with: the format, its SQL and the labels and names
-    passed to it. Any change there and every cached line is built again."""
-    text = json.dumps([CSV_FORMAT, line, params], ensure_ascii=False)
+    """What a cached line was built with: the format, the SQLite that ran its SQL, the
+    SQL and the labels and names passed to it. Any change and every line is built again."""
+    text = json.dumps([CSV_FORMAT, sqlite3.sqlite_version, line, params], ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -450,6 +450,7 @@ class _LineKeeper:
     silently: the export itself must not fail for a cache."""
 
     SQL = "INSERT OR REPLACE INTO export_lines (play_id, form, line) VALUES (?, ?, ?)"
+    CHUNK = 5000  # rows a transaction: a daemon's write waits a few ms at most
 
     def __init__(self, path: Path, form: str):
         self.path, self.form, self._db = path, form, None
@@ -476,14 +477,15 @@ class _LineKeeper:
             if self._db is None:
                 self._db = sqlite3.connect(self.path, isolation_level=None, timeout=0)
                 self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(self.SQL, todo)
-                self._db.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                raise
+            for k in range(0, len(todo), self.CHUNK):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(self.SQL, todo[k:k + self.CHUNK])
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise
         except sqlite3.Error as exc:
             _log.debug("export lines not kept (%s): %s", self.path, exc)
             self.on = False
