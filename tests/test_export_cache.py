@@ -100,6 +100,10 @@ def test_cold_and_warm_exports_are_the_same_bytes_and_warm_reads_kept_lines(
     con.close()
     assert b'\r\n' + str(ids["k1"]).encode() + b',"kept"\r\n' in _export(
         store, tmp_path / "w2.csv", names=NAMES)
+    # cache=False builds every line, reads and keeps none
+    built = [x for b in real(store, LogFilter(), NAMES, cache=False) for x in b]
+    assert not [x for x in built if x.endswith(b',"kept"')] and len(built) == 30
+    assert _kept(store.path)[ids["k1"]][1].endswith(b',"kept"')
     store.close()
 
 

@@ -284,16 +284,25 @@ class LogStore:
         A final play never changes, so its line is kept in `export_lines` with the form
         (labels, names, format) it was built with and read back as stored next time (a
         year re-exported each quarter): 21 us a row of SQL formatting saved. Keeping it
-        is best effort (`cache`): a locked, full or read-only log still exports."""
+        is best effort: a locked, full or read-only log still exports. `cache=False`:
+        every line built, none kept.
+
+        Lines read as kept are read by one thread: two threads only fight over the GIL
+        (2x slower); the period's oldest play tells whether they are kept."""
         line, params = _csv_line(names or Names())
-        form = _form(line, params)
+        form = _form(line, params) if cache else None
         clause, args = where.where()
         # a line of today's form as stored; else built, with the id to keep it under
+        join = f"FROM plays LEFT JOIN export_lines e ON e.play_id = id{clause}"
         select = (f"SELECT CASE WHEN e.form = ? THEN e.line ELSE CAST({line} AS BLOB) END, "
-                  "CASE WHEN e.form IS NOT ? AND status != 'playing' THEN id END "
-                  f"FROM plays LEFT JOIN export_lines e ON e.play_id = id{clause}")
+                  f"CASE WHEN e.form IS NOT ? AND status != 'playing' THEN id END {join}")
         params = [form, *params, form]
         keeper = _LineKeeper(self.path, form) if cache else None
+        if workers > 1 and cache:
+            kept = self._query(f"SELECT e.form = ? {join} ORDER BY scheduled_at, id LIMIT 1",
+                               [form, *args])
+            if kept and kept[0][0]:
+                workers = 1
         try:
             if workers <= 1:
                 # as UTF-8 bytes: decoding 400 MB to str and encoding it back cost 2 s a year
