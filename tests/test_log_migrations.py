@@ -30,6 +30,7 @@ PINNED = {
     1: "89997ff5caac773bc735aae1c37f888767d4865c6a8958329e4e6772fa3f71ba",
     2: "2c40d48d142df53eb23aa777c4fa08bbfa351ace705e79afc8683bc0c29ff2ea",
     3: "721a80ebb8c36af9b6a10d126549add0373177923f2145be748225b31e9f7b10",
+    4: "dc1c92892098f627ee9464c7f8cd42d02ed04f1f6a83b0e8d4ddd55988340224",
 }
 T0 = datetime(2026, 3, 2, 6, 30, tzinfo=DEFAULT_TZ)
 
@@ -104,7 +105,7 @@ def test_a_log_made_by_the_old_schema_migrates_and_keeps_its_guarantees(tmp_path
     assert len(old_lines) == 3 and "đã phát" in old_lines[0]
 
     store = LogStore(db)
-    assert store.version == SCHEMA_VERSION == 3
+    assert store.version == SCHEMA_VERSION == 4
     LogStore(tmp_path / "fresh.sqlite3").close()
     # the same schema as a log created today, no CSV table or trigger left
     assert _schema(db) == _schema(tmp_path / "fresh.sqlite3")
@@ -141,7 +142,7 @@ def test_a_log_made_by_the_old_schema_migrates_and_keeps_its_guarantees(tmp_path
     tallies = {t[3]: t[6] for t in store.tallies()}
     assert tallies == {"played": 1, "missed": 1, "interrupted": 1}
     store.close()
-    assert LogStore(db).version == 3  # reopening migrates nothing twice
+    assert LogStore(db).version == 4  # reopening migrates nothing twice
 
 
 def _fill(store: LogStore) -> None:

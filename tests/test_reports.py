@@ -189,7 +189,7 @@ def test_v1_log_migrates_keeping_every_row(tmp_path):
     con.close()
 
     store = LogStore(db)
-    assert store.version == SCHEMA_VERSION == 3
+    assert store.version == SCHEMA_VERSION == 4
     rows = {r.play_key: r for r in store.plays()}
     assert {k: (r.status, r.kind) for k, r in rows.items()} == {
         "a": ("played", "lich"), "b": ("playing", "khan-cap"), "c": ("missed", "thong-bao")}
@@ -199,7 +199,7 @@ def test_v1_log_migrates_keeping_every_row(tmp_path):
     assert store.recover(datetime(2026, 3, 1, 8, tzinfo=DEFAULT_TZ), "mất điện") == 1
     assert store.history(rows["b"].id)[0][0] == "playing"
     store.close()
-    assert LogStore(db).version == 3  # reopening migrates nothing twice
+    assert LogStore(db).version == 4  # reopening migrates nothing twice
 
 
 def test_history_is_kept_and_nothing_is_rewritten_or_deleted(tmp_path):

@@ -167,6 +167,16 @@ MIGRATIONS: dict[int, str] = {
     DROP TRIGGER plays_csv_update;
     DROP TABLE plays_csv;
     """,
+    4: """
+    -- a cache, not data: a final play's export line as last built, and the form (labels,
+    -- names, format) it was built with; a line of another form is built again. Safe to
+    -- empty at any time; the plays table stays the truth.
+    CREATE TABLE export_lines (
+        play_id INTEGER PRIMARY KEY REFERENCES plays(id),
+        form    TEXT NOT NULL,
+        line    BLOB NOT NULL
+    );
+    """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 
