@@ -8,6 +8,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 
 import pytest
+from fakeclock import FakeClock
 
 from loa.clock import DEFAULT_TZ
 from loa.errors import LoaError
@@ -16,21 +17,6 @@ from loa.yamlio import write_yaml
 
 AT = datetime(2026, 4, 1, 6, 30, tzinfo=DEFAULT_TZ)
 
-
-class FixedClock:
-    tz = DEFAULT_TZ
-
-    def __init__(self, t: datetime):
-        self.t = t
-
-    def now(self) -> datetime:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += timedelta(seconds=max(0.0, seconds))
-
-    def monotonic(self) -> float:
-        return self.t.timestamp()
 
 
 def _beat(data: Path, at: datetime) -> None:
@@ -41,35 +27,35 @@ def _beat(data: Path, at: datetime) -> None:
 
 def test_one_staleness_rule_for_the_daemon_state(tmp_path):
     _beat(tmp_path, AT)
-    with control.DaemonLock(tmp_path, FixedClock(AT)):
-        fresh = control.daemon_state(tmp_path, FixedClock(AT + timedelta(seconds=3)))
+    with control.DaemonLock(tmp_path, FakeClock(AT)):
+        fresh = control.daemon_state(tmp_path, FakeClock(AT + timedelta(seconds=3)))
         assert fresh.running and not fresh.stale and fresh.age == pytest.approx(3.0)
         assert fresh.zones == {"thon-doai": "Thôn Đoài"} and fresh.locked_by
-        edge = control.daemon_state(tmp_path, FixedClock(AT + timedelta(seconds=control.STALE_S)))
+        edge = control.daemon_state(tmp_path, FakeClock(AT + timedelta(seconds=control.STALE_S)))
         assert edge.running
         stuck = control.daemon_state(
-            tmp_path, FixedClock(AT + timedelta(seconds=control.STALE_S + 0.5)))
+            tmp_path, FakeClock(AT + timedelta(seconds=control.STALE_S + 0.5)))
         assert stuck.stale and not stuck.running
     # lock released (the daemon died): a fresh heartbeat does not make it running
-    gone = control.daemon_state(tmp_path, FixedClock(AT + timedelta(seconds=1)))
+    gone = control.daemon_state(tmp_path, FakeClock(AT + timedelta(seconds=1)))
     assert gone.locked_by is None and not gone.running and gone.stale
 
 
 def test_no_daemon_no_emergency_and_unknown_zone_named(tmp_path):
     with pytest.raises(LoaError, match="không thấy 'loa run' đang chạy"):
-        control.emergency_target(tmp_path, [], FixedClock(AT))
+        control.emergency_target(tmp_path, [], FakeClock(AT))
     _beat(tmp_path, AT)
-    with control.DaemonLock(tmp_path, FixedClock(AT)):
-        target = control.emergency_target(tmp_path, ["thôn đoài"], FixedClock(AT))
+    with control.DaemonLock(tmp_path, FakeClock(AT)):
+        target = control.emergency_target(tmp_path, ["thôn đoài"], FakeClock(AT))
         assert target.zones == ("thon-doai",)
         with pytest.raises(LoaError, match="không có vùng 'Thôn Đông'"):
-            control.emergency_target(tmp_path, ["Thôn Đông"], FixedClock(AT))
+            control.emergency_target(tmp_path, ["Thôn Đông"], FakeClock(AT))
 
 
 def test_an_unanswered_emergency_is_withdrawn_and_will_not_play(tmp_path):
     _beat(tmp_path, AT)
-    with control.DaemonLock(tmp_path, FixedClock(AT)):
-        clock = FixedClock(AT)
+    with control.DaemonLock(tmp_path, FakeClock(AT)):
+        clock = FakeClock(AT)
         target = control.emergency_target(tmp_path, [], clock)
         with pytest.raises(LoaError, match="KHÔNG được phát"):
             control.send_emergency(target, "Bão", "Bão sắp đổ bộ.", timeout_s=2, clock=clock)

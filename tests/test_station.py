@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fakeclock import FakeClock
 
 from loa import station as svc
 from loa.clock import DEFAULT_TZ
@@ -17,19 +18,6 @@ from loa.yamlio import load_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 MONDAY = datetime(2026, 8, 31, 8, 0, tzinfo=DEFAULT_TZ)  # program runs 2026-04-01..12-31
-
-
-class FixedClock:
-    """The service layer must take its time from here, never from the wall."""
-
-    def __init__(self, at: datetime):
-        self.at, self.tz = at, at.tzinfo
-
-    def now(self) -> datetime:
-        return self.at
-
-    def sleep(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -48,7 +36,7 @@ def _airing(example) -> set[str]:
 
 
 def test_approval_is_bound_to_the_words_approved(example, bfile, capsys):
-    clock = FixedClock(MONDAY)
+    clock = FakeClock(MONDAY)
     draft = next(b for b in svc.list_bulletins(bfile).items if b.status == "draft")
     assert draft.id not in _airing(example)
     (done,) = svc.approve_bulletins(bfile, [draft.id], "Nguyễn Văn An", clock)
@@ -79,7 +67,7 @@ def test_files_approved_before_the_hash_keep_airing_and_get_it_on_next_approval(
     legacy = [b for b in svc.list_bulletins(bfile).items if b.status == "approved"]
     assert legacy and "approved_hash" not in bfile.read_text(encoding="utf-8")
     assert {b.id for b in legacy} == _airing(example)
-    svc.approve_bulletins(bfile, [legacy[0].id], "An", FixedClock(MONDAY))
+    svc.approve_bulletins(bfile, [legacy[0].id], "An", FakeClock(MONDAY))
     assert bfile.read_text(encoding="utf-8").count("approved_hash") == 1
     assert {b.id for b in legacy} == _airing(example)
     # edited through the service, a legacy approval is voided all the same
@@ -88,7 +76,7 @@ def test_files_approved_before_the_hash_keep_airing_and_get_it_on_next_approval(
 
 
 def test_a_hand_edited_title_also_voids_the_approval(example, bfile):
-    (b,) = svc.approve_bulletins(bfile, ["IV.1.a"], "An", FixedClock(MONDAY))
+    (b,) = svc.approve_bulletins(bfile, ["IV.1.a"], "An", FakeClock(MONDAY))
     text = bfile.read_text(encoding="utf-8")
     edited = text.replace("nhiệm vụ kiểm soát", "nhiệm vụ kiểm tra", 1)  # in IV.1.a's title
     assert edited != text and b.title.endswith("nhiệm vụ kiểm soát thủ tục hành chính")
@@ -103,7 +91,7 @@ def test_edit_refuses_empty_words_naming_the_file(bfile):
 
 
 def test_calendar_preview_by_name_on_the_clock_given(example):
-    station, sessions = svc.upcoming(example, 1, FixedClock(MONDAY))
+    station, sessions = svc.upcoming(example, 1, FakeClock(MONDAY))
     assert [(s.at.strftime("%H:%M"), s.session_name) for s in sessions] == [
         ("17:00", "Buổi chiều"), ("06:30", "Buổi sáng")]
     first = sessions[0]
@@ -172,7 +160,7 @@ def test_export_and_report_write_files_and_return_counts(example, data_dir, tmp_
 
 
 def test_a_lone_from_runs_to_the_clocks_today():
-    p = svc.period_of(start="2026-09-01", clock=FixedClock(MONDAY + timedelta(days=10)))
+    p = svc.period_of(start="2026-09-01", clock=FakeClock(MONDAY + timedelta(days=10)))
     assert (p.start, p.end) == (date(2026, 9, 1), date(2026, 9, 10))
 
 
@@ -184,7 +172,7 @@ def test_emergency_without_a_daemon_is_refused_in_vietnamese(data_dir):
 
 
 def test_status_of_a_machine_without_daemon(example, data_dir):
-    st = svc.daemon_status(example, FixedClock(MONDAY))
+    st = svc.daemon_status(example, FakeClock(MONDAY))
     assert not st.running and not st.healthy and st.station_name == "Đài truyền thanh xã Ba Vì"
     assert st.upcoming and st.upcoming[0].zone_names == ("Toàn xã", "Thôn Văn Hòa")
     assert st.upcoming[0].at == datetime(2026, 8, 31, 17, 0, tzinfo=DEFAULT_TZ)
@@ -206,7 +194,7 @@ def test_emergency_of_a_bulletin_edited_after_approval_is_refused_then_withdrawn
         example, bfile, data_dir):
     from loa.player.control import DaemonLock
 
-    svc.approve_bulletins(bfile, ["IV.1.a"], "An", FixedClock(MONDAY))
+    svc.approve_bulletins(bfile, ["IV.1.a"], "An", FakeClock(MONDAY))
     svc.edit_bulletin(bfile, "IV.1.a", text="Lời đã sửa sau khi duyệt.")
     data_dir.mkdir(parents=True)
     with DaemonLock(data_dir):  # a daemon holds the lock, but never answers
