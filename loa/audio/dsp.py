@@ -42,7 +42,12 @@ def sosfilt(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
 
         return public(sos, np.asarray(x, dtype=np.float64))
     y = np.array(x, dtype=np.float64, order="C").reshape(1, -1)  # a copy, filtered in place
-    kernel._sosfilt(sos, y, np.zeros((1, len(sos), 2)))
+    try:
+        kernel._sosfilt(sos, y, np.zeros((1, len(sos), 2)))
+    except Exception:  # noqa: BLE001 - a private kernel whose signature moved: the public API
+        from scipy.signal import sosfilt as public
+
+        return public(sos, np.asarray(x, dtype=np.float64))
     return y.reshape(-1)
 
 
@@ -91,10 +96,18 @@ def resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
             and len(x) > 20:
         return _double(np.ascontiguousarray(x))
     kernel = _kernel("_upfirdn_apply")
-    if kernel is None:
-        from scipy.signal import resample_poly as public
+    if kernel is not None:
+        try:
+            return _upfirdn(kernel, x, up, down)
+        except Exception:  # noqa: BLE001 - a private kernel whose signature moved
+            pass
+    from scipy.signal import resample_poly as public
 
-        return public(x, up, down)
+    return public(x, up, down)
+
+
+def _upfirdn(kernel, x: np.ndarray, up: int, down: int) -> np.ndarray:
+    """resample_poly through scipy's compiled polyphase kernel, as scipy itself calls it."""
     x = np.asarray(x)
     dtype = np.result_type(x.dtype, np.float32)
     n_in = len(x)
