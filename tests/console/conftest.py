@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import loa_env
 
 REPO = Path(__file__).resolve().parents[2]

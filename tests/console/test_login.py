@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.test import Client
+from fakeclock import FakeClock
 
 from console.conftest import PASSWORD
-from fakeclock import FakeClock
 from loa.clock import DEFAULT_TZ
 
 
