@@ -51,13 +51,13 @@ def test_newest_first_with_names_and_vietnamese_times(client_as, station, entrie
     name, username = {"admin": ("Phạm Thị Dung", "quantri"), "leader": ("Nguyễn Văn An",
                                                                       "lanhdao")}[role]
     assert rows == [
-        f"09:00 thứ Ba 01/12/2026 {name} Đăng nhập: {username} đăng nhập",  # the test's login
-        "01:00 thứ Ba 01/12/2026 Lê Văn Cường Vùng loa: sửa: &lt;b&gt;Thôn&lt;/b&gt; Đoài "
+        f"09:00 thứ Ba 01/12/2026 · {name} Đăng nhập: {username} đăng nhập",  # the test's login
+        "01:00 thứ Ba 01/12/2026 · Lê Văn Cường Vùng loa: sửa: &lt;b&gt;Thôn&lt;/b&gt; Đoài "
         "&lt;script&gt;alert(1)&lt;/script&gt;",
-        "00:05 thứ Ba 01/12/2026 Phạm Thị Dung Thêm tài khoản: Lê Văn Cường "
+        "00:05 thứ Ba 01/12/2026 · Phạm Thị Dung Thêm tài khoản: Lê Văn Cường "
         "tạo tài khoản kythuat, vai trò: Kỹ thuật",
-        "09:00 thứ Hai 30/11/2026 Nguyễn Văn An Duyệt bản tin: bản tin «Tiêm phòng dại»",
-        "06:30 thứ Hai 30/11/2026 Trần Thị Bình Tải lên kế hoạch: kế hoạch «Kiểm soát thủ tục "
+        "09:00 thứ Hai 30/11/2026 · Nguyễn Văn An Duyệt bản tin: bản tin «Tiêm phòng dại»",
+        "06:30 thứ Hai 30/11/2026 · Trần Thị Bình Tải lên kế hoạch: kế hoạch «Kiểm soát thủ tục "
         "hành chính» tệp «KH 56.docx», 19 mục nội dung",
     ]
     assert "<script>alert(1)" not in page and "<b>Thôn" not in page
@@ -69,7 +69,7 @@ def test_filters_by_person_action_and_station_dates(client_as, station, entries)
     admin = client_as("admin")
     page = admin.get("/thao-tac/", {"person": "lanhdao"}).content.decode()
     assert rows_of(page) == [
-        "09:00 thứ Hai 30/11/2026 Nguyễn Văn An Duyệt bản tin: bản tin «Tiêm phòng dại»"]
+        "09:00 thứ Hai 30/11/2026 · Nguyễn Văn An Duyệt bản tin: bản tin «Tiêm phòng dại»"]
     page = admin.get("/thao-tac/", {"action": "plan.upload"}).content.decode()
     assert len(rows_of(page)) == 1 and "Trần Thị Bình" in rows_of(page)[0]
     # the person list names people; the action list reads in Vietnamese

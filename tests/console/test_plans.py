@@ -126,7 +126,8 @@ def test_editor_uploads_sees_topics_drafts_and_a_revision_merges(client_as, stat
     page = editor.get(resp["Location"]).content.decode()
     assert "Đã tạo 19 bản tin nháp." in page
     index = editor.get("/ke-hoach/").content.decode()
-    assert "bulletins/ke-hoach-ha-noi-2026.yaml: 19 bản tin" in index and "19 bản nháp" in index
+    assert "19 bản tin" in index and "19 bản nháp" in index
+    assert "tệp bulletins/ke-hoach-ha-noi-2026.yaml" in index
 
     # the revised plan, uploaded as a revision of the first, merges into the same drafts
     resp = upload(editor, "KH sửa đổi.txt", revised_sample(), revises="ke-hoach-ha-noi-2026")
@@ -281,8 +282,10 @@ def test_phone_uploads_a_plan_and_drafts(live_console, phone, tmp_path):
     phone.goto(live.url + "/ke-hoach/")
     screenshot(phone, "plans-empty")
     # a too-big file is refused in the page before it is sent
-    phone.set_input_files("#id_plan", files=[{"name": "lon.pdf", "mimeType": "application/pdf",
-                                              "buffer": b"%PDF-" + b"0" * (21 * 1024 * 1024)}])
+    big = tmp_path / "lon.pdf"
+    with open(big, "wb") as fh:
+        fh.truncate(21 * 1024 * 1024)  # sparse: 21 MB by size, nothing written
+    phone.set_input_files("#id_plan", str(big), timeout=60000)
     phone.get_by_role("button", name="Tải lên").click()
     assert phone.locator("#loi-tep").is_visible()
     assert "quá lớn (21.0 MB)" in phone.locator("#loi-tep").inner_text()
@@ -302,3 +305,31 @@ def test_phone_uploads_a_plan_and_drafts(live_console, phone, tmp_path):
     phone.goto(live.url + "/ke-hoach/")
     assert "19 bản tin" in phone.locator("table.list").inner_text()
     screenshot(phone, "plans-list")
+
+    # the admin's pages on the same phone: Người dùng (list, add, edit), Nhật ký thao tác
+    phone.context.clear_cookies()
+    login(phone, live, "admin")
+    phone.goto(live.url + "/nguoi-dung/")
+    assert "Trần Thị Bình" in phone.locator("table.list").inner_text()
+    screenshot(phone, "users")
+    phone.get_by_role("link", name="Thêm tài khoản").click()
+    phone.fill("#id_username", "hoa.le")
+    phone.fill("#id_full_name", "Lê Thị Hoa")
+    phone.get_by_label("Biên tập", exact=False).check()
+    phone.fill("#id_password1", "ab")
+    phone.fill("#id_password2", "ab")
+    phone.get_by_role("button", name="Lưu").click()
+    assert "Mật khẩu quá ngắn" in phone.locator(".errors").inner_text()
+    screenshot(phone, "user-add-error")
+    phone.fill("#id_password1", "Hoa-mat-khau-2026")
+    phone.fill("#id_password2", "Hoa-mat-khau-2026")
+    phone.get_by_role("button", name="Lưu").click()
+    phone.wait_for_url("**/nguoi-dung/")
+    assert "Đã tạo tài khoản cho Lê Thị Hoa." in phone.locator(".messages").inner_text()
+    phone.get_by_role("link", name="Lê Thị Hoa").click()
+    screenshot(phone, "user-edit")
+    phone.goto(live.url + "/thao-tac/")
+    text = phone.locator("table.list").inner_text()
+    assert "Thêm tài khoản: Lê Thị Hoa" in text and "Tạo bản nháp từ kế hoạch" in text
+    assert "Trần Thị Bình" in text and "Phạm Thị Dung" in text
+    screenshot(phone, "audit")
