@@ -59,6 +59,8 @@ class PlanEntry:
     place_date: str = ""
     topics: int = 0
     versions: list[dict] = field(default_factory=list)  # earlier uploads, oldest first
+    # {path, title, heading} of each topic as read at upload: the page need not re-read
+    topic_list: list[dict] = field(default_factory=list)
 
     @property
     def uploaded(self) -> datetime:
@@ -233,7 +235,9 @@ def store_plan(data: IO[bytes], original_name: str, folder: str | Path, *, by: s
             old = _read_meta(folder, key)
             entry = PlanEntry(key, f"{key}{suffix}", name, now.isoformat(), by, plan.title,
                               plan.issuer, plan.number, plan.place_date, len(plan.topics),
-                              versions=list(old.versions) if old else [])
+                              versions=list(old.versions) if old else [],
+                              topic_list=[{"path": t.path, "title": t.title,
+                                           "heading": t.heading} for t in plan.topics])
             if old is not None:
                 hist = folder / HISTORY
                 hist.mkdir(exist_ok=True)
@@ -307,17 +311,30 @@ def open_plan(folder: str | Path, key: str) -> tuple[PlanEntry, Plan]:
         raise LoaError.many(exc.problems) from None
 
 
+_drafts_seen: dict[Path, tuple[tuple, Drafts]] = {}
+
+
 def drafts_of(key: str, bulletins_folder: str | Path) -> Drafts:
+    """The drafts of plan `key`; read again only when the file changed (a list of plans
+    must not parse every bulletins file at each view)."""
     from loa.station.bulletins import list_bulletins
 
     path = Path(bulletins_folder) / f"{key}.yaml"
-    if not path.is_file():
+    try:
+        st = path.stat()
+    except OSError:
         return Drafts(path, False)
+    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    seen = _drafts_seen.get(path)
+    if seen is not None and seen[0] == stamp:
+        return seen[1]
     try:
         blist = list_bulletins(path)
+        drafts = Drafts(path, True, blist.counts(), len(blist.items))
     except LoaError as exc:
-        return Drafts(path, True, error=str(exc.problems[0].message))
-    return Drafts(path, True, blist.counts(), len(blist.items))
+        drafts = Drafts(path, True, error=str(exc.problems[0].message))
+    _drafts_seen[path] = (stamp, drafts)
+    return drafts
 
 
 def draft_plan(folder: str | Path, key: str, bulletins_folder: str | Path,

@@ -333,3 +333,16 @@ def test_phone_uploads_a_plan_and_drafts(live_console, phone, tmp_path):
     assert "Thêm tài khoản: Lê Thị Hoa" in text and "Tạo bản nháp từ kế hoạch" in text
     assert "Trần Thị Bình" in text and "Phạm Thị Dung" in text
     screenshot(phone, "audit")
+
+
+@pytest.mark.django_db
+def test_a_plan_put_in_the_folder_by_hand_is_listed_and_read(client_as, station, clock):
+    folder = plans_dir(station)
+    folder.mkdir()
+    (folder / "tay.txt").write_bytes(SAMPLE.read_bytes())
+    (folder / "ghi-chu.md").write_text("không phải kế hoạch", encoding="utf-8")
+    editor = client_as("editor")
+    index = editor.get("/ke-hoach/").content.decode()
+    assert "Tệp «tay.txt»" in index and "ghi-chu" not in index
+    page = editor.get("/ke-hoach/tay/").content.decode()
+    assert "Các mục nội dung (19)" in page and "Tạo bản nháp" in page

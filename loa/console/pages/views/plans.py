@@ -114,15 +114,18 @@ def _entry(key):
 
 def _detail(request, key, errors=(), status=200):
     entry = _entry(key)
-    plan, problems = None, list(errors)
-    try:
-        _, plan = st_plans.open_plan(station.plans_dir(), key)
-    except LoaError as exc:
-        problems += [str(p) for p in exc.problems]
-        status = status if status != 200 else 400
+    topics, problems = entry.topic_list, list(errors)
+    if not topics:  # a plan stored without its topics noted (by hand): read it now
+        try:
+            _, plan = st_plans.open_plan(station.plans_dir(), key)
+            topics = [{"path": t.path, "title": t.title, "heading": t.heading}
+                      for t in plan.topics]
+        except LoaError as exc:
+            problems += [str(p) for p in exc.problems]
+            status = status if status != 200 else 400
     tz = station.clock().now().tzinfo
     return render(request, "pages/plans/detail.html", {
-        "title": entry.title or entry.original_name, "entry": entry, "plan": plan,
+        "title": entry.title or entry.original_name, "entry": entry, "topics": topics,
         "errors": problems, "when": vi_when(entry.uploaded, tz),
         "drafts": st_plans.drafts_of(key, station.bulletins_dir()),
         "versions": [{**v, "when": vi_when(v["uploaded_at"], tz)} for v in entry.versions]},
