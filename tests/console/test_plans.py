@@ -82,6 +82,24 @@ def test_a_different_plan_with_the_same_file_name_is_a_new_plan(tmp_path):
     assert (folder / "cu" / "ke-hoach-1.txt").read_bytes() == SAMPLE.read_bytes()
 
 
+def test_two_uploads_at_once_both_keep_their_file(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path / "plans"
+    texts = [SAMPLE.read_bytes(), (DATA / "unseen_plans" / "xa-b-2026.txt").read_bytes()]
+
+    def store(data):
+        return st_plans.store_plan(io.BytesIO(data), "ke-hoach.txt", folder, by="A", now=NOON)
+
+    with ThreadPoolExecutor(2) as pool:
+        ups = list(pool.map(store, texts))
+    assert sorted(u.entry.key for u in ups) == ["ke-hoach", "ke-hoach-2"]
+    for up, data in zip(ups, texts, strict=True):
+        assert (folder / up.entry.file).read_bytes() == data
+    assert stored(tmp_path / "x.yaml") == ["ke-hoach-2.json", "ke-hoach-2.txt", "ke-hoach.json",
+                                           "ke-hoach.txt"]
+
+
 def test_store_plan_stops_reading_past_max_bytes(tmp_path):
     class Endless(io.RawIOBase):
         read_count = 0
@@ -346,3 +364,27 @@ def test_a_plan_put_in_the_folder_by_hand_is_listed_and_read(client_as, station,
     assert "Tệp «tay.txt»" in index and "ghi-chu" not in index
     page = editor.get("/ke-hoach/tay/").content.decode()
     assert "Các mục nội dung (19)" in page and "Tạo bản nháp" in page
+
+
+@pytest.mark.django_db
+def test_a_word_plan_uploads_like_the_text_one(client_as, station, clock, tmp_path):
+    from plan_docs import word_document
+
+    doc = word_document(SAMPLE, tmp_path / "KH 56.docx", auto_letters=True)
+    editor = client_as("editor")
+    resp = upload(editor, "KH 56.docx", doc.read_bytes())
+    assert resp.status_code == 302 and resp["Location"] == "/ke-hoach/kh-56/"
+    assert "Các mục nội dung (19)" in editor.get(resp["Location"]).content.decode()
+    assert stored(station) == ["kh-56.docx", "kh-56.json"]
+
+
+@pytest.mark.django_db
+def test_the_upload_still_needs_its_csrf_token(station, make_user, clock):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user("bientap", "editor"))
+    resp = upload(client, "kh.txt", SAMPLE.read_bytes())
+    assert resp.status_code == 403 and "Phiên làm việc đã hết hạn" in resp.content.decode()
+    assert stored(station) == []
+    token = client.get("/ke-hoach/").cookies["csrftoken"].value
+    resp = upload(client, "kh.txt", SAMPLE.read_bytes(), csrfmiddlewaretoken=token)
+    assert resp.status_code == 302 and stored(station) == ["kh.json", "kh.txt"]
