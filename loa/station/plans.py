@@ -171,7 +171,7 @@ def _read_meta(folder: Path, key: str) -> PlanEntry | None:
 def _same_plan(old: PlanEntry, new: Plan) -> bool:
     """A re-upload of the same plan: same number, or same title when unnumbered."""
     num = new.number.strip()
-    if num and num.strip("/") and old.number.strip() == num:
+    if num[:1].isdigit() and old.number.strip() == num:  # "/KH-UBND" (blank) is no number
         return True
     return bool(new.title) and old.title == new.title and not (num and old.number
                                                                 and old.number != num)

@@ -263,6 +263,10 @@ def test_operator_text_is_escaped_and_unknown_plans_are_404(client_as, station, 
     for url in ("/ke-hoach/khong-co/", "/ke-hoach/..%2Fba-vi/", "/ke-hoach/khong-co/ban-nhap/"):
         method = editor.post if url.endswith("ban-nhap/") else editor.get
         assert method(url).status_code == 404, url
+    # a form's address opened by hand goes back to its page
+    assert editor.get("/ke-hoach/tai-len/")["Location"] == "/ke-hoach/"
+    key = resp["Location"].split("/")[2]
+    assert editor.get(f"/ke-hoach/{key}/ban-nhap/")["Location"] == f"/ke-hoach/{key}/"
 
 
 @pytest.mark.django_db

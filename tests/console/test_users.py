@@ -187,6 +187,8 @@ def test_only_admins_manage_accounts(client_as, station, make_user, role):
 def test_unknown_accounts_are_404(admin, station):
     assert admin.get("/nguoi-dung/khong-co/").status_code == 404
     assert admin.post("/nguoi-dung/khong-co/trang-thai/", {"active": "0"}).status_code == 404
+    assert admin.get("/nguoi-dung/quantri/mat-khau/")["Location"] == "/nguoi-dung/quantri/"
+    assert admin.get("/nguoi-dung/quantri/trang-thai/")["Location"] == "/nguoi-dung/quantri/"
 
 
 @pytest.mark.django_db

@@ -12,7 +12,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_POST
 
 from loa.console import station
 from loa.console.accounts import audit
@@ -67,8 +66,9 @@ def index(request):
 
 @csrf_exempt  # checked in _upload, once the body is known to be of a sane size
 @roles_required("editor")
-@require_POST
 def upload(request):
+    if request.method != "POST":
+        return redirect("plans")
     if _too_big(request):
         size = int(request.META["CONTENT_LENGTH"])
         msg = st_plans.too_big_vi(size, settings.PLAN_MAX_BYTES)
@@ -138,9 +138,10 @@ def detail(request, key):
 
 
 @roles_required("editor")
-@require_POST
 def draft(request, key):
     entry = _entry(key)
+    if request.method != "POST":
+        return redirect("plan", key=key)
     try:
         drafted = st_plans.draft_plan(station.plans_dir(), key, station.bulletins_dir(),
                                       station.schedule_path())

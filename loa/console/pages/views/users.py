@@ -9,7 +9,6 @@ from django.contrib.auth import get_user_model
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
-from django.views.decorators.http import require_POST
 
 from loa.console import station
 from loa.console.accounts import users as accounts
@@ -141,9 +140,10 @@ def edit(request, username):
 
 
 @roles_required("admin")
-@require_POST
 def set_active(request, username):
     user = _target(username)
+    if request.method != "POST":
+        return redirect("user-edit", username=user.username)
     active = request.POST.get("active") == "1"
     try:
         accounts.set_active(user.username, active, request=request)
@@ -155,9 +155,10 @@ def set_active(request, username):
 
 
 @roles_required("admin")
-@require_POST
 def password(request, username):
     user = _target(username)
+    if request.method != "POST":
+        return redirect("user-edit", username=user.username)
     pw_form = PasswordsForm(request.POST)
     if not pw_form.is_valid():
         return _edit_page(request, user, pw_form=pw_form, errors=_errors(pw_form), status=400)
