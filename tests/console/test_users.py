@@ -206,3 +206,12 @@ def test_loa_users_cli_logic_shares_the_rules(station, make_user):
     assert users.set_active("binh", False).active is False
     entry = AuditEntry.objects.get(action="user.deactivate")
     assert entry.detail == "khóa tài khoản (bằng lệnh loa users)"
+
+
+@pytest.mark.django_db
+def test_an_admin_resetting_their_own_password_stays_logged_in(admin, station):
+    resp = admin.post("/nguoi-dung/quantri/mat-khau/", {"password1": NEW_PASSWORD,
+                                                       "password2": NEW_PASSWORD})
+    assert resp.status_code == 302
+    assert admin.get("/nguoi-dung/").status_code == 200
+    assert Client().login(username="quantri", password=NEW_PASSWORD)

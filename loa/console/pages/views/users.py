@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, update_session_auth_hash
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -166,6 +166,8 @@ def password(request, username):
         accounts.set_password(user.username, pw_form.cleaned_data["password1"], request=request)
     except LoaError as exc:
         return _edit_page(request, user, pw_form=pw_form, errors=_vi(exc), status=400)
+    if user.pk == request.user.pk:  # one's own new password must not log oneself out
+        update_session_auth_hash(request, get_user_model().objects.get(pk=user.pk))
     messages.success(request, f"Đã đặt lại mật khẩu cho {display_name(user)}; hãy báo mật "
                               "khẩu mới cho họ trực tiếp.")
     return redirect("users")
