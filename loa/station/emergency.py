@@ -87,12 +87,12 @@ class Approved:
 def approved_bulletins(files: dict[str, Path]) -> list[Approved]:
     """Every bulletin of `files` ({key: path}) that may air now (approved, unchanged since),
     in file order. An unreadable file offers none (its page says why)."""
-    from loa.script.bulletin import load_bulletins
+    from loa.station.status import read_bulletins
 
     out = []
     for key, path in files.items():
         try:
-            bfile = load_bulletins(path)
+            bfile = read_bulletins(path)
         except LoaError:
             continue
         out += [Approved(key, b.id, b.title, b.text, Path(path))

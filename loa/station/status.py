@@ -133,16 +133,38 @@ class Overview:
     waiting_approval: int = 0  # submitted, or changed since approval
 
 
+_read: dict[Path, tuple[tuple, object]] = {}
+
+
+def read_bulletins(path: str | Path):
+    """A bulletins file (loa.script.bulletin.BulletinFile) as last read, read again only
+    when it changed on disk (a page refreshed every few seconds must not re-parse YAML).
+    LoaError as load_bulletins raises it. Treat the result as read-only."""
+    from loa.script.bulletin import load_bulletins
+
+    path = Path(path)
+    try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError:
+        stamp = None
+    hit = _read.get(path)
+    if stamp is not None and hit is not None and hit[0] == stamp:
+        return hit[1]
+    bfile = load_bulletins(path)
+    if stamp is not None:
+        _read[path] = (stamp, bfile)
+    return bfile
+
+
 def waiting_for_approval(bulletin_files) -> int:
     """Bulletins an approver must look at: submitted ("pending"), or approved but changed
     since (not aired until approved again). Unreadable files count nothing here (their
     problems show on the pages that edit them)."""
-    from loa.script.bulletin import load_bulletins
-
     n = 0
     for path in bulletin_files:
         try:
-            bfile = load_bulletins(path)
+            bfile = read_bulletins(path)
         except LoaError:
             continue
         n += sum(1 for b in bfile.bulletins if b.status == "pending" or b.edited_after_approval)

@@ -98,12 +98,12 @@ def _names() -> svc.Names:
 
 def _bulletins() -> list[tuple[str, str]]:
     """(log key, title) of every bulletin in the station's files, for the filter."""
-    from loa.script.bulletin import load_bulletins
+    from loa.station.status import read_bulletins
 
     seen: dict[str, str] = {}
     for p in station.bulletin_files().values():
         try:
-            for b in load_bulletins(p).bulletins:
+            for b in read_bulletins(p).bulletins:
                 seen.setdefault(b.key, b.title)
         except LoaError:
             continue
@@ -178,10 +178,10 @@ def download(request, fmt: str):
     except LoaError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         return _problem_page(request, form, [str(exc)])
-    code = d["period"].code if d["period"] else "toan-bo"
     audit.record(request, "log.export", f"nhật ký phát ({FORMATS[fmt]})",
                  f"{n} lượt phát; {form.summary()}")
-    return _stream(out, f"Nhật ký phát {code}.{fmt}")
+    name = f"Nhật ký phát {d['period'].code}" if d["period"] else "Nhật ký phát"
+    return _stream(out, f"{name}.{fmt}")
 
 
 @roles_required()
