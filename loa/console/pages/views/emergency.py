@@ -64,6 +64,8 @@ class EmergencyForm(forms.Form):
         if text and not any(ch.isalnum() for ch in text):
             raise forms.ValidationError("lời tin khẩn cấp không có chữ nào.")
         data["text"] = text
+        picked = set(data.get("zones") or ())
+        data["zones"] = [z for z in self.zone_names if z in picked]  # the schedule's order
         return data
 
     # what will be read and where, for the confirm page and the audit
