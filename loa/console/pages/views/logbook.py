@@ -152,6 +152,15 @@ def _page_link(query: str, n: int) -> str:
     return "?" + "&".join(x for x in (query, f"trang={n}") if x)
 
 
+def _schedule_or_none() -> Path | None:
+    """The schedule for names; None while it is broken (the log still exports, with ids:
+    an officer fixing the schedule must not lose the province's report)."""
+    try:
+        return station.load().path
+    except LoaError:
+        return None
+
+
 def _stream(tmp: Path, filename: str) -> FileResponse:
     """Stream a file made in a temp folder; the folder goes as soon as it is open (the open
     file lives on until the response is sent)."""
@@ -171,7 +180,7 @@ def download(request, fmt: str):
     folder = Path(tempfile.mkdtemp(prefix="loa-nhat-ky-"))
     out = folder / f"nhat-ky.{fmt}"
     try:
-        n = svc.export_log(out, fmt, schedule=station.schedule_path(), period=d["period"],
+        n = svc.export_log(out, fmt, schedule=_schedule_or_none(), period=d["period"],
                            zones=[d["vung"]] if d["vung"] else (),
                            statuses=[d["trang_thai"]] if d["trang_thai"] else (),
                            bulletins=[d["ban_tin"]] if d["ban_tin"] else ())
