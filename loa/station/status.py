@@ -131,6 +131,7 @@ class Overview:
     now_playing: list[PlayView] = field(default_factory=list)
     backup_clips: dict[str, int] = field(default_factory=dict)  # engine label -> clips
     waiting_approval: int = 0  # submitted, or changed since approval
+    schedule_warnings: list[str] = field(default_factory=list)  # `loa validate`'s limits
 
 
 _read: dict[Path, tuple[tuple, object]] = {}
@@ -210,6 +211,12 @@ def overview(schedule_path: str | Path, clock: Clock | None = None, *,
             ov.now_playing = query_plays(LogFilter(statuses=("playing",)), names, limit=20)
         except LoaError as exc:
             st.log_open_error = st.log_open_error or str(exc)
+    if station is not None and st.schedule_error is None:
+        from loa.schedule import check_limits
+        from loa.station.core import clock_for
+
+        now = clock_for(station, clock).now()
+        ov.schedule_warnings = check_limits(station.schedule, station.bulletins, now=now)
     ov.backup_clips = backup_clips()
     ov.waiting_approval = waiting_for_approval(bulletin_files)
     return ov

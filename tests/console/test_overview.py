@@ -183,3 +183,14 @@ def test_tong_quan_is_fast_with_a_year_of_log(client_as, station, tmp_path):
         p95 = statistics.quantiles(times, n=20)[-1] * 1000
         print(url, "p95 ms", round(p95, 1))
         assert p95 < 150, (url, p95)
+
+
+@pytest.mark.django_db
+def test_what_loa_validate_warns_about_is_shown(client_as, station, clock):
+    text = station.read_text(encoding="utf-8")
+    station.write_text(text.replace("max_session_minutes: 45", "max_session_minutes: 1"),
+                       encoding="utf-8")
+    resp = client_as("editor").get("/")
+    box = section(resp, "canh-bao-lich")
+    assert "Buổi phát 'Buổi sáng' ngày 30/11/2026" in box and "quá giới hạn 1 phút" in box
+    assert "loi-lich" not in resp.content.decode()  # the file itself reads fine
