@@ -241,8 +241,9 @@ class LogStore:
                              (at.isoformat(timespec="milliseconds"), kind, detail))
 
     def plays(self, limit: int | None = None, since: datetime | None = None,
-              until: datetime | None = None, where: LogFilter | None = None) -> list[PlayRow]:
-        """Newest first."""
+              until: datetime | None = None, where: LogFilter | None = None,
+              offset: int = 0) -> list[PlayRow]:
+        """Newest first; `offset` rows skipped (a page of the console's log)."""
         if where is None:
             where = LogFilter(since=since, until=until)
         clause, args = where.where()
@@ -250,6 +251,9 @@ class LogStore:
         if limit:
             sql += " LIMIT ?"
             args.append(limit)
+            if offset:
+                sql += " OFFSET ?"
+                args.append(offset)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         return [PlayRow(*r) for r in rows]

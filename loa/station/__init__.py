@@ -33,24 +33,44 @@ from loa.station.bulletins import (
 )
 from loa.station.calendar import PlannedItem, PlannedSession, export_ics, preview, upcoming
 from loa.station.core import LoadedStation, Validation, effective_config, load_station, validate
-from loa.station.emergency import Sent, send_emergency
+from loa.station.emergency import (
+    Approved,
+    Progress,
+    Sent,
+    approved_bulletins,
+    emergency_progress,
+    send_emergency,
+)
 from loa.station.logs import (
+    LogPage,
     Names,
     PlayView,
     Reported,
     export_log,
     log_filter,
+    log_page,
     make_report,
     names_for,
+    names_of,
+    period_from_text,
     period_of,
     query_events,
     query_plays,
     report_data,
 )
 from loa.station.runner import run_daemon
-from loa.station.status import DaemonStatus, Event, daemon_status
+from loa.station.status import (
+    DaemonStatus,
+    Event,
+    Overview,
+    daemon_status,
+    overview,
+    when_vi,
+)
 
 __all__ = [
+    "Approved", "LogPage", "Overview", "Progress", "approved_bulletins", "emergency_progress",
+    "log_page", "names_of", "overview", "period_from_text", "when_vi",
     "BulletinList", "BulletinView", "DaemonStatus", "Drafted", "Event", "LoadedStation",
     "Names", "PlannedItem", "PlannedSession", "PlayView", "RenderResult", "Reported", "Said",
     "Sent", "Validation",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from loa.log.period import Period
     from loa.report.periodic import ReportData
     from loa.schedule.model import Schedule
+    from loa.station.core import LoadedStation
     from loa.station.status import Event
 
 
@@ -79,6 +80,42 @@ def names_for(schedule_path: str | Path | None, running: bool = False) -> Names:
         if beat is not None:
             return Names(DEFAULT_TZ, dict(beat["zones"]))
     return Names(DEFAULT_TZ)
+
+
+def names_of(station: LoadedStation) -> Names:
+    """Names from a station already loaded (the console keeps one): no file read again."""
+    sched = station.schedule
+    return Names(sched.station.tz, {z.id: z.name for z in sched.zones.values()},
+                 {p.id: p.name for p in sched.programs.values() if p.name}, sched)
+
+
+PERIOD_HELP_VI = ("viết như 2026-03 (tháng), 2026Q1 (quý), 2026H1 (6 tháng) hoặc 2026 (năm)")
+
+
+def period_from_text(text: str | None, start: str | None = None, end: str | None = None,
+                     clock: Clock | None = None) -> Period | None:
+    """A period as a form gives it: one field (2026-03, 2026Q1, 2026H1, 2026) or a range of
+    days (from/to, either open); both at once is refused. None: no period (all plays)."""
+    import re
+
+    from loa.log import period as P
+
+    text, start, end = ((v or "").strip() for v in (text, start, end))
+    if text and (start or end):
+        raise LoaError("chỉ chọn một kỳ: hoặc tháng/quý/6 tháng/năm, hoặc khoảng ngày "
+                       "(từ ngày … đến ngày …).")
+    if not text:
+        return period_of(start=start or None, end=end or None, clock=clock)
+    if re.fullmatch(r"\d{4}-\d{1,2}", text):
+        return P.month(text)
+    if re.fullmatch(r"\d{4}", text):
+        return P.year(text)
+    if re.fullmatch(r"\d{4}\s*-?\s*[QqKk].*", text):
+        return P.quarter(text)
+    if re.fullmatch(r"\d{4}\s*-?\s*[Hh].*", text):
+        return P.half(text)
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    raise LoaError(f"kỳ '{shown}' không hợp lệ; {PERIOD_HELP_VI}.")
 
 
 def statuses_of(words: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -155,6 +192,40 @@ def query_plays(where: LogFilter, names: Names, limit: int | None = 20,
     finally:
         store.close()
     return [view(r, names) for r in rows]
+
+
+@dataclass
+class LogPage:
+    """One page of plays, newest first, and how many match in all."""
+
+    plays: list[PlayView]
+    total: int
+    page: int  # 1-based
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def log_page(where: LogFilter, names: Names, page: int = 1, per_page: int = 50) -> LogPage:
+    """Page `page` of the plays matching `where`: counted and cut in SQL, never a year of
+    rows in memory. A page past the end shows the last one. An absent log is empty (looking
+    must not create it)."""
+    from loa import settings
+
+    if page < 1 or per_page < 1:
+        raise LoaError("số trang phải là số nguyên từ 1 trở lên.")
+    if not settings.db_path().exists():
+        return LogPage([], 0, 1, per_page)
+    store = _open_log()
+    try:
+        total = store.count(where)
+        page = min(page, max(1, -(-total // per_page)))
+        rows = store.plays(limit=per_page, where=where, offset=(page - 1) * per_page)
+    finally:
+        store.close()
+    return LogPage([view(r, names) for r in rows], total, page, per_page)
 
 
 def query_events(since: datetime | None = None, until: datetime | None = None,

@@ -11,8 +11,11 @@ from loa.errors import LoaError
 
 if TYPE_CHECKING:
     from loa.clock import Clock
+    from loa.errors import Problem
     from loa.log.disk import DiskState
     from loa.station.calendar import PlannedSession
+    from loa.station.core import LoadedStation
+    from loa.station.logs import PlayView
 
 # events that make `loa status` say "look again"
 STATUS_EVENTS = ("device-error", "reload-failed", "log-write-failed", "disk-low",
@@ -36,6 +39,7 @@ class DaemonStatus:
     lock_pid: int | None  # the process holding daemon.lock, if any
     schedule_path: str | None  # asked for, else the one the daemon runs
     schedule_error: str | None = None
+    schedule_problems: list[Problem] = field(default_factory=list)  # each with file and line
     station_name: str | None = None
     clock_problem: str | None = None  # only while running
     log_error: str | None = None  # the daemon cannot write the log (only while running)
@@ -54,8 +58,9 @@ class DaemonStatus:
 
 
 def daemon_status(schedule_path: str | Path | None = None, clock: Clock | None = None,
-                  sessions: int = 5) -> DaemonStatus:
-    """What `loa run` on this machine is doing; never starts or changes anything."""
+                  sessions: int = 5, *, station: LoadedStation | None = None) -> DaemonStatus:
+    """What `loa run` on this machine is doing; never starts or changes anything.
+    `station`: the schedule already loaded (the console keeps it), not read again."""
     from loa import settings
     from loa.clock import DEFAULT_TZ
     from loa.log import EVENT_VI, LogStore
@@ -70,6 +75,8 @@ def daemon_status(schedule_path: str | Path | None = None, clock: Clock | None =
     # the moment the daemon dies, even on kill -9), a fresh heartbeat that it is not stuck
     state = ctl.daemon_state(data, clock)
     beat, age, locked, running = state.heartbeat, state.age, state.locked_by, state.running
+    if station is not None and not schedule_path:
+        schedule_path = station.path
     path = str(schedule_path) if schedule_path else (beat or {}).get("schedule")
     st = DaemonStatus(running, (beat or {}).get("pid"), age, locked, path)
     if running and beat is not None:
@@ -78,9 +85,10 @@ def daemon_status(schedule_path: str | Path | None = None, clock: Clock | None =
             st.log_unwritable, st.log_error = True, str(beat.get("log_error") or "")
     if path:
         try:
-            station = load_station(path)
+            station = station or load_station(path)
         except LoaError as exc:
             st.schedule_error = str(exc)
+            st.schedule_problems = list(exc.problems)
         else:
             st.station_name = station.name
             now = clock_for(station, clock).now()
@@ -102,3 +110,113 @@ def daemon_status(schedule_path: str | Path | None = None, clock: Clock | None =
         st.errors.append(Event(datetime.fromisoformat(at).astimezone(DEFAULT_TZ), kind,
                                EVENT_VI.get(kind, kind), detail))
     return st
+
+
+WEEKDAYS_LONG_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+
+
+def when_vi(at: datetime, tz=None, seconds: bool = False) -> str:
+    """'06:30 thứ Hai 30/11/2026': a moment as officers say it (in `tz` if given)."""
+    if tz is not None:
+        at = at.astimezone(tz)
+    clock = f"{at:%H:%M:%S}" if seconds else f"{at:%H:%M}"
+    return f"{clock} {WEEKDAYS_LONG_VI[at.weekday()]} {at:%d/%m/%Y}"
+
+
+@dataclass
+class Overview:
+    """The console's Tổng quan: the daemon's health and what it plays, and what needs doing."""
+
+    status: DaemonStatus
+    now_playing: list[PlayView] = field(default_factory=list)
+    backup_clips: dict[str, int] = field(default_factory=dict)  # engine label -> clips
+    waiting_approval: int = 0  # submitted, or changed since approval
+    schedule_warnings: list[str] = field(default_factory=list)  # `loa validate`'s limits
+
+
+_read: dict[Path, tuple[tuple, object]] = {}
+
+
+def read_bulletins(path: str | Path):
+    """A bulletins file (loa.script.bulletin.BulletinFile) as last read, read again only
+    when it changed on disk (a page refreshed every few seconds must not re-parse YAML).
+    LoaError as load_bulletins raises it. Treat the result as read-only."""
+    from loa.script.bulletin import load_bulletins
+
+    path = Path(path)
+    try:
+        st = path.stat()
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    except OSError:
+        stamp = None
+    hit = _read.get(path)
+    if stamp is not None and hit is not None and hit[0] == stamp:
+        return hit[1]
+    bfile = load_bulletins(path)
+    if stamp is not None:
+        _read[path] = (stamp, bfile)
+    return bfile
+
+
+def waiting_for_approval(bulletin_files) -> int:
+    """Bulletins an approver must look at: submitted ("pending"), or approved but changed
+    since (not aired until approved again). Unreadable files count nothing here (their
+    problems show on the pages that edit them)."""
+    n = 0
+    for path in bulletin_files:
+        try:
+            bfile = read_bulletins(path)
+        except LoaError:
+            continue
+        n += sum(1 for b in bfile.bulletins if b.status == "pending" or b.edited_after_approval)
+    return n
+
+
+def backup_clips() -> dict[str, int]:
+    """{engine label: clips} of the clips read by a backup engine (`loa render --upgrade`
+    redoes them with the preferred voice when it is reachable again)."""
+    from loa import settings
+    from loa.voice import engine_label_vi
+
+    if not settings.clips_dir().exists():  # looking must not create the store
+        return {}
+    from loa.station.audio import list_clips
+
+    out: dict[str, int] = {}
+    rows, _ = list_clips()
+    for r in rows:
+        if r.clip.fallback:
+            label = engine_label_vi(r.clip.engine)
+            out[label] = out.get(label, 0) + 1
+    return out
+
+
+def overview(schedule_path: str | Path, clock: Clock | None = None, *,
+             station: LoadedStation | None = None, bulletin_files=(),
+             sessions: int = 5) -> Overview:
+    """Everything Tổng quan shows, read without changing anything. `station`: the schedule
+    already loaded (None: read here, its problems kept); `bulletin_files`: the files whose
+    bulletins may wait for approval."""
+    from loa import settings
+    from loa.log import LogFilter
+    from loa.station.logs import Names, names_of, query_plays
+
+    st = daemon_status(schedule_path, clock, sessions, station=station)
+    ov = Overview(st)
+    if st.running and settings.db_path().exists():
+        from loa.clock import DEFAULT_TZ
+
+        names = names_of(station) if station is not None else Names(DEFAULT_TZ)
+        try:
+            ov.now_playing = query_plays(LogFilter(statuses=("playing",)), names, limit=20)
+        except LoaError as exc:
+            st.log_open_error = st.log_open_error or str(exc)
+    if station is not None and st.schedule_error is None:
+        from loa.schedule import check_limits
+        from loa.station.core import clock_for
+
+        now = clock_for(station, clock).now()
+        ov.schedule_warnings = check_limits(station.schedule, station.bulletins, now=now)
+    ov.backup_clips = backup_clips()
+    ov.waiting_approval = waiting_for_approval(bulletin_files)
+    return ov
