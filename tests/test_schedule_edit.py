@@ -353,3 +353,13 @@ def test_a_session_added_through_save_schedule_plays_in_the_running_daemon(rig):
     assert {x.zone for x in rows} == {"thon-1"}
     assert {datetime.fromisoformat(x.scheduled_at) for x in rows} == {at}
     assert timedelta(0) <= datetime.fromisoformat(rows[0].started_at) - at < timedelta(seconds=1)
+
+
+def test_an_item_added_without_an_id_is_named_after_its_name(station):
+    draft = open_schedule(station)
+    assert draft.put("sessions", {"name": "Buổi trưa", "time": "11:30"}) == "buoi-trua"
+    assert draft.put("sessions", {"name": "Buổi  trưa!", "time": "11:45"}) == "buoi-trua-2"
+    assert draft.put("zones", {"name": "Thôn Đoài"}) == "thon-doai"
+    assert draft.put("announcements", {"at": "2026-04-07 07:15", "text": "Họp"}) == \
+        "thong-bao-20260407-0715"
+    assert [s["id"] for s in draft.sessions][-2:] == ["buoi-trua", "buoi-trua-2"]

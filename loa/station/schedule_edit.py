@@ -157,8 +157,8 @@ class ScheduleDraft:
         _check_section(section)
         schema, key = _schemas()[section], ITEM_KEYS[section]
         values = dict(values)
-        if original_id is None and section == "announcements" and _blank(values.get("id")):
-            values["id"] = self._new_announcement_id(values.get("at"))
+        if original_id is None and key == "id" and _blank(values.get("id")):
+            values["id"] = self.new_id(section, values)
         index = None
         if original_id is not None:
             index = self._index(section, original_id)
@@ -296,12 +296,18 @@ class ScheduleDraft:
                 f"Không {action} được {_WHAT_VI[section]} “{name}”: {', '.join(users)} đang "
                 f"dùng; hãy bỏ {_WHAT_VI[section]} này khỏi đó trước.", key=key)])
 
-    def _new_announcement_id(self, at: Any) -> str:
+    def new_id(self, section: str, values: Mapping[str, Any]) -> str:
+        """An id for a new item the officer did not name: from its name (an announcement:
+        from its time), unique in the section. Officers see names; ids stay in the file."""
         from loa.schema import parse_datetime
 
-        when = parse_datetime(_norm(at), None)
-        base = f"thong-bao-{when:%Y%m%d-%H%M}" if when else "thong-bao"
-        taken = {str(a["id"]) for a in self.announcements}
+        if section == "announcements":
+            when = parse_datetime(_norm(values.get("at")), None)
+            base = f"thong-bao-{when:%Y%m%d-%H%M}" if when else "thong-bao"
+        else:
+            base = _slug(values.get("name")) or {"zones": "vung", "sessions": "buoi",
+                                                 "programs": "chuong-trinh"}[section]
+        taken = {str(a.get("id")) for a in self.items(section)}
         n, candidate = 1, base
         while candidate in taken:
             n += 1
@@ -406,8 +412,9 @@ def save_schedule(draft: ScheduleDraft, expected_version: str, clock: Clock | No
             current = path.read_bytes()
         except OSError as exc:
             raise loa_error(exc, path) from None
-        if version_of(current) != expected_version or draft.version != expected_version:
+        if version_of(current) != expected_version:
             raise LoaError(_changed_message(path, draft, clock), path)
+        ensure_version(draft, expected_version, clock)
         text = draft.text()
         if text.encode("utf-8") == current:
             return draft.version
@@ -429,6 +436,14 @@ def save_schedule(draft: ScheduleDraft, expected_version: str, clock: Clock | No
     draft.version = version_of(text.encode("utf-8"))
     draft._dumped = draft._dump(draft.doc)
     return draft.version
+
+
+def ensure_version(draft: ScheduleDraft, expected_version: str, clock: Clock | None = None
+                   ) -> None:
+    """Refuse (LoaError) a form built from another version of the file than the draft's:
+    a view checks this before it applies the form to a freshly opened draft."""
+    if draft.version != expected_version:
+        raise LoaError(_changed_message(draft.path, draft, clock), draft.path)
 
 
 def _changed_message(path: Path, draft: ScheduleDraft, clock: Clock | None) -> str:
@@ -755,6 +770,18 @@ def _timezone(name: Any):
         return ZoneInfo(name) if isinstance(name, str) and name else None
     except (ValueError, OSError, KeyError):
         return None
+
+
+def _slug(name: Any) -> str:
+    """"Buổi trưa" -> "buoi-trua": an id from a Vietnamese name."""
+    import re
+    import unicodedata
+
+    if not isinstance(name, str):
+        return ""
+    text = unicodedata.normalize("NFD", name.replace("đ", "d").replace("Đ", "D"))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:48].strip("-")
 
 
 def _day_key(value: Any) -> str | None:
