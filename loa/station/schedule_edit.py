@@ -59,32 +59,46 @@ class ScheduleDraft:
     LoaError (every problem at once, `Problem.key` naming the form field) otherwise."""
 
     def __init__(self, path: Path, data: bytes):
-        from ruamel.yaml import YAML
-        from ruamel.yaml.util import load_yaml_guess_indent
-
         self.path = path
         self.version = version_of(data)
         self.original = data.decode("utf-8-sig")
-        try:
-            _, indent, offset = load_yaml_guess_indent(self.original)
-        except Exception:  # noqa: BLE001 - the loader below names the real problem
-            indent, offset = 2, 0
-        self._yaml = YAML()
-        self._yaml.preserve_quotes = True
-        self._yaml.width = 4096  # never fold an officer's long line
-        self._yaml.indent(mapping=2, sequence=max(indent or 2, (offset or 0) + 2),
-                          offset=offset or 0)
-        try:
-            self.doc = self._yaml.load(self.original)
-        except Exception:  # noqa: BLE001 - ruamel's English never reaches an officer
-            self.doc = None
-        # loa's reading first: it names a syntax error in Vietnamese, with its line
         self.raw, self.problems = _read(self.path, self.original)
-        if self.doc is None or not hasattr(self.doc, "ca"):
-            raise LoaError("tệp lịch phát không sửa được trên trang này (không phải một bảng "
-                           "'khóa: giá trị'); hãy sửa bằng tay.", path)
-        self._dumped = self._dump(self.doc)  # ruamel's rendering of the file as read
+        self._doc: Any = None  # the round-trip document, parsed when an edit needs it
+        self._dumped = ""  # ruamel's rendering of the file as read
         self._field_problems: list[Problem] = []
+
+    @property
+    def doc(self) -> Any:
+        """The round-trip document (ruamel.yaml), parsed on first use: showing a page
+        needs only the plain views, which are much cheaper."""
+        if self._doc is None:
+            doc = None
+            try:
+                doc = self._ruamel().load(self.original)
+            except Exception:  # noqa: BLE001 - ruamel's English never reaches an officer
+                pass
+            if doc is None or not hasattr(doc, "ca"):
+                if self.problems and self.problems[0].line is not None:
+                    raise LoaError.many(self.problems)  # loa's Vietnamese, with the line
+                raise LoaError("tệp lịch phát không sửa được trên trang này (không phải một "
+                               "bảng 'khóa: giá trị'); hãy sửa bằng tay.", self.path)
+            self._doc, self._dumped = doc, self._dump(doc)
+        return self._doc
+
+    @doc.setter
+    def doc(self, value: Any) -> None:
+        self._doc = value
+
+    def _ruamel(self):
+        from ruamel.yaml import YAML
+
+        if getattr(self, "_yaml", None) is None:
+            indent, offset = _guess_indent(self.original)
+            self._yaml = YAML()
+            self._yaml.preserve_quotes = True
+            self._yaml.width = 4096  # never fold an officer's long line
+            self._yaml.indent(mapping=2, sequence=indent, offset=offset)
+        return self._yaml
 
     # --- plain views ------------------------------------------------------------------------
 
@@ -136,7 +150,9 @@ class ScheduleDraft:
 
     def text(self) -> str:
         """The file as it would be written now."""
-        return _splice(self.original, self._dumped, self._dump(self.doc))
+        if self._doc is None:
+            return self.original
+        return _splice(self.original, self._dumped, self._dump(self._doc))
 
     # --- operations -------------------------------------------------------------------------
 
@@ -252,7 +268,7 @@ class ScheduleDraft:
 
     def _dump(self, doc) -> str:
         out = io.StringIO()
-        self._yaml.dump(doc, out)
+        self._ruamel().dump(doc, out)
         return out.getvalue()
 
     @staticmethod
@@ -434,7 +450,8 @@ def save_schedule(draft: ScheduleDraft, expected_version: str, clock: Clock | No
         os.close(fd)  # releases the lock
     draft.original = text
     draft.version = version_of(text.encode("utf-8"))
-    draft._dumped = draft._dump(draft.doc)
+    if draft._doc is not None:
+        draft._dumped = draft._dump(draft._doc)
     return draft.version
 
 
@@ -770,6 +787,24 @@ def _timezone(name: Any):
         return ZoneInfo(name) if isinstance(name, str) and name else None
     except (ValueError, OSError, KeyError):
         return None
+
+
+def _guess_indent(text: str) -> tuple[int, int]:
+    """(sequence indent, dash offset) of the file's first block list under a key, so new
+    items are written the way the file writes its lists ("  - id:" or "- id:")."""
+    import re
+
+    key_indent = None
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        dash = re.match(r"( *)-( +)\S", line)
+        if dash and key_indent is not None:
+            offset = max(0, len(dash.group(1)) - key_indent)
+            return offset + 1 + len(dash.group(2)), offset
+        key = re.match(r"( *)[^\s#-][^:#]*:\s*(#.*)?$", line)
+        key_indent = len(key.group(1)) if key else None
+    return 2, 0
 
 
 def _slug(name: Any) -> str:

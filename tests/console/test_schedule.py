@@ -284,3 +284,17 @@ def test_a_session_added_on_a_phone_with_the_time_picker(live_console, phone):
     phone.goto(live.url + "/lich-phat/thang/?thang=2026-04")
     assert "Tháng 4/2026" in phone.content()
     screenshot(phone, "schedule-month")
+
+
+def test_a_broken_file_is_told_in_vietnamese_never_a_traceback(client_as, station):
+    station.write_text(station.read_text(encoding="utf-8").replace(
+        "  name: Đài truyền thanh xã Ba Vì", "  name: [Đài truyền thanh"), encoding="utf-8")
+    before = station.read_bytes()
+    client = client_as("editor")
+    page = get(client, "/lich-phat/")
+    assert "lỗi cú pháp YAML" in page and "dòng 7" in page
+    resp = client.post("/lich-phat/buoi/them/", {"version": version_in(
+        get(client, "/lich-phat/buoi/them/")), "name": "Trưa", "time": "11:00"})
+    assert resp.status_code == 400 and "lỗi cú pháp YAML" in errors_in(resp.content.decode())
+    assert station.read_bytes() == before
+    assert "lỗi cú pháp YAML" in get(client, "/lich-phat/tuan/")
