@@ -363,3 +363,17 @@ def test_an_item_added_without_an_id_is_named_after_its_name(station):
     assert draft.put("announcements", {"at": "2026-04-07 07:15", "text": "Họp"}) == \
         "thong-bao-20260407-0715"
     assert [s["id"] for s in draft.sessions][-2:] == ["buoi-trua", "buoi-trua-2"]
+
+
+def test_holidays_written_as_bare_dates_can_be_named_and_removed(station, clock):
+    text = station.read_text(encoding="utf-8") + "holidays: [2026-09-02, 2026-04-30]\n"
+    station.write_text(text, encoding="utf-8")
+    draft = open_schedule(station)
+    assert draft.holidays == [{"date": "2026-09-02"}, {"date": "2026-04-30"}]
+    draft.put_holiday("2026-04-30", "Giải phóng miền Nam", original_day="30/04/2026")
+    draft.remove_holiday("2026-09-02")
+    draft.put("sessions", {"id": "", "name": "Sáng"}, "sang")  # a blank id keeps the id
+    save_schedule(draft, draft.version, clock)
+    schedule = load_schedule(station)
+    assert schedule.holidays == {date(2026, 4, 30): "Giải phóng miền Nam"}
+    assert schedule.sessions["sang"].name == "Sáng"

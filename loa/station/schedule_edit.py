@@ -111,10 +111,10 @@ class ScheduleDraft:
         written without one gets the loader's "thong-bao-<line>")."""
         _check_section(section)
         out = []
-        for item in self._list(self.raw, section):
+        for _, item in self._entries(self.raw, section):
             plain = _plain(item)
             if section == "announcements" and plain.get("id") in (None, ""):
-                plain["id"] = f"thong-bao-{item.line}"
+                plain["id"] = f"thong-bao-{getattr(item, 'line', 0)}"
             out.append(plain)
         return out
 
@@ -146,7 +146,11 @@ class ScheduleDraft:
 
     def item(self, section: str, item_id: str) -> dict[str, Any] | None:
         index = self._index(section, item_id)
-        return None if index is None else self.items(section)[index]
+        if index is None:
+            return None
+        return next(plain for (i, _), plain in zip(self._entries(self.raw, section),
+                                                   self.items(section), strict=True)
+                    if i == index)
 
     def text(self) -> str:
         """The file as it would be written now."""
@@ -175,12 +179,16 @@ class ScheduleDraft:
         values = dict(values)
         if original_id is None and key == "id" and _blank(values.get("id")):
             values["id"] = self.new_id(section, values)
+        if original_id is not None and key in values and _blank(values[key]):
+            del values[key]  # a blank id on an edit keeps the id
         index = None
         if original_id is not None:
             index = self._index(section, original_id)
             if index is None:
                 raise LoaError(f"không tìm thấy {_WHAT_VI[section]} '{excerpt(original_id)}' "
                                "(có thể vừa bị xóa ở nơi khác); tải lại trang.", self.path)
+        if section == "holidays" and original_id is not None:
+            original_id = _day_key(_norm(original_id))  # 30/04/2026 is 2026-04-30
         new_id = _norm(values.get(key)) if key in values else original_id
         if section == "holidays":
             new_id = _day_key(new_id)
@@ -190,18 +198,25 @@ class ScheduleDraft:
                 and self._index(section, new_id) is not None:
             raise LoaError.many([Problem(f"Ngày: ngày lễ {_vi_day(new_id)} đã có.", key="date")])
 
+        old = dict(self._entries(self.raw, section)).get(index, {}) if index is not None \
+            else {}
+
         def change(doc):
             seq = doc.get(section)
-            if seq is None or not hasattr(seq, "append"):
+            if seq is None:
                 seq = _seq(flow=False)
                 _insert_top(doc, section, seq)
+            elif not hasattr(seq, "append"):  # one holiday written alone
+                seq = doc[section] = _seq([seq], flow=False)
+            if index is not None and isinstance(seq[index], dict):
+                self._update(seq[index], old, schema, values, section)
+                return
+            item = _map()  # a new item, or a holiday written as a bare date
+            self._update(item, old, schema, {**_plain(old), **values}, section)
             if index is None:
-                item = _map()
-                self._update(item, {}, schema, values, section)
                 seq.append(item)
             else:
-                self._update(seq[index], self._list(self.raw, section)[index], schema, values,
-                             section)
+                seq[index] = item
         focus = str(new_id) if new_id is not None else None
         self._apply(change, (section, focus))
         return focus or ""
@@ -272,14 +287,26 @@ class ScheduleDraft:
         return out.getvalue()
 
     @staticmethod
-    def _list(raw: Any, section: str) -> list:
+    def _entries(raw: Any, section: str) -> list[tuple[int, Any]]:
+        """(position in the file's list, item) of each item the loader reads; a holiday
+        may be a bare date, and one written alone."""
         value = raw.get(section) if isinstance(raw, dict) else None
-        return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+        if value is None or (not isinstance(value, list) and section != "holidays"):
+            return []
+        out: list[tuple[int, Any]] = []
+        for i, item in enumerate(value if isinstance(value, list) else [value]):
+            if isinstance(item, dict):
+                out.append((i, item))
+            elif section == "holidays" and parse_date(item) is not None:
+                out.append((i, {"date": str(item)}))
+        return out
 
     def _index(self, section: str, item_id: str) -> int | None:
+        """The position in the file's list of the item known as item_id."""
         key = ITEM_KEYS[section]
         wanted = _day_key(item_id) if section == "holidays" else str(item_id)
-        for i, item in enumerate(self.items(section)):
+        for (i, _), item in zip(self._entries(self.raw, section), self.items(section),
+                                strict=True):
             have = item.get(key)
             have = _day_key(have) if section == "holidays" else None if have is None else \
                 str(have)
@@ -523,7 +550,7 @@ def _focused(p: Problem, raw: Any, focus: tuple[str, str | None] | None) -> Prob
         items = [raw.get("station")]
     else:  # a new item may share its id with an old one: each is looked at
         key = ITEM_KEYS[section]
-        items = [x for x in ScheduleDraft._list(raw, section)
+        items = [x for _, x in ScheduleDraft._entries(raw, section)
                  if (_day_key(x.get(key)) if section == "holidays" else str(x.get(key)))
                  == item_id]
     for item in items:
