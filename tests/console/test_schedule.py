@@ -48,7 +48,8 @@ def get(client, url: str) -> str:
 def test_the_page_names_villages_sessions_and_programs(client_as):
     page = get(client_as("leader"), "/lich-phat/")
     for name in ("Buổi sáng", "06:30", "Toàn xã, Thôn Văn Hòa", "T2-T6",
-                 "Tuyên truyền kiểm soát thủ tục hành chính năm 2026", "2026-09-02"):
+                 "Tuyên truyền kiểm soát thủ tục hành chính năm 2026", "02/09/2026",
+                 "từ 01/04/2026 đến 31/12/2026"):
         assert name in page
     assert "Thêm buổi phát" not in page and "/xoa/" not in page  # a leader only reads
     page = get(client_as("editor"), "/lich-phat/")
@@ -148,6 +149,7 @@ def test_yaml_looking_operator_text_is_data_everywhere(client_as, station):
     assert a.at == datetime(2026, 4, 7, 7, 15, tzinfo=DEFAULT_TZ)
     page = get(client, "/lich-phat/")
     assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>x" not in page
+    assert "07:15 thứ Ba 07/04/2026" in page and "Thôn Văn Hòa · ưu tiên" in page
     edit = get(client, f"/lich-phat/thong-bao/{a.id}/sua/")
     assert 'value="2026-04-07T07:15"' in edit and "&lt;b&gt;đậm&lt;/b&gt;" in edit
 

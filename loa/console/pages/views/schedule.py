@@ -133,14 +133,19 @@ def index(request, errors: list[str] | None = None, status: int = 200):
             draft=draft, version=draft.version,
             file_problems=[str(p) for p in draft.problems],
             zones=draft.zones,
-            sessions=[{**s, "zone_names": _names(s.get("zones"), zones, "mọi vùng"),
-                       "days_vi": _days(s.get("days"))} for s in draft.sessions],
-            programs=[{**p, "session_names": _names(p.get("sessions"), sessions, "")}
+            sessions=sorted(({**s, "zone_names": _names(s.get("zones"), zones, "mọi vùng"),
+                              "days_vi": _days(s.get("days"))} for s in draft.sessions),
+                            key=lambda s: _clock_key(s.get("time"))),
+            programs=[{**p, "session_names": _names(p.get("sessions"), sessions, ""),
+                       "from_vi": _day_vi(p["from"]) if p.get("from") else "",
+                       "until_vi": _day_vi(p["until"]) if p.get("until") else ""}
                       for p in draft.programs],
             announcements=[{**a, "zone_names": _names(a.get("zones"), zones, "mọi vùng"),
+                            "at_vi": _moment_vi(a.get("at")),
                             "priority_vi": PRIORITIES.get(str(a.get("priority") or 3), "")}
                            for a in draft.announcements],
-            holidays=draft.holidays, skip_dates=draft.skip_dates,
+            holidays=[{**h, "date_vi": _day_vi(h.get("date"))} for h in draft.holidays],
+            skip_dates=[{"day": d, "vi": _day_vi(d)} for d in draft.skip_dates],
             can_zones=has_role(request.user, "technician"),
             can_edit=has_role(request.user, "editor"))
     return render(request, "pages/schedule/index.html", ctx, status=status)
@@ -347,6 +352,25 @@ def _add_defaults(page: Page, draft, item: dict | None) -> dict[str, Any]:
         return {}
     return {"days": ["T2", "T3", "T4", "T5", "T6", "T7", "CN"],
             "zones": [str(z["id"]) for z in draft.zones]}
+
+
+def _clock_key(value: Any) -> tuple:
+    from loa.schema import parse_time
+
+    t = parse_time(value)
+    return (t is None, t or time(0))
+
+
+def _moment_vi(value: Any) -> str:
+    """"2026-11-23 07:15" as officers read it: "07:15 thứ Hai 23/11/2026"."""
+    from loa.schema import parse_datetime
+
+    when = parse_datetime(value, None)
+    if when is None:
+        return str(value or "")
+    day = WEEKDAY_NAMES[when.weekday()]
+    return f"{when:%H:%M} {day[0].lower() + day[1:] if day.startswith('Thứ') else day} " \
+        f"{when:%d/%m/%Y}"
 
 
 def _day_vi(value: Any) -> str:
