@@ -81,6 +81,7 @@ def test_an_editor_adds_a_session_and_comments_are_kept(client_as, station):
     assert entry.target == "buổi phát “Buổi trưa”" and entry.full_name == "Trần Thị Bình"
     page = get(client, "/lich-phat/")
     assert "Đã lưu buổi phát “Buổi trưa”." in page
+    assert page.count("chưa có chương trình nào phát vào buổi này") == 1  # the new one
 
 
 def test_a_bad_session_gets_every_problem_at_once_and_nothing_is_saved(client_as, station):

@@ -129,12 +129,14 @@ def index(request, errors: list[str] | None = None, status: int = 200):
     if draft is not None:
         zones = {str(z["id"]): z.get("name") or z["id"] for z in draft.zones}
         sessions = {str(s["id"]): s.get("name") or s["id"] for s in draft.sessions}
+        used = {str(x) for p in draft.programs for x in _as_ids(p.get("sessions"))}
         ctx.update(
             draft=draft, version=draft.version,
             file_problems=[str(p) for p in draft.problems],
             zones=draft.zones,
             sessions=sorted(({**s, "zone_names": _names(s.get("zones"), zones, "mọi vùng"),
-                              "days_vi": _days(s.get("days"))} for s in draft.sessions),
+                              "days_vi": _days(s.get("days")),
+                              "idle": str(s["id"]) not in used} for s in draft.sessions),
                             key=lambda s: _clock_key(s.get("time"))),
             programs=[{**p, "session_names": _names(p.get("sessions"), sessions, ""),
                        "from_vi": _day_vi(p["from"]) if p.get("from") else "",
@@ -327,6 +329,10 @@ def _names(ids: Any, names: dict[str, str], none: str) -> str:
         return none
     items = ids if isinstance(ids, list) else [ids]
     return ", ".join(str(names.get(str(i), i)) for i in items)
+
+
+def _as_ids(value: Any) -> list:
+    return value if isinstance(value, list) else [] if value is None else [value]
 
 
 def _days(value: Any) -> str:
