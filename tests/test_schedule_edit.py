@@ -377,3 +377,12 @@ def test_holidays_written_as_bare_dates_can_be_named_and_removed(station, clock)
     schedule = load_schedule(station)
     assert schedule.holidays == {date(2026, 4, 30): "Giải phóng miền Nam"}
     assert schedule.sessions["sang"].name == "Sáng"
+
+
+def test_an_unknown_key_is_told_with_a_did_you_mean(station):
+    draft = open_schedule(station)
+    with pytest.raises(LoaError) as exc:
+        draft.put("sessions", {"name": "Trưa", "time": "11:00", "tiem": "11:00"})
+    (message,) = problems_of(exc)["tiem"]
+    assert message.startswith("khóa 'tiem' không dùng được trong buổi phát. Có phải ý bạn "
+                              "là 'time'?")

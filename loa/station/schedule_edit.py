@@ -367,9 +367,9 @@ class ScheduleDraft:
 
     def _update(self, node, old_raw: Mapping, schema: Schema, values: Mapping[str, Any],
                 section: str) -> None:
-        """Write the form's values into one mapping of the document: a value equal (as
-        parsed) to what is written keeps its text; new keys go where the schema orders
-        them. Field problems: LoaError, the document untouched."""
+        """Write the form's values into one mapping of the (candidate) document: a value
+        equal (as parsed) to what is written keeps its text; new keys go where the schema
+        orders them. Each field's problem is kept for `_apply` to tell with the rest."""
         form = {k: _form_value(schema, k, v) for k, v in values.items()}
         old = _plain(old_raw)
         merged = {k: v for k, v in {**old, **form}.items() if v is not None}
@@ -395,7 +395,7 @@ class ScheduleDraft:
             if k in node:
                 node[k] = value
             else:
-                later = [i for i, name in enumerate(node) if name in order
+                later = [i for i, name in enumerate(node) if name in order and k in order
                          and order.index(name) > order.index(k)]
                 node.insert(later[0] if later else len(node), k, value)
 
