@@ -104,7 +104,7 @@ YAML_LOOKING = [
     "#không phải chú thích", "a \\ b", "& neo", "* bí danh", "! thẻ", "% chỉ thị", "@ a",
     "` a", "| khối", "> gấp", "  đầu có cách", "cuối có cách  ", "a: b", "?", ":",
     "dòng 1\ndòng 2: # x\n", "dòng 1\n  thụt lề\ncuối có cách  \n", "\n đầu trống",
-    "Lời đọc & ký tự * ! { - % ' \" \\ : #",
+    "Lời đọc & ký tự * ! { - % ' \" \\ : #", "!!python/object:os.system", "&a *a <<: *a",
 ]
 
 
@@ -377,6 +377,14 @@ def test_holidays_written_as_bare_dates_can_be_named_and_removed(station, clock)
     schedule = load_schedule(station)
     assert schedule.holidays == {date(2026, 4, 30): "Giải phóng miền Nam"}
     assert schedule.sessions["sang"].name == "Sáng"
+
+
+def test_a_browsers_line_breaks_are_written_as_plain_lines(station, clock):
+    draft = open_schedule(station)
+    draft.put("announcements", {"at": "2026-04-07 07:15", "text": "Dòng 1\r\nDòng 2\r\n"})
+    save_schedule(draft, draft.version, clock)
+    assert "    text: |\n      Dòng 1\n      Dòng 2\n" in station.read_text(encoding="utf-8")
+    assert load_schedule(station).announcements[0].text == "Dòng 1\nDòng 2"
 
 
 def test_an_unknown_key_is_told_with_a_did_you_mean(station):

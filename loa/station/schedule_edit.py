@@ -598,8 +598,10 @@ def _form_value(schema: Schema, key: str, value: Any) -> Any:
             return False
         if word in ("true", "on", "1", "có"):
             return True
-    if isinstance(value, str) and kind != "text":
-        value = value.strip()
+    if isinstance(value, str):
+        value = value.replace("\r\n", "\n").replace("\r", "\n")  # a browser's textarea
+        if kind != "text":
+            value = value.strip()
     if _blank(value):
         return None
     return value
