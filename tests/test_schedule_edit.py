@@ -394,3 +394,67 @@ def test_an_unknown_key_is_told_with_a_did_you_mean(station):
     (message,) = problems_of(exc)["tiem"]
     assert message.startswith("khóa 'tiem' không dùng được trong buổi phát. Có phải ý bạn "
                               "là 'time'?")
+
+
+READ_ONLY_CHECK = """
+import sys
+from loa.errors import LoaError
+from loa.station import open_schedule
+draft = open_schedule(sys.argv[1])
+print(draft.item("sessions", "sang")["name"])
+try:
+    draft.put("sessions", {"name": "Sáng"}, "sang")
+except LoaError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.skipif(not shutil.which("setpriv") or os.geteuid() != 0,
+                    reason="runs the check as user nobody (needs root and setpriv)")
+def test_a_folder_loa_may_not_write_still_shows_and_edits_are_told_in_vietnamese():
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        os.chmod(tmp, 0o755)
+        folder = Path(tmp) / "schedules"
+        shutil.copytree(SCHEDULES, folder)
+        folder.chmod(0o755)  # root's: user nobody reads, may not write
+        done = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+             sys.executable, "-c", READ_ONLY_CHECK, str(folder / "ba-vi.yaml")],
+            capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PYTHONPATH": str(SCHEDULES.parent), "HOME": tmp})
+    assert done.returncode == 0, done.stderr
+    shown, told = done.stdout.splitlines()
+    assert shown == "Buổi sáng"
+    assert told == f"{folder / 'ba-vi.yaml'}: không có quyền ghi vào thư mục {folder}."
+
+
+def test_two_saves_at_once_from_one_version_one_wins(station, clock):
+    import threading
+
+    drafts = [open_schedule(station) for _ in range(4)]
+    version = drafts[0].version
+    for i, d in enumerate(drafts):
+        d.put("sessions", {"name": f"Sáng {i}"}, "sang")
+    start, results = threading.Barrier(len(drafts)), []
+
+    def save(d):
+        start.wait()
+        try:
+            save_schedule(d, version, clock)
+            results.append(d.item("sessions", "sang")["name"])
+        except LoaError as exc:
+            results.append(str(exc))
+
+    threads = [threading.Thread(target=save, args=(d,)) for d in drafts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    won = [r for r in results if r.startswith("Sáng ")]
+    assert len(won) == 1 and len(results) == 4
+    assert all("đã được sửa lúc" in r for r in results if r not in won)
+    assert load_schedule(station).sessions["sang"].name == won[0]

@@ -62,7 +62,7 @@ class ScheduleDraft:
         self.path = path
         self.version = version_of(data)
         self.original = data.decode("utf-8-sig")
-        self.raw, self.problems = _read(self.path, self.original)
+        self.raw, self.problems = _read(self.path, self.original, as_read=data)
         self._doc: Any = None  # the round-trip document, parsed when an edit needs it
         self._dumped = ""  # ruamel's rendering of the file as read
         self._field_problems: list[Problem] = []
@@ -507,25 +507,46 @@ def _changed_message(path: Path, draft: ScheduleDraft, clock: Clock | None) -> s
 
 # --- reading and problems ------------------------------------------------------------------
 
-def _read(path: Path, text: str) -> tuple[Any, list[Problem]]:
+def _read(path: Path, text: str, as_read: bytes | None = None) -> tuple[Any, list[Problem]]:
     """loa's own reading of `text` as if it were the file at `path` (written to a temp file
-    beside it, so relative bulletin files resolve): (top mapping, problems)."""
+    beside it, so relative bulletin files resolve): (top mapping, problems).
+
+    `as_read`: the file's bytes when `text` is the file itself; in a folder loa may not
+    write (a page only looking), the file is then read in place, if it has not changed."""
     from loa.fsio import temp_path_beside
+
+    try:
+        tmp = temp_path_beside(path)
+    except LoaError:
+        if as_read is None:
+            raise
+        top, problems = _load(path)
+        try:
+            unchanged = path.read_bytes() == as_read
+        except OSError:
+            unchanged = False
+        if not unchanged:  # changed while read: this reading is of another version
+            raise LoaError("tệp lịch phát vừa được sửa ở nơi khác; tải lại trang.",
+                           path) from None
+        return top, problems
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        top, problems = _load(tmp)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return top, [_renamed(p, tmp, path) for p in problems]
+
+
+def _load(path: Path) -> tuple[Any, list[Problem]]:
     from loa.schedule.load import read_schedule
     from loa.yamlio import load_yaml
 
-    tmp = temp_path_beside(path)
     try:
-        tmp.write_text(text, encoding="utf-8")
-        try:
-            top = load_yaml(tmp)
-            _, problems = read_schedule(tmp)
-        except LoaError as exc:
-            top, problems = {}, exc.problems
-    finally:
-        tmp.unlink(missing_ok=True)
-    top = top if isinstance(top, dict) else {}
-    return top, [_renamed(p, tmp, path) for p in problems]
+        top = load_yaml(path)
+        _, problems = read_schedule(path)
+    except LoaError as exc:
+        top, problems = {}, exc.problems
+    return (top if isinstance(top, dict) else {}), problems
 
 
 def _renamed(p: Problem, tmp: Path, path: Path) -> Problem:
