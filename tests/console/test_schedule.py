@@ -277,6 +277,7 @@ def test_a_session_added_on_a_phone_with_the_time_picker(live_console, phone):
     # the program plays in it too (a session with no program plays nothing)
     phone.goto(live.url + "/lich-phat/chuong-trinh/kstthc-2026/sua/")
     phone.get_by_label("Buổi trưa (11:45)").check()
+    screenshot(phone, "schedule-program")
     phone.get_by_role("button", name="Lưu").click()
     phone.wait_for_url(live.url + "/lich-phat/")
     assert load_schedule(live.schedule).programs["kstthc-2026"].sessions == (

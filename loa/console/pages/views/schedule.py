@@ -191,9 +191,8 @@ def _edit(request, slug: str, item_id: str | None):
                             **_add_defaults(page, draft, item), "version": draft.version},
                    **kwargs)
     return render(request, "pages/schedule/edit.html", {
-        "title": (page.add_label if item_id is None else f"Sửa {page.what}"),
+        "title": page.add_label if item is None else f"Sửa {_item_name(page, item)}",
         "page": page, "form": form, "errors": all_errors(form) if form.is_bound else [],
-        "version": draft.version, "item_name": _item_name(page, item) if item else "",
         "submit": "Lưu"}, status=status)
 
 
