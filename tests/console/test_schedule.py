@@ -302,3 +302,22 @@ def test_a_broken_file_is_told_in_vietnamese_never_a_traceback(client_as, statio
     assert resp.status_code == 400 and "lỗi cú pháp YAML" in errors_in(resp.content.decode())
     assert station.read_bytes() == before
     assert "lỗi cú pháp YAML" in get(client, "/lich-phat/tuan/")
+
+
+def test_a_form_built_from_the_schema_uses_its_widgets_and_its_rules():
+    from loa.console.pages.schema_forms import schema_form
+    from loa.schedule.schema import SESSION, ZONE
+
+    zone_form = schema_form(ZONE, "zones", ["name", "volume", "relay"])()
+    html = str(zone_form)
+    assert re.search(r'type="number" name="volume"[^>]*min="0"[^>]*max="100"', html)
+    assert 'step="1"' in html and "Âm lượng (%)" in html
+    form = schema_form(SESSION, "sessions", ["id", "time", "days", "zones"])(
+        {"id": "trua", "time": "25:00", "days": ["T2", "T9"]})
+    assert 'type="time"' in str(form["time"])
+    assert 'type="checkbox" name="days" value="CN"' in str(form["days"])
+    assert not form.is_valid()  # without a draft: the schema alone, in loa's words
+    assert form.errors["time"] == ["Giờ phát: giờ phát '25:00' không hợp lệ (dạng 06:30)."]
+    assert form.errors["days"][0].startswith("Ngày trong tuần: ngày trong tuần 'T9' không")
+    assert schema_form(SESSION, "sessions", ["id", "time"])({"id": "a", "time": "6:30"}
+                                                            ).is_valid()

@@ -91,7 +91,9 @@ def add_problems(form: forms.Form, exc: LoaError) -> None:
     """Every problem of a LoaError on the form: on its field when it names one."""
     for p in exc.problems:
         if p.key in form.fields:
-            form.add_error(p.key, p.message)
+            label = str(form.fields[p.key].label)
+            form.add_error(p.key, p.message if p.message.startswith(label + ":")
+                           else f"{label}: {p.message}")
         else:
             form.add_error(None, str(p))
 
