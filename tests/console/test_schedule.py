@@ -79,6 +79,7 @@ def test_an_editor_adds_a_session_and_comments_are_kept(client_as, station):
         "Buổi trưa", time(11, 30), [0, 2], ("toan-xa",))
     (entry,) = audit_entries("schedule.sessions.add")
     assert entry.target == "buổi phát “Buổi trưa”" and entry.full_name == "Trần Thị Bình"
+    assert entry.detail == "thêm buổi phát: 11:30, T2, T4, Toàn xã"
     page = get(client, "/lich-phat/")
     assert "Đã lưu buổi phát “Buổi trưa”." in page
     assert page.count("chưa có chương trình nào phát vào buổi này") == 1  # the new one
@@ -187,6 +188,12 @@ def test_a_village_in_use_is_not_deleted(client_as, station):
     assert "Không xóa được vùng “Thôn Văn Hòa”: buổi phát “Buổi sáng”, buổi phát “Buổi " \
         "chiều” đang dùng" in errors_in(resp.content.decode())
     assert station.read_bytes() == before
+    # deleted by another officer meanwhile: told, not a crash
+    resp = tech.post("/lich-phat/vung/thon-da-xoa/xoa/", {"version": version})
+    assert resp.status_code == 400
+    assert "Không tìm thấy vùng &#x27;thon-da-xoa&#x27; (có thể vừa bị xóa ở nơi khác)" in \
+        errors_in(resp.content.decode())
+    assert tech.get("/lich-phat/vung/thon-da-xoa/sua/").status_code == 404
 
 
 def test_programs_choose_files_and_bulletins_by_name(client_as, station):

@@ -160,7 +160,7 @@ def _edit(request, slug: str, item_id: str | None):
         return index(request, status=400)
     item = draft.item(page.section, item_id) if item_id is not None else None
     if item_id is not None and item is None:
-        raise Http404
+        return _gone(request, page, item_id)
     cls = form_class(page, adding=item_id is None)
     kwargs = _form_kwargs(page, draft, item)
     status = 200
@@ -179,10 +179,12 @@ def _edit(request, slug: str, item_id: str | None):
             except LoaError as exc:
                 add_problems(form, exc)
             else:
-                name = _item_name(page, draft.item(page.section, form.item_id or ""))
+                saved = draft.item(page.section, form.item_id or "")
+                name = _item_name(page, saved)
                 added = item_id is None
                 audit.record(request, f"schedule.{page.section}.{'add' if added else 'edit'}",
-                             name, ("thêm " if added else "sửa ") + page.what)
+                             name, f"{'thêm' if added else 'sửa'} {page.what}: "
+                             f"{_summary(page, saved, draft)}")
                 messages.success(request, f"Đã lưu {name}.")
                 return redirect("schedule")
         status = 400
@@ -203,7 +205,7 @@ def _delete(request, slug: str, item_id: str):
         return index(request, status=400)
     item = draft.item(page.section, item_id)
     if item is None:
-        raise Http404
+        return _gone(request, page, item_id)
     name = _item_name(page, item)
     try:
         ensure_version(draft, request.POST.get("version", ""), station.clock())
@@ -214,6 +216,34 @@ def _delete(request, slug: str, item_id: str):
     audit.record(request, f"schedule.{page.section}.delete", name, "xóa " + page.what)
     messages.success(request, f"Đã xóa {name}.")
     return redirect("schedule")
+
+
+def _gone(request, page: Page, item_id: str):
+    """An item deleted (or renamed) elsewhere since the page was loaded: GET 404, a form
+    sent to it 400 with the reason."""
+    if request.method != "POST":
+        raise Http404
+    return index(request, status=400, errors=[
+        f"Không tìm thấy {page.what} '{item_id}' (có thể vừa bị xóa ở nơi khác); chưa lưu "
+        "gì, hãy tải lại trang."])
+
+
+def _summary(page: Page, item: dict | None, draft) -> str:
+    """What was saved, in words, for the audit log."""
+    if not item:
+        return ""
+    zones = {str(z["id"]): z.get("name") or z["id"] for z in draft.zones}
+    if page.section == "sessions":
+        return (f"{item.get('time')}, {_days(item.get('days'))}, "
+                f"{_names(item.get('zones'), zones, 'mọi vùng')}")
+    if page.section == "programs":
+        sessions = {str(s["id"]): s.get("name") or s["id"] for s in draft.sessions}
+        return f"tệp {item.get('bulletins')}, {_names(item.get('sessions'), sessions, '')}"
+    if page.section == "announcements":
+        return f"{_moment_vi(item.get('at'))}, {_names(item.get('zones'), zones, 'mọi vùng')}"
+    if page.section == "zones":
+        return f"thiết bị {item.get('device') or 'mặc định'}"
+    return _day_vi(item.get("date"))
 
 
 def _views(slug: str):
