@@ -245,6 +245,28 @@ def test_holidays_and_days_off(client_as, station):
         "ngày nghỉ 01/05/2026"]
 
 
+def test_days_written_the_vietnamese_way_are_listed_edited_and_removed(client_as, station):
+    text = station.read_text(encoding="utf-8").replace(
+        "skip_dates: [2026-09-02]", "skip_dates: [02/09/2026]") + \
+        "holidays:\n  - date: 30/04/2026\n    name: Giải phóng\n"
+    station.write_text(text, encoding="utf-8")
+    client = client_as("editor")
+    page = get(client, "/lich-phat/")
+    assert "/lich-phat/ngay-le/2026-04-30/sua/" in page
+    assert "/lich-phat/ngay-nghi/2026-09-02/xoa/" in page
+    form = get(client, "/lich-phat/ngay-le/2026-04-30/sua/")
+    assert 'value="2026-04-30"' in form
+    assert client.post("/lich-phat/ngay-le/2026-04-30/sua/", {
+        "version": version_in(form), "date": "2026-04-30", "name": "Giải phóng miền Nam"}
+        ).status_code == 302
+    assert client.post("/lich-phat/ngay-nghi/2026-09-02/xoa/", {
+        "version": version_in(get(client, "/lich-phat/"))}).status_code == 302
+    schedule = load_schedule(station)
+    assert schedule.holidays == {date(2026, 4, 30): "Giải phóng miền Nam"}
+    assert not schedule.skip_dates
+    assert "date: 30/04/2026\n" in station.read_text(encoding="utf-8")  # as written
+
+
 def test_week_and_month_show_times_titles_and_villages(client_as):
     client = client_as("leader")
     week = get(client, "/lich-phat/tuan/")  # the week of the (injected) clock

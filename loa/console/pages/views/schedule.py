@@ -146,8 +146,10 @@ def index(request, errors: list[str] | None = None, status: int = 200):
                             "at_vi": _moment_vi(a.get("at")),
                             "priority_vi": PRIORITIES.get(str(a.get("priority") or 3), "")}
                            for a in draft.announcements],
-            holidays=[{**h, "date_vi": _day_vi(h.get("date"))} for h in draft.holidays],
-            skip_dates=[{"day": d, "vi": _day_vi(d)} for d in draft.skip_dates],
+            # URLs name a day as 2026-09-02 whatever the file wrote (02/09/2026 has slashes)
+            holidays=[{**h, "date_vi": _day_vi(h.get("date")), "key": _iso(h.get("date"))}
+                      for h in draft.holidays],
+            skip_dates=[{"day": _iso(d), "vi": _day_vi(d)} for d in draft.skip_dates],
             can_zones=has_role(request.user, "technician"),
             can_edit=has_role(request.user, "editor"))
     return render(request, "pages/schedule/index.html", ctx, status=status)
@@ -406,6 +408,13 @@ def _moment_vi(value: Any) -> str:
     day = WEEKDAY_NAMES[when.weekday()]
     return f"{when:%H:%M} {day[0].lower() + day[1:] if day.startswith('Thứ') else day} " \
         f"{when:%d/%m/%Y}"
+
+
+def _iso(value: Any) -> str:
+    from loa.schema import parse_date
+
+    day = parse_date(value)
+    return day.isoformat() if day else str(value).replace("/", "-")
 
 
 def _day_vi(value: Any) -> str:
