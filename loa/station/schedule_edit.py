@@ -115,6 +115,8 @@ class ScheduleDraft:
             plain = _plain(item)
             if section == "announcements" and plain.get("id") in (None, ""):
                 plain["id"] = f"thong-bao-{getattr(item, 'line', 0)}"
+            elif ITEM_KEYS[section] == "id":  # "" when the file has none (the loader says so)
+                plain["id"] = "" if plain.get("id") is None else str(plain["id"])
             out.append(plain)
         return out
 

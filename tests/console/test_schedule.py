@@ -331,6 +331,11 @@ def test_a_broken_file_is_told_in_vietnamese_never_a_traceback(client_as, statio
     assert resp.status_code == 400 and "lỗi cú pháp YAML" in errors_in(resp.content.decode())
     assert station.read_bytes() == before
     assert "lỗi cú pháp YAML" in get(client, "/lich-phat/tuan/")
+    # readable but wrong: an item without an id is listed, its problem told, no crash
+    station.write_text(before.decode().replace("  name: [Đài truyền thanh", "  name: Đài")
+                       .replace("  - id: chieu\n", "  - \n"), encoding="utf-8")
+    page = get(client, "/lich-phat/")
+    assert "Buổi chiều" in page and "buổi phát thiếu &#x27;id&#x27;" in page
 
 
 def test_a_form_built_from_the_schema_uses_its_widgets_and_its_rules():
