@@ -12,11 +12,6 @@ ids, so renaming a used zone or session would also cut its past plays off its na
 
 from __future__ import annotations
 
-import copy
-import difflib
-import fcntl
-import hashlib
-import io
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
@@ -24,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loa.errors import LoaError, Problem, excerpt
-from loa.schema import Context, Schema, parse_date, validate
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # loa.station is on every command's path: the rest loads when used
     from loa.clock import Clock
+    from loa.schema import Context, Schema
 
 # Where each list's items keep their id (a holiday is known by its date).
 ITEM_KEYS = {"zones": "id", "sessions": "id", "programs": "id", "announcements": "id",
@@ -40,8 +35,16 @@ _LIST_KINDS = ("refs", "choices", "texts")
 _QUOTED_KINDS = ("time", "time_span", "datetime")
 
 
+def _date(value: Any) -> date | None:
+    from loa.schema import parse_date
+
+    return parse_date(value)
+
+
 def version_of(data: bytes) -> str:
     """What a form carries to prove it was built from this file's content."""
+    import hashlib
+
     return hashlib.sha256(data).hexdigest()
 
 
@@ -239,12 +242,12 @@ class ScheduleDraft:
 
     def add_skip_date(self, day: str) -> None:
         """A day nothing plays (sessions and programs alike)."""
-        parsed = parse_date(_norm(day))
+        parsed = _date(_norm(day))
         if parsed is None:
             raise LoaError.many([Problem(f"Ngày nghỉ: ngày '{excerpt(day)}' không hợp lệ "
                                          "(dạng 2026-09-02 hoặc 02/09/2026).",
                                          key="skip_dates")])
-        days = [parse_date(d) for d in self.skip_dates]
+        days = [_date(d) for d in self.skip_dates]
         if parsed in days:
             raise LoaError.many([Problem(f"Ngày nghỉ: ngày {parsed:%d/%m/%Y} đã có.",
                                          key="skip_dates")])
@@ -262,8 +265,8 @@ class ScheduleDraft:
         self._apply(change, None)
 
     def remove_skip_date(self, day: str) -> None:
-        parsed = parse_date(_norm(day))
-        days = [parse_date(d) for d in self.skip_dates]
+        parsed = _date(_norm(day))
+        days = [_date(d) for d in self.skip_dates]
         if parsed is None or parsed not in days:
             raise LoaError(f"không có ngày nghỉ '{excerpt(day)}' trong lịch; tải lại trang.",
                            self.path)
@@ -284,6 +287,8 @@ class ScheduleDraft:
     # --- inside -----------------------------------------------------------------------------
 
     def _dump(self, doc) -> str:
+        import io
+
         out = io.StringIO()
         self._ruamel().dump(doc, out)
         return out.getvalue()
@@ -299,7 +304,7 @@ class ScheduleDraft:
         for i, item in enumerate(value if isinstance(value, list) else [value]):
             if isinstance(item, dict):
                 out.append((i, item))
-            elif section == "holidays" and parse_date(item) is not None:
+            elif section == "holidays" and _date(item) is not None:
                 out.append((i, {"date": str(item)}))
         return out
 
@@ -372,6 +377,8 @@ class ScheduleDraft:
         """Write the form's values into one mapping of the (candidate) document: a value
         equal (as parsed) to what is written keeps its text; new keys go where the schema
         orders them. Each field's problem is kept for `_apply` to tell with the rest."""
+        from loa.schema import validate
+
         form = {k: _form_value(schema, k, v) for k, v in values.items()}
         old = _plain(old_raw)
         merged = {k: v for k, v in {**old, **form}.items() if v is not None}
@@ -403,6 +410,8 @@ class ScheduleDraft:
 
     def _apply(self, change: Callable[[Any], None], focus: tuple[str, str | None] | None
                ) -> None:
+        import copy
+
         candidate = copy.deepcopy(self.doc)
         self._field_problems = []
         change(candidate)
@@ -442,6 +451,8 @@ def save_schedule(draft: ScheduleDraft, expected_version: str, clock: Clock | No
     """Write the draft over its file if the file is still at `expected_version` (and the
     draft was opened from it); returns the new version. Refused (LoaError, nothing written)
     when someone else changed the file, or when `loa validate` finds a problem."""
+    import fcntl
+
     from loa.fsio import atomic_write_text, loa_error, temp_path_beside
     from loa.station.core import validate as validate_station
 
@@ -773,6 +784,8 @@ def _splice(original: str, before: str, after: str) -> str:
     """ruamel's change (`before` -> `after`) applied to the file as written: lines ruamel
     would merely reformat (spacing, indentation) stay as the officer wrote them. When an
     edited line cannot be placed in the original, ruamel's whole text is used."""
+    import difflib
+
     if before == original:
         return after
     o, b, a = (t.splitlines(keepends=True) for t in (original, before, after))
@@ -872,10 +885,10 @@ def _slug(name: Any) -> str:
 
 
 def _day_key(value: Any) -> str | None:
-    day = parse_date(value) if not isinstance(value, date) else value
+    day = _date(value) if not isinstance(value, date) else value
     return day.isoformat() if day is not None else (None if value is None else str(value))
 
 
 def _vi_day(iso: str) -> str:
-    day = parse_date(iso)
+    day = _date(iso)
     return f"{day:%d/%m/%Y}" if day else iso
