@@ -366,6 +366,7 @@ class ScheduleDraft:
 
     def _context(self) -> Context:
         from loa.clock import DEFAULT_TZ
+        from loa.schema import Context
 
         ctx = Context(self.path, _timezone(self.station.get("timezone")) or DEFAULT_TZ)
         ctx.known["zones"] = {str(z.get("id")): z for z in self.zones}
