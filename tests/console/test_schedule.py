@@ -214,6 +214,11 @@ def test_programs_choose_files_and_bulletins_by_name(client_as, station):
     resp = client.post("/lich-phat/chuong-trinh/them/", {**bad, "bulletins": "/etc/passwd",
                                                          "until": "", "per_session": "1"})
     assert resp.status_code == 400 and "/etc/passwd" not in station.read_text(encoding="utf-8")
+    # a bulletin the file does not have: `loa validate`'s rule, told at the save
+    resp = client.post("/lich-phat/chuong-trinh/them/", {**bad, "until": "", "per_session": "1",
+                                                         "only": ["KHONG-CO"]})
+    assert resp.status_code == 400
+    assert "không có bản tin KHONG-CO trong ba-vi-2026.yaml" in errors_in(resp.content.decode())
     good = {**bad, "until": "2026-12-31", "per_session": "1", "only": ["IV.1.a"]}
     assert client.post("/lich-phat/chuong-trinh/them/", good).status_code == 302
     program = load_schedule(station).programs["mua-mua"]

@@ -66,6 +66,7 @@ def form_class(page: Page, adding: bool):
         labels={"zones": "Thôn / vùng phát", "only": "Chỉ phát các bản tin",
                 "per_session": "Số bản tin mỗi buổi (lần lượt xoay vòng)"},
         helps={"id": ID_HELP, "name": "", "zones": "không chọn vùng nào: phát mọi vùng",
+               "days": "bỏ chọn những ngày không phát",
                "only": "không chọn bản tin nào: mọi bản tin đã duyệt của tệp"},
         choices={"priority": PRIORITIES} if page.section == "announcements" else None)
 
