@@ -14,8 +14,6 @@ from django import forms
 from loa.errors import LoaError
 from loa.schema import FieldInfo, Schema, parse_date, parse_datetime
 
-_KINDS_TEXT = ("text", "id", "timezone", "time_span")
-
 
 class LooseMultipleChoiceField(forms.MultipleChoiceField):
     """Checkboxes whose values loa checks (a stale or forged village gets loa's message)."""
