@@ -131,7 +131,7 @@ def test_every_problem_of_a_form_at_once_and_nothing_changed(station):
         draft.put("sessions", {"id": "dem", "name": "Buổi đêm", "time": "22:00",
                                "days": ["T2", "T9"], "zones": ["toan-xa", "thon-khong-co"]})
     got = problems_of(exc)
-    assert got["time"] == ["Giờ phát: buổi phát 'dem' lúc 22:00 rơi vào giờ yên tĩnh "
+    assert got["time"] == ["Giờ phát: buổi phát “Buổi đêm” lúc 22:00 rơi vào giờ yên tĩnh "
                            "(21:00-05:30); chỉ tin khẩn cấp được phát giờ này."]
     assert got["zones"] == ["Vùng phát: không có vùng 'thon-khong-co'."]
     assert got["days"][0].startswith("Ngày trong tuần: ngày trong tuần 'T9' không hợp lệ")

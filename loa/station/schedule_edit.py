@@ -593,7 +593,12 @@ def _focused(p: Problem, raw: Any, focus: tuple[str, str | None] | None) -> Prob
         key = p.key if lines.get(p.key) == p.line else next(
             (k for k, line in lines.items() if line == p.line), None)
         if key is not None:
-            return _labelled(Problem(p.message, key=key), _schemas()[section])
+            message = p.message
+            name = item.get("name")
+            # names, not ids (except where the id itself is at fault)
+            if item_id and key != "id" and isinstance(name, str) and name.strip():
+                message = message.replace(f"'{item_id}'", f"“{name.strip()}”")
+            return _labelled(Problem(message, key=key), _schemas()[section])
     return p
 
 

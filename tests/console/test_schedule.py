@@ -94,7 +94,7 @@ def test_a_bad_session_gets_every_problem_at_once_and_nothing_is_saved(client_as
         "zones": ["toan-xa", "thon-ma"]})  # a village that does not exist (a forged box)
     assert resp.status_code == 400
     errors = errors_in(resp.content.decode())
-    assert "Giờ phát: buổi phát &#x27;buoi-dem&#x27; lúc 22:00 rơi vào giờ yên tĩnh " \
+    assert "Giờ phát: buổi phát “Buổi đêm” lúc 22:00 rơi vào giờ yên tĩnh " \
         "(21:00-05:30)" in errors
     assert "Vùng phát: không có vùng &#x27;thon-ma&#x27;." in errors
     assert "Ngày trong tuần: ngày trong tuần &#x27;T9&#x27; không hợp lệ" in errors
@@ -322,6 +322,17 @@ def test_a_session_added_on_a_phone_with_the_time_picker(live_console, phone):
     phone.goto(live.url + "/lich-phat/thang/?thang=2026-04")
     assert "Tháng 4/2026" in phone.content()
     screenshot(phone, "schedule-month")
+    # a time in quiet hours: told on the page, in Vietnamese, nothing saved
+    before = live.schedule.read_bytes()
+    phone.goto(live.url + "/lich-phat/buoi/them/")
+    phone.fill("#id_name", "Buổi đêm")
+    phone.fill("#id_time", "22:15")
+    phone.get_by_role("button", name="Lưu").click()
+    errors = phone.locator(".errors")
+    assert "rơi vào giờ yên tĩnh (21:00-05:30)" in errors.inner_text()
+    assert phone.input_value("#id_name") == "Buổi đêm"
+    screenshot(phone, "schedule-errors")
+    assert live.schedule.read_bytes() == before
 
 
 def test_a_broken_file_is_told_in_vietnamese_never_a_traceback(client_as, station):
