@@ -59,6 +59,7 @@ from loa.station.logs import (
     report_data,
 )
 from loa.station.runner import run_daemon
+from loa.station.schedule_edit import ScheduleDraft, open_schedule, save_schedule
 from loa.station.status import (
     DaemonStatus,
     Event,
@@ -73,12 +74,14 @@ __all__ = [
     "log_page", "names_of", "overview", "period_from_text", "when_vi",
     "BulletinList", "BulletinView", "DaemonStatus", "Drafted", "Event", "LoadedStation",
     "Names", "PlannedItem", "PlannedSession", "PlayView", "RenderResult", "Reported", "Said",
-    "Sent", "Validation",
+    "ScheduleDraft", "Sent", "Validation",
     "approve_bulletins", "check_clips", "daemon_status", "draft_bulletins", "edit_bulletin",
     "effective_config",
     "export_ics", "export_log", "find_clip", "list_bulletins", "list_clips", "load_station",
-    "log_filter", "make_report", "names_for", "needed_bulletins", "period_of", "plan_text",
+    "log_filter", "make_report", "names_for", "needed_bulletins", "open_schedule", "period_of",
+    "plan_text",
     "play_clip", "preview", "prune_clips", "query_events", "query_plays", "read_plan",
-    "render", "report_data", "retire_bulletins", "run_daemon", "say", "send_emergency",
+    "render", "report_data", "retire_bulletins", "run_daemon", "save_schedule", "say",
+    "send_emergency",
     "show_bulletin", "upcoming", "validate",
 ]
