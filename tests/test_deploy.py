@@ -1,21 +1,56 @@
-"""The systemd service a commune technician installs."""
+"""The systemd services a commune technician installs: loa (the player) and loa-web (the
+console)."""
 
 from __future__ import annotations
 
+import os
+import shlex
 import shutil
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
+INSTALL = REPO / "scripts/install-service.sh"
+HEADER = "# ==> /etc/systemd/system/"
 
 
-def unit_text(tmp_path) -> tuple[str, Path]:
-    out = subprocess.run([str(REPO / "scripts/install-service.sh"), "--dry-run",
-                          str(REPO / "schedules/ba-vi.yaml")], capture_output=True, text=True,
-                         check=True)
-    path = tmp_path / "loa.service"
-    path.write_text(out.stdout, encoding="utf-8")
-    return out.stdout, path
+def units(*flags: str) -> dict[str, str]:
+    """{unit name: text} that `install-service.sh --dry-run FLAGS` would install."""
+    out = subprocess.run([str(INSTALL), "--dry-run", *flags, str(REPO / "schedules/ba-vi.yaml")],
+                         capture_output=True, text=True, check=True)
+    found: dict[str, list[str]] = {}
+    name = None
+    for line in out.stdout.splitlines():
+        if line.startswith(HEADER):
+            name = line[len(HEADER):].removesuffix(" <==")
+            found[name] = []
+        else:
+            assert name, f"text before the first unit: {line!r}"
+            found[name].append(line)
+    return {k: "\n".join(v) + "\n" for k, v in found.items()}
+
+
+def unit_text(tmp_path, name: str = "loa.service", *flags: str) -> tuple[str, Path]:
+    text = units(*flags)[name]
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return text, path
+
+
+def settings(text: str) -> dict[str, list[str]]:
+    """key -> every value it is given in the unit."""
+    out: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            out.setdefault(key, []).append(value)
+    return out
 
 
 def test_service_unit_is_what_the_pi_needs(tmp_path):
@@ -28,15 +63,96 @@ def test_service_unit_is_what_the_pi_needs(tmp_path):
     assert "WantedBy=multi-user.target" in lines
 
 
-def test_systemd_accepts_the_unit(tmp_path):
+def verify(path: Path) -> None:
     exe = shutil.which("systemd-analyze")
     assert exe, "systemd-analyze missing"
-    _, path = unit_text(tmp_path)
     done = subprocess.run([exe, "verify", str(path)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
+def test_systemd_accepts_the_unit(tmp_path):
+    verify(unit_text(tmp_path)[1])
+
+
+def test_web_unit_serves_the_console_on_the_lan_by_default_hardened(tmp_path):
+    text, path = unit_text(tmp_path, "loa-web.service")
+    verify(path)
+    s = settings(text)
+    # the same account and data as the player: both work on the same files
+    assert s["User"] == ["loa"] and s["Group"] == ["loa"]
+    assert "LOA_DATA_DIR=/var/lib/loa" in s["Environment"]
+    assert s["ExecStart"] == [f"{REPO}/.venv/bin/loa serve /etc/loa/ba-vi.yaml "
+                              "--host 0.0.0.0 --port 8080"]
+    assert s["Restart"] == ["on-failure"]
+    assert s["NoNewPrivileges"] == ["yes"] and s["PrivateTmp"] == ["yes"]
+    assert s["ProtectSystem"] == ["strict"]
+    # strict makes everything read-only but what the console must write
+    assert s["ReadWritePaths"] == ["/var/lib/loa /etc/loa"]
+    assert s["EnvironmentFile"] == ["-/etc/default/loa-web"]  # LOA_HTTPS... for a proxy
+    assert s["WantedBy"] == ["multi-user.target"]
+
+
+def test_web_unit_local_only_behind_a_proxy_on_another_port(tmp_path):
+    found = units("--web", "local", "--port", "8181")
+    assert set(found) == {"loa.service", "loa-web.service"}
+    assert settings(found["loa-web.service"])["ExecStart"] == [
+        f"{REPO}/.venv/bin/loa serve /etc/loa/ba-vi.yaml --host 127.0.0.1 --port 8181"]
+    # the player's unit does not change with the console's choices
+    assert found["loa.service"] == units()["loa.service"]
+
+
+def test_web_off_installs_only_the_player():
+    assert set(units("--web", "off")) == {"loa.service"}
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--web", "internet"], "--web phải là lan, local hoặc off"),
+    (["--port", "99999"], "--port phải là số cổng"),
+    (["--port"], "--port phải là số cổng"),  # the schedule taken for the port: refused
+])
+def test_installer_refuses_bad_flags_in_vietnamese(flags, message):
+    done = subprocess.run([str(INSTALL), "--dry-run", *flags, str(REPO / "schedules/ba-vi.yaml")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert done.stdout == ""  # nothing printed as if it were a unit
+
+
+def test_web_unit_command_line_really_serves(tmp_path):
+    """The unit's ExecStart and Environment, run as written (paths moved into tmp): the
+    console answers on the port the unit names."""
+    from helpers import free_port
+
+    port = free_port()
+    text = units("--web", "local", "--port", str(port))["loa-web.service"]
+    s = settings(text)
+    shutil.copytree(REPO / "schedules", tmp_path / "etc-loa")
+    data = tmp_path / "var-lib-loa"
+    data.mkdir()
+    argv = shlex.split(s["ExecStart"][0].replace("/etc/loa", str(tmp_path / "etc-loa")))
+    assert argv[0] == f"{REPO}/.venv/bin/loa"
+    argv[:1] = [sys.executable, "-m", "loa"]  # the venv's entry point, from this checkout
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "PYTHONPATH", "LANG")}
+    env.update(e.split("=", 1) for e in s["Environment"])
+    env["LOA_DATA_DIR"] = str(data)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/dang-nhap/", timeout=10) as r:
+            assert r.status == 200 and "Đăng nhập" in r.read().decode()
+        assert (data / "console.sqlite3").exists()  # its accounts live in the data folder
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_installer_refuses_without_a_schedule():
-    done = subprocess.run([str(REPO / "scripts/install-service.sh")], capture_output=True,
-                          text=True)
+    done = subprocess.run([str(INSTALL)], capture_output=True, text=True)
     assert done.returncode == 2 and "Cách dùng" in done.stderr
