@@ -156,3 +156,82 @@ def test_web_unit_command_line_really_serves(tmp_path):
 def test_installer_refuses_without_a_schedule():
     done = subprocess.run([str(INSTALL)], capture_output=True, text=True)
     assert done.returncode == 2 and "Cách dùng" in done.stderr
+
+
+def _behind_proxy(tmp_path, env: dict[str, str]):
+    """A real `loa serve` as the README's loa-web runs it behind Caddy/nginx: 127.0.0.1, with
+    the environment of /etc/default/loa-web."""
+    from console.conftest import LiveConsole, copy_station
+
+    data = tmp_path / "data"
+    data.mkdir()
+    live = LiveConsole(copy_station(tmp_path / "schedules"), data,
+                       {**os.environ, **env})
+    live.add_user("quantri", "admin", full_name="Phạm Thị Dung")
+    return live.start()
+
+
+def _as_proxied(live, method: str, path: str, host: str, body: str = "",
+                cookies: str = "", origin: str = ""):
+    """A request as the README's nginx/Caddy forwards it: the browser's Host and
+    X-Forwarded-Proto: https."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", live.port, timeout=30)
+    headers = {"Host": host, "X-Forwarded-Proto": "https", "X-Forwarded-For": "192.168.1.20"}
+    if cookies:
+        headers["Cookie"] = cookies
+    if body:
+        headers.update({"Content-Type": "application/x-www-form-urlencoded",
+                        "Origin": origin or f"https://{host}",
+                        "Referer": f"https://{host}{path}"})
+    conn.request(method, path, body.encode() or None, headers)
+    resp = conn.getresponse()
+    out = resp.status, resp.headers.get_all("Set-Cookie") or [], resp.read().decode()
+    conn.close()
+    return out
+
+
+def _login_behind_proxy(live, host: str) -> tuple[int, list[str], str]:
+    import re
+    import urllib.parse
+
+    from console.conftest import PASSWORD
+
+    status, cookies, page = _as_proxied(live, "GET", "/dang-nhap/", host)
+    assert status == 200, status
+    assert all("Secure" in c for c in cookies), cookies  # LOA_HTTPS=1: cookies only over TLS
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    jar = "; ".join(c.split(";", 1)[0] for c in cookies)
+    form = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": "quantri",
+                                   "password": PASSWORD, "next": "/"})
+    return _as_proxied(live, "POST", "/dang-nhap/", host, form, jar)
+
+
+def test_console_behind_an_https_proxy_with_the_readme_settings(tmp_path):
+    host = "loa.xa-ba-vi.vn"
+    live = _behind_proxy(tmp_path, {"LOA_HTTPS": "1", "LOA_CSRF_ORIGINS": f"https://{host}",
+                                    "LOA_ALLOWED_HOSTS": host})
+    try:
+        status, cookies, _ = _login_behind_proxy(live, host)
+        assert status == 302, status  # logged in through the proxy
+        session = next(c for c in cookies if c.startswith("loa_phien="))
+        for flag in ("Secure", "HttpOnly", "SameSite=Lax"):
+            assert flag in session, session
+        # a name the station did not list is refused (DNS rebinding, a stray vhost)
+        assert _as_proxied(live, "GET", "/dang-nhap/", "ke-la.example")[0] == 400
+    finally:
+        live.stop()
+
+
+def test_without_csrf_origins_a_proxied_login_is_refused_in_vietnamese(tmp_path):
+    """Why the README says LOA_CSRF_ORIGINS: waitress drops X-Forwarded-Proto from a proxy
+    it does not trust, so Django sees http while the browser's Origin says https."""
+    host = "loa.xa-ba-vi.vn"
+    live = _behind_proxy(tmp_path, {"LOA_HTTPS": "1", "LOA_ALLOWED_HOSTS": host})
+    try:
+        status, _, page = _login_behind_proxy(live, host)
+        assert status == 403, status
+        assert "Phiên làm việc đã hết hạn" in page and "Traceback" not in page
+    finally:
+        live.stop()
