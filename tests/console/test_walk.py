@@ -5,7 +5,7 @@ PulseAudio null sink; Nhật ký shows it and its XLSX opens with that row."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from helpers import loa_env, start_daemon
@@ -13,9 +13,22 @@ from helpers import loa_env, start_daemon
 from console.walk import VILLAGES, ZONES, PageMissing, prepare_station, stop_daemon, walk
 from loa.log.labels import STATUS_VI
 
-pytestmark = [pytest.mark.browser, pytest.mark.audio]
+
+@pytest.mark.parametrize("hour", range(24))
+def test_the_walks_station_allows_a_session_soon_at_any_hour(tmp_path, hour):
+    from loa.clock import DEFAULT_TZ
+    from loa.schedule import load_schedule
+
+    now = datetime(2026, 11, 30, hour, 59, tzinfo=DEFAULT_TZ)
+    schedule = load_schedule(prepare_station(tmp_path, now))  # loads: the samples' sessions
+    quiet = schedule.station.quiet_hours                        # are not in the quiet hours
+    for t in (now, now + timedelta(minutes=3)):
+        assert not quiet.contains(t.time()), (hour, quiet)
+    assert schedule.station.engines == ("espeak",)
 
 
+@pytest.mark.browser
+@pytest.mark.audio
 def test_the_whole_job_on_a_phone_is_aired_and_logged(pulse, live_console, browser, tmp_path):
     schedule = prepare_station(tmp_path / "schedules")
     data = tmp_path / "data"

@@ -24,6 +24,7 @@ from pathlib import Path
 from helpers import loa_env, read_log, start_daemon, wait_for
 
 from console.conftest import PHONE, ROLE_USERS, LiveConsole, copy_station, login, screenshot
+from loa.clock import DEFAULT_TZ
 from loa.settings import SAMPLE_PLANS
 
 PLAN = SAMPLE_PLANS / "ha-noi-2026.txt"
@@ -65,12 +66,15 @@ class WalkResult:
 
 def prepare_station(folder: Path, now: datetime | None = None) -> Path:
     """The Ba Vì sample station copied to `folder`, read by espeak-ng only (no network on
-    a test machine) and with its quiet hours moved 12 h away from `now`, so that a session
-    a minute ahead is allowed whenever the walk runs. Comments and keys stay as shipped."""
+    a test machine) and with its quiet hours moved away from `now` (the station's time), so
+    that a session a minute ahead is allowed whenever the walk runs. Comments and keys stay as shipped."""
     path = copy_station(folder)
     text = path.read_text(encoding="utf-8")
-    hour = ((now or datetime.now()).hour + 12) % 24
-    text = _replace_once(text, 'quiet_hours: "21:00-05:30"', f'quiet_hours: "{hour:02d}:10-{hour:02d}:50"')
+    h = (now or datetime.now(DEFAULT_TZ)).hour
+    # 40 quiet minutes clear of the sample's sessions (06:30, 17:00) and 2 h or more from now
+    hour = next(c for c in (23, 2, 10, 13) if min((c - h) % 24, (h - c) % 24) >= 2)
+    text = _replace_once(text, 'quiet_hours: "21:00-05:30"',
+                         f'quiet_hours: "{hour:02d}:10-{hour:02d}:50"')
     text = _replace_once(text, "engines: [gtts, espeak]", "engines: [espeak]")
     path.write_text(text, encoding="utf-8")
     return path
@@ -291,8 +295,6 @@ def _fill_if_present(page, selector: str, value: str) -> None:
 def _schedule(page, live, res: WalkResult, shot) -> None:
     """Lịch phát: Thêm buổi phát at the next whole minute for both villages, then a program
     airing the approved bulletin in it today."""
-    from loa.clock import DEFAULT_TZ
-
     _open(page, live, "/lich-phat/", "Lịch phát")
     shot(page, "lich-phat")
     _click(page, "Thêm buổi phát", "Lịch phát")
