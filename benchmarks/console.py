@@ -152,7 +152,7 @@ def find_link(html: bytes, pattern: str) -> str | None:
 
 def filter_query(html: bytes) -> str | None:
     """A filtered Nhật ký URL built from the page's own GET form: the second option of each
-    select (a village, a status...) and June 2026 for a month field."""
+    select (a village, a status, a bulletin...) and June 2026 for the period."""
     form = re.search(rb'<form[^>]*method="get"[^>]*>(.*?)</form>', html, re.S | re.I)
     if not form:
         return None
@@ -162,8 +162,11 @@ def filter_query(html: bytes) -> str | None:
         values = [v for v in re.findall(rb'<option[^>]*value="([^"]*)"', options) if v]
         if values:
             params[name.decode()] = values[min(1, len(values) - 1)].decode()
-    for name in re.findall(rb'<input[^>]*name="([^"]+)"[^>]*type="month"', form.group(1)):
-        params[name.decode()] = "2026-06"
+    for tag in re.findall(rb"<input[^>]*>", form.group(1)):
+        name = re.search(rb'name="([^"]+)"', tag)
+        # a period field: type=month, or text whose example is a month such as 2026-03
+        if name and re.search(rb'type="month"|placeholder="[^"]*\d{4}-\d{2}', tag):
+            params[name.group(1).decode()] = "2026-06"
     return "/nhat-ky/?" + urllib.parse.urlencode(params) if params else None
 
 
