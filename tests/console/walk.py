@@ -305,8 +305,7 @@ def _schedule(page, live, res: WalkResult, shot) -> None:
     if at.date() != (at + timedelta(minutes=3)).date():  # a session must not cross midnight
         raise AssertionError("the walk cannot run in the last minutes of the day")
     res.session_at = at
-    _fill_if_present(page, "#id_id", "thu-trang-quan-ly")
-    _fill_if_present(page, "#id_name", SESSION_NAME)
+    _fill_if_present(page, "#id_name", SESSION_NAME)  # the id is left to the console
     page.locator("#id_time").fill(at.strftime("%H:%M"))
     days = page.locator("input[type=checkbox][name=days]")
     if days.count() and not any(days.nth(i).is_checked() for i in range(days.count())):
@@ -321,7 +320,6 @@ def _schedule(page, live, res: WalkResult, shot) -> None:
     _open(page, live, "/lich-phat/", "Lịch phát")
     _click(page, "Thêm chương trình", "Lịch phát")
     page.wait_for_load_state()
-    _fill_if_present(page, "#id_id", "ksthc-ha-noi")
     _fill_if_present(page, "#id_name", PROGRAM_NAME)
     files = _need(page.locator("#id_bulletins"), "Thêm chương trình: no #id_bulletins")
     options = files.locator("option").all()
@@ -331,11 +329,14 @@ def _schedule(page, live, res: WalkResult, shot) -> None:
     assert value is not None, f"the drafts file {stem} is not offered for a program"
     files.select_option(value)
     page.wait_for_load_state()
-    _check_labels(page, [SESSION_NAME], "Thêm chương trình")
+    # sessions are offered as "name (time)"
+    _need(page.locator("label", has_text=SESSION_NAME).locator("input[type=checkbox]"),
+          f"Thêm chương trình: no checkbox for the session '{SESSION_NAME}'").check()
     _fill_if_present(page, "#id_from", at.date().isoformat())
     _fill_if_present(page, "#id_until", at.date().isoformat())
     _fill_if_present(page, "#id_per_session", "1")
-    only = page.get_by_label(res.title, exact=True)
+    # long titles are shortened in the labels: the bulletin's checkbox by its value
+    only = page.locator(f'input[type=checkbox][name=only][value="{res.bulletin_id}"]')
     if only.count():
         only.first.check()
     shot(page, "them-chuong-trinh")
