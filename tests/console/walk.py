@@ -143,6 +143,7 @@ def walk(browser, live: LiveConsole, shots: bool = True, play_timeout_s: float =
 
     def shot(page, name: str) -> None:
         if shots:
+            page.evaluate("window.scrollTo(0, 0)")  # else the sticky header lands mid-shot
             res.screenshots.append(screenshot(page, f"walk-{len(res.screenshots) + 1:02d}-{name}"))
 
     def step(name: str) -> None:
@@ -267,7 +268,7 @@ def _edit_listen_submit(page, live, res: WalkResult, shot) -> None:
 def _approve(page, live, res: WalkResult, shot) -> None:
     """Duyệt: the leader finds the bulletin by its title in the queue and approves it."""
     _open(page, live, "/duyet/", "Duyệt")
-    item = page.locator("form, article, li, tr, section").filter(has_text=res.title).filter(
+    item = page.locator("form, article, li, tr, section, .card").filter(has_text=res.title).filter(
         has=page.get_by_role("button", name="Duyệt", exact=True))
     if not item.count():  # a queue that lists titles and opens each bulletin on its own page
         _need(page.get_by_role("link", name=res.title, exact=True),
