@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import re
 import statistics
 import sys
@@ -266,6 +267,8 @@ def main() -> None:
         "missing": [k for k, v in pages.items() if "missing" in v],
         "placeholders": [k for k, v in timed.items() if v.get("placeholder")],
         "generate_s": round(generate_s, 1),
+        # the machine's load when measured: other work on it inflates every time above
+        "loadavg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
         "pages": pages,
     }
     if walk_error:
