@@ -49,6 +49,10 @@ def test_the_whole_job_on_a_phone_is_aired_and_logged(pulse, live_console, brows
         res.audio_duration_s, res.wav_duration_s)
     assert 3 < res.wav_duration_s < 30  # the edited short text, not the plan's long one
 
+    # the week calendar shows the new session with its time, title and villages by name
+    for shown in (res.session_at.strftime("%H:%M"), res.title, *VILLAGES):
+        assert shown in res.week_text, shown
+
     # the daemon aired it once per village, at the session's time, and logged it played
     assert sorted(r.zone for r in res.played) == sorted(ZONES), (res.played, err)
     for row in res.played:
@@ -70,6 +74,6 @@ def test_the_whole_job_on_a_phone_is_aired_and_logged(pulse, live_console, brows
     assert STATUS_VI["played"] in {c.lower() for c in cells}, cells
 
     # every page visited was photographed at 390 px without sideways overflow
-    assert len(res.screenshots) >= 10 and all(p.stat().st_size > 0 for p in res.screenshots)
+    assert len(res.screenshots) >= 14 and all(p.stat().st_size > 0 for p in res.screenshots)
     assert res.seconds < 180, res.steps
     print(f"walk {res.seconds:.1f} s: {res.steps}")

@@ -53,6 +53,7 @@ class WalkResult:
     wav_duration_s: float = math.nan      # the served WAV's frames / rate
     wav_in_clips: bool = False            # the served WAV is a clip file of the data folder
     session_at: datetime | None = None
+    week_text: str = ""                   # Lịch tuần as shown once the session is saved
     played: list = field(default_factory=list)   # final log rows of the walk's bulletin
     logbook_text: str = ""                # Nhật ký's table, as shown
     xlsx_rows: list[tuple] = field(default_factory=list)  # rows naming the title
@@ -233,8 +234,10 @@ def _plan(page, live, res: WalkResult, shot) -> None:
 def _edit_listen_submit(page, live, res: WalkResult, shot) -> None:
     """Bản tin: open the first draft by its title, edit it, Lưu, Nghe thử, Gửi duyệt."""
     _open(page, live, "/ban-tin/", "Bản tin")
-    _need(page.get_by_role("link", name=res.title, exact=True),
-          f"Bản tin: no link to the draft '{res.title}'").click()
+    link = _need(page.get_by_role("link", name=res.title, exact=True),
+                 f"Bản tin: no link to the draft '{res.title}'")
+    shot(page, "ban-tin")
+    link.click()
     page.wait_for_load_state()
     text = _need(page.locator("#id_text"), "Bản tin: no #id_text editor")
     text.fill(TEXT)
@@ -348,6 +351,10 @@ def _schedule(page, live, res: WalkResult, shot) -> None:
         "the schedule was saved too late for the session (the machine is very slow)")
     _open(page, live, "/lich-phat/", "Lịch phát")
     shot(page, "lich-phat-sau")
+    _click(page, "Lịch tuần", "Lịch phát")
+    page.wait_for_load_state()
+    res.week_text = page.locator("main").inner_text()
+    shot(page, "lich-tuan")
 
 
 def _wait_aired(live, res: WalkResult, timeout_s: float) -> None:
