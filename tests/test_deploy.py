@@ -235,3 +235,129 @@ def test_without_csrf_origins_a_proxied_login_is_refused_in_vietnamese(tmp_path)
         assert "Phiên làm việc đã hết hạn" in page and "Traceback" not in page
     finally:
         live.stop()
+
+
+# --- the README's HTTPS set-up, run for real ---------------------------------------------------
+
+README = REPO / "README.md"
+SITE = "loa.xa-ba-vi.vn"  # the name the README's snippets use
+
+
+def readme_block(opening: str) -> str:
+    """The README's fenced block whose first line is `opening` (without the fence)."""
+    import re
+
+    for block in re.findall(r"```[a-z]*\n(.*?)```", README.read_text(encoding="utf-8"), re.S):
+        lines = [ln.strip() for ln in block.splitlines()]
+        if lines and lines[0] == opening:
+            return "\n".join(lines)
+    raise AssertionError(f"README has no block opening with {opening!r}")
+
+
+def readme_env() -> dict[str, str]:
+    """/etc/default/loa-web as the README writes it."""
+    env = {}
+    for line in readme_block("# /etc/default/loa-web").splitlines()[1:]:
+        line = line.split("#", 1)[0].strip()
+        if line:
+            key, value = line.split("=", 1)
+            env[key] = value
+    return env
+
+
+def test_readme_tells_the_proxy_settings_the_console_reads():
+    env = readme_env()
+    assert env == {"LOA_HTTPS": "1", "LOA_CSRF_ORIGINS": f"https://{SITE}",
+                   "LOA_ALLOWED_HOSTS": SITE}
+    settings_doc = (REPO / "loa/console/settings.py").read_text(encoding="utf-8")
+    assert all(k in settings_doc for k in env)  # names the console really reads
+
+
+def _nginx() -> str:
+    exe = os.environ.get("LOA_NGINX") or shutil.which("nginx")
+    if not exe:
+        pytest.skip("nginx is not installed (apt-get install nginx, or LOA_NGINX=path)")
+    return exe
+
+
+@pytest.mark.browser
+def test_readme_nginx_site_serves_the_console_over_https_to_chromium(tmp_path):
+    """The README's nginx server blocks and /etc/default/loa-web, on loopback ports and a
+    certificate made by the README's openssl line: Chromium logs in over HTTPS through a
+    real nginx to a real `loa serve`, with secure cookies."""
+    import http.client
+    import re
+
+    from console.conftest import PASSWORD
+    from helpers import free_port
+    from playwright.sync_api import sync_playwright
+
+    nginx = _nginx()
+    https_port, http_port = free_port(), free_port()
+    cert, key = tmp_path / "loa.pem", tmp_path / "loa.key"
+    openssl = re.search(r"`sudo (openssl req [^`]+)`", README.read_text(encoding="utf-8"))
+    assert openssl, "README lost its openssl line"
+    args = shlex.split(openssl.group(1).replace("/etc/ssl/private/loa.key", str(key))
+                       .replace("/etc/ssl/certs/loa.pem", str(cert)))
+    subprocess.run(args, check=True, capture_output=True, timeout=60)
+
+    env = readme_env()
+    env["LOA_CSRF_ORIGINS"] = f"https://{SITE}:{https_port}"  # the test's port, not 443
+    live = _behind_proxy(tmp_path, env)
+    server = "\n".join(b for b in re.findall(r"```nginx\n(.*?)```",
+                                             README.read_text(encoding="utf-8"), re.S))
+    server = (server.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
+              .replace("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;")
+              .replace("/etc/ssl/certs/loa.pem", str(cert))
+              .replace("/etc/ssl/private/loa.key", str(key))
+              .replace("http://127.0.0.1:8080", f"http://127.0.0.1:{live.port}"))
+    temp = tmp_path / "nginx"
+    temp.mkdir()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        f"daemon off;\npid {temp}/nginx.pid;\nerror_log {temp}/error.log;\nevents {{}}\n"
+        f"http {{\naccess_log off;\nclient_body_temp_path {temp}/body;\n"
+        f"proxy_temp_path {temp}/proxy;\nfastcgi_temp_path {temp}/fcgi;\n"
+        f"uwsgi_temp_path {temp}/uwsgi;\nscgi_temp_path {temp}/scgi;\n{server}\n}}\n",
+        encoding="utf-8")
+    proxy = subprocess.Popen([nginx, "-p", str(temp), "-c", str(conf)],
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            assert proxy.poll() is None, proxy.stderr.read()
+            try:
+                socket.create_connection(("127.0.0.1", https_port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=os.environ.get("LOA_CHROMIUM", "/usr/bin/chromium"),
+                args=["--no-sandbox", f"--host-resolver-rules=MAP {SITE} 127.0.0.1"])
+            try:
+                ctx = browser.new_context(ignore_https_errors=True)  # self-signed, as in a LAN
+                page = ctx.new_page()
+                url = f"https://{SITE}:{https_port}"
+                page.goto(url + "/")
+                assert page.url.startswith(url + "/dang-nhap/")
+                page.fill("#id_username", "quantri")
+                page.fill("#id_password", PASSWORD)
+                page.get_by_role("button", name="Đăng nhập").click()
+                page.wait_for_url(lambda u: "/dang-nhap/" not in u)
+                assert page.inner_text("header.top .station") == "Đài truyền thanh xã Ba Vì"
+                cookies = {c["name"]: c for c in ctx.cookies()}
+                assert cookies["loa_phien"]["secure"] and cookies["loa_phien"]["httpOnly"]
+                # the plain-HTTP site sends the browser to HTTPS
+                plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=30)
+                plain.request("GET", "/nhat-ky/", headers={"Host": SITE})
+                moved = plain.getresponse()
+                assert (moved.status, moved.getheader("Location")) == (
+                    301, f"https://{SITE}/nhat-ky/")
+                plain.close()
+            finally:
+                browser.close()
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+        live.stop()
