@@ -273,11 +273,83 @@ def test_readme_tells_the_proxy_settings_the_console_reads():
     assert all(k in settings_doc for k in env)  # names the console really reads
 
 
-def _nginx() -> str:
-    exe = os.environ.get("LOA_NGINX") or shutil.which("nginx")
+def _proxy_binary(name: str) -> str:
+    exe = os.environ.get(f"LOA_{name.upper()}") or shutil.which(name)
     if not exe:
-        pytest.skip("nginx is not installed (apt-get install nginx, or LOA_NGINX=path)")
+        pytest.skip(f"{name} is not installed (apt-get install {name}, or "
+                    f"LOA_{name.upper()}=path)")
     return exe
+
+
+def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text(errors="replace")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+def _chromium_logs_in(url: str) -> None:
+    """Chromium (the site's name mapped to loopback, its certificate not trusted: a LAN's
+    self-signed or Caddy-internal one) logs in at `url` and gets secure session cookies."""
+    from console.conftest import PASSWORD
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=os.environ.get("LOA_CHROMIUM", "/usr/bin/chromium"),
+            args=["--no-sandbox", f"--host-resolver-rules=MAP {SITE} 127.0.0.1"])
+        try:
+            ctx = browser.new_context(ignore_https_errors=True)
+            page = ctx.new_page()
+            page.goto(url + "/")
+            assert page.url.startswith(url + "/dang-nhap/"), page.url
+            page.fill("#id_username", "quantri")
+            page.fill("#id_password", PASSWORD)
+            page.get_by_role("button", name="Đăng nhập").click()
+            page.wait_for_url(lambda u: "/dang-nhap/" not in u)
+            assert page.inner_text("header.top .station") == "Đài truyền thanh xã Ba Vì"
+            cookies = {c["name"]: c for c in ctx.cookies()}
+            assert cookies["loa_phien"]["secure"] and cookies["loa_phien"]["httpOnly"]
+        finally:
+            browser.close()
+
+
+def _big_post_reaches_the_console(port: int) -> None:
+    """30 MB (over the 20 MB a plan may be, under loa serve's 64 MB) posted through the
+    proxy is answered by the console in Vietnamese, not refused by the proxy in English."""
+    import http.client
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    conn = http.client.HTTPSConnection(SITE, port, context=ctx, timeout=60)
+    conn.sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=60),
+                                server_hostname=SITE)
+    try:
+        conn.request("POST", "/dang-nhap/", body=bytes(30 * 1024 * 1024),
+                     headers={"Content-Type": "application/octet-stream"})
+        resp = conn.getresponse()
+        page = resp.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+    assert resp.status == 403 and "Phiên làm việc đã hết hạn" in page, (resp.status, page[:300])
+
+
+def _redirect_of(port: int, path: str) -> tuple[int, str | None]:
+    import http.client
+
+    plain = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        plain.request("GET", path, headers={"Host": SITE})
+        moved = plain.getresponse()
+        return moved.status, moved.getheader("Location")
+    finally:
+        plain.close()
 
 
 @pytest.mark.browser
@@ -285,14 +357,11 @@ def test_readme_nginx_site_serves_the_console_over_https_to_chromium(tmp_path):
     """The README's nginx server blocks and /etc/default/loa-web, on loopback ports and a
     certificate made by the README's openssl line: Chromium logs in over HTTPS through a
     real nginx to a real `loa serve`, with secure cookies."""
-    import http.client
     import re
 
-    from console.conftest import PASSWORD
     from helpers import free_port
-    from playwright.sync_api import sync_playwright
 
-    nginx = _nginx()
+    nginx = _proxy_binary("nginx")
     https_port, http_port = free_port(), free_port()
     cert, key = tmp_path / "loa.pem", tmp_path / "loa.key"
     openssl = re.search(r"`sudo (openssl req [^`]+)`", README.read_text(encoding="utf-8"))
@@ -304,8 +373,8 @@ def test_readme_nginx_site_serves_the_console_over_https_to_chromium(tmp_path):
     env = readme_env()
     env["LOA_CSRF_ORIGINS"] = f"https://{SITE}:{https_port}"  # the test's port, not 443
     live = _behind_proxy(tmp_path, env)
-    server = "\n".join(b for b in re.findall(r"```nginx\n(.*?)```",
-                                             README.read_text(encoding="utf-8"), re.S))
+    server = "\n".join(re.findall(r"```nginx\n(.*?)```", README.read_text(encoding="utf-8"),
+                                  re.S))
     server = (server.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
               .replace("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;")
               .replace("/etc/ssl/certs/loa.pem", str(cert))
@@ -314,49 +383,68 @@ def test_readme_nginx_site_serves_the_console_over_https_to_chromium(tmp_path):
     temp = tmp_path / "nginx"
     temp.mkdir()
     conf = tmp_path / "nginx.conf"
+    # test-only: workers as the test's user (as root they would be nobody, who cannot
+    # enter pytest's 0700 tmp folders); nginx ignores `user` when not started as root
+    user = "user root root;\n" if os.geteuid() == 0 else ""
     conf.write_text(
-        f"daemon off;\npid {temp}/nginx.pid;\nerror_log {temp}/error.log;\nevents {{}}\n"
+        f"{user}daemon off;\npid {temp}/nginx.pid;\nerror_log {temp}/error.log;\nevents {{}}\n"
         f"http {{\naccess_log off;\nclient_body_temp_path {temp}/body;\n"
         f"proxy_temp_path {temp}/proxy;\nfastcgi_temp_path {temp}/fcgi;\n"
         f"uwsgi_temp_path {temp}/uwsgi;\nscgi_temp_path {temp}/scgi;\n{server}\n}}\n",
         encoding="utf-8")
-    proxy = subprocess.Popen([nginx, "-p", str(temp), "-c", str(conf)],
-                             stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "nginx.log"
+    with log.open("w") as out:
+        proxy = subprocess.Popen([nginx, "-p", str(temp), "-c", str(conf)], stderr=out)
     try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            assert proxy.poll() is None, proxy.stderr.read()
-            try:
-                socket.create_connection(("127.0.0.1", https_port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=os.environ.get("LOA_CHROMIUM", "/usr/bin/chromium"),
-                args=["--no-sandbox", f"--host-resolver-rules=MAP {SITE} 127.0.0.1"])
-            try:
-                ctx = browser.new_context(ignore_https_errors=True)  # self-signed, as in a LAN
-                page = ctx.new_page()
-                url = f"https://{SITE}:{https_port}"
-                page.goto(url + "/")
-                assert page.url.startswith(url + "/dang-nhap/")
-                page.fill("#id_username", "quantri")
-                page.fill("#id_password", PASSWORD)
-                page.get_by_role("button", name="Đăng nhập").click()
-                page.wait_for_url(lambda u: "/dang-nhap/" not in u)
-                assert page.inner_text("header.top .station") == "Đài truyền thanh xã Ba Vì"
-                cookies = {c["name"]: c for c in ctx.cookies()}
-                assert cookies["loa_phien"]["secure"] and cookies["loa_phien"]["httpOnly"]
-                # the plain-HTTP site sends the browser to HTTPS
-                plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=30)
-                plain.request("GET", "/nhat-ky/", headers={"Host": SITE})
-                moved = plain.getresponse()
-                assert (moved.status, moved.getheader("Location")) == (
-                    301, f"https://{SITE}/nhat-ky/")
-                plain.close()
-            finally:
-                browser.close()
+        _wait_port(https_port, proxy, log)
+        _chromium_logs_in(f"https://{SITE}:{https_port}")
+        _big_post_reaches_the_console(https_port)
+        # the plain-HTTP site sends the browser to HTTPS
+        assert _redirect_of(http_port, "/nhat-ky/") == (301, f"https://{SITE}/nhat-ky/")
+    finally:
+        proxy.terminate()
+        proxy.wait(10)
+        live.stop()
+
+
+@pytest.mark.browser
+def test_readme_caddyfile_serves_the_console_over_https_to_chromium(tmp_path):
+    """The README's Caddyfile with `tls internal` (a LAN-only name), its body limit and
+    /etc/default/loa-web: Chromium logs in over HTTPS through a real Caddy."""
+    import re
+
+    from helpers import free_port
+
+    caddy = _proxy_binary("caddy")
+    https_port, http_port = free_port(), free_port()
+    env = readme_env()
+    env["LOA_CSRF_ORIGINS"] = f"https://{SITE}:{https_port}"
+    (site,) = re.findall(r"```\n\s*(" + re.escape(SITE) + r" \{.*?)```",
+                         README.read_text(encoding="utf-8"), re.S)
+    assert "# tls internal" in site
+    live = _behind_proxy(tmp_path, env)
+    site = (site.replace("# tls internal", "tls internal")
+            .replace("127.0.0.1:8080", f"127.0.0.1:{live.port}"))
+    home = tmp_path / "caddy"
+    home.mkdir()
+    caddyfile = tmp_path / "Caddyfile"
+    # test-only globals: loopback ports, no admin API, never touch the system's trust store
+    caddyfile.write_text(
+        f"{{\n\tadmin off\n\thttp_port {http_port}\n\thttps_port {https_port}\n"
+        f"\tdefault_bind 127.0.0.1\n\tskip_install_trust\n"
+        f"\tstorage file_system {home}/data\n}}\n\n{site}", encoding="utf-8")
+    log = tmp_path / "caddy.log"
+    with log.open("w") as out:
+        proxy = subprocess.Popen(
+            [caddy, "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
+            env={"PATH": os.environ["PATH"], "HOME": str(home), "XDG_DATA_HOME": str(home),
+                 "XDG_CONFIG_HOME": str(home)}, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_port(https_port, proxy, log)
+        _chromium_logs_in(f"https://{SITE}:{https_port}")
+        _big_post_reaches_the_console(https_port)
+        # Caddy sends plain HTTP to HTTPS by itself
+        assert _redirect_of(http_port, "/nhat-ky/") == (308, f"https://{SITE}/nhat-ky/")
     finally:
         proxy.terminate()
         proxy.wait(10)
