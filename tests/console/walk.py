@@ -6,8 +6,9 @@ and by benchmarks/console.py (which times it). It drives a real `loa serve` (Liv
 with Debian's Chromium at 390x844 while a real `loa run` on the same schedule and data
 folder plays into the PulseAudio null sink. `WalkStation` starts all three outside pytest.
 
-Pages still missing from the console (a page module not merged yet) raise PageMissing,
-naming the page, instead of failing somewhere obscure."""
+Pages still missing from the console (404, or the skeleton's placeholder: a page module
+not merged yet) raise PageMissing, naming the page; a built page without what the job
+needs fails."""
 
 from __future__ import annotations
 
@@ -186,12 +187,17 @@ def _open(page, live: LiveConsole, path: str, name: str) -> None:
 
 
 def _need(locator, what: str, timeout_ms: int = 5000):
-    """`locator`'s first match once visible, or PageMissing naming `what`."""
+    """`locator`'s first match once visible. If it never shows: PageMissing naming `what`
+    when the page is still the skeleton's placeholder (a heading and nothing else), else
+    an AssertionError (a built page lost what the job needs)."""
     first = locator.first
     try:
         first.wait_for(state="visible", timeout=timeout_ms)
     except Exception as exc:  # playwright's TimeoutError
-        raise PageMissing(what) from exc
+        page = locator.page
+        if page.locator("main > *").count() == 1 and page.locator("main > h1").count() == 1:
+            raise PageMissing(what) from exc
+        raise AssertionError(f"{what} (on {page.url})") from exc
     return first
 
 
