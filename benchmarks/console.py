@@ -253,6 +253,7 @@ def main() -> None:
             client = Browser(live.port)
             client.login(USER, PASSWORD)
             pages = measure(client, args.n)
+            load = os.getloadavg()[0]  # while the pages were timed
             rss, rss_now = rss_mb(live.proc.pid), rss_mb(live.proc.pid, "VmRSS")
         finally:
             live.stop()
@@ -268,7 +269,7 @@ def main() -> None:
         "placeholders": [k for k, v in timed.items() if v.get("placeholder")],
         "generate_s": round(generate_s, 1),
         # the machine's load when measured: other work on it inflates every time above
-        "loadavg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+        "loadavg_1m": round(load, 2), "cpus": os.cpu_count(),
         "pages": pages,
     }
     if walk_error:
