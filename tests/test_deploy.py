@@ -158,9 +158,9 @@ def test_installer_refuses_without_a_schedule():
     assert done.returncode == 2 and "Cách dùng" in done.stderr
 
 
-def _behind_proxy(tmp_path, env: dict[str, str]):
+def _behind_proxy(request, tmp_path, env: dict[str, str]):
     """A real `loa serve` as the README's loa-web runs it behind Caddy/nginx: 127.0.0.1, with
-    the environment of /etc/default/loa-web."""
+    the environment of /etc/default/loa-web; stopped when the test ends, however it ends."""
     from console.conftest import LiveConsole, copy_station
 
     data = tmp_path / "data"
@@ -168,6 +168,7 @@ def _behind_proxy(tmp_path, env: dict[str, str]):
     live = LiveConsole(copy_station(tmp_path / "schedules"), data,
                        {**os.environ, **env})
     live.add_user("quantri", "admin", full_name="Phạm Thị Dung")
+    request.addfinalizer(live.stop)
     return live.start()
 
 
@@ -208,9 +209,9 @@ def _login_behind_proxy(live, host: str) -> tuple[int, list[str], str]:
     return _as_proxied(live, "POST", "/dang-nhap/", host, form, jar)
 
 
-def test_console_behind_an_https_proxy_with_the_readme_settings(tmp_path):
+def test_console_behind_an_https_proxy_with_the_readme_settings(request, tmp_path):
     host = "loa.xa-ba-vi.vn"
-    live = _behind_proxy(tmp_path, {"LOA_HTTPS": "1", "LOA_CSRF_ORIGINS": f"https://{host}",
+    live = _behind_proxy(request, tmp_path, {"LOA_HTTPS": "1", "LOA_CSRF_ORIGINS": f"https://{host}",
                                     "LOA_ALLOWED_HOSTS": host})
     try:
         status, cookies, _ = _login_behind_proxy(live, host)
@@ -224,11 +225,11 @@ def test_console_behind_an_https_proxy_with_the_readme_settings(tmp_path):
         live.stop()
 
 
-def test_without_csrf_origins_a_proxied_login_is_refused_in_vietnamese(tmp_path):
+def test_without_csrf_origins_a_proxied_login_is_refused_in_vietnamese(request, tmp_path):
     """Why the README says LOA_CSRF_ORIGINS: waitress drops X-Forwarded-Proto from a proxy
     it does not trust, so Django sees http while the browser's Origin says https."""
     host = "loa.xa-ba-vi.vn"
-    live = _behind_proxy(tmp_path, {"LOA_HTTPS": "1", "LOA_ALLOWED_HOSTS": host})
+    live = _behind_proxy(request, tmp_path, {"LOA_HTTPS": "1", "LOA_ALLOWED_HOSTS": host})
     try:
         status, _, page = _login_behind_proxy(live, host)
         assert status == 403, status
@@ -353,7 +354,7 @@ def _redirect_of(port: int, path: str) -> tuple[int, str | None]:
 
 
 @pytest.mark.browser
-def test_readme_nginx_site_serves_the_console_over_https_to_chromium(tmp_path):
+def test_readme_nginx_site_serves_the_console_over_https_to_chromium(request, tmp_path):
     """The README's nginx server blocks and /etc/default/loa-web, on loopback ports and a
     certificate made by the README's openssl line: Chromium logs in over HTTPS through a
     real nginx to a real `loa serve`, with secure cookies."""
@@ -372,7 +373,7 @@ def test_readme_nginx_site_serves_the_console_over_https_to_chromium(tmp_path):
 
     env = readme_env()
     env["LOA_CSRF_ORIGINS"] = f"https://{SITE}:{https_port}"  # the test's port, not 443
-    live = _behind_proxy(tmp_path, env)
+    live = _behind_proxy(request, tmp_path, env)
     server = "\n".join(re.findall(r"```nginx\n(.*?)```", README.read_text(encoding="utf-8"),
                                   re.S))
     server = (server.replace("listen 80;", f"listen 127.0.0.1:{http_port};")
@@ -408,7 +409,7 @@ def test_readme_nginx_site_serves_the_console_over_https_to_chromium(tmp_path):
 
 
 @pytest.mark.browser
-def test_readme_caddyfile_serves_the_console_over_https_to_chromium(tmp_path):
+def test_readme_caddyfile_serves_the_console_over_https_to_chromium(request, tmp_path):
     """The README's Caddyfile with `tls internal` (a LAN-only name), its body limit and
     /etc/default/loa-web: Chromium logs in over HTTPS through a real Caddy."""
     import re
@@ -422,7 +423,7 @@ def test_readme_caddyfile_serves_the_console_over_https_to_chromium(tmp_path):
     (site,) = re.findall(r"```\n\s*(" + re.escape(SITE) + r" \{.*?)```",
                          README.read_text(encoding="utf-8"), re.S)
     assert "# tls internal" in site
-    live = _behind_proxy(tmp_path, env)
+    live = _behind_proxy(request, tmp_path, env)
     site = (site.replace("# tls internal", "tls internal")
             .replace("127.0.0.1:8080", f"127.0.0.1:{live.port}"))
     home = tmp_path / "caddy"
