@@ -74,7 +74,13 @@ id loa >/dev/null 2>&1 || useradd --system --home-dir /var/lib/loa --shell /usr/
 for g in $groups; do usermod -a -G "$g" loa; done
 install -d -o loa -g loa -m 0750 /var/lib/loa
 install -d -o root -g loa -m 0750 /etc/loa
-cp -r "$src"/. /etc/loa/
+if [ -e "/etc/loa/$name" ]; then
+  # cài lại: giữ lịch và bản tin đã có (có thể đã sửa trên trang quản lý), chỉ thêm tệp mới
+  cp -rn "$src"/. /etc/loa/
+  echo "Giữ nguyên các tệp đã có trong /etc/loa (có thể đã sửa trên trang quản lý); chỉ chép thêm tệp mới."
+else
+  cp -r "$src"/. /etc/loa/
+fi
 if [ -n "$web_unit" ]; then
   # the console saves the schedules (atomically: new files beside the old) and keeps plans
   chown -R loa:loa /etc/loa
