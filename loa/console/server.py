@@ -3,6 +3,7 @@ same on a Raspberry Pi, a commune PC and the province server."""
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -47,10 +48,17 @@ def serve(schedule: str | Path, host: str, port: int, threads: int = 6) -> None:
 
     from loa.console.wsgi import application
 
+    proxy = {}
+    if os.environ.get("LOA_HTTPS") == "1":
+        # behind Caddy/nginx on this machine: believe its X-Forwarded-Proto/-For (and only
+        # its), so Django sees https and the officer's address; nobody else can set them
+        proxy = {"trusted_proxy": os.environ.get("LOA_TRUSTED_PROXY", "127.0.0.1"),
+                 "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
+                 "trusted_proxy_count": 1}
     try:
         server = create_server(application, host=host, port=port, threads=threads,
                                max_request_body_size=MAX_REQUEST_BYTES,
-                               ident="loa", clear_untrusted_proxy_headers=True)
+                               ident="loa", clear_untrusted_proxy_headers=True, **proxy)
     except OSError as exc:
         if exc.errno in (98, 48):  # EADDRINUSE (Linux, BSD)
             raise LoaError(f"cổng {port} đang có chương trình khác dùng (có thể loa serve đã "

@@ -4,8 +4,10 @@ LOA_SCHEDULE            the station's schedule (set by `loa serve SCHEDULE.yaml`
 LOA_DATA_DIR            where loa keeps its data (the console's SQLite and secret key too)
 LOA_CONSOLE_DB          another SQLite file for the console's tables
 LOA_ALLOWED_HOSTS       comma-separated host names (default: any; the console serves a LAN)
-LOA_HTTPS=1             behind a TLS proxy (Caddy/nginx): secure cookies, trust X-Forwarded-Proto
-LOA_CSRF_ORIGINS        comma-separated origins such as https://loa.xa-ba-vi.vn
+LOA_HTTPS=1             behind a TLS proxy (Caddy/nginx): secure cookies; `loa serve` trusts
+                        X-Forwarded-Proto/-For from LOA_TRUSTED_PROXY (default 127.0.0.1)
+LOA_CSRF_ORIGINS        comma-separated extra origins such as https://loa.xa-ba-vi.vn (only
+                        needed when the proxy is another machine or rewrites the host)
 LOA_DEBUG=1             Django's debug pages (never on a station)
 """
 
@@ -87,9 +89,10 @@ DATABASES = {"default": {
 }}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Argon2 first (memory-hard); PBKDF2 stays readable for hashes made before.
+# Argon2 first (memory-hard, at OWASP's minimum so a Pi survives logins at once);
+# PBKDF2 stays readable for hashes made before.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "loa.console.accounts.passwords.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -116,7 +119,6 @@ CSRF_FAILURE_VIEW = "loa.console.pages.views.errors.csrf_failure"
 CSRF_TRUSTED_ORIGINS = _list("LOA_CSRF_ORIGINS")
 if os.environ.get("LOA_HTTPS") == "1":
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -6,14 +6,7 @@ from loa.console.accounts.models import AuditEntry
 
 
 def client_address(request) -> str | None:
-    # behind Caddy/nginx REMOTE_ADDR is the proxy; the technician's README sets
-    # X-Forwarded-For only when LOA_HTTPS is on, so trust it only then
-    from django.conf import settings
-
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None):
-        fwd = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if fwd:
-            return fwd.split(",")[-1].strip() or None
+    # behind a proxy, waitress (LOA_HTTPS=1) has already put the officer's address here
     return request.META.get("REMOTE_ADDR") or None
 
 
