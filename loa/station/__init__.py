@@ -26,10 +26,13 @@ from loa.station.bulletins import (
     draft_bulletins,
     edit_bulletin,
     list_bulletins,
+    os_account,
     plan_text,
     read_plan,
     retire_bulletins,
+    return_bulletin,
     show_bulletin,
+    submit_bulletins,
 )
 from loa.station.calendar import PlannedItem, PlannedSession, export_ics, preview, upcoming
 from loa.station.core import LoadedStation, Validation, effective_config, load_station, validate
@@ -61,4 +64,5 @@ __all__ = [
     "play_clip", "preview", "prune_clips", "query_events", "query_plays", "read_plan",
     "render", "report_data", "retire_bulletins", "run_daemon", "say", "send_emergency",
     "show_bulletin", "upcoming", "validate",
+    "os_account", "return_bulletin", "submit_bulletins",
 ]

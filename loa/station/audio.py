@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from loa.audio.batch import Outcome
     from loa.audio.cache import Clip
     from loa.clock import Clock
+    from loa.schedule.expand import Refused
     from loa.schedule.model import Schedule
     from loa.script.bulletin import Bulletin
 
@@ -36,6 +37,7 @@ class RenderResult:
     needed: list[Bulletin]
     outcomes: list[Outcome]
     notes: list[str] = field(default_factory=list)  # the clip store's own warnings
+    refused: list[Refused] = field(default_factory=list)  # approved once, not airing now
 
     @property
     def made(self) -> list[Outcome]:
@@ -94,7 +96,8 @@ def render(schedule_path: str | Path, *, upgrade: bool = False, mp3: bool = Fals
     st = station.schedule.station
     renderer = renderer_for(st, chain_for(st, clock), mp3=mp3)
     result = RenderResult(needed_bulletins(station.schedule, station.bulletins,
-                                           clock.now().date()), [])
+                                           clock.now().date()), [],
+                          refused=list(getattr(station.bulletins, "refused", ())))
 
     def tell() -> None:
         for text in renderer.store.take_notes():

@@ -1,0 +1,259 @@
+"""Approval bound to what airs: the review workflow (draft -> chờ duyệt -> đã duyệt | bị trả
+lại), the hash of title, text, recording and voice, and the daemon and `loa render`
+refusing (and saying so) what no longer matches its approval."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fakeclock import FakeClock
+from helpers import MONDAY, one_session_station, write_station
+
+from loa import station as svc
+from loa.cli import main
+from loa.clock import DEFAULT_TZ
+from loa.errors import LoaError
+from loa.script.bulletin import approval_hash, content_hash, load_bulletins
+from loa.yamlio import load_yaml
+
+REPO = Path(__file__).resolve().parents[1]
+NOON = datetime(2026, 8, 31, 12, 0, tzinfo=DEFAULT_TZ)
+
+
+@pytest.fixture
+def example(tmp_path) -> Path:
+    shutil.copytree(REPO / "schedules", tmp_path / "schedules")
+    return tmp_path / "schedules" / "ba-vi.yaml"
+
+
+@pytest.fixture
+def bfile(example) -> Path:
+    return example.parent / "bulletins" / "ba-vi-2026.yaml"
+
+
+def _airing(schedule: Path) -> set[str]:
+    return {b.id for pool in svc.load_station(schedule).bulletins.values() for b in pool}
+
+
+def _raw(path: Path, bid: str) -> dict:
+    return dict(next(i for i in load_yaml(path)["bulletins"] if i["id"] == bid))
+
+
+def _view(path: Path, bid: str):
+    return next(b for b in svc.list_bulletins(path).items if b.id == bid)
+
+
+def _hand_edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_draft_submitted_returned_with_a_note_then_approved(example, bfile):
+    clock = FakeClock(NOON)
+    draft = next(b for b in svc.list_bulletins(bfile).items if b.status == "draft")
+    (sent,) = svc.submit_bulletins(bfile, [draft.id], "Trần Thị Biên", clock)
+    raw = _raw(bfile, draft.id)
+    assert raw["status"] == "pending" and raw["submitted_by"] == "Trần Thị Biên"
+    assert raw["submitted_at"] == "2026-08-31T12:00:00+07:00"
+    assert _view(bfile, draft.id).status_vi == "chờ duyệt"
+    assert draft.id not in _airing(example)  # pending does not air
+
+    with pytest.raises(LoaError) as exc:
+        svc.return_bulletin(bfile, draft.id, "Lê Văn Lãnh", "   ", clock)
+    assert "cần ghi lý do trả lại" in str(exc.value) and exc.value.problems[0].path == bfile
+    assert _raw(bfile, draft.id)["status"] == "pending"  # nothing written
+
+    clock.advance(timedelta(minutes=5))
+    svc.return_bulletin(bfile, draft.id, "Lê Văn Lãnh", "Sửa lại số điện thoại", clock)
+    raw = _raw(bfile, draft.id)
+    assert raw["status"] == "returned" and raw["review_note"] == "Sửa lại số điện thoại"
+    assert raw["returned_by"] == "Lê Văn Lãnh"
+    assert raw["returned_at"] == "2026-08-31T12:05:00+07:00"
+    view = _view(bfile, draft.id)
+    assert view.status_vi == "bị trả lại" and view.review_note == "Sửa lại số điện thoại"
+    assert draft.id not in _airing(example)
+
+    svc.edit_bulletin(bfile, draft.id, text=sent.text + " Gọi số 0243 123 456.")
+    assert _raw(bfile, draft.id)["status"] == "returned"  # the editor sees the note until sent
+    svc.submit_bulletins(bfile, [draft.id], "Trần Thị Biên", clock)
+    (done,) = svc.approve_bulletins(bfile, [draft.id], "Lê Văn Lãnh", clock,
+                                    account="web:lanh")
+    raw = _raw(bfile, draft.id)
+    assert raw["status"] == "approved" and raw["approved_by"] == "Lê Văn Lãnh"
+    assert raw["approved_account"] == "web:lanh"
+    assert raw["approved_hash"] == content_hash(done.title, done.text)
+    assert "review_note" not in raw and "returned_by" not in raw
+    assert draft.id in _airing(example)
+
+    # an approved bulletin needs no submission; a retired one can be neither sent nor returned
+    with pytest.raises(LoaError, match="đã được duyệt"):
+        svc.submit_bulletins(bfile, [draft.id], "Trần Thị Biên", clock)
+    svc.retire_bulletins(bfile, [draft.id])
+    with pytest.raises(LoaError, match="đã ngừng phát"):
+        svc.submit_bulletins(bfile, [draft.id], "Trần Thị Biên", clock)
+    with pytest.raises(LoaError, match="chỉ trả lại được"):
+        svc.return_bulletin(bfile, draft.id, "Lê Văn Lãnh", "không", clock)
+
+
+def test_editing_an_approved_bulletin_through_loa_puts_it_back_to_pending(example, bfile):
+    clock = FakeClock(NOON)
+    (b,) = svc.approve_bulletins(bfile, ["IV.1.a"], "An", clock, account="web:an")
+    assert "IV.1.a" in _airing(example)
+    svc.edit_bulletin(bfile, "IV.1.a", text=b.text + " Xin cảm ơn.")
+    raw = _raw(bfile, "IV.1.a")
+    assert raw["status"] == "pending" and raw["approved_by"] == "An"  # history kept
+    view = _view(bfile, "IV.1.a")
+    assert view.status_vi == "chờ duyệt lại" and not view.airs
+    assert "IV.1.a" not in _airing(example)
+    # the same words again is no change: an approved bulletin stays approved
+    svc.approve_bulletins(bfile, ["IV.1.a"], "An", clock, account="web:an")
+    svc.edit_bulletin(bfile, "IV.1.a", title=b.title)
+    assert _raw(bfile, "IV.1.a")["status"] == "approved" and "IV.1.a" in _airing(example)
+
+
+def test_a_hand_edit_keeps_status_approved_but_does_not_air(example, bfile):
+    clock = FakeClock(NOON)
+    (b,) = svc.approve_bulletins(bfile, ["IV.1.a"], "An", clock, account="web:an")
+    _hand_edit(bfile, b.text.split()[-1], "thêm-một-chữ")
+    again = load_bulletins(bfile).get("IV.1.a")
+    assert again.status == "approved" and again.status_vi == "chờ duyệt lại"
+    assert "IV.1.a" not in _airing(example)
+    (warning,) = svc.validate(example, clock).warnings
+    assert "chờ duyệt lại" in str(warning) and warning.path == bfile
+
+
+def test_the_hash_covers_recording_and_voice_and_is_unchanged_without_them(example, bfile):
+    b = load_bulletins(bfile).get("IV.1.a")
+    assert b.approval_hash() == content_hash(b.title, b.text)  # older approvals stay valid
+    assert approval_hash(b.title, b.text, voice="south") != content_hash(b.title, b.text)
+    assert approval_hash(b.title, b.text, speed=1.2) != approval_hash(b.title, b.text,
+                                                                        speed=1.0)
+    wav = bfile.parent / "ghi-am-IV.1.a.wav"
+    wav.write_bytes(b"RIFF-one-recording")
+    _hand_edit(bfile, "- id: IV.1.a\n", "- id: IV.1.a\n  audio: ghi-am-IV.1.a.wav\n")
+    clock = FakeClock(NOON)
+    svc.approve_bulletins(bfile, ["IV.1.a"], "An", clock, account="web:an")
+    assert "IV.1.a" in _airing(example)
+    assert _raw(bfile, "IV.1.a")["audio"] == "ghi-am-IV.1.a.wav"  # kept on save
+
+    wav.write_bytes(b"RIFF-another-recording")  # a new recording is a new content
+    assert _view(bfile, "IV.1.a").status_vi == "chờ duyệt lại"
+    assert "IV.1.a" not in _airing(example)
+    wav.write_bytes(b"RIFF-one-recording")
+    assert "IV.1.a" in _airing(example)
+
+    _hand_edit(bfile, "  audio: ghi-am-IV.1.a.wav\n",
+               "  audio: ghi-am-IV.1.a.wav\n  voice: south\n")
+    assert _view(bfile, "IV.1.a").status_vi == "chờ duyệt lại"  # another voice: re-approve
+    svc.approve_bulletins(bfile, ["IV.1.a"], "An", clock, account="web:an")
+    assert "IV.1.a" in _airing(example)
+    _hand_edit(bfile, "  voice: south\n", "  voice: south\n  speed: 1.2\n")
+    assert "IV.1.a" not in _airing(example)
+    svc.approve_bulletins(bfile, ["IV.1.a"], "An", clock, account="web:an")
+
+    wav.unlink()  # the recording is gone: nothing to air, said in Vietnamese
+    view = _view(bfile, "IV.1.a")
+    assert not view.airs and "không tìm thấy tệp ghi âm 'ghi-am-IV.1.a.wav'" in view.why_not
+    assert "IV.1.a" not in _airing(example)
+    with pytest.raises(LoaError, match="không tìm thấy tệp ghi âm"):
+        svc.approve_bulletins(bfile, ["IV.1.a"], "An", clock, account="web:an")
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "/etc/passwd"])
+def test_a_recording_outside_the_bulletins_folder_is_refused_with_its_line(bfile, name):
+    _hand_edit(bfile, "- id: IV.1.a\n", f"- id: IV.1.a\n  audio: {name}\n")
+    with pytest.raises(LoaError) as exc:
+        load_bulletins(bfile)
+    problem = exc.value.problems[0]
+    assert "'audio' phải là tên một tệp ghi âm nằm cạnh tệp bản tin" in str(exc.value)
+    assert problem.path == bfile and problem.line
+
+
+def test_a_stale_editor_form_is_refused_and_nothing_is_lost(bfile):
+    opened = load_bulletins(bfile).get("IV.1.a").approval_hash()
+    svc.edit_bulletin(bfile, "IV.1.a", text="Lời của người thứ nhất.", expected=opened)
+    before = bfile.read_bytes()
+    with pytest.raises(LoaError, match="đã được sửa ở nơi khác"):
+        svc.edit_bulletin(bfile, "IV.1.a", text="Lời của người thứ hai.", expected=opened)
+    assert bfile.read_bytes() == before
+    assert load_bulletins(bfile).get("IV.1.a").text == "Lời của người thứ nhất."
+    # the approver too: approving words other than those on the page is refused
+    with pytest.raises(LoaError, match="đã được sửa sau khi bạn mở trang"):
+        svc.approve_bulletins(bfile, ["IV.1.a"], "An", FakeClock(NOON), account="web:an",
+                              expected={"IV.1.a": opened})
+    assert bfile.read_bytes() == before
+
+
+def _os_user() -> tuple[str, str]:
+    entry = pwd.getpwuid(os.getuid())
+    return entry.pw_gecos.split(",")[0].strip() or entry.pw_name, entry.pw_name
+
+
+def test_cli_submit_return_and_approve_record_the_os_account(bfile, capsys):
+    name, login = _os_user()
+    assert main(["bulletin", "submit", str(bfile), "IV.1.b"]) == 0
+    assert _raw(bfile, "IV.1.b")["submitted_by"] == name
+    assert main(["bulletin", "return", str(bfile), "IV.1.b", "--note", "Thiếu địa chỉ"]) == 0
+    assert "Đã trả lại IV.1.b" in capsys.readouterr().out
+    assert main(["bulletin", "list", str(bfile)]) == 0
+    cap = capsys.readouterr()
+    assert "bị trả lại" in cap.out and "Thiếu địa chỉ" in cap.err
+    assert main(["bulletin", "return", str(bfile), "IV.1.b", "--note", " "]) == 2
+    assert "cần ghi lý do trả lại" in capsys.readouterr().err
+    assert main(["bulletin", "approve", str(bfile), "IV.1.b"]) == 0  # --by is optional
+    raw = _raw(bfile, "IV.1.b")
+    assert raw["approved_by"] == name and raw["approved_account"] == f"os:{login}"
+    assert datetime.fromisoformat(raw["approved_at"]).utcoffset() is not None
+    assert main(["bulletin", "approve", str(bfile), "IV.1.b", "--by", "Nguyễn Văn An"]) == 0
+    raw = _raw(bfile, "IV.1.b")
+    assert raw["approved_by"] == "Nguyễn Văn An" and raw["approved_account"] == f"os:{login}"
+
+
+def test_loa_render_says_which_bulletin_it_will_not_read(tmp_path, data_dir, capsys):
+    at = datetime.now(DEFAULT_TZ) + timedelta(days=1)
+    schedule = one_session_station(tmp_path / "st", at, ["Bà con chú ý.", "Lời thứ hai."])
+    bfile = schedule.parent / "bulletins.yaml"
+    svc.approve_bulletins(bfile, ["IV.1", "IV.2"], "An", account="web:an")
+    _hand_edit(bfile, "Bà con chú ý.", "Bà con chú ý nhé.")
+    assert main(["render", str(schedule)]) == 0
+    cap = capsys.readouterr()
+    assert ("không phát bản tin “Bản tin 1” (tệp bulletins.yaml, mục IV.1): đã sửa sau khi "
+            "duyệt") in cap.err and "chờ duyệt lại" in cap.err
+    assert "Đã đọc 1 bản tin mới" in cap.out  # only the one still approved
+
+
+def test_the_daemon_refuses_an_edited_bulletin_logs_it_once_and_airs_it_reapproved(
+        tmp_path, rig):
+    write_station(tmp_path)
+    bfile = tmp_path / "bulletins.yaml"
+    with FakeClock(MONDAY, travel=True) as clock:
+        svc.approve_bulletins(bfile, ["IV.2.a", "IV.2.c"], "An", clock, account="web:an")
+        r = rig(clock)
+        r.daemon.start()
+        refused = lambda: [e for e in r.store.events(None) if e[1] == "not-approved"]  # noqa: E731
+        assert refused() == []
+        r.go(MONDAY.replace(hour=6))
+        _hand_edit(bfile, "Bà con nộp hồ sơ trực tuyến tại nhà.", "Bà con nộp hồ sơ ở xã.")
+        r.go(MONDAY.replace(hour=6, minute=0, second=5))  # the watcher sees the change
+        (event,) = refused()  # once for this load, though it would play in many sessions
+        assert "không phát bản tin “Dịch vụ công” (tệp bulletins.yaml" in event[2]
+        assert "chờ duyệt lại" in event[2]
+        r.session(MONDAY.replace(hour=6, minute=30))
+        morning = [x for x in r.rows() if x.session == "sang"]
+        assert morning and {x.bulletin for x in morning} == {"ba-vi-2026/IV.2.c"}
+        assert {x.status for x in morning} == {"played"}
+
+        svc.approve_bulletins(bfile, ["IV.2.a"], "An", clock, account="web:an")
+        r.go(MONDAY.replace(hour=8, minute=0))  # reload: approved again, no new refusal
+        assert len(refused()) == 1
+        r.session(MONDAY.replace(hour=8, minute=55))
+        midday = [x for x in r.rows() if x.session == "giua"]
+        assert {x.bulletin for x in midday} == {"ba-vi-2026/IV.2.a", "ba-vi-2026/IV.2.c"}
+        assert {x.status for x in midday} == {"played"}
+        assert "reload" in r.event_kinds()
