@@ -257,3 +257,26 @@ def test_the_daemon_refuses_an_edited_bulletin_logs_it_once_and_airs_it_reapprov
         assert {x.bulletin for x in midday} == {"ba-vi-2026/IV.2.a", "ba-vi-2026/IV.2.c"}
         assert {x.status for x in midday} == {"played"}
         assert "reload" in r.event_kinds()
+
+
+def test_a_bulletins_own_voice_and_speed_are_what_render_and_the_daemon_read(
+        tmp_path, data_dir, capsys):
+    from loa.schedule import load_program_bulletins, load_schedule
+    from loa.station.wiring import ChildRendering
+
+    words = "Bà con chú ý, chiều nay xã phun thuốc muỗi ở các thôn."
+    at = datetime.now(DEFAULT_TZ) + timedelta(days=1)
+    schedule = one_session_station(tmp_path / "st", at, [words, words])
+    bfile = schedule.parent / "bulletins.yaml"
+    _hand_edit(bfile, "- id: IV.2\n", "- id: IV.2\n  voice: south\n  speed: 1.5\n")
+    svc.approve_bulletins(bfile, ["IV.1", "IV.2"], "An", account="web:an")
+    assert main(["render", str(schedule)]) == 0
+    assert "Đã đọc 2 bản tin mới" in capsys.readouterr().out  # same words, two voices
+    assert main(["render", str(schedule)]) == 0
+    assert "Đã đọc 0 bản tin mới, 2 bản tin có sẵn" in capsys.readouterr().out
+
+    sched = load_schedule(schedule)
+    station_clip, own_clip = (ChildRendering(schedule, sched.station).at_air(b)
+                              for b in load_program_bulletins(sched)["p"])
+    assert station_clip.voice == "vi" and own_clip.voice == "vi-vn-x-south"
+    assert own_clip.seconds < station_clip.seconds * 0.85  # read 1.5 times as fast

@@ -87,7 +87,7 @@ def render(schedule_path: str | Path, *, upgrade: bool = False, mp3: bool = Fals
     they happen (else they are kept in the result)."""
     from loa.audio.batch import render_many
     from loa.station.core import clock_for, load_station
-    from loa.station.wiring import chain_for, renderer_for
+    from loa.station.wiring import chain_for, renderer_for, voice_of, voiced
 
     if jobs < 1:
         raise LoaError("--jobs phải là số nguyên lớn hơn 0.")
@@ -99,24 +99,33 @@ def render(schedule_path: str | Path, *, upgrade: bool = False, mp3: bool = Fals
                                            clock.now().date()), [],
                           refused=list(getattr(station.bulletins, "refused", ())))
 
-    def tell() -> None:
-        for text in renderer.store.take_notes():
+    def tell(r) -> None:
+        for text in r.store.take_notes():
             note(text) if note else result.notes.append(text)
 
-    tell()
-    texts = list(dict.fromkeys(b.text for b in result.needed))
+    tell(renderer)
+    # a bulletin with its own voice or speed is read by a renderer of its own
+    groups: dict[tuple[str, float | None], list[str]] = {}
+    for b in result.needed:
+        groups.setdefault(voice_of(b), []).append(b.text)
+    total = sum(len(dict.fromkeys(texts)) for texts in groups.values())
     done = 0
 
     def step(outcome) -> None:
         nonlocal done
         done += 1
         if progress:
-            progress(done, len(texts))
+            progress(done, total)
 
-    if texts:
-        result.outcomes = render_many(renderer, texts, upgrade=upgrade, threads=jobs,
-                                      progress=step)
-    tell()
+    for voice, texts in groups.items():
+        if voice == ("", None):
+            r = renderer
+        else:
+            own = voiced(st, *voice)
+            r = renderer_for(own, chain_for(own, clock), mp3=mp3)
+        result.outcomes += render_many(r, list(dict.fromkeys(texts)), upgrade=upgrade,
+                                       threads=jobs, progress=step)
+        tell(r)
     return result
 
 
@@ -183,15 +192,20 @@ def prune_clips(schedule_paths: list[str | Path], clock: Clock | None = None
                 ) -> tuple[int, int]:
     """Remove clips no schedule given still needs; (clips removed, bytes freed)."""
     from loa.station.core import clock_for, load_station
-    from loa.station.wiring import chain_for, renderer_for
+    from loa.station.wiring import chain_for, renderer_for, voice_of, voiced
 
     keep: set[str] = set()
     for path in schedule_paths:
         station = load_station(path)
         st = station.schedule.station
-        renderer = renderer_for(st, chain_for(st))
+        renderers = {("", None): renderer_for(st, chain_for(st))}
         today = clock_for(station, clock).now().date()
         for b in needed_bulletins(station.schedule, station.bulletins, today):
+            voice = voice_of(b)
+            if voice not in renderers:
+                own = voiced(st, *voice)
+                renderers[voice] = renderer_for(own, chain_for(own))
+            renderer = renderers[voice]
             spoken = renderer.normalize(b.text)
             keep.update(renderer.key(spoken, e) for e in renderer.chain.engines)
     store = _store()
