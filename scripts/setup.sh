@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up loa on Debian 12 / Raspberry Pi OS (bookworm). Safe to run again.
 #   scripts/setup.sh         runtime: espeak-ng, ffmpeg, PortAudio, .venv with loa
-#   scripts/setup.sh --dev   also what the tests need: PulseAudio, LibreOffice, pytest
+#   scripts/setup.sh --dev   also what the tests need: PulseAudio, LibreOffice, Chromium, pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +16,8 @@ done
 
 packages=(espeak-ng ffmpeg libportaudio2 python3-venv python3-pip)
 if [ "$dev" = 1 ]; then
-  packages+=(pulseaudio pulseaudio-utils libasound2-plugins libreoffice-calc-nogui libreoffice-writer-nogui)
+  packages+=(pulseaudio pulseaudio-utils libasound2-plugins libreoffice-calc-nogui libreoffice-writer-nogui
+             chromium fonts-liberation)
 fi
 
 missing=()

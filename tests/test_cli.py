@@ -65,7 +65,7 @@ def _parsers(parser: argparse.ArgumentParser, path=("loa",)):
 ENGLISH = re.compile(r"\b(usage|positional|arguments?|options?|optional|show|this|help|"
                      r"message|exit|default|choose|required|version|program)\b", re.I)
 ACRONYMS = {"YAML", "JSON", "CSV", "XLSX", "WAV", "MP3", "PDF", "NTP", "IV", "II", "ICS",
-            "TTHC", "LUFS", "PID", "MB", "UTF", "BC"}  # BC: báo cáo (12/BC-ĐTT)
+            "TTHC", "LUFS", "PID", "MB", "UTF", "BC", "LAN"}  # BC: báo cáo (12/BC-ĐTT)
 
 
 def test_every_help_is_vietnamese():

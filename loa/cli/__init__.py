@@ -246,6 +246,9 @@ def build_parser() -> Parser:
     demo.add_argument("--sink", choices=SINKS, default="auto",
                       help="phát ra loa (device), ghi tệp WAV (wav) hay tự chọn (auto)")
     demo.set_defaults(func=c.demo)
+    from loa.cli import console
+
+    console.add_parsers(sub)
     return p
 
 

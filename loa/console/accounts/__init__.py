@@ -1,0 +1,1 @@
+"""Accounts of the console: roles (Django groups), login throttling, the audit log."""

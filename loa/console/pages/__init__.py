@@ -1,0 +1,1 @@
+"""The console's pages: one views module per page, over loa.station."""

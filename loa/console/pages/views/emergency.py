@@ -1,0 +1,14 @@
+"""Khẩn cấp (placeholder of the skeleton: the page's owner replaces this module)."""
+
+from django.shortcuts import render
+from django.urls import path
+
+from loa.console.accounts.roles import roles_required
+
+
+@roles_required("editor", "leader")
+def index(request):
+    return render(request, "pages/placeholder.html", {"title": "Khẩn cấp"})
+
+
+urlpatterns = [path("", index, name="emergency")]

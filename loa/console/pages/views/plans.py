@@ -1,0 +1,14 @@
+"""Kế hoạch (placeholder of the skeleton: the page's owner replaces this module)."""
+
+from django.shortcuts import render
+from django.urls import path
+
+from loa.console.accounts.roles import roles_required
+
+
+@roles_required("editor")
+def index(request):
+    return render(request, "pages/placeholder.html", {"title": "Kế hoạch"})
+
+
+urlpatterns = [path("", index, name="plans")]

@@ -1,0 +1,14 @@
+"""Duyệt (placeholder of the skeleton: the page's owner replaces this module)."""
+
+from django.shortcuts import render
+from django.urls import path
+
+from loa.console.accounts.roles import roles_required
+
+
+@roles_required("leader")
+def index(request):
+    return render(request, "pages/placeholder.html", {"title": "Duyệt"})
+
+
+urlpatterns = [path("", index, name="review")]
