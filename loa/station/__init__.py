@@ -11,10 +11,13 @@ from loa.station.audio import (
     Said,
     check_clips,
     find_clip,
+    find_listen_clip,
     list_clips,
+    listen_clip,
     needed_bulletins,
     play_clip,
     prune_clips,
+    reading,
     render,
     say,
 )
@@ -64,5 +67,6 @@ __all__ = [
     "play_clip", "preview", "prune_clips", "query_events", "query_plays", "read_plan",
     "render", "report_data", "retire_bulletins", "run_daemon", "say", "send_emergency",
     "show_bulletin", "upcoming", "validate",
-    "os_account", "return_bulletin", "submit_bulletins",
+    "find_listen_clip", "listen_clip", "os_account", "reading", "return_bulletin",
+    "submit_bulletins",
 ]

@@ -246,3 +246,53 @@ def say(text: str, output: str | Path, engines: tuple[str, ...] | None = None,
               comment=f"loa engine={batch.engine.name} voice={used_voice}")
     return Said(Path(output), len(samples) / audio.rate, batch.engine.name, used_voice,
                 [f"{f.engine} ({f.kind})" for f in batch.failures])
+
+
+def reading(schedule_path: str | Path, text: str, voice: str = "") -> str:
+    """The words as the station's voice will read them (its normalizer: numbers, dates,
+    abbreviations, its lexicon), in a bulletin's own voice when it has one."""
+    from loa.schedule import load_schedule
+    from loa.station.wiring import normalizer, voiced
+
+    station = voiced(load_schedule(schedule_path).station, voice)
+    return normalizer(station=station)(text)
+
+
+def _bulletin_renderer(schedule_path: str | Path, bulletin: Bulletin):
+    from loa.schedule import load_schedule
+    from loa.station.wiring import chain_for, renderer_for, voice_of, voiced
+
+    station = voiced(load_schedule(schedule_path).station, *voice_of(bulletin))
+    return renderer_for(station, chain_for(station))
+
+
+def listen_clip(schedule_path: str | Path, bulletin: Bulletin, offline: bool = True) -> Clip:
+    """The clip a bulletin airs as, made now if missing (offline engines by default: a
+    listen must not wait on the internet), in the station's clip store. LoaError
+    (Vietnamese) if no engine can read it."""
+    from loa.station.wiring import _why_not
+
+    renderer = _bulletin_renderer(schedule_path, bulletin)
+    try:
+        found = renderer.lookup(bulletin.text)
+        if found is not None:
+            return found
+        engines = renderer.offline() if offline else None
+        if offline and not engines:
+            engines = None  # a station with online engines only: try them
+        return renderer.render(bulletin.text, engines).clip
+    except LoaError:
+        raise
+    except Exception as exc:  # an engine's failure, in words for the officer
+        raise LoaError(f"không đọc thử được bản tin “{bulletin.title}”: {_why_not(exc)}.") from exc
+    finally:
+        renderer.store.close()
+
+
+def find_listen_clip(schedule_path: str | Path, bulletin: Bulletin) -> Clip | None:
+    """The clip already made for a bulletin as it is now (any engine), or None."""
+    renderer = _bulletin_renderer(schedule_path, bulletin)
+    try:
+        return renderer.lookup(bulletin.text)
+    finally:
+        renderer.store.close()
