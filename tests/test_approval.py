@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fakeclock import FakeClock
-from helpers import MONDAY, one_session_station, write_station
+from helpers import MONDAY, one_session_station, wait_for, write_station
 
 from loa import station as svc
 from loa.cli import main
@@ -228,6 +228,13 @@ def test_loa_render_says_which_bulletin_it_will_not_read(tmp_path, data_dir, cap
     assert "Đã đọc 1 bản tin mới" in cap.out  # only the one still approved
 
 
+def _later(path: Path) -> None:
+    """Mark an edit as later than the last (the file system's clock is coarse: two writes
+    a few ms apart can share an mtime, and the watcher compares mtimes)."""
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 2_000_000_000))
+
+
 def test_the_daemon_refuses_an_edited_bulletin_logs_it_once_and_airs_it_reapproved(
         tmp_path, rig):
     write_station(tmp_path)
@@ -240,7 +247,9 @@ def test_the_daemon_refuses_an_edited_bulletin_logs_it_once_and_airs_it_reapprov
         assert refused() == []
         r.go(MONDAY.replace(hour=6))
         _hand_edit(bfile, "Bà con nộp hồ sơ trực tuyến tại nhà.", "Bà con nộp hồ sơ ở xã.")
+        _later(bfile)
         r.go(MONDAY.replace(hour=6, minute=0, second=5))  # the watcher sees the change
+        assert wait_for(lambda: refused(), 10)  # (or its next round, if one was under way)
         (event,) = refused()  # once for this load, though it would play in many sessions
         assert "không phát bản tin “Dịch vụ công” (tệp bulletins.yaml" in event[2]
         assert "chờ duyệt lại" in event[2]
@@ -250,7 +259,10 @@ def test_the_daemon_refuses_an_edited_bulletin_logs_it_once_and_airs_it_reapprov
         assert {x.status for x in morning} == {"played"}
 
         svc.approve_bulletins(bfile, ["IV.2.a"], "An", clock, account="web:an")
+        _later(bfile)
+        reloads = r.event_kinds(None).count("reload")
         r.go(MONDAY.replace(hour=8, minute=0))  # reload: approved again, no new refusal
+        assert wait_for(lambda: r.event_kinds(None).count("reload") > reloads, 10)
         assert len(refused()) == 1
         r.session(MONDAY.replace(hour=8, minute=55))
         midday = [x for x in r.rows() if x.session == "giua"]
@@ -280,3 +292,31 @@ def test_a_bulletins_own_voice_and_speed_are_what_render_and_the_daemon_read(
                               for b in load_program_bulletins(sched)["p"])
     assert station_clip.voice == "vi" and own_clip.voice == "vi-vn-x-south"
     assert own_clip.seconds < station_clip.seconds * 0.85  # read 1.5 times as fast
+
+
+def test_loa_run_airs_a_bulletins_recording_as_approved(tmp_path):
+    import numpy as np
+    from helpers import loa_env, rows_in, soon, start_daemon
+
+    from loa.audio.wav import read_wav, write_wav
+
+    data = tmp_path / "data"
+    schedule = one_session_station(tmp_path / "st", soon(12, run_s=60),
+                                   ["Lời này có bản ghi âm, không đọc bằng máy."])
+    bfile = schedule.parent / "bulletins.yaml"
+    rate = 22050
+    tone = (0.3 * 32767 * np.sin(2 * np.pi * 440 * np.arange(int(rate * 1.5)) / rate))
+    write_wav(schedule.parent / "ghi-am.wav", tone.astype(np.int16), rate)
+    _hand_edit(bfile, "- id: IV.1\n", "- id: IV.1\n  audio: ghi-am.wav\n")
+    svc.approve_bulletins(bfile, ["IV.1"], "An", account="web:an")
+    proc = start_daemon(loa_env(data), schedule, "--wav-dir", str(schedule.parent / "played"),
+                        "--until-idle", sink="wav")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    rows = rows_in(data)
+    assert {(r.zone, r.status, r.engine) for r in rows} == {("toan-xa", "played", "ghi-am"),
+                                                            ("thon-1", "played", "ghi-am")}
+    assert all(abs(r.clip_s - 1.5) < 0.001 for r in rows)
+    (played,) = (schedule.parent / "played").glob("*.wav")
+    samples, played_rate = read_wav(played)
+    assert played_rate == rate and np.array_equal(samples, tone.astype(np.int16))

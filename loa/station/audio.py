@@ -107,7 +107,8 @@ def render(schedule_path: str | Path, *, upgrade: bool = False, mp3: bool = Fals
     # a bulletin with its own voice or speed is read by a renderer of its own
     groups: dict[tuple[str, float | None], list[str]] = {}
     for b in result.needed:
-        groups.setdefault(voice_of(b), []).append(b.text)
+        if not b.audio:  # a recording airs as it is: nothing to read
+            groups.setdefault(voice_of(b), []).append(b.text)
     total = sum(len(dict.fromkeys(texts)) for texts in groups.values())
     done = 0
 
@@ -270,8 +271,13 @@ def listen_clip(schedule_path: str | Path, bulletin: Bulletin, offline: bool = T
     """The clip a bulletin airs as, made now if missing (offline engines by default: a
     listen must not wait on the internet), in the station's clip store. LoaError
     (Vietnamese) if no engine can read it."""
-    from loa.station.wiring import _why_not
+    from loa.station.wiring import _why_not, recorded_clip
 
+    if bulletin.audio:  # a recording is heard as it airs
+        try:
+            return recorded_clip(bulletin)
+        except Exception as exc:
+            raise LoaError(f"không nghe thử được bản tin “{bulletin.title}”: {exc}.") from exc
     renderer = _bulletin_renderer(schedule_path, bulletin)
     try:
         found = renderer.lookup(bulletin.text)
@@ -291,6 +297,13 @@ def listen_clip(schedule_path: str | Path, bulletin: Bulletin, offline: bool = T
 
 def find_listen_clip(schedule_path: str | Path, bulletin: Bulletin) -> Clip | None:
     """The clip already made for a bulletin as it is now (any engine), or None."""
+    from loa.station.wiring import recorded_clip
+
+    if bulletin.audio:
+        try:
+            return recorded_clip(bulletin)
+        except Exception:
+            return None
     renderer = _bulletin_renderer(schedule_path, bulletin)
     try:
         return renderer.lookup(bulletin.text)

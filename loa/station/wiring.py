@@ -82,6 +82,33 @@ def voice_of(bulletin: Bulletin) -> tuple[str, float | None]:
     return getattr(bulletin, "voice", "") or "", getattr(bulletin, "speed", None)
 
 
+RECORDED = "ghi-am"  # the "engine" of a bulletin read by a person (its `audio:` file)
+
+
+def recorded_clip(bulletin: Bulletin) -> Clip:
+    """A bulletin with a recording airs the recording, as approved (its bytes are in the
+    approval's hash). ClipUnavailable (Vietnamese) if it is missing or not a WAV."""
+    import hashlib
+
+    from loa.audio.wav import read_wav
+
+    path = bulletin.audio_path
+    if path is None:
+        raise ValueError("bulletin has no recording")
+    try:
+        data = path.read_bytes()
+        samples, rate = read_wav(path)
+    except OSError:
+        raise ClipUnavailable(f"không tìm thấy tệp ghi âm '{bulletin.audio}' cạnh tệp bản "
+                              "tin") from None
+    except Exception as exc:  # not a WAV loa can read
+        raise ClipUnavailable(f"tệp ghi âm '{bulletin.audio}' không phải tệp WAV đọc được "
+                              f"({exc})") from None
+    if not rate or not len(samples):
+        raise ClipUnavailable(f"tệp ghi âm '{bulletin.audio}' không có âm thanh")
+    return Clip(path, hashlib.sha256(data).hexdigest()[:32], RECORDED, "", len(samples) / rate)
+
+
 def _why_not(exc: Exception) -> str:
     """A render failure in words for the play log (Vietnamese, technical detail kept)."""
     from loa.audio.cache import ClipError
@@ -190,7 +217,8 @@ class ChildRendering:
         self._refresh()
         groups: dict[tuple[str, float | None], list[str]] = {}
         for b in bulletins:  # one child per voice: a bulletin may have its own
-            groups.setdefault(voice_of(b), []).append(b.text)
+            if not b.audio:  # a recording airs as it is: nothing to read
+                groups.setdefault(voice_of(b), []).append(b.text)
         for voice, texts in groups.items():
             missing = [text for text in dict.fromkeys(texts)
                        if self._lookup(text, "full", voice) is None]
@@ -202,7 +230,10 @@ class ChildRendering:
 
     def at_air(self, bulletin: Bulletin) -> Clip:
         """On air: the store's clip if its content is still the one made, else one read
-        offline now; never wait on the internet. Raises ClipUnavailable (Vietnamese)."""
+        offline now; never wait on the internet; a recording, when the bulletin has one.
+        Raises ClipUnavailable (Vietnamese)."""
+        if bulletin.audio:
+            return recorded_clip(bulletin)
         voice = voice_of(bulletin)
         clip = self._lookup(bulletin.text, "cheap", voice)
         if clip is None:
