@@ -320,3 +320,24 @@ def test_loa_run_airs_a_bulletins_recording_as_approved(tmp_path):
     (played,) = (schedule.parent / "played").glob("*.wav")
     samples, played_rate = read_wav(played)
     assert played_rate == rate and np.array_equal(samples, tone.astype(np.int16))
+
+
+def test_voicing_reads_and_makes_the_clip_a_bulletin_airs_as(tmp_path, data_dir):
+    from loa.audio.wav import read_wav
+    from loa.station.wiring import normalizer
+
+    at = datetime.now(DEFAULT_TZ) + timedelta(days=1)
+    schedule = one_session_station(tmp_path / "st", at, ["Họp lúc 7h30 ngày 09/6/2025."])
+    bfile = schedule.parent / "bulletins.yaml"
+    b = load_bulletins(bfile).get("IV.1")
+    with svc.Voicing(schedule) as voices:
+        words = voices.reading(b.text)
+        assert words == normalizer(station=voices.station)(b.text)
+        assert "bảy giờ ba mươi" in words and "2025" not in words
+        assert voices.find(b) is None  # nothing made yet
+        clip = voices.listen(b)
+        samples, rate = read_wav(clip.path)
+        assert clip.engine == "espeak" and abs(len(samples) / rate - clip.seconds) < 0.01
+        assert voices.find(b) == clip
+    svc.edit_bulletin(bfile, "IV.1", text="Họp lúc 8h.")
+    assert svc.find_listen_clip(schedule, load_bulletins(bfile).get("IV.1")) is None

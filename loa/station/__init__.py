@@ -9,6 +9,7 @@ this package is cheap: each operation imports the stages it uses when called.
 from loa.station.audio import (
     RenderResult,
     Said,
+    Voicing,
     check_clips,
     find_clip,
     find_listen_clip,
@@ -35,6 +36,7 @@ from loa.station.bulletins import (
     retire_bulletins,
     return_bulletin,
     show_bulletin,
+    show_bulletins,
     submit_bulletins,
 )
 from loa.station.calendar import PlannedItem, PlannedSession, export_ics, preview, upcoming
@@ -67,6 +69,6 @@ __all__ = [
     "play_clip", "preview", "prune_clips", "query_events", "query_plays", "read_plan",
     "render", "report_data", "retire_bulletins", "run_daemon", "say", "send_emergency",
     "show_bulletin", "upcoming", "validate",
-    "find_listen_clip", "listen_clip", "os_account", "reading", "return_bulletin",
-    "submit_bulletins",
+    "Voicing", "find_listen_clip", "listen_clip", "os_account", "reading", "return_bulletin",
+    "show_bulletins", "submit_bulletins",
 ]

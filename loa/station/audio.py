@@ -249,63 +249,83 @@ def say(text: str, output: str | Path, engines: tuple[str, ...] | None = None,
                 [f"{f.engine} ({f.kind})" for f in batch.failures])
 
 
+class Voicing:
+    """How the station reads bulletins, for a page that shows several: the schedule read
+    once, one renderer (and its clip store) per voice. Use as a context manager."""
+
+    def __init__(self, schedule_path: str | Path):
+        from loa.schedule import load_schedule
+
+        self.station = load_schedule(schedule_path).station
+        self._renderers: dict = {}
+
+    def __enter__(self) -> Voicing:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for r in self._renderers.values():
+            r.store.close()
+        self._renderers.clear()
+
+    def renderer(self, voice: tuple[str, float | None] = ("", None)):
+        from loa.station.wiring import chain_for, renderer_for, voiced
+
+        if voice not in self._renderers:
+            station = voiced(self.station, *voice)
+            self._renderers[voice] = renderer_for(station, chain_for(station))
+        return self._renderers[voice]
+
+    def reading(self, text: str, voice: str = "") -> str:
+        """The words as the station's voice reads them (its normalizer: numbers, dates,
+        abbreviations, its lexicon); remembered in the clip store like a render's."""
+        return self.renderer((voice, None)).spoken(" ".join(text.split()))
+
+    def find(self, bulletin: Bulletin) -> Clip | None:
+        """The clip already made for a bulletin as it is now (any engine), or None."""
+        from loa.station.wiring import recorded_clip, voice_of
+
+        if bulletin.audio:
+            try:
+                return recorded_clip(bulletin)
+            except Exception:
+                return None
+        return self.renderer(voice_of(bulletin)).lookup(bulletin.text)
+
+    def listen(self, bulletin: Bulletin, offline: bool = True) -> Clip:
+        """The clip a bulletin airs as, made now if missing (offline engines by default: a
+        listen must not wait on the internet). LoaError (Vietnamese) if none can be made."""
+        from loa.station.wiring import _why_not, recorded_clip, voice_of
+
+        try:
+            if bulletin.audio:  # a recording is heard as it airs
+                return recorded_clip(bulletin)
+            renderer = self.renderer(voice_of(bulletin))
+            found = renderer.lookup(bulletin.text)
+            if found is not None:
+                return found
+            engines = renderer.offline() if offline else None
+            return renderer.render(bulletin.text, engines or None).clip
+        except Exception as exc:  # an engine's failure, in words for the officer
+            raise LoaError(f"không đọc thử được bản tin “{bulletin.title}”: "
+                           f"{_why_not(exc)}.") from exc
+
+
 def reading(schedule_path: str | Path, text: str, voice: str = "") -> str:
-    """The words as the station's voice will read them (its normalizer: numbers, dates,
-    abbreviations, its lexicon), in a bulletin's own voice when it has one."""
-    from loa.schedule import load_schedule
-    from loa.station.wiring import normalizer, voiced
-
-    station = voiced(load_schedule(schedule_path).station, voice)
-    return normalizer(station=station)(text)
-
-
-def _bulletin_renderer(schedule_path: str | Path, bulletin: Bulletin):
-    from loa.schedule import load_schedule
-    from loa.station.wiring import chain_for, renderer_for, voice_of, voiced
-
-    station = voiced(load_schedule(schedule_path).station, *voice_of(bulletin))
-    return renderer_for(station, chain_for(station))
+    """The words as the station's voice will read them, in a bulletin's own voice if set."""
+    with Voicing(schedule_path) as v:
+        return v.reading(text, voice)
 
 
 def listen_clip(schedule_path: str | Path, bulletin: Bulletin, offline: bool = True) -> Clip:
-    """The clip a bulletin airs as, made now if missing (offline engines by default: a
-    listen must not wait on the internet), in the station's clip store. LoaError
-    (Vietnamese) if no engine can read it."""
-    from loa.station.wiring import _why_not, recorded_clip
-
-    if bulletin.audio:  # a recording is heard as it airs
-        try:
-            return recorded_clip(bulletin)
-        except Exception as exc:
-            raise LoaError(f"không nghe thử được bản tin “{bulletin.title}”: {exc}.") from exc
-    renderer = _bulletin_renderer(schedule_path, bulletin)
-    try:
-        found = renderer.lookup(bulletin.text)
-        if found is not None:
-            return found
-        engines = renderer.offline() if offline else None
-        if offline and not engines:
-            engines = None  # a station with online engines only: try them
-        return renderer.render(bulletin.text, engines).clip
-    except LoaError:
-        raise
-    except Exception as exc:  # an engine's failure, in words for the officer
-        raise LoaError(f"không đọc thử được bản tin “{bulletin.title}”: {_why_not(exc)}.") from exc
-    finally:
-        renderer.store.close()
+    """The clip a bulletin airs as, made now if missing (see Voicing.listen)."""
+    with Voicing(schedule_path) as v:
+        return v.listen(bulletin, offline)
 
 
 def find_listen_clip(schedule_path: str | Path, bulletin: Bulletin) -> Clip | None:
     """The clip already made for a bulletin as it is now (any engine), or None."""
-    from loa.station.wiring import recorded_clip
-
-    if bulletin.audio:
-        try:
-            return recorded_clip(bulletin)
-        except Exception:
-            return None
-    renderer = _bulletin_renderer(schedule_path, bulletin)
-    try:
-        return renderer.lookup(bulletin.text)
-    finally:
-        renderer.store.close()
+    with Voicing(schedule_path) as v:
+        return v.find(bulletin)

@@ -158,6 +158,13 @@ def list_bulletins(path: str | Path) -> BulletinList:
                         [_view(b, cps) for b in bfile.bulletins])
 
 
+def show_bulletins(path: str | Path) -> tuple[BulletinFile, list[tuple[Bulletin, BulletinView]]]:
+    """Every bulletin of a file with its view, from one read of the file."""
+    bfile = open_bulletins(path)
+    cps = bfile.chars_per_second
+    return bfile, [(b, _view(b, cps)) for b in bfile.bulletins]
+
+
 def show_bulletin(path: str | Path, bulletin_id: str) -> tuple[Bulletin, BulletinView]:
     bfile = open_bulletins(path)
     b = bfile.get(bulletin_id)

@@ -90,22 +90,40 @@ class BulletinForm(forms.Form):
     version = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
 
-def reading_of(b) -> tuple[str, str]:
-    """(the words as the voice reads them, a problem in Vietnamese or '')."""
+def voicing():
+    """The station's voices for this request (None if the schedule cannot be read: the
+    page still shows the words, and says why there is no reading)."""
     try:
-        return svc.reading(station.schedule_path(), b.text, b.voice), ""
+        return svc.Voicing(station.schedule_path())
+    except LoaError:
+        return None
+
+
+def reading_of(b, voices) -> tuple[str, str]:
+    """(the words as the voice reads them, a problem in Vietnamese or '')."""
+    if voices is None:
+        return "", "Lịch phát đang có lỗi nên chưa xem được cách máy đọc."
+    try:
+        return voices.reading(b.text, b.voice), ""
     except LoaError as exc:
         return "", "; ".join(problems_of(exc))
 
 
+def clip_of(b, voices):
+    try:
+        return voices.find(b) if voices is not None else None
+    except Exception:  # a damaged store: no listen, the words still show
+        return None
+
+
 def editor_context(request, key: str, path_, b, view, form=None, errors=(), conflict=None):
-    clip = None
-    if has_role(request.user, "editor", "leader"):
-        try:
-            clip = svc.find_listen_clip(station.schedule_path(), b)
-        except Exception:  # a broken schedule: the page still shows the words
-            clip = None
-    words, reading_problem = reading_of(b)
+    voices = voicing()
+    try:
+        clip = clip_of(b, voices) if has_role(request.user, "editor", "leader") else None
+        words, reading_problem = reading_of(b, voices)
+    finally:
+        if voices is not None:
+            voices.close()
     can_edit = has_role(request.user, "editor") and b.status != "retired"
     if form is None and can_edit:
         form = BulletinForm(initial={"title": b.title, "text": b.text,
@@ -123,7 +141,7 @@ def editor_context(request, key: str, path_, b, view, form=None, errors=(), conf
 
 def plan_title(path_) -> str:
     try:
-        return svc.list_bulletins(path_).plan_title or path_.stem
+        return str(svc.show_bulletins(path_)[0].plan.get("title") or path_.stem)
     except LoaError:
         return path_.stem
 
@@ -221,7 +239,8 @@ def listen(request, key: str, bid: str):
     back = (reverse("review") if request.POST.get("back") == "duyet"
             else reverse("bulletin", kwargs={"key": key, "bid": bid}))
     try:
-        clip = svc.listen_clip(station.schedule_path(), b)
+        with svc.Voicing(station.schedule_path()) as voices:
+            clip = voices.listen(b)
     except LoaError as exc:
         return render(request, "pages/bulletins/edit.html",
                       editor_context(request, key, path_, b, view, errors=problems_of(exc)),
@@ -235,7 +254,8 @@ def listen(request, key: str, bid: str):
 def clip_wav(request, key: str, bid: str):
     """The clip of the bulletin as it is now; located by bulletin, never by a path."""
     path_, b, view = find(key, bid)
-    clip = svc.find_listen_clip(station.schedule_path(), b)
+    with svc.Voicing(station.schedule_path()) as voices:
+        clip = voices.find(b)
     if clip is None or not clip.path.is_file():
         raise Http404("chưa có bản đọc thử")
     resp = FileResponse(open(clip.path, "rb"), content_type="audio/wav")
@@ -251,7 +271,8 @@ def reading_preview(request, key: str, bid: str):
     path_, b, view = find(key, bid)
     text = request.POST.get("text", "")[:MAX_TEXT]
     try:
-        words = svc.reading(station.schedule_path(), text, b.voice)
+        with svc.Voicing(station.schedule_path()) as voices:
+            words = voices.reading(text, b.voice)
     except LoaError as exc:
         return JsonResponse({"error": "; ".join(problems_of(exc))}, status=400)
     return JsonResponse({"reading": words})

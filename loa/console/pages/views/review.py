@@ -16,10 +16,12 @@ from loa.console import station
 from loa.console.accounts import audit
 from loa.console.accounts.roles import display_name, roles_required
 from loa.console.pages.views.bulletins import (
+    clip_of,
     find,
     problems_of,
     reading_of,
     shows_loa_errors,
+    voicing,
     when_vi,
 )
 from loa.errors import LoaError
@@ -34,39 +36,47 @@ class ReturnForm(forms.Form):
     version = forms.CharField(widget=forms.HiddenInput, max_length=64, required=False)
 
 
-def item(key: str, b, view, clip_for_listen: bool = True) -> dict:
-    words, problem = reading_of(b)
-    clip = None
-    if clip_for_listen:
-        try:
-            clip = svc.find_listen_clip(station.schedule_path(), b)
-        except Exception:  # the words still show
-            clip = None
+def item(key: str, b, view, voices) -> dict:
+    words, problem = reading_of(b, voices)
+    clip = clip_of(b, voices)
     return {"key": key, "b": b, "view": view, "reading": words, "reading_problem": problem,
             "clip": clip, "version": b.approval_hash(), "submitted_at": when_vi(b.submitted_at),
             "approved_at": when_vi(b.approved_at)}
 
 
-def queue() -> tuple[list[dict], list[str]]:
+def queue(voices) -> tuple[list[dict], list[str]]:
     """(items waiting for a leader, problems of unreadable files)."""
     items, problems = [], []
     for key, path_ in station.bulletin_files().items():
         try:
-            listed = svc.list_bulletins(path_)
+            _, shown = svc.show_bulletins(path_)
         except LoaError as exc:
             problems += problems_of(exc)
             continue
-        for view in listed.items:
+        for b, view in shown:
             if view.status == "pending" or view.edited_after_approval:
-                _, b, view = find(key, view.id)
-                items.append(item(key, b, view))
+                items.append(item(key, b, view, voices))
     return items, problems
+
+
+def one(key: str, b, view) -> dict:
+    voices = voicing()
+    try:
+        return item(key, b, view, voices)
+    finally:
+        if voices is not None:
+            voices.close()
 
 
 @roles_required("leader")
 @shows_loa_errors
 def index(request):
-    items, problems = queue()
+    voices = voicing()
+    try:
+        items, problems = queue(voices)
+    finally:
+        if voices is not None:
+            voices.close()
     listened = request.GET.get("nghe", "")
     return render(request, "pages/review/index.html", {
         "title": "Duyệt", "items": items, "errors": problems, "listened": listened})
@@ -77,7 +87,7 @@ def index(request):
 def detail(request, key: str, bid: str):
     _, b, view = find(key, bid)
     return render(request, "pages/review/detail.html", {
-        "title": f"Duyệt: {b.title}", "it": item(key, b, view), "form": ReturnForm()})
+        "title": f"Duyệt: {b.title}", "it": one(key, b, view), "form": ReturnForm()})
 
 
 @roles_required("leader")
@@ -93,7 +103,7 @@ def approve(request, key: str, bid: str):
     except LoaError as exc:
         _, now, view = find(key, bid)
         return render(request, "pages/review/detail.html", {
-            "title": f"Duyệt: {now.title}", "it": item(key, now, view), "form": ReturnForm(),
+            "title": f"Duyệt: {now.title}", "it": one(key, now, view), "form": ReturnForm(),
             "errors": problems_of(exc)}, status=409 if now.approval_hash() != seen else 400)
     audit.record(request, "bulletin.approve", done.title,
                  f"duyệt (dấu nội dung {done.approved_hash})")
@@ -120,7 +130,7 @@ def send_back(request, key: str, bid: str):
             messages.success(request, f"Đã trả lại “{done.title}” cho người biên tập.")
             return redirect("review")
     return render(request, "pages/review/detail.html", {
-        "title": f"Duyệt: {b.title}", "it": item(key, b, view), "form": form,
+        "title": f"Duyệt: {b.title}", "it": one(key, b, view), "form": form,
         "errors": errors}, status=400)
 
 
