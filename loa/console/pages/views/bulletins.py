@@ -132,6 +132,8 @@ def editor_context(request, key: str, path_, b, view, form=None, errors=(), conf
         "title": b.title, "key": key, "b": b, "view": view, "form": form,
         "can_edit": can_edit, "can_listen": has_role(request.user, "editor", "leader"),
         "can_submit": can_edit and not view.airs and b.status != "pending",
+        "can_review": has_role(request.user, "leader") and (
+            b.status == "pending" or view.edited_after_approval),
         "reading": words, "reading_problem": reading_problem, "clip": clip,
         "errors": list(errors), "conflict": conflict, "plan_title": plan_title(path_),
         "submitted_at": when_vi(b.submitted_at), "returned_at": when_vi(b.returned_at),
