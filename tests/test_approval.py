@@ -341,3 +341,22 @@ def test_voicing_reads_and_makes_the_clip_a_bulletin_airs_as(tmp_path, data_dir)
         assert voices.find(b) == clip
     svc.edit_bulletin(bfile, "IV.1", text="Họp lúc 8h.")
     assert svc.find_listen_clip(schedule, load_bulletins(bfile).get("IV.1")) is None
+
+
+def test_concurrent_saves_of_one_opened_version_let_exactly_one_through(bfile):
+    from concurrent.futures import ThreadPoolExecutor
+
+    opened = load_bulletins(bfile).get("IV.1.b").approval_hash()
+
+    def save(n: int) -> str:
+        try:
+            svc.edit_bulletin(bfile, "IV.1.b", text=f"Lời của người thứ {n}.", expected=opened)
+            return f"Lời của người thứ {n}."
+        except LoaError:
+            return ""
+
+    with ThreadPoolExecutor(6) as pool:
+        won = [w for w in pool.map(save, range(6)) if w]
+    assert len(won) == 1  # the others were told it changed since they opened it
+    assert load_bulletins(bfile).get("IV.1.b").text == won[0]
+    assert sorted(p.name for p in bfile.parent.iterdir()) == ["ba-vi-2026.yaml"]  # no lock file

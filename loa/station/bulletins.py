@@ -104,22 +104,30 @@ def _view(b: Bulletin, cps: float) -> BulletinView:
 @contextlib.contextmanager
 def _locked(path: str | Path) -> Iterator[None]:
     """One writer at a time per bulletins file (console workers, the CLI): the read, the
-    check and the save happen under an exclusive lock on a file beside it."""
+    check and the save happen under an exclusive lock on the file itself (no lock file
+    left beside it). A save replaces the file (atomic rename), so a lock taken on the
+    replaced one is retried on the file now at that path."""
     import fcntl
+    import os
 
-    path = Path(path)
-    lock = path.with_name(f".{path.name}.lock")
-    try:
-        fd = open(lock, "a")  # noqa: SIM115 - held for the block
-    except OSError:  # a read-only folder: the save itself will say so
-        yield
-        return
-    with fd:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    target = Path(path).resolve()  # a link and its file share one lock
+    while True:
         try:
+            fd = os.open(target, os.O_RDONLY)
+        except OSError:  # missing or unreadable: the read itself will say so
             yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.stat(target).st_ino == os.fstat(fd).st_ino
+            except OSError:
+                current = False
+            if current:
+                yield
+                return
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)  # releases the lock
 
 
 def _now(clock: Clock | None):
