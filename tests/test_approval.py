@@ -360,3 +360,31 @@ def test_concurrent_saves_of_one_opened_version_let_exactly_one_through(bfile):
     assert len(won) == 1  # the others were told it changed since they opened it
     assert load_bulletins(bfile).get("IV.1.b").text == won[0]
     assert sorted(p.name for p in bfile.parent.iterdir()) == ["ba-vi-2026.yaml"]  # no lock file
+
+
+def test_saving_keeps_the_officers_comments_and_every_other_entry_byte_for_byte(bfile):
+    text = bfile.read_text(encoding="utf-8")
+    text = text.replace("- id: IV.1.b\n", "# Anh Bình: mục này đọc chậm.\n\n- id: IV.1.b\n", 1)
+    text = text.replace("- id: IV.1.c\n", "# mục sau còn chờ số liệu\n- id: IV.1.c\n", 1)
+    text = text.replace("  status: draft\n", "  status: draft   # đang soạn\n", 1)
+    text += "# hết tệp\n"
+    bfile.write_text(text, encoding="utf-8")
+
+    svc.edit_bulletin(bfile, "IV.1.b", text="Lời mới: mời bà con đến họp tại nhà văn hóa thôn #2 đúng giờ.")
+    svc.approve_bulletins(bfile, ["IV.1.b"], "An", FakeClock(NOON), account="web:an")
+    after = bfile.read_text(encoding="utf-8")
+    for comment in ("# Anh Bình: mục này đọc chậm.\n\n", "# mục sau còn chờ số liệu\n",
+                    "# hết tệp\n", after.splitlines()[0]):
+        assert comment in after
+    assert after.startswith(text.split("plan:")[0])  # the header, as it was
+    # every entry but the one changed is the same text as before
+    def entries(t: str) -> dict[str, str]:
+        return {chunk.split("\n", 1)[0]: chunk for chunk in t.split("- id: ")[1:]}
+    before_entries, after_entries = entries(text), entries(after)
+    assert before_entries.keys() == after_entries.keys()
+    changed = [k for k in before_entries if before_entries[k] != after_entries[k]]
+    assert changed == ["IV.1.b"]
+    b = load_bulletins(bfile).get("IV.1.b")
+    assert b.text == "Lời mới: mời bà con đến họp tại nhà văn hóa thôn #2 đúng giờ." and b.is_approved
+    raw = _raw(bfile, "IV.1.b")
+    assert list(raw).index("approved_hash") == list(raw).index("approved_at") + 1

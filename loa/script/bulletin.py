@@ -10,10 +10,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loa.errors import LoaError, Problem, excerpt
+from loa.fsio import atomic_write_text
 from loa.plan.quality import assess
 from loa.schema import Boolean, Choice, Field, Number, Schema, Text
 from loa.script.draft import Template, compose, load_template, source_hash
-from loa.yamlio import Checker, LineDict, LineList, line_of, load_yaml, write_yaml
+from loa.yamlio import (
+    Checker,
+    LineDict,
+    LineList,
+    dump_yaml,
+    line_of,
+    load_yaml,
+    write_yaml,
+)
 
 if TYPE_CHECKING:  # the plan reader loads only where a plan is read
     from loa.plan.content import Plan, Topic
@@ -292,14 +301,73 @@ class BulletinFile:
             return CHARS_PER_SECOND
 
     def save(self) -> None:
+        """Write the file. When only some bulletins changed (an edit, an approval), only
+        their entries are rewritten: the officer's comments, blank lines and the other
+        entries stay byte for byte. Anything else (a re-import) rewrites the file."""
         cps = self.chars_per_second
         data = {"plan": dict(self.plan),
                 "bulletins": [b.to_dict(cps) for b in self.bulletins]}
+        text = _patched(self.path, data)
+        if text is not None:
+            atomic_write_text(self.path, text)
+            return
         header = (
             "# Bản tin soạn từ kế hoạch. Sửa 'title'/'text' nếu cần, rồi duyệt bằng:\n"
             "#   loa bulletin approve <tệp này> <mã bản tin>\n"
         )
         write_yaml(self.path, data, header)
+
+
+def _patched(path: Path, data: dict[str, Any]) -> str | None:
+    """The file's text with only the changed bulletin entries re-emitted, or None when
+    that cannot be done safely (the caller then rewrites the whole file)."""
+    try:
+        old = load_bulletins(path)
+        raw = load_yaml(path)
+        text = path.read_text(encoding="utf-8")
+    except (LoaError, OSError, UnicodeDecodeError):
+        return None
+    items = raw.get("bulletins") if isinstance(raw, LineDict) else None
+    cps = old.chars_per_second
+    if (not isinstance(items, LineList) or list(raw)[-1] != "bulletins"
+            or dict(old.plan) != data["plan"] or len(items) != len(data["bulletins"])
+            or [b.id for b in old.bulletins] != [d["id"] for d in data["bulletins"]]):
+        return None
+    lines = text.splitlines(keepends=True)
+    starts = [n - 1 for n in items.item_lines] + [len(lines)]
+    out = lines[:starts[0]]
+    for i, (before, after) in enumerate(zip(old.bulletins, data["bulletins"], strict=True)):
+        block = lines[starts[i]:starts[i + 1]]
+        if before.to_dict(cps) == after:
+            out += block
+            continue
+        dash = items.item_columns[i] - 3  # "- " precedes the entry's first key
+        if dash < 0 or not block or block[0][dash:dash + 2] != "- " or block[0][:dash].strip():
+            return None
+        keep = len(block)  # comments and blank lines after the entry stay
+        while keep > 1 and (not block[keep - 1].strip()
+                            or block[keep - 1].lstrip().startswith("#")):
+            keep -= 1
+        fresh = dump_yaml([after]).splitlines(keepends=True)
+        out += [" " * dash + line for line in fresh] + block[keep:]
+    patched = "".join(out)
+    return patched if _reads_as(path, patched, data) else None
+
+
+def _reads_as(path: Path, text: str, data: dict[str, Any]) -> bool:
+    """Does `text`, read as a bulletins file, hold exactly `data`?"""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / path.name
+        probe.write_text(text, encoding="utf-8")
+        try:
+            again = load_bulletins(probe)
+        except LoaError:
+            return False
+    cps = again.chars_per_second
+    return (dict(again.plan) == data["plan"]
+            and [b.to_dict(cps) for b in again.bulletins] == data["bulletins"])
 
 
 def guess_field(topic: Topic) -> int:
