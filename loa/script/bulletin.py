@@ -551,8 +551,9 @@ def approve(bfile: BulletinFile, ids: list[str], by: str, now: datetime,
         if quality.garbled and not force:
             problems.append(Problem(
                 f"bản tin '{b.id}' có vẻ bị lỗi chữ: {quality.describe()}. Giọng đọc sẽ đọc "
-                "sai. Hãy sửa lời trong tệp (gõ lại có dấu) rồi duyệt; nếu chắc chắn lời đã "
-                "đúng, duyệt với --force.", bfile.path, b.line))
+                "sai. Hãy sửa lời (gõ lại có dấu) rồi duyệt; nếu chắc chắn lời đã đúng, vẫn "
+                "duyệt được (dòng lệnh: --force; trang Duyệt: đánh dấu “Lời đã đúng”).",
+                bfile.path, b.line))
     if problems:
         raise LoaError.many(problems)
     for b in chosen:

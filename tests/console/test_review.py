@@ -187,3 +187,20 @@ def test_phone_leader_listens_and_approves(live_console, phone):
     b = load_bulletins(path).get(DRAFT)
     assert b.status == "approved" and b.approved_account == "web:lanhdao"
     screenshot(phone, "duyet-xong")
+
+
+@pytest.mark.django_db
+def test_garbled_words_need_the_leader_to_confirm_them(station, client_as):
+    path = bfile(station)
+    svc.edit_bulletin(path, DRAFT, text="Kinh thua ba con nhan dan, xa to chuc hop dan vao "
+                                        "sang chu nhat tai nha van hoa thon.")  # no diacritics
+    svc.submit_bulletins(path, [DRAFT], "Trần Thị Bình")
+    leader = client_as("leader")
+    version = version_in(html(leader.get(f"/duyet/{KEY}/{DRAFT}/")))
+    resp = leader.post(f"/duyet/{KEY}/{DRAFT}/duyet/", {"version": version})
+    assert resp.status_code == 400 and "có vẻ bị lỗi chữ" in html(resp)
+    assert 'name="force"' in html(resp) and "Lời đã đúng, vẫn duyệt" in html(resp)
+    assert load_bulletins(path).get(DRAFT).status == "pending"
+    resp = leader.post(f"/duyet/{KEY}/{DRAFT}/duyet/", {"version": version, "force": "1"})
+    assert resp.status_code == 302 and load_bulletins(path).get(DRAFT).status == "approved"
+    assert "xác nhận lời đúng" in audit_rows()[-1][3]

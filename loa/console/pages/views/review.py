@@ -96,17 +96,21 @@ def detail(request, key: str, bid: str):
 def approve(request, key: str, bid: str):
     path_, b, view = find(key, bid)
     seen = request.POST.get("version", "")
+    force = request.POST.get("force") == "1"  # the leader read it: the words are right
     try:
         (done,) = svc.approve_bulletins(
-            path_, [b.id], display_name(request.user), station.clock(),
+            path_, [b.id], display_name(request.user), station.clock(), force=force,
             account=f"web:{request.user.get_username()}", expected={b.id: seen})
     except LoaError as exc:
         _, now, view = find(key, bid)
         return render(request, "pages/review/detail.html", {
             "title": f"Duyệt: {now.title}", "it": one(key, now, view), "form": ReturnForm(),
-            "errors": problems_of(exc)}, status=409 if now.approval_hash() != seen else 400)
+            "errors": problems_of(exc),
+            "offer_force": any("có vẻ bị lỗi chữ" in p.message for p in exc.problems)},
+            status=409 if now.approval_hash() != seen else 400)
     audit.record(request, "bulletin.approve", done.title,
-                 f"duyệt (dấu nội dung {done.approved_hash})")
+                 f"duyệt (dấu nội dung {done.approved_hash})"
+                 + ("; người duyệt xác nhận lời đúng dù máy thấy có vẻ lỗi chữ" if force else ""))
     messages.success(request, f"Đã duyệt “{done.title}”: bản tin sẽ được phát theo lịch.")
     return redirect("review")
 
