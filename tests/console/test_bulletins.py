@@ -214,9 +214,13 @@ def test_phone_editor_nghe_thu_plays_the_real_clip(live_console, phone):
         "() => { const a = document.getElementById('nghe-thu'); return a && a.readyState >= 1 "
         "&& isFinite(a.duration) && a.duration > 0; }", timeout=30000)
     duration = phone.evaluate("document.getElementById('nghe-thu').duration")
-    wav = phone.request.get(audio.evaluate("a => a.currentSrc"))
+    src = audio.evaluate("a => a.currentSrc")
+    wav = phone.request.get(src)
     assert wav.ok and wav.headers["content-type"] == "audio/wav"
-    with wave.open(io.BytesIO(wav.body())) as w:
+    # the clip file in the console's clip store, named by the hash the URL carries
+    clip_file = live.data / "clips" / (src.rsplit("?v=", 1)[1] + ".wav")
+    assert wav.body() == clip_file.read_bytes()
+    with wave.open(str(clip_file)) as w:
         seconds = w.getnframes() / w.getframerate()
     assert seconds > 5 and abs(duration - seconds) < 0.1, (duration, seconds)
     assert phone.locator("#cach-doc").inner_text().strip()  # the reading beside the words
