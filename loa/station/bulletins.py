@@ -148,7 +148,11 @@ def os_account() -> tuple[str, str]:
         entry = pwd.getpwuid(os.getuid())
         login, gecos = entry.pw_name, entry.pw_gecos
     except KeyError:  # a uid with no passwd entry (containers)
-        login, gecos = getpass.getuser(), ""
+        try:
+            login = getpass.getuser()
+        except OSError:  # nor a login name in the environment
+            login = f"uid{os.getuid()}"
+        gecos = ""
     name = gecos.split(",")[0].strip()
     return name or login, f"os:{login}"
 
