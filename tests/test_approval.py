@@ -388,3 +388,22 @@ def test_saving_keeps_the_officers_comments_and_every_other_entry_byte_for_byte(
     assert b.text == "Lời mới: mời bà con đến họp tại nhà văn hóa thôn #2 đúng giờ." and b.is_approved
     raw = _raw(bfile, "IV.1.b")
     assert list(raw).index("approved_hash") == list(raw).index("approved_at") + 1
+
+
+def test_loa_run_logs_the_refusal_at_start_and_plays_the_rest(tmp_path):
+    from helpers import events_in, loa_env, rows_in, soon, start_daemon
+
+    data = tmp_path / "data"
+    schedule = one_session_station(tmp_path / "st", soon(12, run_s=60),
+                                   ["Bà con chú ý.", "Lời thứ hai vẫn phát."])
+    bfile = schedule.parent / "bulletins.yaml"
+    svc.approve_bulletins(bfile, ["IV.1", "IV.2"], "An", account="web:an")
+    _hand_edit(bfile, "Bà con chú ý.", "Bà con chú ý nhé.")
+    proc = start_daemon(loa_env(data), schedule, "--wav-dir", str(schedule.parent / "played"),
+                        "--until-idle", sink="wav")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert {(r.bulletin, r.status) for r in rows_in(data)} == {("ba-vi-2026/IV.2", "played")}
+    (event,) = events_in(data, "not-approved")
+    assert "“Bản tin 1” (tệp bulletins.yaml, mục IV.1)" in event[2]
+    assert "chờ duyệt lại" in event[2]
