@@ -99,7 +99,8 @@ def test_the_officers_own_words_come_back_unchanged(argv, value, capsys):
 
 
 def test_argparse_errors_are_vietnamese(capsys):
-    for argv, words in ((["bulletin", "approve"], "thiếu tham số: TỆP, MÃ, --by"),
+    for argv, words in ((["bulletin", "return", "x.yaml", "IV.1"], "thiếu tham số: --note"),
+                        (["bulletin", "approve"], "thiếu tham số: TỆP, MÃ"),
                         (["export", "-o", "a.csv", "--nope"], "không hiểu tham số: --nope"),
                         (["calendar", "x", "--days", "7.5"], "'7.5' không phải số nguyên"),
                         (["frobnicate"], "lựa chọn không hợp lệ: 'frobnicate'")):
@@ -170,14 +171,14 @@ def test_bulletin_edit_then_list_and_validate_ask_for_a_new_approval(open_ended,
     bfile = open_ended.parent / "bulletins" / "ba-vi-2026.yaml"
     assert main(["bulletin", "approve", str(bfile), "IV.1.a", "--by", "An"]) == 0
     assert main(["bulletin", "edit", str(bfile), "IV.1.a", "--title", "Tiêu đề mới"]) == 0
-    assert "cần duyệt lại mới được phát" in capsys.readouterr().out
+    assert "duyệt lại mới được phát" in capsys.readouterr().out
     assert main(["bulletin", "list", str(bfile)]) == 0
     cap = capsys.readouterr()
-    assert re.search(r"IV\.1\.a +đã sửa sau khi duyệt, cần duyệt lại", cap.out)
+    assert re.search(r"IV\.1\.a +chờ duyệt lại", cap.out)
     assert "Cảnh báo: " in cap.err and "“Tiêu đề mới” [IV.1.a]" in cap.err
     assert main(["validate", str(open_ended)]) == 0
     cap = capsys.readouterr()
-    assert "đã sửa sau khi duyệt, cần duyệt lại" in cap.err and f"{bfile}, dòng " in cap.err
+    assert "chờ duyệt lại" in cap.err and f"{bfile}, dòng " in cap.err
     assert main(["bulletin", "show", str(bfile), "IV.1.a"]) == 0
     assert "Tiêu đề mới [IV.1.a]" in capsys.readouterr().out
     assert main(["bulletin", "edit", str(bfile), "IV.1.a"]) == 2

@@ -50,10 +50,10 @@ def test_approval_is_bound_to_the_words_approved(example, bfile, capsys):
     assert draft.id not in _airing(example)  # edited after approval: does not air
     view = next(b for b in svc.list_bulletins(bfile).items if b.id == draft.id)
     assert view.edited_after_approval and not view.airs
-    assert view.status_vi == "đã sửa sau khi duyệt, cần duyệt lại"
+    assert view.status_vi == "chờ duyệt lại"
     checked = svc.validate(example, clock)
     (warning,) = checked.warnings
-    assert "đã sửa sau khi duyệt, cần duyệt lại" in str(warning)
+    assert "chờ duyệt lại" in str(warning)
     assert warning.path == bfile and warning.line == view.line and done.title in str(warning)
 
     svc.approve_bulletins(bfile, [draft.id], "Nguyễn Văn An", clock)
@@ -200,7 +200,7 @@ def test_emergency_of_a_bulletin_edited_after_approval_is_refused_then_withdrawn
     with DaemonLock(data_dir):  # a daemon holds the lock, but never answers
         with pytest.raises(LoaError) as exc:
             svc.send_emergency(bulletins=bfile, bulletin_id="IV.1.a", timeout=0.2)
-        assert "[IV.1.a] đã sửa sau khi duyệt, cần duyệt lại" in str(exc.value)
+        assert "[IV.1.a] chờ duyệt lại" in str(exc.value)
         assert str(bfile) in str(exc.value)
         with pytest.raises(LoaError, match="Đã rút lại tin khẩn cấp: tin sẽ KHÔNG được phát"):
             svc.send_emergency(bulletins=bfile, bulletin_id="IV.1.a", force=True, timeout=0.2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from loa import station as svc
-from loa.cli.show import err, hms, out, warn
+from loa.cli.show import err, hms, out, shown, warn
 
 
 def render(args) -> int:
@@ -27,6 +27,8 @@ def render(args) -> int:
     finally:
         if bar is not None:
             bar.close()
+    for refused in result.refused:
+        warn(shown(refused.detail_vi))
     if not result.needed:
         out("Lịch phát chưa có bản tin nào đã duyệt; không có gì để đọc.")
         return 0

@@ -80,9 +80,13 @@ def bulletin_list(args) -> int:
         out(f"{b.id:10} {b.status_vi:10}{who:16} ~{mmss(b.seconds)}  {b.title}{flag}")
     out("Tổng: " + ", ".join(f"{n} {label}" for label, n in listed.counts().items()))
     for b in listed.items:
-        if b.edited_after_approval:
-            warn(f"{listed.path}, dòng {b.line}: bản tin “{b.title}” [{b.id}] đã sửa sau khi "
-                 f"duyệt, cần duyệt lại: loa bulletin approve {listed.path} {b.id} --by <tên>")
+        if b.why_not:
+            warn(f"{listed.path}, dòng {b.line}: bản tin “{b.title}” [{b.id}] {b.why_not}; "
+                 f"chưa duyệt lại thì không được phát: loa bulletin approve {listed.path} "
+                 f"{b.id}")
+        elif b.status == "returned":
+            warn(f"{listed.path}, dòng {b.line}: bản tin “{b.title}” [{b.id}] bị trả lại"
+                 f"{' bởi ' + b.returned_by if b.returned_by else ''}: {b.review_note}")
     return 0
 
 
@@ -91,6 +95,8 @@ def bulletin_show(args) -> int:
     out(f"{b.title} [{b.id}]")
     who = f", {b.approved_by} duyệt lúc {b.approved_at}" if b.approved_by else ""
     out(f"Trạng thái: {view.status_vi}{who}; đọc khoảng {mmss(view.seconds)}.")
+    if b.review_note:
+        out(f"Lý do trả lại ({b.returned_by}, {b.returned_at}): {b.review_note}")
     if b.note:
         out(f"Ghi chú: {b.note}")
     out("")
@@ -104,14 +110,29 @@ def bulletin_edit(args) -> int:
     b = svc.edit_bulletin(args.file, args.id, title=args.title, text=args.text)
     out(f"Đã sửa bản tin “{b.title}” [{b.id}] trong {args.file}.")
     if b.edited_after_approval:
-        out(f"Bản tin đã sửa sau khi duyệt: cần duyệt lại mới được phát (loa bulletin "
-            f"approve {args.file} {b.id} --by <tên người duyệt>).")
+        out(f"Bản tin đã sửa sau khi duyệt: chờ duyệt lại, duyệt lại mới được phát (loa "
+            f"bulletin approve {args.file} {b.id}).")
+    return 0
+
+
+def bulletin_submit(args) -> int:
+    by = args.by or svc.os_account()[0]
+    for b in svc.submit_bulletins(args.file, args.ids, by):
+        out(f"Đã gửi duyệt {b.id}: {b.title}")
     return 0
 
 
 def bulletin_approve(args) -> int:
     for b in svc.approve_bulletins(args.file, args.ids, args.by, force=args.force):
-        out(f"Đã duyệt {b.id}: {b.title}")
+        out(f"Đã duyệt {b.id}: {b.title} (người duyệt: {b.approved_by}, tài khoản "
+            f"{b.approved_account})")
+    return 0
+
+
+def bulletin_return(args) -> int:
+    by = args.by or svc.os_account()[0]
+    b = svc.return_bulletin(args.file, args.id, by, args.note)
+    out(f"Đã trả lại {b.id}: {b.title} — lý do: {b.review_note}")
     return 0
 
 

@@ -134,8 +134,18 @@ class Daemon:
         self.schedule, self.bulletins = schedule, bulletins
         self.planner.use(schedule, bulletins)
         self.store.event("reload", self.clock.now(), str(schedule.path))
+        self._tell_refused()
         self.replan("reload")
         return True
+
+    def _tell_refused(self) -> None:
+        """One event per bulletin whose approval no longer holds, per (re)load: an officer
+        reading the log learns why it stopped airing."""
+        for refused in getattr(self.bulletins, "refused", ()):
+            try:
+                self.store.event("not-approved", self.clock.now(), refused.detail_vi)
+            except Exception as exc:  # noqa: BLE001 - the log's failure must not stop playing
+                log.error("cannot record not-approved: %s", exc)
 
     def watch(self) -> None:
         """Clock jumps, trust, file changes, SIGHUP, emergency requests, heartbeat."""
@@ -292,6 +302,7 @@ class Daemon:
         recovered = self.store.recover(now, "máy dừng hoặc mất điện giữa lượt phát")
         self.store.event("start", now, f"{self.schedule.path}; {recovered} lượt phát dở "
                                        "trước đó ghi là bị ngắt")
+        self._tell_refused()
         if self.control_dir is not None:
             control.request_dirs(self.control_dir)
             dropped = control.clean_up(self.control_dir, now.timestamp())

@@ -46,15 +46,43 @@ def program_bulletin_files(schedule: Schedule) -> list[BulletinFile]:
     return list(files.values())
 
 
-def load_program_bulletins(schedule: Schedule) -> dict[str, list[Bulletin]]:
+@dataclass(frozen=True)
+class Refused:
+    """A bulletin approved once that a program would play, whose approval no longer holds."""
+
+    bulletin: Bulletin
+    path: Path  # its bulletins file
+
+    @property
+    def detail_vi(self) -> str:
+        """The log event's words: the bulletin by title, its file, why."""
+        return (f"không phát bản tin “{self.bulletin.title}” (tệp {self.path.name}, mục "
+                f"{self.bulletin.id}): {self.bulletin.why_not_airable()}.")
+
+
+class ProgramBulletins(dict):
+    """{program id: bulletins that may air}; `refused`: the ones approved once whose
+    approval no longer holds (the daemon logs each once per load, `loa render` prints)."""
+
+    def __init__(self, *args, refused: list[Refused] | None = None, **kw):
+        super().__init__(*args, **kw)
+        self.refused: list[Refused] = refused or []
+
+
+def load_program_bulletins(schedule: Schedule) -> ProgramBulletins:
     """Approved bulletins of each program, in file order, filtered by `only`."""
     files: dict[Path, BulletinFile] = {}
-    out: dict[str, list[Bulletin]] = {}
+    out = ProgramBulletins()
+    refused: dict[tuple[Path, str], Refused] = {}
     for prog in schedule.programs.values():
         bfile = files.get(prog.bulletins_file)
         if bfile is None:
             bfile = files[prog.bulletins_file] = load_bulletins(prog.bulletins_file)
         chosen = [b for b in bfile.bulletins if b.is_approved]
+        for b in bfile.bulletins:
+            if (b.why_not_airable() and (not prog.only or b.id in prog.only)
+                    and (bfile.path, b.id) not in refused):
+                refused[(bfile.path, b.id)] = Refused(b, bfile.path)
         if prog.only:
             missing = [i for i in prog.only if not any(b.id == i for b in bfile.bulletins)]
             if missing:
@@ -66,6 +94,7 @@ def load_program_bulletins(schedule: Schedule) -> dict[str, list[Bulletin]]:
                 )
             chosen = [b for b in chosen if b.id in prog.only]
         out[prog.id] = chosen
+    out.refused = list(refused.values())
     return out
 
 

@@ -10,16 +10,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loa.errors import LoaError, Problem, excerpt
+from loa.fsio import atomic_write_text
 from loa.plan.quality import assess
 from loa.schema import Boolean, Choice, Field, Number, Schema, Text
 from loa.script.draft import Template, compose, load_template, source_hash
-from loa.yamlio import Checker, LineDict, LineList, line_of, load_yaml, write_yaml
+from loa.yamlio import (
+    Checker,
+    LineDict,
+    LineList,
+    dump_yaml,
+    line_of,
+    load_yaml,
+    write_yaml,
+)
 
 if TYPE_CHECKING:  # the plan reader loads only where a plan is read
     from loa.plan.content import Plan, Topic
 
-STATUSES = ("draft", "approved", "retired")
-STATUS_VI = {"draft": "bản nháp", "approved": "đã duyệt", "retired": "ngừng phát"}
+# draft -> pending (an editor submits) -> approved | returned (with a note) ; -> retired
+STATUSES = ("draft", "pending", "approved", "returned", "retired")
+STATUS_VI = {"draft": "bản nháp", "pending": "chờ duyệt", "approved": "đã duyệt",
+             "returned": "bị trả lại", "retired": "ngừng phát"}
+# The bulletin's own voice (when set, it overrides the station's): same words as the station's.
+VOICES_VI = {"north": "giọng Bắc", "central": "giọng Trung", "south": "giọng Nam"}
 # MucDoUuTien codes used by deployed smart-radio systems (see docs/domain notes).
 PRIORITIES = {1: "khẩn cấp", 2: "ưu tiên", 3: "thông thường"}
 # LinhVuc codes.
@@ -62,21 +75,78 @@ BULLETIN_SCHEMA = Schema("bản tin", [
     Field("duration", Text(), "Thời lượng ước tính", "tính lại khi lưu"),
     Field("approved_by", Text(), "Người duyệt"),
     Field("approved_at", Text(), "Lúc duyệt"),
-    Field("approved_hash", Text(), "Dấu nội dung đã duyệt", "tiêu đề và lời đọc lúc duyệt"),
+    Field("approved_hash", Text(), "Dấu nội dung đã duyệt",
+          "tiêu đề, lời đọc, tệp ghi âm và giọng đọc lúc duyệt"),
+    Field("approved_account", Text(), "Tài khoản duyệt", "web:<tên đăng nhập> hoặc os:<tên máy>"),
+    Field("submitted_by", Text(), "Người gửi duyệt"),
+    Field("submitted_at", Text(), "Lúc gửi duyệt"),
+    Field("returned_by", Text(), "Người trả lại"),
+    Field("returned_at", Text(), "Lúc trả lại"),
+    Field("review_note", Text(), "Lý do trả lại"),
     Field("source_line", Number(1, 10**9, integer=True), "Dòng trong kế hoạch",
           error_vi="'source_line' phải là số dòng (số nguyên dương)"),
     Field("source_hash", Text(), "Dấu nội dung kế hoạch"),
     Field("review", Boolean(), "Cần xem lại", default=False),
     Field("note", Text(), "Ghi chú"),
+    Field("audio", Text(), "Tệp ghi âm", "tệp WAV cạnh tệp bản tin; có thì phát tệp này"),
+    Field("voice", Choice(VOICES_VI), "Giọng đọc", "bỏ trống: giọng của đài",
+          error_vi="'voice' (giọng đọc) phải là một trong: " + ", ".join(VOICES_VI) + "."),
+    Field("speed", Number(0.5, 2.0), "Tốc độ đọc", "bỏ trống: tốc độ của đài",
+          error_vi="'speed' (tốc độ đọc) phải từ 0.5 đến 2.0"),
     Field("text", Text(), "Lời đọc", required=True),
 ])
 ITEM_KEYS = tuple(BULLETIN_SCHEMA.fields)
-EDITED_AFTER_APPROVAL_VI = "đã sửa sau khi duyệt, cần duyệt lại"
+EDITED_AFTER_APPROVAL_VI = "chờ duyệt lại"  # the issue's words: changed since approved
 
 
 def content_hash(title: str, text: str) -> str:
     """What an approval vouches for: the title and the words read, as stored."""
     return hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:16]
+
+
+_AUDIO_HASHES: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256
+
+
+def _file_hash(path: Path) -> str | None:
+    """sha256 of a file's bytes (remembered while it is unchanged); None if unreadable."""
+    try:
+        st = path.stat()
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in _AUDIO_HASHES:
+            digest = hashlib.sha256()
+            with path.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+            _AUDIO_HASHES[key] = digest.hexdigest()
+        return _AUDIO_HASHES[key]
+    except OSError:
+        return None
+
+
+def approval_hash(title: str, text: str, audio: Path | None = None, voice: str = "",
+                  speed: float | None = None) -> str:
+    """What an approval vouches for: exactly what will air. With no recorded audio and no
+    voice of its own this is content_hash(title, text), so older approvals stay valid."""
+    if audio is None and not voice and speed is None:
+        return content_hash(title, text)
+    parts = [title, text]
+    if audio is not None:
+        parts.append(f"audio:{_file_hash(audio) or 'missing:' + audio.name}")
+    if voice:
+        parts.append(f"voice:{voice}")
+    if speed is not None:
+        parts.append(f"speed:{float(speed)!r}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def check_audio_name(name: str) -> str | None:
+    """Why an `audio:` name is refused (Vietnamese), or None: a file beside the bulletins
+    file or below it, never an absolute path or one that climbs out."""
+    p = Path(name)
+    if not name.strip() or p.is_absolute() or ".." in p.parts or "\\" in name:
+        return (f"'audio' phải là tên một tệp ghi âm nằm cạnh tệp bản tin (không có đường "
+                f"dẫn tuyệt đối hay '..'): '{excerpt(name)}'.")
+    return None
 
 
 @dataclass
@@ -95,18 +165,65 @@ class Bulletin:
     source_hash: str = ""  # of the plan topic's text: tells a revised plan from an old one
     review: bool = False  # the plan changed under an officer's edits: read again
     note: str = ""  # for the officer, Vietnamese
+    approved_account: str = ""  # "web:<username>" (console) or "os:<login>" (CLI)
+    submitted_by: str = ""
+    submitted_at: str = ""
+    returned_by: str = ""
+    returned_at: str = ""
+    review_note: str = ""  # the leader's reason for sending it back
+    audio: str = ""  # recorded audio, a file named relative to the bulletins file
+    voice: str = ""  # "" : the station's
+    speed: float | None = None  # None: the station's
     line: int | None = dc_field(default=None, compare=False)  # line in the bulletins file
+    folder: Path | None = dc_field(default=None, compare=False, repr=False)  # of its file
+
+    @property
+    def audio_path(self) -> Path | None:
+        if not self.audio:
+            return None
+        return (self.folder or Path(".")) / self.audio
+
+    @property
+    def audio_missing(self) -> bool:
+        path = self.audio_path
+        return path is not None and not path.is_file()
+
+    def approval_hash(self) -> str:
+        """The hash of what would air now (compare with approved_hash)."""
+        return approval_hash(self.title, self.text, self.audio_path, self.voice, self.speed)
 
     @property
     def edited_after_approval(self) -> bool:
-        """Approved, then its title or text changed: the approval no longer covers it."""
-        return (self.status == "approved" and bool(self.approved_hash)
-                and self.approved_hash != content_hash(self.title, self.text))
+        """Approved once, then what airs changed (title, text, recording, voice): the
+        approval no longer covers it ("chờ duyệt lại"), whether the edit went through loa
+        (status back to pending) or by hand (status still approved)."""
+        return (self.status in ("approved", "pending") and bool(self.approved_hash)
+                and self.approved_hash != self.approval_hash())
 
     @property
     def is_approved(self) -> bool:
-        """May air: approved, and still the words that were approved."""
-        return self.status == "approved" and not self.edited_after_approval
+        """May air: approved, still exactly what was approved, its recording present."""
+        return (self.status == "approved" and not self.edited_after_approval
+                and not self.audio_missing)
+
+    @property
+    def status_vi(self) -> str:
+        """What an officer reads: 'chờ duyệt lại' when an approval no longer holds."""
+        if self.status == "approved" and self.audio_missing:
+            return "thiếu tệp ghi âm"
+        if self.edited_after_approval:
+            return EDITED_AFTER_APPROVAL_VI
+        return STATUS_VI[self.status]
+
+    def why_not_airable(self) -> str | None:
+        """Why an approved bulletin does not air (Vietnamese), None if it airs or was
+        never approved."""
+        if self.status == "approved" and self.audio_missing:
+            return f"không tìm thấy tệp ghi âm '{self.audio}' cạnh tệp bản tin"
+        if self.edited_after_approval:
+            return ("đã sửa sau khi duyệt (tiêu đề, lời, tệp ghi âm hoặc giọng đọc), "
+                    f"{EDITED_AFTER_APPROVAL_VI}")
+        return None
 
     @property
     def key(self) -> str:
@@ -139,6 +256,12 @@ class Bulletin:
             d["approved_at"] = self.approved_at
             if self.approved_hash:
                 d["approved_hash"] = self.approved_hash
+            if self.approved_account:
+                d["approved_account"] = self.approved_account
+        for key in ("submitted_by", "submitted_at", "returned_by", "returned_at",
+                    "review_note"):
+            if getattr(self, key):
+                d[key] = getattr(self, key)
         if self.source_line:
             d["source_line"] = self.source_line
         if self.source_hash:
@@ -147,6 +270,12 @@ class Bulletin:
             d["review"] = True
         if self.note:
             d["note"] = self.note
+        if self.audio:
+            d["audio"] = self.audio
+        if self.voice:
+            d["voice"] = self.voice
+        if self.speed is not None:
+            d["speed"] = self.speed
         d["text"] = self.text
         return d
 
@@ -172,14 +301,73 @@ class BulletinFile:
             return CHARS_PER_SECOND
 
     def save(self) -> None:
+        """Write the file. When only some bulletins changed (an edit, an approval), only
+        their entries are rewritten: the officer's comments, blank lines and the other
+        entries stay byte for byte. Anything else (a re-import) rewrites the file."""
         cps = self.chars_per_second
         data = {"plan": dict(self.plan),
                 "bulletins": [b.to_dict(cps) for b in self.bulletins]}
+        text = _patched(self.path, data)
+        if text is not None:
+            atomic_write_text(self.path, text)
+            return
         header = (
             "# Bản tin soạn từ kế hoạch. Sửa 'title'/'text' nếu cần, rồi duyệt bằng:\n"
-            "#   loa bulletin approve <tệp này> <mã bản tin> --by <tên người duyệt>\n"
+            "#   loa bulletin approve <tệp này> <mã bản tin>\n"
         )
         write_yaml(self.path, data, header)
+
+
+def _patched(path: Path, data: dict[str, Any]) -> str | None:
+    """The file's text with only the changed bulletin entries re-emitted, or None when
+    that cannot be done safely (the caller then rewrites the whole file)."""
+    try:
+        old = load_bulletins(path)
+        raw = load_yaml(path)
+        text = path.read_text(encoding="utf-8")
+    except (LoaError, OSError, UnicodeDecodeError):
+        return None
+    items = raw.get("bulletins") if isinstance(raw, LineDict) else None
+    cps = old.chars_per_second
+    if (not isinstance(items, LineList) or list(raw)[-1] != "bulletins"
+            or dict(old.plan) != data["plan"] or len(items) != len(data["bulletins"])
+            or [b.id for b in old.bulletins] != [d["id"] for d in data["bulletins"]]):
+        return None
+    lines = text.splitlines(keepends=True)
+    starts = [n - 1 for n in items.item_lines] + [len(lines)]
+    out = lines[:starts[0]]
+    for i, (before, after) in enumerate(zip(old.bulletins, data["bulletins"], strict=True)):
+        block = lines[starts[i]:starts[i + 1]]
+        if before.to_dict(cps) == after:
+            out += block
+            continue
+        dash = items.item_columns[i] - 3  # "- " precedes the entry's first key
+        if dash < 0 or not block or block[0][dash:dash + 2] != "- " or block[0][:dash].strip():
+            return None
+        keep = len(block)  # comments and blank lines after the entry stay
+        while keep > 1 and (not block[keep - 1].strip()
+                            or block[keep - 1].lstrip().startswith("#")):
+            keep -= 1
+        fresh = dump_yaml([after]).splitlines(keepends=True)
+        out += [" " * dash + line for line in fresh] + block[keep:]
+    patched = "".join(out)
+    return patched if _reads_as(path, patched, data) else None
+
+
+def _reads_as(path: Path, text: str, data: dict[str, Any]) -> bool:
+    """Does `text`, read as a bulletins file, hold exactly `data`?"""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / path.name
+        probe.write_text(text, encoding="utf-8")
+        try:
+            again = load_bulletins(probe)
+        except LoaError:
+            return False
+    cps = again.chars_per_second
+    return (dict(again.plan) == data["plan"]
+            and [b.to_dict(cps) for b in again.bulletins] == data["bulletins"])
 
 
 def guess_field(topic: Topic) -> int:
@@ -295,6 +483,9 @@ def load_bulletins(path: str | Path) -> BulletinFile:
         if bid and bid in seen:
             chk.add(f"mã bản tin '{excerpt(bid)}' bị trùng.", item, "id")
         seen.add(bid)
+        audio = (b["audio"] or "").strip()
+        if audio and check_audio_name(audio):
+            chk.add(check_audio_name(audio), item, "audio")
         if len(chk.problems) > before:
             continue
         out.append(Bulletin(
@@ -303,15 +494,45 @@ def load_bulletins(path: str | Path) -> BulletinFile:
             approved_by=b["approved_by"] or None, approved_at=b["approved_at"] or None,
             approved_hash=(b["approved_hash"] or "").strip(),
             source_line=b["source_line"], source_hash=b["source_hash"] or "",
-            review=b["review"], note=b["note"] or "", line=line_of(items, i)))
+            review=b["review"], note=b["note"] or "",
+            approved_account=(b["approved_account"] or "").strip(),
+            submitted_by=b["submitted_by"] or "", submitted_at=b["submitted_at"] or "",
+            returned_by=b["returned_by"] or "", returned_at=b["returned_at"] or "",
+            review_note=b["review_note"] or "", audio=audio, voice=b["voice"] or "",
+            speed=b["speed"], line=line_of(items, i), folder=path.parent))
     if chk.problems:
         raise LoaError.many(chk.problems)
     return BulletinFile(path, dict(plan), out)
 
 
+def submit(bfile: BulletinFile, ids: list[str], by: str, now: datetime) -> list[Bulletin]:
+    """An editor sends bulletins for approval: draft, returned, or changed since approved."""
+    if not by.strip():
+        raise LoaError("cần ghi tên người gửi duyệt.")
+    chosen = [bfile.get(bid) for bid in ids]
+    problems: list[Problem] = []
+    for b in chosen:
+        if b.status == "retired":
+            problems.append(Problem(f"bản tin “{b.title}” [{b.id}] đã ngừng phát, không gửi "
+                                    "duyệt được.", bfile.path, b.line))
+        elif b.is_approved:
+            problems.append(Problem(f"bản tin “{b.title}” [{b.id}] đã được duyệt, không cần "
+                                    "gửi duyệt.", bfile.path, b.line))
+    if problems:
+        raise LoaError.many(problems)
+    for b in chosen:
+        b.status = "pending"
+        b.submitted_by = by.strip()
+        b.submitted_at = now.isoformat(timespec="seconds")
+    return chosen
+
+
 def approve(bfile: BulletinFile, ids: list[str], by: str, now: datetime,
-            force: bool = False) -> list[Bulletin]:
-    """Approve bulletins; garbled text (no diacritics, OCR damage) needs force=True."""
+            force: bool = False, account: str = "") -> list[Bulletin]:
+    """Approve bulletins; garbled text (no diacritics, OCR damage) needs force=True.
+
+    Records who (full name), the account ("web:<username>", "os:<login>"), when, and the
+    hash of exactly what will air."""
     if not by.strip():
         raise LoaError("cần ghi tên người duyệt (--by).")
     chosen = [bfile.get(bid) for bid in ids]
@@ -321,22 +542,50 @@ def approve(bfile: BulletinFile, ids: list[str], by: str, now: datetime,
             problems.append(Problem(f"bản tin '{b.id}' đã ngừng phát, không duyệt được.",
                                     bfile.path, b.line))
             continue
+        if b.audio_missing:
+            problems.append(Problem(
+                f"bản tin “{b.title}” [{b.id}]: không tìm thấy tệp ghi âm '{b.audio}' cạnh "
+                "tệp bản tin; ghi âm lại hoặc bỏ 'audio' rồi duyệt.", bfile.path, b.line))
+            continue
         quality = assess(b.text)
         if quality.garbled and not force:
             problems.append(Problem(
                 f"bản tin '{b.id}' có vẻ bị lỗi chữ: {quality.describe()}. Giọng đọc sẽ đọc "
-                "sai. Hãy sửa lời trong tệp (gõ lại có dấu) rồi duyệt; nếu chắc chắn lời đã "
-                "đúng, duyệt với --force.", bfile.path, b.line))
+                "sai. Hãy sửa lời (gõ lại có dấu) rồi duyệt; nếu chắc chắn lời đã đúng, vẫn "
+                "duyệt được (dòng lệnh: --force; trang Duyệt: đánh dấu “Lời đã đúng”).",
+                bfile.path, b.line))
     if problems:
         raise LoaError.many(problems)
     for b in chosen:
         b.status = "approved"
         b.approved_by = by.strip()
         b.approved_at = now.isoformat(timespec="seconds")
-        b.approved_hash = content_hash(b.title, b.text)
+        b.approved_hash = b.approval_hash()
+        b.approved_account = account.strip()
+        b.returned_by = b.returned_at = b.review_note = ""
         b.review = False
         b.note = ""
     return chosen
+
+
+def send_back(bfile: BulletinFile, bulletin_id: str, by: str, note: str,
+              now: datetime) -> Bulletin:
+    """A leader returns a bulletin to its editor with the reason; it does not air."""
+    b = bfile.get(bulletin_id)
+    note = " ".join((note or "").split())
+    if not note:
+        raise LoaError(f"cần ghi lý do trả lại bản tin “{b.title}” để người biên tập biết "
+                       "cần sửa gì.", bfile.path, b.line)
+    if not by.strip():
+        raise LoaError("cần ghi tên người trả lại.")
+    if b.status not in ("pending", "approved"):
+        raise LoaError(f"bản tin “{b.title}” [{b.id}] đang là {b.status_vi}: chỉ trả lại được "
+                       "bản tin chờ duyệt hoặc đã duyệt.", bfile.path, b.line)
+    b.status = "returned"
+    b.returned_by = by.strip()
+    b.returned_at = now.isoformat(timespec="seconds")
+    b.review_note = note
+    return b
 
 
 def retire(bfile: BulletinFile, ids: list[str]) -> list[Bulletin]:

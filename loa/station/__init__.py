@@ -9,12 +9,16 @@ this package is cheap: each operation imports the stages it uses when called.
 from loa.station.audio import (
     RenderResult,
     Said,
+    Voicing,
     check_clips,
     find_clip,
+    find_listen_clip,
     list_clips,
+    listen_clip,
     needed_bulletins,
     play_clip,
     prune_clips,
+    reading,
     render,
     say,
 )
@@ -26,10 +30,14 @@ from loa.station.bulletins import (
     draft_bulletins,
     edit_bulletin,
     list_bulletins,
+    os_account,
     plan_text,
     read_plan,
     retire_bulletins,
+    return_bulletin,
     show_bulletin,
+    show_bulletins,
+    submit_bulletins,
 )
 from loa.station.calendar import PlannedItem, PlannedSession, export_ics, preview, upcoming
 from loa.station.core import LoadedStation, Validation, effective_config, load_station, validate
@@ -84,4 +92,6 @@ __all__ = [
     "render", "report_data", "retire_bulletins", "run_daemon", "save_schedule", "say",
     "send_emergency",
     "show_bulletin", "upcoming", "validate",
+    "Voicing", "find_listen_clip", "listen_clip", "os_account", "reading", "return_bulletin",
+    "show_bulletins", "submit_bulletins",
 ]

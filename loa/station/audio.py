@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from loa.audio.batch import Outcome
     from loa.audio.cache import Clip
     from loa.clock import Clock
+    from loa.schedule.expand import Refused
     from loa.schedule.model import Schedule
     from loa.script.bulletin import Bulletin
 
@@ -36,6 +37,7 @@ class RenderResult:
     needed: list[Bulletin]
     outcomes: list[Outcome]
     notes: list[str] = field(default_factory=list)  # the clip store's own warnings
+    refused: list[Refused] = field(default_factory=list)  # approved once, not airing now
 
     @property
     def made(self) -> list[Outcome]:
@@ -85,7 +87,7 @@ def render(schedule_path: str | Path, *, upgrade: bool = False, mp3: bool = Fals
     they happen (else they are kept in the result)."""
     from loa.audio.batch import render_many
     from loa.station.core import clock_for, load_station
-    from loa.station.wiring import chain_for, renderer_for
+    from loa.station.wiring import chain_for, renderer_for, voice_of, voiced
 
     if jobs < 1:
         raise LoaError("--jobs phải là số nguyên lớn hơn 0.")
@@ -94,26 +96,37 @@ def render(schedule_path: str | Path, *, upgrade: bool = False, mp3: bool = Fals
     st = station.schedule.station
     renderer = renderer_for(st, chain_for(st, clock), mp3=mp3)
     result = RenderResult(needed_bulletins(station.schedule, station.bulletins,
-                                           clock.now().date()), [])
+                                           clock.now().date()), [],
+                          refused=list(getattr(station.bulletins, "refused", ())))
 
-    def tell() -> None:
-        for text in renderer.store.take_notes():
+    def tell(r) -> None:
+        for text in r.store.take_notes():
             note(text) if note else result.notes.append(text)
 
-    tell()
-    texts = list(dict.fromkeys(b.text for b in result.needed))
+    tell(renderer)
+    # a bulletin with its own voice or speed is read by a renderer of its own
+    groups: dict[tuple[str, float | None], list[str]] = {}
+    for b in result.needed:
+        if not b.audio:  # a recording airs as it is: nothing to read
+            groups.setdefault(voice_of(b), []).append(b.text)
+    total = sum(len(dict.fromkeys(texts)) for texts in groups.values())
     done = 0
 
     def step(outcome) -> None:
         nonlocal done
         done += 1
         if progress:
-            progress(done, len(texts))
+            progress(done, total)
 
-    if texts:
-        result.outcomes = render_many(renderer, texts, upgrade=upgrade, threads=jobs,
-                                      progress=step)
-    tell()
+    for voice, texts in groups.items():
+        if voice == ("", None):
+            r = renderer
+        else:
+            own = voiced(st, *voice)
+            r = renderer_for(own, chain_for(own, clock), mp3=mp3)
+        result.outcomes += render_many(r, list(dict.fromkeys(texts)), upgrade=upgrade,
+                                       threads=jobs, progress=step)
+        tell(r)
     return result
 
 
@@ -180,15 +193,20 @@ def prune_clips(schedule_paths: list[str | Path], clock: Clock | None = None
                 ) -> tuple[int, int]:
     """Remove clips no schedule given still needs; (clips removed, bytes freed)."""
     from loa.station.core import clock_for, load_station
-    from loa.station.wiring import chain_for, renderer_for
+    from loa.station.wiring import chain_for, renderer_for, voice_of, voiced
 
     keep: set[str] = set()
     for path in schedule_paths:
         station = load_station(path)
         st = station.schedule.station
-        renderer = renderer_for(st, chain_for(st))
+        renderers = {("", None): renderer_for(st, chain_for(st))}
         today = clock_for(station, clock).now().date()
         for b in needed_bulletins(station.schedule, station.bulletins, today):
+            voice = voice_of(b)
+            if voice not in renderers:
+                own = voiced(st, *voice)
+                renderers[voice] = renderer_for(own, chain_for(own))
+            renderer = renderers[voice]
             spoken = renderer.normalize(b.text)
             keep.update(renderer.key(spoken, e) for e in renderer.chain.engines)
     store = _store()
@@ -229,3 +247,85 @@ def say(text: str, output: str | Path, engines: tuple[str, ...] | None = None,
               comment=f"loa engine={batch.engine.name} voice={used_voice}")
     return Said(Path(output), len(samples) / audio.rate, batch.engine.name, used_voice,
                 [f"{f.engine} ({f.kind})" for f in batch.failures])
+
+
+class Voicing:
+    """How the station reads bulletins, for a page that shows several: the schedule read
+    once, one renderer (and its clip store) per voice. Use as a context manager."""
+
+    def __init__(self, schedule_path: str | Path):
+        from loa.schedule import load_schedule
+
+        self.station = load_schedule(schedule_path).station
+        self._renderers: dict = {}
+
+    def __enter__(self) -> Voicing:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for r in self._renderers.values():
+            r.store.close()
+        self._renderers.clear()
+
+    def renderer(self, voice: tuple[str, float | None] = ("", None)):
+        from loa.station.wiring import chain_for, renderer_for, voiced
+
+        if voice not in self._renderers:
+            station = voiced(self.station, *voice)
+            self._renderers[voice] = renderer_for(station, chain_for(station))
+        return self._renderers[voice]
+
+    def reading(self, text: str, voice: str = "") -> str:
+        """The words as the station's voice reads them (its normalizer: numbers, dates,
+        abbreviations, its lexicon); remembered in the clip store like a render's."""
+        return self.renderer((voice, None)).spoken(" ".join(text.split()))
+
+    def find(self, bulletin: Bulletin) -> Clip | None:
+        """The clip already made for a bulletin as it is now (any engine), or None."""
+        from loa.station.wiring import recorded_clip, voice_of
+
+        if bulletin.audio:
+            try:
+                return recorded_clip(bulletin)
+            except Exception:
+                return None
+        return self.renderer(voice_of(bulletin)).lookup(bulletin.text)
+
+    def listen(self, bulletin: Bulletin, offline: bool = True) -> Clip:
+        """The clip a bulletin airs as, made now if missing (offline engines by default: a
+        listen must not wait on the internet). LoaError (Vietnamese) if none can be made."""
+        from loa.station.wiring import _why_not, recorded_clip, voice_of
+
+        try:
+            if bulletin.audio:  # a recording is heard as it airs
+                return recorded_clip(bulletin)
+            renderer = self.renderer(voice_of(bulletin))
+            found = renderer.lookup(bulletin.text)
+            if found is not None:
+                return found
+            engines = renderer.offline() if offline else None
+            return renderer.render(bulletin.text, engines or None).clip
+        except Exception as exc:  # an engine's failure, in words for the officer
+            raise LoaError(f"không đọc thử được bản tin “{bulletin.title}”: "
+                           f"{_why_not(exc)}.") from exc
+
+
+def reading(schedule_path: str | Path, text: str, voice: str = "") -> str:
+    """The words as the station's voice will read them, in a bulletin's own voice if set."""
+    with Voicing(schedule_path) as v:
+        return v.reading(text, voice)
+
+
+def listen_clip(schedule_path: str | Path, bulletin: Bulletin, offline: bool = True) -> Clip:
+    """The clip a bulletin airs as, made now if missing (see Voicing.listen)."""
+    with Voicing(schedule_path) as v:
+        return v.listen(bulletin, offline)
+
+
+def find_listen_clip(schedule_path: str | Path, bulletin: Bulletin) -> Clip | None:
+    """The clip already made for a bulletin as it is now (any engine), or None."""
+    with Voicing(schedule_path) as v:
+        return v.find(bulletin)

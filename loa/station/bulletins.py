@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,14 +67,17 @@ class BulletinView:
 
     id: str
     title: str
-    status: str  # draft | approved | retired
-    status_vi: str  # what an officer reads; says when an approval no longer holds
+    status: str  # draft | pending | approved | returned | retired
+    status_vi: str  # what an officer reads; "chờ duyệt lại" when an approval no longer holds
     approved_by: str | None
     seconds: float
     review: bool  # the plan changed under it
     edited_after_approval: bool
     airs: bool
     line: int | None
+    review_note: str = ""  # why a leader sent it back
+    returned_by: str = ""
+    why_not: str | None = None  # approved but not airing: why (Vietnamese)
 
 
 @dataclass
@@ -90,13 +95,66 @@ class BulletinList:
 
 
 def _view(b: Bulletin, cps: float) -> BulletinView:
-    from loa.script.bulletin import EDITED_AFTER_APPROVAL_VI, STATUS_VI
+    return BulletinView(b.id, b.title, b.status, b.status_vi, b.approved_by,
+                        b.estimated_seconds(cps), b.review, b.edited_after_approval,
+                        b.is_approved, b.line, b.review_note, b.returned_by,
+                        b.why_not_airable())
 
-    edited = b.edited_after_approval
-    return BulletinView(b.id, b.title, b.status,
-                        EDITED_AFTER_APPROVAL_VI if edited else STATUS_VI[b.status],
-                        b.approved_by, b.estimated_seconds(cps), b.review, edited,
-                        b.is_approved, b.line)
+
+@contextlib.contextmanager
+def _locked(path: str | Path) -> Iterator[None]:
+    """One writer at a time per bulletins file (console workers, the CLI): the read, the
+    check and the save happen under an exclusive lock on the file itself (no lock file
+    left beside it). A save replaces the file (atomic rename), so a lock taken on the
+    replaced one is retried on the file now at that path."""
+    import fcntl
+    import os
+
+    target = Path(path).resolve()  # a link and its file share one lock
+    while True:
+        try:
+            fd = os.open(target, os.O_RDONLY)
+        except OSError:  # missing or unreadable: the read itself will say so
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                current = os.stat(target).st_ino == os.fstat(fd).st_ino
+            except OSError:
+                current = False
+            if current:
+                yield
+                return
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _now(clock: Clock | None):
+    if clock is None:
+        from loa.clock import SystemClock
+
+        clock = SystemClock()
+    return clock.now()
+
+
+def os_account() -> tuple[str, str]:
+    """(full name, "os:<login>") of the OS user running loa: GECOS's name, else the login."""
+    import getpass
+    import os
+    import pwd
+
+    try:
+        entry = pwd.getpwuid(os.getuid())
+        login, gecos = entry.pw_name, entry.pw_gecos
+    except KeyError:  # a uid with no passwd entry (containers)
+        try:
+            login = getpass.getuser()
+        except OSError:  # nor a login name in the environment
+            login = f"uid{os.getuid()}"
+        gecos = ""
+    name = gecos.split(",")[0].strip()
+    return name or login, f"os:{login}"
 
 
 def open_bulletins(path: str | Path) -> BulletinFile:
@@ -112,6 +170,13 @@ def list_bulletins(path: str | Path) -> BulletinList:
                         [_view(b, cps) for b in bfile.bulletins])
 
 
+def show_bulletins(path: str | Path) -> tuple[BulletinFile, list[tuple[Bulletin, BulletinView]]]:
+    """Every bulletin of a file with its view, from one read of the file."""
+    bfile = open_bulletins(path)
+    cps = bfile.chars_per_second
+    return bfile, [(b, _view(b, cps)) for b in bfile.bulletins]
+
+
 def show_bulletin(path: str | Path, bulletin_id: str) -> tuple[Bulletin, BulletinView]:
     bfile = open_bulletins(path)
     b = bfile.get(bulletin_id)
@@ -119,47 +184,98 @@ def show_bulletin(path: str | Path, bulletin_id: str) -> tuple[Bulletin, Bulleti
 
 
 def edit_bulletin(path: str | Path, bulletin_id: str, *, title: str | None = None,
-                  text: str | None = None) -> Bulletin:
-    """Change a bulletin's title and/or words. An approved bulletin whose words change
-    stops airing until approved again (its approval names the words it vouched for)."""
-    from loa.script.bulletin import content_hash
+                  text: str | None = None, expected: str | None = None) -> Bulletin:
+    """Change a bulletin's title and/or words. An approved bulletin whose words change goes
+    back to pending ("chờ duyệt lại") and does not air until approved again.
 
-    bfile = open_bulletins(path)
-    b = bfile.get(bulletin_id)
-    if b.status == "approved" and not b.approved_hash:
-        # approved before hashes existed: what it approved is what it says now
-        b.approved_hash = content_hash(b.title, b.text)
-    if title is not None:
-        if not title.strip():
-            raise LoaError(f"tiêu đề bản tin '{b.id}' không được để trống.", bfile.path, b.line)
-        b.title = " ".join(title.split())
-    if text is not None:
-        if not text.strip():
-            raise LoaError(f"lời bản tin '{b.id}' không được để trống.", bfile.path, b.line)
-        b.text = " ".join(text.split())
-    bfile.save()
+    expected: the bulletin's approval_hash() when the editor opened it; if it changed since
+    (another officer, a hand edit), nothing is saved and LoaError says so."""
+    with _locked(path):
+        bfile = open_bulletins(path)
+        b = bfile.get(bulletin_id)
+        if expected is not None and expected != b.approval_hash():
+            raise LoaError(f"bản tin “{b.title}” đã được sửa ở nơi khác sau khi bạn mở nó; "
+                           "chưa lưu gì. Hãy tải lại trang, xem nội dung mới rồi sửa lại.",
+                           bfile.path, b.line)
+        if b.status == "retired":
+            raise LoaError(f"bản tin “{b.title}” [{b.id}] đã ngừng phát, không sửa được.",
+                           bfile.path, b.line)
+        if b.status == "approved" and not b.approved_hash:
+            # approved before hashes existed: what it approved is what it says now
+            b.approved_hash = b.approval_hash()
+        before = b.approval_hash()
+        if title is not None:
+            if not title.strip():
+                raise LoaError(f"tiêu đề bản tin '{b.id}' không được để trống.", bfile.path,
+                               b.line)
+            b.title = " ".join(title.split())
+        if text is not None:
+            if not text.strip():
+                raise LoaError(f"lời bản tin '{b.id}' không được để trống.", bfile.path,
+                               b.line)
+            b.text = " ".join(text.split())
+        if b.status == "approved" and b.approval_hash() != before:
+            b.status = "pending"  # un-airable until approved again
+        bfile.save()
     return b
 
 
-def approve_bulletins(path: str | Path, ids: list[str], by: str, clock: Clock | None = None,
-                      force: bool = False) -> list[Bulletin]:
-    """Approve and save; records who, when, and the hash of the words approved."""
+def submit_bulletins(path: str | Path, ids: list[str], by: str,
+                     clock: Clock | None = None) -> list[Bulletin]:
+    """An editor (full name `by`) sends bulletins for approval: status "chờ duyệt"."""
+    from loa.script.bulletin import submit
+
+    with _locked(path):
+        bfile = open_bulletins(path)
+        done = submit(bfile, ids, by, _now(clock))
+        bfile.save()
+    return done
+
+
+def approve_bulletins(path: str | Path, ids: list[str], by: str | None = None,
+                      clock: Clock | None = None, force: bool = False,
+                      account: str | None = None, expected: dict[str, str] | None = None
+                      ) -> list[Bulletin]:
+    """Approve and save; records who (full name), the account ("web:<username>"; default
+    the OS user, "os:<login>", whose full name is also the default `by`), when, and the
+    hash of exactly what will air. expected: {id: approval_hash() the approver saw}; a
+    bulletin changed since is refused (the approver must read what airs)."""
     from loa.script.bulletin import approve
 
-    if clock is None:
-        from loa.clock import SystemClock
+    if account is None or not (by or "").strip():
+        os_name, os_login = os_account()
+        by = by if (by or "").strip() else os_name
+        account = os_login if account is None else account
+    with _locked(path):
+        bfile = open_bulletins(path)
+        for bid, seen in (expected or {}).items():
+            b = bfile.get(bid)
+            if b.approval_hash() != seen:
+                raise LoaError(f"bản tin “{b.title}” đã được sửa sau khi bạn mở trang; chưa "
+                               "duyệt. Hãy tải lại trang, đọc nội dung mới rồi duyệt.",
+                               bfile.path, b.line)
+        done = approve(bfile, ids, by, _now(clock), force=force, account=account)
+        bfile.save()
+    return done
 
-        clock = SystemClock()
-    bfile = open_bulletins(path)
-    done = approve(bfile, ids, by, clock.now(), force=force)
-    bfile.save()
+
+def return_bulletin(path: str | Path, bulletin_id: str, by: str, note: str,
+                    clock: Clock | None = None) -> Bulletin:
+    """A leader (full name `by`) sends a bulletin back to its editor with a note."""
+    from loa.script.bulletin import send_back
+
+    with _locked(path):
+        bfile = open_bulletins(path)
+        done = send_back(bfile, bulletin_id, by, note, _now(clock))
+        bfile.save()
     return done
 
 
 def retire_bulletins(path: str | Path, ids: list[str]) -> list[Bulletin]:
     from loa.script.bulletin import retire
 
-    bfile = open_bulletins(path)
-    done = retire(bfile, ids)
-    bfile.save()
+    with _locked(path):
+        bfile = open_bulletins(path)
+        done = retire(bfile, ids)
+        bfile.save()
     return done

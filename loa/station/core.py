@@ -75,16 +75,17 @@ class Validation:
 
 
 def edited_after_approval(schedule: Schedule) -> list[Problem]:
-    """One warning per bulletin a program uses whose words changed since it was approved."""
+    """One warning per bulletin a program uses whose approval no longer holds: what airs
+    changed since ("chờ duyệt lại"), or its recording is missing."""
     from loa.schedule.expand import program_bulletin_files
-    from loa.script.bulletin import EDITED_AFTER_APPROVAL_VI
 
     out = []
     for bfile in program_bulletin_files(schedule):
         for b in bfile.bulletins:
-            if b.edited_after_approval:
-                out.append(Problem(f"bản tin “{b.title}” [{b.id}] {EDITED_AFTER_APPROVAL_VI}; "
-                                   "chưa duyệt lại thì không được phát.", bfile.path, b.line))
+            why = b.why_not_airable()
+            if why:
+                out.append(Problem(f"bản tin “{b.title}” [{b.id}] {why}; chưa duyệt lại thì "
+                                   "không được phát.", bfile.path, b.line))
     return out
 
 

@@ -67,6 +67,48 @@ def renderer_for(station: Station, chain: EngineChain, clips_dir: Path | None = 
                     speed=station.speed, mp3=mp3)
 
 
+def voiced(station: Station, voice: str = "", speed: float | None = None) -> Station:
+    """The station as one bulletin is read: its own voice and speed, when it has them."""
+    from dataclasses import replace
+
+    if not voice and speed is None:
+        return station
+    return replace(station, voice=voice or station.voice,
+                   speed=station.speed if speed is None else speed)
+
+
+def voice_of(bulletin: Bulletin) -> tuple[str, float | None]:
+    """A bulletin's own (voice, speed); ("", None): the station's."""
+    return getattr(bulletin, "voice", "") or "", getattr(bulletin, "speed", None)
+
+
+RECORDED = "ghi-am"  # the "engine" of a bulletin read by a person (its `audio:` file)
+
+
+def recorded_clip(bulletin: Bulletin) -> Clip:
+    """A bulletin with a recording airs the recording, as approved (its bytes are in the
+    approval's hash). ClipUnavailable (Vietnamese) if it is missing or not a WAV."""
+    import hashlib
+
+    from loa.audio.wav import read_wav
+
+    path = bulletin.audio_path
+    if path is None:
+        raise ValueError("bulletin has no recording")
+    try:
+        data = path.read_bytes()
+        samples, rate = read_wav(path)
+    except OSError:
+        raise ClipUnavailable(f"không tìm thấy tệp ghi âm '{bulletin.audio}' cạnh tệp bản "
+                              "tin") from None
+    except Exception as exc:  # not a WAV loa can read
+        raise ClipUnavailable(f"tệp ghi âm '{bulletin.audio}' không phải tệp WAV đọc được "
+                              f"({exc})") from None
+    if not rate or not len(samples):
+        raise ClipUnavailable(f"tệp ghi âm '{bulletin.audio}' không có âm thanh")
+    return Clip(path, hashlib.sha256(data).hexdigest()[:32], RECORDED, "", len(samples) / rate)
+
+
 def _why_not(exc: Exception) -> str:
     """A render failure in words for the play log (Vietnamese, technical detail kept)."""
     from loa.audio.cache import ClipError
@@ -81,12 +123,13 @@ def _why_not(exc: Exception) -> str:
     return f"lỗi khi đọc ({type(exc).__name__}: {exc})"
 
 
-def _render_in_child(schedule_path: str, texts: list[str], offline: bool) -> tuple[list, list]:
-    """Runs in a child process: loads the schedule, renders, returns (clips or Vietnamese
-    reasons, the store's notes)."""
+def _render_in_child(schedule_path: str, texts: list[str], offline: bool,
+                     voice: tuple[str, float | None] = ("", None)) -> tuple[list, list]:
+    """Runs in a child process: loads the schedule, renders (in a bulletin's own voice, if
+    given), returns (clips or Vietnamese reasons, the store's notes)."""
     from loa.schedule import load_schedule
 
-    station = load_schedule(schedule_path).station
+    station = voiced(load_schedule(schedule_path).station, *voice)
     renderer = renderer_for(station, chain_for(station))
     out: list = []
     for text in texts:
@@ -117,8 +160,17 @@ class ChildRendering:
         self.report = report or (lambda text: print(f"Cảnh báo: {text}", file=sys.stderr,
                                                     flush=True))
         self.lookup_renderer = renderer_for(station, chain_for(station))
+        self._voiced: dict[tuple[str, float | None], Renderer] = {}  # bulletins' own voices
         self._damaged: dict[str, str] = {}  # text -> why its clip was removed, until remade
         self._tell(self.lookup_renderer.store.take_notes())
+
+    def _renderer(self, voice: tuple[str, float | None]) -> Renderer:
+        if voice == ("", None):
+            return self.lookup_renderer
+        if voice not in self._voiced:
+            station = voiced(self.station, *voice)
+            self._voiced[voice] = renderer_for(station, chain_for(station))
+        return self._voiced[voice]
 
     def _tell(self, notes: list[str]) -> None:
         for note in notes:
@@ -134,21 +186,26 @@ class ChildRendering:
         if station != self.station:
             self.station = station
             self.lookup_renderer = renderer_for(station, chain_for(station))
+            self._voiced.clear()
 
-    def _run(self, texts: list[str], offline: bool) -> list:
+    def _run(self, texts: list[str], offline: bool,
+             voice: tuple[str, float | None] = ("", None)) -> list:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         context = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(1, mp_context=context) as pool:
-            made, notes = pool.submit(_render_in_child, self.path, texts, offline).result()
+            made, notes = pool.submit(_render_in_child, self.path, texts, offline,
+                                      voice).result()
         self._tell(notes)
         return made
 
-    def _lookup(self, text: str, verify: str) -> Clip | None:
+    def _lookup(self, text: str, verify: str,
+                voice: tuple[str, float | None] = ("", None)) -> Clip | None:
         problems: list[str] = []
-        clip = self.lookup_renderer.lookup(text, verify=verify, problems=problems)
-        self._tell(self.lookup_renderer.store.take_notes())
+        renderer = self._renderer(voice)
+        clip = renderer.lookup(text, verify=verify, problems=problems)
+        self._tell(renderer.store.take_notes())
         if problems:
             self._damaged[text] = problems[0]
         elif clip is not None:
@@ -158,20 +215,30 @@ class ChildRendering:
     def ahead(self, bulletins: list[Bulletin]) -> None:
         """Before air time, with the whole engine chain (the internet if it is there)."""
         self._refresh()
-        missing = [text for text in dict.fromkeys(b.text for b in bulletins)
-                   if self._lookup(text, "full") is None]
-        if missing:
-            for text, made in zip(missing, self._run(missing, offline=False), strict=True):
+        groups: dict[tuple[str, float | None], list[str]] = {}
+        for b in bulletins:  # one child per voice: a bulletin may have its own
+            if not b.audio:  # a recording airs as it is: nothing to read
+                groups.setdefault(voice_of(b), []).append(b.text)
+        for voice, texts in groups.items():
+            missing = [text for text in dict.fromkeys(texts)
+                       if self._lookup(text, "full", voice) is None]
+            if not missing:
+                continue
+            for text, made in zip(missing, self._run(missing, False, voice), strict=True):
                 if isinstance(made, str):
                     log.warning("cannot render ahead of air time: %s (%s)", made, text[:60])
 
     def at_air(self, bulletin: Bulletin) -> Clip:
         """On air: the store's clip if its content is still the one made, else one read
-        offline now; never wait on the internet. Raises ClipUnavailable (Vietnamese)."""
-        clip = self._lookup(bulletin.text, "cheap")
+        offline now; never wait on the internet; a recording, when the bulletin has one.
+        Raises ClipUnavailable (Vietnamese)."""
+        if bulletin.audio:
+            return recorded_clip(bulletin)
+        voice = voice_of(bulletin)
+        clip = self._lookup(bulletin.text, "cheap", voice)
         if clip is None:
             try:
-                made = self._run([bulletin.text], offline=True)[0]
+                made = self._run([bulletin.text], True, voice)[0]
             except Exception as exc:  # the child itself died
                 made = _why_not(exc)
             if isinstance(made, str):

@@ -1,14 +1,291 @@
-"""Bản tin (placeholder of the skeleton: the page's owner replaces this module)."""
+"""Bản tin: every bulletin of the station by status; the editor with the text as the voice
+will read it, Nghe thử (the clip in the page's audio element) and Gửi duyệt.
 
-from django.shortcuts import render
-from django.urls import path
+Editors edit, listen and submit; leaders read and listen; everyone logged in reads. A
+bulletin is named in URLs by its file's key (station.bulletin_files) and its id: no path
+is taken from a request. The work is the station layer's (loa.station)."""
 
-from loa.console.accounts.roles import roles_required
+from __future__ import annotations
+
+from datetime import datetime
+from functools import wraps
+
+from django import forms
+from django.contrib import messages
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
+
+from loa import station as svc
+from loa.console import station
+from loa.console.accounts import audit
+from loa.console.accounts.roles import display_name, has_role, roles_required
+from loa.errors import LoaError
+
+DAYS_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+# the list's groups, in the order an officer works through them
+GROUPS = (("returned", "Bị trả lại"), ("draft", "Bản nháp"), ("pending", "Chờ duyệt"),
+          ("reapprove", "Chờ duyệt lại"), ("approved", "Đã duyệt"),
+          ("retired", "Ngừng phát"))
+MAX_TEXT = 20_000  # characters: a bulletin is read in minutes, not hours
+
+
+def when_vi(iso: str | None) -> str:
+    """'2026-11-30T06:30:00+07:00' -> '06:30 thứ Hai 30/11/2026' in the station's zone."""
+    if not iso:
+        return ""
+    try:
+        at = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if at.tzinfo is not None:
+        at = at.astimezone(station.clock().now().tzinfo)
+    return f"{at:%H:%M} {DAYS_VI[at.weekday()]} {at:%d/%m/%Y}"
+
+
+def group_of(view) -> str:
+    """A bulletin's group in the list: 'reapprove' when its approval no longer holds."""
+    return "reapprove" if view.edited_after_approval or view.why_not else view.status
+
+
+def shows_loa_errors(view):
+    """A LoaError the view did not expect (a bulletins file broken by hand) is shown on
+    the page in Vietnamese, with file and line; never a traceback."""
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except LoaError as exc:
+            return render(request, "pages/bulletins/broken.html",
+                          {"title": "Tệp bản tin có lỗi", "errors": problems_of(exc)},
+                          status=400)
+
+    return wrapped
+
+
+def find(key: str, bid: str):
+    """(path, bulletin, view) of one bulletin; 404 if the station has no such one."""
+    path_ = station.bulletin_file(key)
+    try:
+        b, view = svc.show_bulletin(path_, bid)
+    except LoaError as exc:
+        if any("không có bản tin" in p.message for p in exc.problems):
+            raise Http404("không có bản tin này") from exc
+        raise
+    return path_, b, view
+
+
+def problems_of(exc: LoaError) -> list[str]:
+    return [str(p) for p in exc.problems]
+
+
+class BulletinForm(forms.Form):
+    title = forms.CharField(label="Tiêu đề", max_length=300,
+                            error_messages={"required": "Tiêu đề không được để trống.",
+                                            "max_length": "Tiêu đề quá dài (tối đa 300 ký tự)."})
+    text = forms.CharField(label="Lời đọc", max_length=MAX_TEXT, widget=forms.Textarea,
+                           error_messages={"required": "Lời đọc không được để trống.",
+                                           "max_length": "Lời đọc quá dài."})
+    version = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+def voicing():
+    """The station's voices for this request (None if the schedule cannot be read: the
+    page still shows the words, and says why there is no reading)."""
+    try:
+        return svc.Voicing(station.schedule_path())
+    except LoaError:
+        return None
+
+
+def reading_of(b, voices) -> tuple[str, str]:
+    """(the words as the voice reads them, a problem in Vietnamese or '')."""
+    if voices is None:
+        return "", "Lịch phát đang có lỗi nên chưa xem được cách máy đọc."
+    try:
+        return voices.reading(b.text, b.voice), ""
+    except LoaError as exc:
+        return "", "; ".join(problems_of(exc))
+
+
+def clip_of(b, voices):
+    try:
+        return voices.find(b) if voices is not None else None
+    except Exception:  # a damaged store: no listen, the words still show
+        return None
+
+
+def editor_context(request, key: str, path_, b, view, form=None, errors=(), conflict=None):
+    voices = voicing()
+    try:
+        clip = clip_of(b, voices) if has_role(request.user, "editor", "leader") else None
+        words, reading_problem = reading_of(b, voices)
+    finally:
+        if voices is not None:
+            voices.close()
+    can_edit = has_role(request.user, "editor") and b.status != "retired"
+    if form is None and can_edit:
+        form = BulletinForm(initial={"title": b.title, "text": b.text,
+                                     "version": b.approval_hash()})
+    return {
+        "title": b.title, "key": key, "b": b, "view": view, "form": form,
+        "can_edit": can_edit, "can_listen": has_role(request.user, "editor", "leader"),
+        "can_submit": can_edit and not view.airs and b.status != "pending",
+        "can_review": has_role(request.user, "leader") and (
+            b.status == "pending" or view.edited_after_approval),
+        "reading": words, "reading_problem": reading_problem, "clip": clip,
+        "errors": list(errors), "conflict": conflict, "plan_title": plan_title(path_),
+        "submitted_at": when_vi(b.submitted_at), "returned_at": when_vi(b.returned_at),
+        "approved_at": when_vi(b.approved_at),
+    }
+
+
+def plan_title(path_) -> str:
+    try:
+        return str(svc.show_bulletins(path_)[0].plan.get("title") or path_.stem)
+    except LoaError:
+        return path_.stem
 
 
 @roles_required()
+@shows_loa_errors
 def index(request):
-    return render(request, "pages/placeholder.html", {"title": "Bản tin"})
+    """All bulletins of the station's files, grouped by status, counts per status."""
+    wanted = request.GET.get("trang-thai", "")
+    if wanted not in dict(GROUPS):
+        wanted = ""
+    groups: dict[str, list] = {code: [] for code, _ in GROUPS}
+    files_problems: list[str] = []
+    for key, path_ in station.bulletin_files().items():
+        try:
+            listed = svc.list_bulletins(path_)
+        except LoaError as exc:
+            files_problems += problems_of(exc)
+            continue
+        for item in listed.items:
+            groups[group_of(item)].append({"key": key, "v": item,
+                                           "plan": listed.plan_title or path_.stem})
+    counts = [(code, label, len(groups[code])) for code, label in GROUPS if groups[code]]
+    shown = [(code, label, groups[code]) for code, label in GROUPS
+             if groups[code] and (not wanted or code == wanted)]
+    return render(request, "pages/bulletins/index.html", {
+        "title": "Bản tin", "counts": counts, "shown": shown, "wanted": wanted,
+        "total": sum(len(v) for v in groups.values()), "errors": files_problems})
 
 
-urlpatterns = [path("", index, name="bulletins")]
+@roles_required()
+@shows_loa_errors
+def detail(request, key: str, bid: str):
+    path_, b, view = find(key, bid)
+    return render(request, "pages/bulletins/edit.html",
+                  editor_context(request, key, path_, b, view))
+
+
+@roles_required("editor")
+@require_POST
+@shows_loa_errors
+def save(request, key: str, bid: str):
+    path_, b, view = find(key, bid)
+    form = BulletinForm(request.POST)
+    if not form.is_valid():
+        return render(request, "pages/bulletins/edit.html",
+                      editor_context(request, key, path_, b, view, form), status=400)
+    data = form.cleaned_data
+    before = b.title
+    try:
+        done = svc.edit_bulletin(path_, b.id, title=data["title"], text=data["text"],
+                                 expected=data["version"])
+    except LoaError as exc:
+        path_, now, view = find(key, bid)
+        conflict = now if now.approval_hash() != data["version"] else None
+        if conflict is not None:  # keep the officer's words; saving again overwrites
+            form = BulletinForm(initial={**data, "version": now.approval_hash()})
+        return render(request, "pages/bulletins/edit.html",
+                      editor_context(request, key, path_, now, view, form, problems_of(exc),
+                                     conflict), status=409 if conflict is not None else 400)
+    audit.record(request, "bulletin.edit", done.title,
+                 f"sửa bản tin (tiêu đề trước: “{before}”)" if before != done.title
+                 else "sửa lời bản tin")
+    if done.edited_after_approval:
+        messages.success(request, f"Đã lưu “{done.title}”. Bản tin đã duyệt nay chờ duyệt "
+                                  "lại: chưa duyệt lại thì không được phát.")
+    else:
+        messages.success(request, f"Đã lưu “{done.title}”.")
+    return redirect("bulletin", key=key, bid=bid)
+
+
+@roles_required("editor")
+@require_POST
+@shows_loa_errors
+def submit(request, key: str, bid: str):
+    path_, b, view = find(key, bid)
+    try:
+        (done,) = svc.submit_bulletins(path_, [b.id], display_name(request.user),
+                                       station.clock())
+    except LoaError as exc:
+        return render(request, "pages/bulletins/edit.html",
+                      editor_context(request, key, path_, b, view, errors=problems_of(exc)),
+                      status=400)
+    audit.record(request, "bulletin.submit", done.title, "gửi duyệt")
+    messages.success(request, f"Đã gửi duyệt “{done.title}”.")
+    return redirect("bulletin", key=key, bid=bid)
+
+
+@roles_required("editor", "leader")
+@require_POST
+@shows_loa_errors
+def listen(request, key: str, bid: str):
+    """Nghe thử: make the clip (offline voice if it is missing) and show it in the page."""
+    path_, b, view = find(key, bid)
+    back = (reverse("review") if request.POST.get("back") == "duyet"
+            else reverse("bulletin", kwargs={"key": key, "bid": bid}))
+    try:
+        with svc.Voicing(station.schedule_path()) as voices:
+            clip = voices.listen(b)
+    except LoaError as exc:
+        return render(request, "pages/bulletins/edit.html",
+                      editor_context(request, key, path_, b, view, errors=problems_of(exc)),
+                      status=400)
+    audit.record(request, "bulletin.listen", b.title, f"nghe thử ({clip.engine})")
+    return redirect(f"{back}?nghe={key}/{bid}#nghe-thu")
+
+
+@roles_required("editor", "leader")
+@shows_loa_errors
+def clip_wav(request, key: str, bid: str):
+    """The clip of the bulletin as it is now; located by bulletin, never by a path."""
+    path_, b, view = find(key, bid)
+    with svc.Voicing(station.schedule_path()) as voices:
+        clip = voices.find(b)
+    if clip is None or not clip.path.is_file():
+        raise Http404("chưa có bản đọc thử")
+    resp = FileResponse(open(clip.path, "rb"), content_type="audio/wav")
+    resp["Cache-Control"] = "private, max-age=3600"  # the URL names the clip's hash
+    return resp
+
+
+@roles_required("editor")
+@require_POST
+@shows_loa_errors
+def reading_preview(request, key: str, bid: str):
+    """Live 'as the voice will read it' for the editor's unsaved words (JSON)."""
+    path_, b, view = find(key, bid)
+    text = request.POST.get("text", "")[:MAX_TEXT]
+    try:
+        with svc.Voicing(station.schedule_path()) as voices:
+            words = voices.reading(text, b.voice)
+    except LoaError as exc:
+        return JsonResponse({"error": "; ".join(problems_of(exc))}, status=400)
+    return JsonResponse({"reading": words})
+
+
+urlpatterns = [
+    path("", index, name="bulletins"),
+    path("<str:key>/<str:bid>/", detail, name="bulletin"),
+    path("<str:key>/<str:bid>/luu/", save, name="bulletin-save"),
+    path("<str:key>/<str:bid>/gui-duyet/", submit, name="bulletin-submit"),
+    path("<str:key>/<str:bid>/nghe-thu/", listen, name="bulletin-listen"),
+    path("<str:key>/<str:bid>/nghe-thu.wav", clip_wav, name="bulletin-wav"),
+    path("<str:key>/<str:bid>/cach-doc/", reading_preview, name="bulletin-reading"),
+]
