@@ -8,8 +8,6 @@ import csv
 import io
 import json
 import shutil
-import statistics
-import time
 from datetime import datetime, timedelta
 from html import unescape
 from pathlib import Path
@@ -212,27 +210,21 @@ def test_the_period_report_as_pdf_through_libreoffice(client_as, log):
 
 
 @pytest.mark.django_db
-def test_a_year_of_log_is_paged_fast(client_as, station, tmp_path):
-    """36,000 plays, 10 villages: every page (first, filtered, last) well under 150 ms of
-    server time at p95 (the test client runs the whole view, templates included)."""
+def test_a_year_of_log_is_shown_a_page_at_a_time(client_as, station, tmp_path):
+    """36,000 plays, 10 villages: each view (first, filtered, far page) renders one page of
+    rows, never the year (its speed is measured by benchmarks/console.py, not here)."""
     zones = [f"thon-{i}" for i in range(10)]
     n = write_plays(db_of(tmp_path), year_of_plays(zones, per_day=100))
     assert 36000 <= n <= 36600
     client = client_as("technician")
-    queries = [{}, {"ky": "2026Q3", "vung": "toan-xa"}, {"trang_thai": "missed"},
-               {"ban_tin": BULLETINS[1][0], "ky": "2026-07"}, {"trang": "700"}]
-    worst = {}
+    queries = [{}, {"ky": "2026Q3"}, {"ky": "2026-07", "trang": "3"}, {"trang": "700"}]
     for q in queries:
-        client.get("/nhat-ky/", q)  # warm
-        times = []
-        for _ in range(15):
-            t = time.perf_counter()
-            resp = client.get("/nhat-ky/", q)
-            times.append(time.perf_counter() - t)
-            assert resp.status_code == 200
-        worst[str(q)] = statistics.quantiles(times, n=20)[-1] * 1000
-    print("log page p95 ms:", {k: round(v, 1) for k, v in worst.items()})
-    assert max(worst.values()) < 150, worst
+        resp = client.get("/nhat-ky/", q)
+        assert resp.status_code == 200, q
+        html = resp.content.decode()
+        start = html.index('id="luot-phat"')
+        rows = html[start:html.index("</table>", start)].count("<tr") - 1  # less the header
+        assert rows == 50, (q, rows)
 
 
 @pytest.mark.browser

@@ -163,26 +163,18 @@ def test_tong_quan_on_a_phone_refreshes_itself(live_console, phone):
 
 
 @pytest.mark.django_db
-def test_tong_quan_is_fast_with_a_year_of_log(client_as, station, tmp_path):
-    """p95 server time well under 150 ms with ~36,000 plays and their events in the log."""
-    import statistics
-    import time
-
+def test_tong_quan_with_a_year_of_log(client_as, station, tmp_path):
+    """~36,000 plays in the log: the pages still answer (their speed is measured by
+    benchmarks/console.py, not here)."""
     from console.log_rows import year_of_plays
 
     write_plays(tmp_path / "data" / "loa.sqlite3",
                 year_of_plays([f"thon-{i}" for i in range(10)], per_day=100))
     client = client_as("leader")
     for url in ("/", "/tong-quan/khung/", "/khan-cap/"):
-        client.get(url)  # warm
-        times = []
-        for _ in range(15):
-            t = time.perf_counter()
-            assert client.get(url).status_code == 200
-            times.append(time.perf_counter() - t)
-        p95 = statistics.quantiles(times, n=20)[-1] * 1000
-        print(url, "p95 ms", round(p95, 1))
-        assert p95 < 150, (url, p95)
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        assert "Traceback" not in resp.content.decode()
 
 
 @pytest.mark.django_db
