@@ -36,8 +36,11 @@ ACTIONS_VI = {
     "bulletin.reject": "Trả lại bản tin",
     "bulletin.retire": "Ngừng phát bản tin",
     "bulletin.record": "Thu giọng bản tin",
+    "bulletin.listen": "Nghe thử bản tin",
     "emergency.send": "Phát khẩn cấp",
+    "emergency.failed": "Phát khẩn cấp không thành",
     "log.export": "Tải nhật ký phát",
+    "log.report": "Tải báo cáo",
     "report.make": "Tải báo cáo",
 }
 # for codes no page has named above: "<object>.<verb>" read by parts
@@ -45,7 +48,11 @@ _OBJECTS_VI = {"account": "Tài khoản", "user": "Người dùng", "plan": "K�
                "bulletin": "Bản tin", "schedule": "Lịch phát", "zone": "Vùng loa",
                "session": "Buổi phát", "program": "Chương trình", "announcement": "Thông báo",
                "holiday": "Ngày nghỉ", "emergency": "Khẩn cấp", "log": "Nhật ký",
-               "report": "Báo cáo", "review": "Duyệt", "service": "Máy phát"}
+               "report": "Báo cáo", "review": "Duyệt", "service": "Máy phát",
+               # the schedule's sections ("schedule.sessions.add")
+               "station": "Thông tin đài", "zones": "Vùng loa", "sessions": "Buổi phát",
+               "programs": "Chương trình", "announcements": "Thông báo",
+               "holidays": "Ngày lễ", "skip_date": "Ngày nghỉ"}
 _VERBS_VI = {"add": "thêm", "create": "thêm", "edit": "sửa", "update": "sửa", "save": "lưu",
              "delete": "xóa", "remove": "xóa", "approve": "duyệt", "return": "trả lại",
              "reject": "trả lại", "submit": "gửi duyệt", "send": "gửi", "export": "tải về",
@@ -57,10 +64,12 @@ _VERBS_VI = {"add": "thêm", "create": "thêm", "edit": "sửa", "update": "sử
 def action_vi(code: str) -> str:
     if code in ACTIONS_VI:
         return ACTIONS_VI[code]
-    obj, _, verb = code.partition(".")
+    parts = code.split(".")
+    # "schedule.sessions.add": the thing is the part before the verb
+    obj = parts[-2] if len(parts) > 2 else parts[0]
     words = [_OBJECTS_VI.get(obj, obj)]
-    if verb:
-        words.append(_VERBS_VI.get(verb, verb.replace("_", " ")))
+    if len(parts) > 1:
+        words.append(_VERBS_VI.get(parts[-1], parts[-1].replace("_", " ")))
     return ": ".join(words)
 
 
