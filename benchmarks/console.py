@@ -16,8 +16,8 @@ Prints one JSON object:
   pages     {page: {"p50_ms", "p95_ms", "max_ms", "status", "bytes"} or {"missing": why}}
   p95_ms    the worst page's p95 (downloads are not among the pages); goal <= 150
   rss_mb    the serve process's peak resident memory (VmHWM) at the end; goal <= 150.
-            The peak is the login: Django's Argon2 hasher asks for 100 MiB per password
-            check (memory_cost=102400 KiB); rss_now_mb (VmRSS at the end) is the steady state
+            The peak is a login: loa's Argon2 hasher takes 19 MiB per password check
+            (Django's default took 100 MiB); rss_now_mb (VmRSS at the end) is the steady state
   walk_s    seconds of the walk (null if it could not run: see walk_error)
   missing   pages the console does not have yet (404), not counted in p95_ms
   placeholders  pages that are still the skeleton's placeholder (timed, but say nothing)
