@@ -17,7 +17,9 @@ done
 packages=(espeak-ng ffmpeg libportaudio2 python3-venv python3-pip)
 if [ "$dev" = 1 ]; then
   packages+=(pulseaudio pulseaudio-utils libasound2-plugins libreoffice-calc-nogui libreoffice-writer-nogui
-             chromium fonts-liberation)
+             chromium)
+  # not fonts-liberation (Chromium only recommends it): its old Liberation Serif has no
+  # precomposed Vietnamese, and LibreOffice's PDF reports then split the accents off
 fi
 
 missing=()
