@@ -56,8 +56,9 @@ def draft_bulletins(plan: Plan, output: str | Path, template: str | Path | None 
         template = template or station.template
         station_name = station_name or station.name
     fresh = new_bulletin_file(out, plan, load_template(template, station_name))
-    merge = merge_reimport(load_bulletins(out), fresh) if out.exists() else None
-    fresh.save()
+    with _locked(out):  # an edit or approval saved meanwhile is merged, not overwritten
+        merge = merge_reimport(load_bulletins(out), fresh) if out.exists() else None
+        fresh.save()
     return Drafted(plan, out, len(fresh.bulletins), merge)
 
 
