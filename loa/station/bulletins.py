@@ -194,6 +194,10 @@ def edit_bulletin(path: str | Path, bulletin_id: str, *, title: str | None = Non
     with _locked(path):
         bfile = open_bulletins(path)
         b = bfile.get(bulletin_id)
+        same = ((title is None or " ".join(title.split()) == b.title)
+                and (text is None or " ".join(text.split()) == b.text))
+        if expected is not None and expected != b.approval_hash() and same:
+            return b  # these very words are saved already (a double click): nothing to do
         if expected is not None and expected != b.approval_hash():
             raise LoaError(f"bản tin “{b.title}” đã được sửa ở nơi khác sau khi bạn mở nó; "
                            "chưa lưu gì. Hãy tải lại trang, xem nội dung mới rồi sửa lại.",
