@@ -56,8 +56,9 @@ def draft_bulletins(plan: Plan, output: str | Path, template: str | Path | None 
         template = template or station.template
         station_name = station_name or station.name
     fresh = new_bulletin_file(out, plan, load_template(template, station_name))
-    merge = merge_reimport(load_bulletins(out), fresh) if out.exists() else None
-    fresh.save()
+    with _locked(out):  # an edit or approval saved meanwhile is merged, not overwritten
+        merge = merge_reimport(load_bulletins(out), fresh) if out.exists() else None
+        fresh.save()
     return Drafted(plan, out, len(fresh.bulletins), merge)
 
 
@@ -193,6 +194,10 @@ def edit_bulletin(path: str | Path, bulletin_id: str, *, title: str | None = Non
     with _locked(path):
         bfile = open_bulletins(path)
         b = bfile.get(bulletin_id)
+        same = ((title is None or " ".join(title.split()) == b.title)
+                and (text is None or " ".join(text.split()) == b.text))
+        if expected is not None and expected != b.approval_hash() and same:
+            return b  # these very words are saved already (a double click): nothing to do
         if expected is not None and expected != b.approval_hash():
             raise LoaError(f"bản tin “{b.title}” đã được sửa ở nơi khác sau khi bạn mở nó; "
                            "chưa lưu gì. Hãy tải lại trang, xem nội dung mới rồi sửa lại.",

@@ -20,6 +20,22 @@ if TYPE_CHECKING:
     from loa.station.status import Event
 
 
+# Days a period may hold: wide, yet a day past the end (in any zone) is still a date.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)
+OUT_OF_RANGE_VI = "ngày nằm ngoài khoảng cho phép (từ năm 1900 đến năm 9998)."
+
+
+def _in_range(make) -> Period | None:
+    """make() within FIRST_DAY..LAST_DAY; year 0 or 10000 is refused, not a traceback."""
+    try:
+        period = make()
+    except (ValueError, OverflowError):
+        raise LoaError(OUT_OF_RANGE_VI) from None
+    if period is not None and (period.start < FIRST_DAY or period.end > LAST_DAY):
+        raise LoaError(OUT_OF_RANGE_VI)
+    return period
+
+
 def period_of(*, quarter: str | None = None, half: str | None = None,
               year: str | None = None, month: str | None = None, start: str | None = None,
               end: str | None = None, clock: Clock | None = None) -> Period | None:
@@ -31,8 +47,8 @@ def period_of(*, quarter: str | None = None, half: str | None = None,
         from loa.station.core import clock_for
 
         today = clock_for(None, clock).now().date()
-    return from_args(quarter_=quarter, half_=half, year_=year, month_=month, start=start,
-                     end=end, today=today)
+    return _in_range(lambda: from_args(quarter_=quarter, half_=half, year_=year, month_=month,
+                                       start=start, end=end, today=today))
 
 
 @dataclass
@@ -107,13 +123,13 @@ def period_from_text(text: str | None, start: str | None = None, end: str | None
     if not text:
         return period_of(start=start or None, end=end or None, clock=clock)
     if re.fullmatch(r"\d{4}-\d{1,2}", text):
-        return P.month(text)
+        return _in_range(lambda: P.month(text))
     if re.fullmatch(r"\d{4}", text):
-        return P.year(text)
+        return _in_range(lambda: P.year(text))
     if re.fullmatch(r"\d{4}\s*-?\s*[QqKk].*", text):
-        return P.quarter(text)
+        return _in_range(lambda: P.quarter(text))
     if re.fullmatch(r"\d{4}\s*-?\s*[Hh].*", text):
-        return P.half(text)
+        return _in_range(lambda: P.half(text))
     shown = text if len(text) <= 40 else text[:40] + "…"
     raise LoaError(f"kỳ '{shown}' không hợp lệ; {PERIOD_HELP_VI}.")
 

@@ -203,55 +203,60 @@ def store_plan(data: IO[bytes], original_name: str, folder: str | Path, *, by: s
     suffix = check_kind(name)
     if revises is not None and not (_KEY.match(revises) and _current(folder, revises)):
         raise LoaError("không có kế hoạch cần thay này (có thể vừa bị đổi); hãy tải lại trang.")
-    with _locked(folder):
-        tmp_dir = Path(tempfile.mkdtemp(prefix=".tai-len-", dir=folder))
-        try:
-            tmp = tmp_dir / f"{revises or plan_key(name)}{suffix}"
-            size, head = 0, b""
-            with open(tmp, "wb") as out:
-                while chunk := data.read(_CHUNK):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise LoaError(too_big_vi(size, max_bytes, more=True), name)
-                    if len(head) < 4096:
-                        head += chunk[:4096 - len(head)]
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            if size == 0:
-                raise LoaError("tệp trống (0 byte).", name)
-            sniff(head, suffix, name)
+    try:
+        with _locked(folder):
+            tmp_dir = Path(tempfile.mkdtemp(prefix=".tai-len-", dir=folder))
             try:
-                plan = read_plan(tmp)
-            except LoaError as exc:  # the reader names the temp file: name the officer's
-                for p in exc.problems:
-                    p.path = name
-                raise LoaError.many(exc.problems) from None
-            except Exception:  # a parser's bug must not become a traceback on the page
-                log.exception("reading uploaded plan %s", name)
-                raise LoaError("không đọc được tệp này (tệp có thể bị hỏng); hãy mở bằng Word "
-                               "hoặc LibreOffice, lưu lại rồi tải lên lần nữa.", name) from None
-            key = revises or _choose_key(folder, plan_key(name), plan)
-            old = _read_meta(folder, key)
-            entry = PlanEntry(key, f"{key}{suffix}", name, now.isoformat(), by, plan.title,
-                              plan.issuer, plan.number, plan.place_date, len(plan.topics),
-                              versions=list(old.versions) if old else [],
-                              topic_list=[{"path": t.path, "title": t.title,
-                                           "heading": t.heading} for t in plan.topics])
-            if old is not None:
-                hist = folder / HISTORY
-                hist.mkdir(exist_ok=True)
-                n = len(old.versions) + 1
-                kept = f"{key}-{n}{Path(old.file).suffix}"
-                os.replace(folder / old.file, hist / kept)
-                entry.versions.append({"file": f"{HISTORY}/{kept}",
-                                       "original_name": old.original_name,
-                                       "uploaded_at": old.uploaded_at,
-                                       "uploaded_by": old.uploaded_by})
-            os.replace(tmp, folder / entry.file)
-            _save_meta(folder, entry)
-        finally:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
+                tmp = tmp_dir / f"{revises or plan_key(name)}{suffix}"
+                size, head = 0, b""
+                with open(tmp, "wb") as out:
+                    while chunk := data.read(_CHUNK):
+                        size += len(chunk)
+                        if max_bytes is not None and size > max_bytes:
+                            raise LoaError(too_big_vi(size, max_bytes, more=True), name)
+                        if len(head) < 4096:
+                            head += chunk[:4096 - len(head)]
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                if size == 0:
+                    raise LoaError("tệp trống (0 byte).", name)
+                sniff(head, suffix, name)
+                try:
+                    plan = read_plan(tmp)
+                except LoaError as exc:  # the reader names the temp file: name the officer's
+                    for p in exc.problems:
+                        p.path = name
+                    raise LoaError.many(exc.problems) from None
+                except Exception:  # a parser's bug must not become a traceback on the page
+                    log.exception("reading uploaded plan %s", name)
+                    raise LoaError("không đọc được tệp này (tệp có thể bị hỏng); hãy mở bằng Word "
+                                   "hoặc LibreOffice, lưu lại rồi tải lên lần nữa.", name) from None
+                key = revises or _choose_key(folder, plan_key(name), plan)
+                old = _read_meta(folder, key)
+                entry = PlanEntry(key, f"{key}{suffix}", name, now.isoformat(), by, plan.title,
+                                  plan.issuer, plan.number, plan.place_date, len(plan.topics),
+                                  versions=list(old.versions) if old else [],
+                                  topic_list=[{"path": t.path, "title": t.title,
+                                               "heading": t.heading} for t in plan.topics])
+                if old is not None:
+                    hist = folder / HISTORY
+                    hist.mkdir(exist_ok=True)
+                    n = len(old.versions) + 1
+                    kept = f"{key}-{n}{Path(old.file).suffix}"
+                    os.replace(folder / old.file, hist / kept)
+                    entry.versions.append({"file": f"{HISTORY}/{kept}",
+                                           "original_name": old.original_name,
+                                           "uploaded_at": old.uploaded_at,
+                                           "uploaded_by": old.uploaded_by})
+                os.replace(tmp, folder / entry.file)
+                _save_meta(folder, entry)
+            finally:
+                shutil.rmtree(tmp_dir, ignore_errors=True)
+    except OSError as exc:  # a full disk or a read-only folder: said, not a traceback
+        from loa.fsio import loa_error
+
+        raise loa_error(exc, folder) from None
     plan.source = folder / entry.file
     plan.plan_id = key
     return Uploaded(entry, plan, old is not None)

@@ -527,10 +527,15 @@ def _read(path: Path, text: str, as_read: bytes | None = None) -> tuple[Any, lis
 
     `as_read`: the file's bytes when `text` is the file itself; in a folder loa may not
     write (a page only looking), the file is then read in place, if it has not changed."""
-    from loa.fsio import temp_path_beside
+    from loa.fsio import loa_error, temp_path_beside
 
     try:
         tmp = temp_path_beside(path)
+        try:
+            tmp.write_text(text, encoding="utf-8")
+        except OSError as exc:  # a full disk: a page only looking still reads in place
+            tmp.unlink(missing_ok=True)
+            raise loa_error(exc, path) from None
     except LoaError:
         if as_read is None:
             raise
@@ -544,7 +549,6 @@ def _read(path: Path, text: str, as_read: bytes | None = None) -> tuple[Any, lis
                            path) from None
         return top, problems
     try:
-        tmp.write_text(text, encoding="utf-8")
         top, problems = _load(tmp)
     finally:
         tmp.unlink(missing_ok=True)

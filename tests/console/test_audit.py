@@ -93,6 +93,8 @@ def test_filters_by_person_action_and_station_dates(client_as, station, entries)
     ({"since": "30/11/2026x"}, "Ngày bắt đầu không hợp lệ."),
     ({"person": "khong-co"}, "Không có người này trong nhật ký."),
     ({"action": "drop.table"}, "Không có loại việc này."),
+    ({"until": "9999-12-31"}, "Ngày phải trong khoảng năm 1900 đến 9998."),
+    ({"since": "0001-01-01"}, "Ngày phải trong khoảng năm 1900 đến 9998."),
 ])
 def test_bad_filters_say_so(client_as, station, entries, query, message):
     resp = client_as("leader").get("/thao-tac/", query)

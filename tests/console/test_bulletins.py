@@ -140,6 +140,33 @@ def test_submit_and_empty_fields_refused_in_vietnamese(station, client_as):
 
 
 @pytest.mark.django_db
+def test_a_double_click_on_luu_saves_once_without_a_conflict(station, client_as):
+    client = client_as("editor")
+    version = re.search(r'name="version" value="([0-9a-f]+)"',
+                        html(client.get(url(DRAFT)))).group(1)
+    form = {"title": "Tiêm phòng  dại", "text": "Mời bà con\r\nđưa chó đi tiêm.", "version": version}
+    first, second = client.post(url(DRAFT, "luu"), form), client.post(url(DRAFT, "luu"), form)
+    assert (first.status_code, second.status_code) == (302, 302)
+    b = load_bulletins(bfile(station)).get(DRAFT)
+    assert (b.title, b.text) == ("Tiêm phòng dại", "Mời bà con đưa chó đi tiêm.")
+    # different words over the same old version are still a conflict
+    form["text"] = "Lời khác."
+    assert client.post(url(DRAFT, "luu"), form).status_code == 409
+
+
+@pytest.mark.django_db
+def test_a_nul_character_is_refused_in_vietnamese(station, client_as):
+    client = client_as("editor")
+    version = re.search(r'name="version" value="([0-9a-f]+)"',
+                        html(client.get(url(DRAFT)))).group(1)
+    before = bfile(station).read_bytes()
+    resp = client.post(url(DRAFT, "luu"), {"title": "Tin\x00 mới", "text": "Lời",
+                                          "version": version})
+    assert resp.status_code == 400 and bfile(station).read_bytes() == before
+    assert "ký tự NUL" in html(resp) and "Null characters" not in html(resp)
+
+
+@pytest.mark.django_db
 def test_roles_editor_edits_leader_reads_and_listens_others_only_read(station, client_as):
     leader, tech, admin = client_as("leader"), client_as("technician"), client_as("admin")
     before = bfile(station).read_bytes()

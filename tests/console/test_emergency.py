@@ -233,6 +233,34 @@ def test_phat_ngay_airs_through_the_real_daemon_and_the_page_follows_it(client_a
     assert (row.zone, row.status, row.title) == ("thon-1", "played", "Bản tin 1")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_double_click_on_phat_ngay_airs_once(client_as, small, daemon):
+    """Two "Phát ngay" of the same words to the same villages at once (a double click, or
+    two officers): one emergency airs; the other request follows that one's progress."""
+    import threading
+
+    schedule, data = small
+    clients = [client_as("editor"), client_as("leader")]
+    form = {"text": STORM, "zones": ["toan-xa"], "step": "send"}
+    answers = [None, None]
+
+    def click(i):
+        answers[i] = clients[i].post("/khan-cap/", form)
+
+    clicks = [threading.Thread(target=click, args=(i,)) for i in range(2)]
+    for t in clicks:
+        t.start()
+    for t in clicks:
+        t.join(60)
+    assert [a.status_code for a in answers] == [302, 302]
+    assert answers[0]["Location"] == answers[1]["Location"]
+    eid = answers[0]["Location"].strip("/").split("/")[-1]
+    for c in clients:
+        assert _follow(c, f"/khan-cap/{eid}/trang-thai.json")["state"] == "finished"
+    assert [r.zone for r in rows_in(data) if "khan-cap" in r.bulletin] == ["toan-xa"]
+    assert len(_audit("emergency.send")) == 1
+
+
 @pytest.mark.browser
 def test_khan_cap_on_a_phone_with_the_real_daemon(live_console, phone, tmp_path):
     schedule = one_session_station(tmp_path / "small", None, TEXTS)

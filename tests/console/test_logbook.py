@@ -95,6 +95,12 @@ def test_filters_are_those_of_loa_log(client_as, log):
     ({"ban_tin": "../../etc/passwd"}, "không có bản tin '../../etc/passwd'"),
     ({"trang": "abc"}, "số trang phải là số nguyên"),
     ({"trang": "0"}, "số trang phải là số nguyên"),
+    # days a date can name but a day after them cannot: said, not a 500
+    ({"ky": "9999-12"}, "ngoài khoảng"),
+    ({"ky": "9999"}, "ngoài khoảng"),
+    ({"ky": "0000"}, "ngoài khoảng"),
+    ({"den": "9999-12-31"}, "ngoài khoảng"),
+    ({"tu": "0001-01-01", "den": "0001-01-02"}, "ngoài khoảng"),
 ])
 def test_bad_filters_are_refused_in_vietnamese(client_as, log, query, message):
     client = client_as("editor")

@@ -59,3 +59,18 @@ def test_wrong_passwords_make_the_account_wait(station, make_user, settings):
     clock.advance(timedelta(minutes=15, seconds=2))
     resp = client.post("/dang-nhap/", {"username": "bientap", "password": PASSWORD})
     assert resp.status_code == 302
+
+
+@pytest.mark.django_db
+def test_spaces_and_wide_letters_do_not_reset_the_account_count(station, make_user, settings):
+    """The form strips spaces and folds full-width letters (NFKC) before checking the
+    password, so " bientap" and "ｂｉｅｎｔａｐ" try the same account: they count for it."""
+    settings.LOA_CLOCK = FakeClock(datetime(2026, 11, 30, 8, 0, tzinfo=DEFAULT_TZ))
+    make_user("bientap", "editor")
+    client = Client()
+    variants = ["bientap ", " bientap", "\tbientap", "ｂｉｅｎｔａｐ", "BienTap  "]
+    for name in variants[:settings.LOGIN_FAILURES_ALLOWED]:
+        resp = client.post("/dang-nhap/", {"username": name, "password": "sai-mat-khau"})
+        assert resp.status_code == 200
+    resp = client.post("/dang-nhap/", {"username": " bientap ", "password": PASSWORD})
+    assert resp.status_code == 429

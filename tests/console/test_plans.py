@@ -392,3 +392,32 @@ def test_the_upload_still_needs_its_csrf_token(station, make_user, clock):
     token = client.get("/ke-hoach/").cookies["csrftoken"].value
     resp = upload(client, "kh.txt", SAMPLE.read_bytes(), csrfmiddlewaretoken=token)
     assert resp.status_code == 302 and stored(station) == ["kh.json", "kh.txt"]
+
+
+def test_drafting_waits_for_a_writer_of_the_same_bulletins_file(tmp_path):
+    """Tạo bản nháp reads, merges and saves bulletins/<key>.yaml under the file's lock: an
+    approval saved meanwhile by another worker is merged, not overwritten."""
+    import threading
+
+    from console.conftest import copy_station
+    from loa.script.bulletin import approve
+    from loa.script.bulletin import load_bulletins as open_bulletins
+    from loa.station.bulletins import _locked
+
+    schedule = copy_station(tmp_path / "schedules")
+    folder, drafts = schedule.parent / "plans", schedule.parent / "bulletins"
+    up = st_plans.store_plan(io.BytesIO(SAMPLE.read_bytes()), "ke-hoach.txt", folder, by="A",
+                             now=NOON)
+    out = st_plans.draft_plan(folder, up.entry.key, drafts, schedule).path
+    first = open_bulletins(out).bulletins[0].id
+    with _locked(out):  # another worker is saving this file
+        drafting = threading.Thread(
+            target=st_plans.draft_plan, args=(folder, up.entry.key, drafts, schedule))
+        drafting.start()
+        drafting.join(1.0)
+        assert drafting.is_alive()  # waits for the lock
+        bfile = open_bulletins(out)
+        approve(bfile, [first], "Nguyễn Văn An", NOON)
+        bfile.save()
+    drafting.join(30)
+    assert open_bulletins(out).get(first).status == "approved"

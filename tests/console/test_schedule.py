@@ -371,3 +371,12 @@ def test_a_form_built_from_the_schema_uses_its_widgets_and_its_rules():
     assert form.errors["days"][0].startswith("Ngày trong tuần: ngày trong tuần 'T9' không")
     assert schema_form(SESSION, "sessions", ["id", "time"])({"id": "a", "time": "6:30"}
                                                             ).is_valid()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/lich-phat/tuan/?ngay=9999-12-31", "/lich-phat/tuan/?ngay=0001-01-01",
+                                 "/lich-phat/thang/?thang=9999-12", "/lich-phat/thang/?thang=0001-01"])
+def test_a_day_out_of_range_shows_this_week_or_month(client_as, url):
+    resp = client_as("editor").get(url)
+    assert resp.status_code == 200
+    assert "2026" in resp.content.decode()  # the clock's week/month, not year 1 or 9999

@@ -63,6 +63,8 @@ def test_admin_adds_an_account_that_can_log_in(admin, station):
     ({"roles": ["superuser"]}, "Vai trò không hợp lệ."),
     ({"username": "binh tran"}, "chỉ được gồm chữ, số và @ . + - _"),
     ({"username": "quantri"}, "Tài khoản &#x27;quantri&#x27; đã có."),
+    # full-width letters are the same name once normalized (NFKC), as Django stores it
+    ({"username": "ｑuantri"}, "Tài khoản &#x27;quantri&#x27; đã có."),
     ({"full_name": ""}, "Hãy nhập họ tên"),
 ])
 def test_bad_new_accounts_are_refused_in_vietnamese(admin, station, form, message):

@@ -4,6 +4,7 @@ logins wait. Kept in the console's database so it holds across restarts and work
 from __future__ import annotations
 
 import math
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
@@ -19,6 +20,12 @@ def _now():
     return settings.LOA_CLOCK.now() if settings.LOA_CLOCK is not None else timezone.now()
 
 
+def _key(username: str) -> str:
+    """The account a login names, as the form reads it (spaces stripped, NFKC: so
+    " admin" and full-width "ａｄｍｉｎ" count against admin), case folded."""
+    return unicodedata.normalize("NFKC", username.strip()).lower()[:150]
+
+
 def _wait(failures, limit: int, window: timedelta) -> int:
     times = list(failures.order_by("-at").values_list("at", flat=True)[:limit])
     if len(times) < limit:
@@ -31,15 +38,15 @@ def wait_seconds(username: str, address: str | None) -> int:
     window = timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_S)
     recent = LoginFailure.objects.filter(at__gte=_now() - window)
     allowed = settings.LOGIN_FAILURES_ALLOWED
-    wait = _wait(recent.filter(username=username.lower()), allowed, window)
+    wait = _wait(recent.filter(username=_key(username)), allowed, window)
     if address:
         wait = max(wait, _wait(recent.filter(address=address), allowed * ADDRESS_FACTOR, window))
     return wait
 
 
 def failed(username: str, address: str | None) -> None:
-    LoginFailure.objects.create(at=_now(), username=username.lower()[:150], address=address)
+    LoginFailure.objects.create(at=_now(), username=_key(username), address=address)
 
 
 def succeeded(username: str) -> None:
-    LoginFailure.objects.filter(username=username.lower()).delete()
+    LoginFailure.objects.filter(username=_key(username)).delete()

@@ -3,6 +3,7 @@ Người dùng page. Same rules as the page: Django's password validators, known
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from loa.errors import LoaError
@@ -58,7 +59,8 @@ def _by_cli(request) -> str:
 
 
 def check_username(username: str) -> str:
-    username = username.strip()
+    # Django stores and logs in by the NFKC form: "ａdmin" is "admin" (checked as such)
+    username = unicodedata.normalize("NFKC", username.strip())
     if not username or len(username) > 150 or not all(c.isalnum() or c in "@.+-_"
                                                       for c in username):
         raise LoaError(f"tên đăng nhập '{username[:60]}' chỉ được gồm chữ, số và @ . + - _ "
@@ -96,7 +98,8 @@ def add_user(username: str, password: str, roles: list[str], full_name: str = ""
 def _get(username: str):
     from django.contrib.auth import get_user_model
 
-    user = get_user_model().objects.filter(username__iexact=username.strip()).first()
+    user = get_user_model().objects.filter(
+        username__iexact=unicodedata.normalize("NFKC", username.strip())).first()
     if user is None:
         raise LoaError(f"không có tài khoản '{username}'.")
     return user

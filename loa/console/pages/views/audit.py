@@ -99,7 +99,11 @@ class FilterForm(forms.Form):
         self.fields["action"].error_messages["invalid_choice"] = "Không có loại việc này."
 
     def clean(self):
+        from loa.station.logs import FIRST_DAY, LAST_DAY
+
         data = super().clean()
+        if any(d and not FIRST_DAY <= d <= LAST_DAY for d in (data.get("since"), data.get("until"))):
+            raise forms.ValidationError("Ngày phải trong khoảng năm 1900 đến 9998.")
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError("“Từ ngày” phải trước hoặc bằng “Đến ngày”.")
         return data

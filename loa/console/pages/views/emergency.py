@@ -7,6 +7,8 @@ check the zones and the approval again; this page only makes the officer's choic
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 from django import forms
 from django.contrib import messages
@@ -24,6 +26,11 @@ from loa.station.emergency import EMERGENCY_ID, emergency_zones
 SESSION_KEY = "loa_emergencies"  # {id: {"title", "zones"}} of the emergencies sent from here
 KEEP = 10
 POLL_MS = 1500
+# One "Phát ngay" at a time in this console; the same words to the same villages again
+# within REPEAT_S (a double click, two officers at once) follows the first, not airs twice.
+REPEAT_S = 60
+_sending = threading.Lock()
+_recent: dict[tuple, tuple[float, str, str, list[str]]] = {}  # what -> (at, id, title, zones)
 
 
 class EmergencyForm(forms.Form):
@@ -119,27 +126,45 @@ def index(request):
     return _send(request, form, running)
 
 
+def _keep(request, eid: str, title: str, zones: list[str]) -> None:
+    kept = request.session.get(SESSION_KEY, {})
+    kept[eid] = {"title": title, "zones": zones}
+    request.session[SESSION_KEY] = dict(list(kept.items())[-KEEP:])
+
+
 def _send(request, form: EmergencyForm, running: bool):
     zones = list(form.cleaned_data["zones"])
     b = form.chosen
-    try:
-        if b is not None:
-            sent = svc.send_emergency(bulletins=b.path, bulletin_id=b.id, zones=zones)
-        else:
-            sent = svc.send_emergency(form.cleaned_data["text"],
-                                      title=form.cleaned_data.get("title") or None, zones=zones)
-    except LoaError as exc:
-        audit.record(request, "emergency.failed", form.heading,
-                     f"không phát được tới {', '.join(form.where)}: {exc}")
-        return render(request, "pages/emergency/confirm.html",
-                      {"title": "Xác nhận tin khẩn cấp", "form": form, "running": running,
-                       "send_error": str(exc)}, status=400)
+    what = (str(b.path), b.id) if b is not None else (form.heading, form.words)
+    what += (str(station.schedule_path()), *sorted(zones))
+    with _sending:
+        now = time.monotonic()
+        for k in [k for k, v in _recent.items() if now - v[0] > REPEAT_S]:
+            del _recent[k]
+        if what in _recent:
+            _, eid, title, zone_ids = _recent[what]
+            _keep(request, eid, title, zone_ids)
+            messages.info(request, f"Tin khẩn cấp “{title}” vừa được gửi tới đúng các vùng "
+                                   "này; không phát lại lần nữa.")
+            return redirect("emergency_progress", emergency_id=eid)
+        try:
+            if b is not None:
+                sent = svc.send_emergency(bulletins=b.path, bulletin_id=b.id, zones=zones)
+            else:
+                sent = svc.send_emergency(form.cleaned_data["text"],
+                                          title=form.cleaned_data.get("title") or None,
+                                          zones=zones)
+        except LoaError as exc:
+            audit.record(request, "emergency.failed", form.heading,
+                         f"không phát được tới {', '.join(form.where)}: {exc}")
+            return render(request, "pages/emergency/confirm.html",
+                          {"title": "Xác nhận tin khẩn cấp", "form": form, "running": running,
+                           "send_error": str(exc)}, status=400)
+        _recent[what] = (time.monotonic(), sent.id, sent.title, list(sent.zone_ids))
     names = ", ".join(sent.zone_names)
     audit.record(request, "emergency.send", sent.title,
                  f"phát ngay tới {names} (mã {sent.id}); lời: {form.words[:300]}")
-    kept = request.session.get(SESSION_KEY, {})
-    kept[sent.id] = {"title": sent.title, "zones": list(sent.zone_ids)}
-    request.session[SESSION_KEY] = dict(list(kept.items())[-KEEP:])
+    _keep(request, sent.id, sent.title, list(sent.zone_ids))
     messages.success(request, f"Máy phát đã nhận tin khẩn cấp “{sent.title}” và phát ngay "
                               f"tới {names}.")
     return redirect("emergency_progress", emergency_id=sent.id)

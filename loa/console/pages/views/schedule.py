@@ -427,10 +427,12 @@ def _day_vi(value: Any) -> str:
 
 def _day_param(request, name: str, default: date, month: bool = False) -> date:
     from loa.schema import parse_date
+    from loa.station.logs import FIRST_DAY, LAST_DAY
 
     raw = request.GET.get(name, "")
     day = parse_date(raw + "-01" if month and len(raw) == 7 else raw)
-    return day or default
+    # a week or month must end on a real date: year 1 or 9999 shows this one instead
+    return day if day and FIRST_DAY <= day <= LAST_DAY else default
 
 
 urlpatterns = [
