@@ -107,6 +107,20 @@ def test_a_bad_session_gets_every_problem_at_once_and_nothing_is_saved(client_as
     assert station.read_bytes() == before
 
 
+def test_a_session_sent_without_its_time_is_told_once_on_the_time_field(client_as, station):
+    before = station.read_bytes()
+    client = client_as("editor")
+    version = version_in(get(client, "/lich-phat/buoi/them/"))
+    resp = client.post("/lich-phat/buoi/them/", {"version": version, "name": "Buổi trưa",
+                                                 "days": ["T2", "T3", "T4", "T5", "T6"]})
+    assert resp.status_code == 400
+    page = resp.content.decode()
+    # named by its label, not the YAML key, and not pinned on "Mã buổi"
+    assert errors_in(page).split() == ["Giờ", "phát:", "cần", "điền."]
+    assert "&#x27;time&#x27;" not in page and "Mã buổi: " not in page
+    assert station.read_bytes() == before
+
+
 def test_two_clients_editing_at_once_the_second_is_told(client_as, make_user, station):
     from django.test import Client
 
