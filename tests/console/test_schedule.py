@@ -385,3 +385,36 @@ def test_a_form_built_from_the_schema_uses_its_widgets_and_its_rules():
     assert form.errors["days"][0].startswith("Ngày trong tuần: ngày trong tuần 'T9' không")
     assert schema_form(SESSION, "sessions", ["id", "time"])({"id": "a", "time": "6:30"}
                                                             ).is_valid()
+
+
+@pytest.mark.browser
+def test_a_double_tap_on_save_saves_once_and_says_so(live_console, phone):
+    from console.conftest import login, screenshot
+
+    live = live_console()
+    login(phone, live, "editor")
+    phone.goto(live.url + "/lich-phat/buoi/them/")
+    # two taps in a row: the page lets one submission through (counted, held back here)
+    sent = phone.evaluate("""() => {
+        let n = 0;
+        window.addEventListener('submit', e => { if (!e.defaultPrevented) n++;
+                                                 e.preventDefault(); });
+        const b = [...document.querySelectorAll('button')].find(x => x.textContent === 'Lưu');
+        b.click(); b.click();
+        return n; }""")
+    assert sent == 1
+    phone.reload()
+    phone.fill("#id_name", "Buổi trưa")
+    phone.fill("#id_time", "11:45")
+    phone.get_by_role("button", name="Lưu").dblclick()
+    phone.wait_for_url(live.url + "/lich-phat/")
+    page = phone.content()
+    # the second tap is not sent: no "sửa bởi nơi khác" for the officer's own change
+    assert "Đã lưu buổi phát “Buổi trưa”." in page and "nơi khác" not in page
+    assert list(load_schedule(live.schedule).sessions).count("buoi-trua") == 1
+    # every tap target of the header and the rows is a finger's size
+    small = phone.evaluate("""() => [...document.querySelectorAll(
+        'header a, header summary, .actions .btn, .actions button')]
+        .filter(e => e.getBoundingClientRect().height < 44).map(e => e.textContent.trim())""")
+    assert small == []
+    screenshot(phone, "schedule-double-tap")
