@@ -49,7 +49,10 @@ def test_the_page_names_villages_sessions_and_programs(client_as):
     page = get(client_as("leader"), "/lich-phat/")
     for name in ("Buổi sáng", "06:30", "Toàn xã, Thôn Văn Hòa", "T2-T6",
                  "Tuyên truyền kiểm soát thủ tục hành chính năm 2026", "02/09/2026",
-                 "từ 01/04/2026 đến 31/12/2026"):
+                 "từ 01/04/2026 đến 31/12/2026",
+                 # a program's file by its plan's title
+                 "Thông tin, tuyên truyền về Kiểm soát thủ tục hành chính trên địa bàn xã Ba Vì "
+                 "năm 2026 (bulletins/ba-vi-2026.yaml) · Buổi sáng"):
         assert name in page
     assert "Thêm buổi phát" not in page and "/xoa/" not in page  # a leader only reads
     page = get(client_as("editor"), "/lich-phat/")
