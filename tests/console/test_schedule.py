@@ -59,6 +59,7 @@ def test_the_page_names_villages_sessions_and_programs(client_as):
     assert "Thêm buổi phát" in page and "Thêm vùng" not in page
     page = get(client_as("technician"), "/lich-phat/")
     assert "Thêm vùng" in page and "Thêm buổi phát" not in page
+    assert "thiết bị: mặc định của máy" in page and "thiết bị: default" not in page
 
 
 def test_an_editor_adds_a_session_and_comments_are_kept(client_as, station):
