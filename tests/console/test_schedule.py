@@ -57,6 +57,11 @@ def test_the_page_names_villages_sessions_and_programs(client_as):
     assert "Thêm buổi phát" not in page and "/xoa/" not in page  # a leader only reads
     page = get(client_as("editor"), "/lich-phat/")
     assert "Thêm buổi phát" in page and "Thêm vùng" not in page
+    # the menu says where the officer is, on the list and on its forms
+    for url in ("/lich-phat/", "/lich-phat/buoi/them/"):
+        page = get(client_as("editor"), url)
+        assert page.count('aria-current="page"') == 1
+        assert 'aria-current="page">Lịch phát</a>' in page
     page = get(client_as("technician"), "/lich-phat/")
     assert "Thêm vùng" in page and "Thêm buổi phát" not in page
     assert "thiết bị: mặc định của máy" in page and "thiết bị: default" not in page
