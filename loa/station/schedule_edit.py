@@ -575,6 +575,9 @@ def _labelled(p: Problem, schema: Schema) -> Problem:
     message = f"{f.label_vi}: {p.message}" if f is not None else p.message
     if f is not None and f"thiếu '{p.key}'" in p.message:  # the YAML key means nothing here
         message = f"{f.label_vi}: cần điền."
+    elif f is not None and p.message.startswith(f"'{p.key}' rỗng"):  # no box ticked
+        message = (f"{f.label_vi}: chưa chọn ngày nào nên buổi phát không bao giờ phát; "
+                   "đánh dấu ít nhất một ngày.")
     return Problem(message, None, None, key=p.key)
 
 

@@ -127,6 +127,13 @@ def test_a_session_sent_without_its_time_is_told_once_on_the_time_field(client_a
     # named by its label, not the YAML key, and not pinned on "Mã buổi"
     assert errors_in(page).split() == ["Giờ", "phát:", "cần", "điền."]
     assert "&#x27;time&#x27;" not in page and "Mã buổi: " not in page
+    # every weekday unticked: said with the boxes, not the YAML key
+    resp = client.post("/lich-phat/buoi/them/", {"version": version, "name": "Buổi trưa",
+                                                 "time": "11:30"})
+    assert resp.status_code == 400
+    assert errors_in(resp.content.decode()).split() == (
+        "Ngày trong tuần: chưa chọn ngày nào nên buổi phát không bao giờ phát; "
+        "đánh dấu ít nhất một ngày.").split()
     assert station.read_bytes() == before
 
 
