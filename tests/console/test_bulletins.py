@@ -250,7 +250,7 @@ def test_back_after_gui_duyet_shows_the_bulletin_as_it_is_now(live_console, phon
     # after Đăng xuất, Back shows no page of the station
     phone.click("header.top summary")
     phone.get_by_role("button", name="Đăng xuất").click()
-    phone.wait_for_url(lambda u: "/dang-nhap/" in u or u.endswith(":%d/" % live.port))
+    phone.wait_for_url(lambda u: "/dang-nhap/" in u or u.endswith(f":{live.port}/"))
     phone.go_back()
     phone.wait_for_load_state()
     assert phone.locator("#trang-thai").count() == 0 and "/dang-nhap/" in phone.url
