@@ -414,7 +414,7 @@ class Schema:
             if value is None or f.type.is_blank(value):
                 if f.required:
                     chk.add(f"{where or self.where_vi} thiếu '{f.name}' "
-                            f"({f.label_vi.lower()}).", raw)
+                            f"({f.label_vi.lower()}).", raw, f.name)
                 values[f.name] = self._default(f, ctx)
                 defaulted.add(f.name)
                 continue

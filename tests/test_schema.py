@@ -182,7 +182,7 @@ def test_validate_a_form_dict_gives_values_and_problems_by_key():
         "'relay' của vùng 'thon-1' phải là số chân GPIO (0-40) (đang ghi: '41')."]
     assert values["device"] == "default"
     values, problems = validate(STATION, {})
-    assert [(p.key, p.message) for p in problems] == [(None, "station thiếu 'name' (tên đài).")]
+    assert [(p.key, p.message) for p in problems] == [("name", "station thiếu 'name' (tên đài).")]
 
 
 def test_blank_text_reads_as_not_written(example):

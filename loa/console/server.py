@@ -17,13 +17,34 @@ MAX_REQUEST_BYTES = 64 * 1024 * 1024
 def lan_addresses() -> list[str]:
     """The machine's IPv4 addresses other than loopback, for the "open this on a phone" line."""
     found: list[str] = []
+    # the address the default route leaves from (a UDP "connect" sends nothing): Debian and
+    # Raspberry Pi OS map the host name to 127.0.1.1, so the name alone finds no LAN address
     try:
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            addr = info[4][0]
-            if not addr.startswith("127.") and addr not in found:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))
+            addr = probe.getsockname()[0]
+            if not addr.startswith(("127.", "0.")):
                 found.append(addr)
     except OSError:
         pass
+    try:
+        named = [info[4][0] for info in
+                 socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
+    except OSError:
+        named = []
+    if not named or all(a.startswith("127.") for a in named):
+        # a LAN with no gateway (no default route): every interface's address, from Debian's
+        # `hostname -I`
+        import subprocess
+
+        try:
+            named += subprocess.run(["hostname", "-I"], capture_output=True, text=True,
+                                    timeout=5).stdout.split()
+        except (OSError, subprocess.SubprocessError):
+            pass
+    for addr in named:
+        if "." in addr and not addr.startswith("127.") and addr not in found:
+            found.append(addr)
     return found
 
 

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "loa.console.nocache.no_store",
 ]
 ROOT_URLCONF = "loa.console.urls"
 WSGI_APPLICATION = "loa.console.wsgi.application"

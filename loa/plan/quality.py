@@ -20,6 +20,9 @@ _WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*|\S*\d\S*", re.UNICODE)
 # OCR plan 51% (its drafts 59-65%), text stripped of marks 0%, letter-swapping OCR 20% invalid.
 MIN_MARKED = 0.70
 MAX_INVALID = 0.05
+# A number with a time or a unit glued on ("6h30", "14h", "5km", "300m2", "10ha") is how
+# Vietnamese writes them, and the reading rules speak them: not OCR damage.
+_NUMBER_UNIT = re.compile(r"\W*\d+(?:[.,]\d+)*(?:h\d{0,2}'?|km2?|m[23]?|cm|mm|ha|kg)\W*")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,8 @@ def _judge(w: str) -> tuple[int, int, tuple[str, ...]]:
     """One word's share: (words counted, words marked, damaged pieces). Cached: a text of
     any length repeats a few thousand syllables."""
     if any(c.isdigit() for c in w):
+        if _NUMBER_UNIT.fullmatch(w):
+            return 0, 0, ()
         if re.search(r"[^\W\d_]\d|\d[^\W\d_]{2,}", w) and not re.fullmatch(r"[\w/.-]*[A-Z]\w*", w):
             return 1, 0, (w,)  # "th1s", "c0ng": digits inside a word
         return 0, 0, ()

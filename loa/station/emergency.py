@@ -29,6 +29,16 @@ def _words(text: str | None) -> str | None:
         "utf-8", "replace")
 
 
+def short_title(text: str, limit: int = 60) -> str:
+    """A title made from the words of an emergency: whole words, "…" when cut (it is
+    shown on the pages and written in the log and the reports)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit + 1].rsplit(" ", 1)[0] if " " in text[:limit + 1] else text[:limit]
+    return cut.rstrip(" ,;:.-–") + "…"
+
+
 def send_emergency(text: str | None = None, *, title: str | None = None,
                    bulletins: str | Path | None = None, bulletin_id: str | None = None,
                    zones: list[str] | None = None, force: bool = False,
@@ -63,7 +73,7 @@ def send_emergency(text: str | None = None, *, title: str | None = None,
         title, text, plan = b.title, b.text, b.plan
     else:
         text = text or ""
-        title, plan = title or text[:60], ""
+        title, plan = title or short_title(text), ""
     sent = ctl.send_emergency(target, title, text, plan, asked, timeout, clock)
     return Sent(sent.id, title, tuple(sent.zones), tuple(sent.zone_names),
                 target.state.locked_by)

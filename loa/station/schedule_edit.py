@@ -577,6 +577,11 @@ def _labelled(p: Problem, schema: Schema) -> Problem:
     """A field's problem for a form: its label first, no file or line (it is not written)."""
     f = schema.fields.get(p.key or "")
     message = f"{f.label_vi}: {p.message}" if f is not None else p.message
+    if f is not None and f"thiếu '{p.key}'" in p.message:  # the YAML key means nothing here
+        message = f"{f.label_vi}: cần điền."
+    elif f is not None and p.message.startswith(f"'{p.key}' rỗng"):  # no box ticked
+        message = (f"{f.label_vi}: chưa chọn ngày nào nên buổi phát không bao giờ phát; "
+                   "đánh dấu ít nhất một ngày.")
     return Problem(message, None, None, key=p.key)
 
 
@@ -594,7 +599,10 @@ def _focused(p: Problem, raw: Any, focus: tuple[str, str | None] | None) -> Prob
                  == item_id]
     for item in items:
         lines = getattr(item, "key_lines", {})
-        key = p.key if lines.get(p.key) == p.line else next(
+        # a missing key has no line of its own: the item's line, but the field is p.key
+        missing = p.key is not None and p.key not in lines and p.line == getattr(
+            item, "line", None)
+        key = p.key if lines.get(p.key) == p.line or missing else next(
             (k for k, line in lines.items() if line == p.line), None)
         if key is not None:
             message = p.message

@@ -88,6 +88,20 @@ def test_filters_by_person_action_and_station_dates(client_as, station, entries)
 
 
 @pytest.mark.django_db
+def test_one_line_per_kind_of_action_in_the_filter(client_as, station, entries):
+    at = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+    for action in ("bulletin.return", "bulletin.reject"):  # the same thing, two codes
+        AuditEntry.objects.create(at=at, username="lanhdao", full_name="Nguyễn Văn An",
+                                  action=action, target="bản tin «Tiêm phòng dại»")
+    page = client_as("admin").get("/thao-tac/").content.decode()
+    assert page.count(">Trả lại bản tin</option>") == 1
+    assert page.count(">Tải báo cáo</option>") == 1
+    page = client_as("admin").get("/thao-tac/", {"action": "bulletin.return"}).content.decode()
+    assert [r.split(" · ", 1)[1] for r in rows_of(page)] == [
+        "Nguyễn Văn An Trả lại bản tin: bản tin «Tiêm phòng dại»"] * 2
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(("query", "message"), [
     ({"since": "2026-12-02", "until": "2026-12-01"}, "“Từ ngày” phải trước hoặc bằng “Đến ngày”."),
     ({"since": "30/11/2026x"}, "Ngày bắt đầu không hợp lệ."),

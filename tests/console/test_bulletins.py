@@ -258,3 +258,26 @@ def test_phone_editor_nghe_thu_plays_the_real_clip(live_console, phone):
     screenshot(phone, "ban-tin-gui-duyet")
     phone.goto(live.url + "/ban-tin/")
     screenshot(phone, "ban-tin-danh-sach")
+
+
+@pytest.mark.browser
+def test_back_after_gui_duyet_shows_the_bulletin_as_it_is_now(live_console, phone):
+    live = live_console()
+    login(phone, live, "editor")
+    phone.goto(live.url + url(DRAFT))
+    phone.get_by_role("button", name="Nghe thử").click()  # a page of its own in the history
+    phone.locator("audio#nghe-thu").wait_for()
+    assert phone.inner_text("#trang-thai") == "bản nháp"
+    phone.get_by_role("button", name="Gửi duyệt").click()
+    phone.wait_for_load_state()
+    assert "Đã gửi duyệt" in phone.content()
+    phone.go_back()  # the page as it was before Gửi duyệt, unless the browser asks again
+    phone.wait_for_load_state()
+    assert phone.inner_text("#trang-thai") == "chờ duyệt"
+    # after Đăng xuất, Back shows no page of the station
+    phone.click("header.top summary")
+    phone.get_by_role("button", name="Đăng xuất").click()
+    phone.wait_for_url(lambda u: "/dang-nhap/" in u or u.endswith(f":{live.port}/"))
+    phone.go_back()
+    phone.wait_for_load_state()
+    assert phone.locator("#trang-thai").count() == 0 and "/dang-nhap/" in phone.url

@@ -136,8 +136,22 @@ def test_without_a_daemon_the_page_says_it_was_not_aired(client_as, station):
     assert "Tin khẩn cấp CHƯA được phát." in html
     assert "Không thấy 'loa run' đang chạy trên máy này" in html
     entry, = _audit("emergency.failed")
-    assert entry.full_name == "Trần Thị Bình" and entry.target == STORM[:60]
+    assert entry.full_name == "Trần Thị Bình" and entry.target == STORM
     assert "Toàn xã" in entry.detail and not _audit("emergency.send")
+
+
+@pytest.mark.django_db
+def test_a_long_message_without_a_title_is_named_by_its_first_whole_words(client_as, station):
+    flood = ("Bà con chú ý, nước sông Đà đang lên nhanh, bà con thôn Văn Hòa di chuyển "
+             "người và tài sản lên chỗ cao ngay.")
+    resp = client_as("editor").post("/khan-cap/", {"text": flood, "zones": ["thon-van-hoa"],
+                                                   "step": "confirm"})
+    assert resp.status_code == 200
+    title = "Bà con chú ý, nước sông Đà đang lên nhanh, bà con thôn Văn…"  # whole words
+    assert title in text_of(resp) and "Văn H<" not in text_of(resp)
+    client_as("editor").post("/khan-cap/", {"text": flood, "zones": ["thon-van-hoa"],
+                                            "step": "send"})  # no daemon: refused, audited
+    assert _audit("emergency.failed")[-1].target == title
 
 
 @pytest.mark.django_db

@@ -204,3 +204,16 @@ def test_garbled_words_need_the_leader_to_confirm_them(station, client_as):
     resp = leader.post(f"/duyet/{KEY}/{DRAFT}/duyet/", {"version": version, "force": "1"})
     assert resp.status_code == 302 and load_bulletins(path).get(DRAFT).status == "approved"
     assert "xác nhận lời đúng" in audit_rows()[-1][3]
+
+
+@pytest.mark.django_db
+def test_times_and_units_written_the_vietnamese_way_are_not_garbled(station, client_as):
+    path = bfile(station)
+    svc.edit_bulletin(path, DRAFT, text="Bà con chú ý: từ ngày 01/12/2026 lúc 6h30, UBND xã "
+                                        "nhận hồ sơ trực tuyến; đường dài 5km, thửa 300m2.")
+    svc.submit_bulletins(path, [DRAFT], "Trần Thị Bình")
+    leader = client_as("leader")
+    version = version_in(html(leader.get(f"/duyet/{KEY}/{DRAFT}/")))
+    resp = leader.post(f"/duyet/{KEY}/{DRAFT}/duyet/", {"version": version})
+    assert resp.status_code == 302, html(resp)
+    assert load_bulletins(path).get(DRAFT).status == "approved"

@@ -49,13 +49,22 @@ def test_the_page_names_villages_sessions_and_programs(client_as):
     page = get(client_as("leader"), "/lich-phat/")
     for name in ("Buổi sáng", "06:30", "Toàn xã, Thôn Văn Hòa", "T2-T6",
                  "Tuyên truyền kiểm soát thủ tục hành chính năm 2026", "02/09/2026",
-                 "từ 01/04/2026 đến 31/12/2026"):
+                 "từ 01/04/2026 đến 31/12/2026",
+                 # a program's file by its plan's title
+                 "Thông tin, tuyên truyền về Kiểm soát thủ tục hành chính trên địa bàn xã Ba Vì "
+                 "năm 2026 (bulletins/ba-vi-2026.yaml) · Buổi sáng"):
         assert name in page
     assert "Thêm buổi phát" not in page and "/xoa/" not in page  # a leader only reads
     page = get(client_as("editor"), "/lich-phat/")
     assert "Thêm buổi phát" in page and "Thêm vùng" not in page
+    # the menu says where the officer is, on the list and on its forms
+    for url in ("/lich-phat/", "/lich-phat/buoi/them/"):
+        page = get(client_as("editor"), url)
+        assert page.count('aria-current="page"') == 1
+        assert 'aria-current="page">Lịch phát</a>' in page
     page = get(client_as("technician"), "/lich-phat/")
     assert "Thêm vùng" in page and "Thêm buổi phát" not in page
+    assert "thiết bị: mặc định của máy" in page and "thiết bị: default" not in page
 
 
 def test_an_editor_adds_a_session_and_comments_are_kept(client_as, station):
@@ -104,6 +113,27 @@ def test_a_bad_session_gets_every_problem_at_once_and_nothing_is_saved(client_as
     assert resp.status_code == 400
     assert "Giờ phát: giờ phát &#x27;25:00&#x27; không hợp lệ (dạng 06:30)." in \
         errors_in(resp.content.decode())
+    assert station.read_bytes() == before
+
+
+def test_a_session_sent_without_its_time_is_told_once_on_the_time_field(client_as, station):
+    before = station.read_bytes()
+    client = client_as("editor")
+    version = version_in(get(client, "/lich-phat/buoi/them/"))
+    resp = client.post("/lich-phat/buoi/them/", {"version": version, "name": "Buổi trưa",
+                                                 "days": ["T2", "T3", "T4", "T5", "T6"]})
+    assert resp.status_code == 400
+    page = resp.content.decode()
+    # named by its label, not the YAML key, and not pinned on "Mã buổi"
+    assert errors_in(page).split() == ["Giờ", "phát:", "cần", "điền."]
+    assert "&#x27;time&#x27;" not in page and "Mã buổi: " not in page
+    # every weekday unticked: said with the boxes, not the YAML key
+    resp = client.post("/lich-phat/buoi/them/", {"version": version, "name": "Buổi trưa",
+                                                 "time": "11:30"})
+    assert resp.status_code == 400
+    assert errors_in(resp.content.decode()).split() == (
+        "Ngày trong tuần: chưa chọn ngày nào nên buổi phát không bao giờ phát; "
+        "đánh dấu ít nhất một ngày.").split()
     assert station.read_bytes() == before
 
 
@@ -380,3 +410,36 @@ def test_a_day_out_of_range_shows_this_week_or_month(client_as, url):
     resp = client_as("editor").get(url)
     assert resp.status_code == 200
     assert "2026" in resp.content.decode()  # the clock's week/month, not year 1 or 9999
+
+
+@pytest.mark.browser
+def test_a_double_tap_on_save_saves_once_and_says_so(live_console, phone):
+    from console.conftest import login, screenshot
+
+    live = live_console()
+    login(phone, live, "editor")
+    phone.goto(live.url + "/lich-phat/buoi/them/")
+    # two taps in a row: the page lets one submission through (counted, held back here)
+    sent = phone.evaluate("""() => {
+        let n = 0;
+        window.addEventListener('submit', e => { if (!e.defaultPrevented) n++;
+                                                 e.preventDefault(); });
+        const b = [...document.querySelectorAll('button')].find(x => x.textContent === 'Lưu');
+        b.click(); b.click();
+        return n; }""")
+    assert sent == 1
+    phone.reload()
+    phone.fill("#id_name", "Buổi trưa")
+    phone.fill("#id_time", "11:45")
+    phone.get_by_role("button", name="Lưu").dblclick()
+    phone.wait_for_url(live.url + "/lich-phat/")
+    page = phone.content()
+    # the second tap is not sent: no "sửa bởi nơi khác" for the officer's own change
+    assert "Đã lưu buổi phát “Buổi trưa”." in page and "nơi khác" not in page
+    assert list(load_schedule(live.schedule).sessions).count("buoi-trua") == 1
+    # every tap target of the header and the rows is a finger's size
+    small = phone.evaluate("""() => [...document.querySelectorAll(
+        'header a, header summary, .actions .btn, .actions button')]
+        .filter(e => e.getBoundingClientRect().height < 44).map(e => e.textContent.trim())""")
+    assert small == []
+    screenshot(phone, "schedule-double-tap")

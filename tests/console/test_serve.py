@@ -65,3 +65,19 @@ def test_users_add_refuses_mistakes_in_vietnamese(live_console, tmp_path):
     assert no_tty.returncode == 2 and "--password-stdin" in no_tty.stderr
     for r in (bad_role, weak, twice, no_tty):
         assert "Traceback" not in r.stderr
+
+
+def test_the_address_to_open_on_a_phone_is_the_machines_lan_address():
+    """Debian and Raspberry Pi OS name the host 127.0.1.1: the address printed must still be
+    one a phone on the LAN can open, not 127.0.0.1."""
+    import re
+
+    from loa.console.server import lan_addresses
+
+    shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True)
+    lan = {a for a in re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", shown.stdout)
+           if not a.startswith("127.")}
+    if not lan:
+        pytest.skip("this machine has no LAN interface")
+    found = lan_addresses()
+    assert found and set(found) <= lan

@@ -115,8 +115,18 @@ def _choices():
         if username:
             people[username] = full or username
     codes = set(AuditEntry.objects.values_list("action", flat=True).distinct())
-    actions = sorted(((c, action_vi(c)) for c in codes | set(ACTIONS_VI)), key=lambda a: a[1])
+    # one line per label: "Trả lại bản tin" is bulletin.return and the older bulletin.reject
+    by_label: dict[str, str] = {}
+    for c in [*ACTIONS_VI, *sorted(codes - set(ACTIONS_VI))]:  # the table's own code first
+        by_label.setdefault(action_vi(c), c)
+    actions = sorted(((c, label) for label, c in by_label.items()), key=lambda a: a[1])
     return sorted(people.items(), key=lambda p: p[1]), actions
+
+
+def _same_label(code: str) -> list[str]:
+    """Every action code shown under the label of `code`."""
+    codes = set(AuditEntry.objects.values_list("action", flat=True).distinct())
+    return [c for c in codes | set(ACTIONS_VI) | {code} if action_vi(c) == action_vi(code)]
 
 
 def _day_start(d: date, tz) -> datetime:
@@ -136,7 +146,7 @@ def index(request):
             if f["person"]:
                 entries = entries.filter(username=f["person"])
             if f["action"]:
-                entries = entries.filter(action=f["action"])
+                entries = entries.filter(action__in=_same_label(f["action"]))
             if f["since"]:
                 entries = entries.filter(at__gte=_day_start(f["since"], tz))
             if f["until"]:

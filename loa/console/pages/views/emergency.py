@@ -21,7 +21,7 @@ from loa.console import station
 from loa.console.accounts import audit
 from loa.console.accounts.roles import roles_required
 from loa.errors import LoaError
-from loa.station.emergency import EMERGENCY_ID, emergency_zones
+from loa.station.emergency import EMERGENCY_ID, emergency_zones, short_title
 
 SESSION_KEY = "loa_emergencies"  # {id: {"title", "zones"}} of the emergencies sent from here
 KEEP = 10
@@ -85,7 +85,7 @@ class EmergencyForm(forms.Form):
         b = self.chosen
         if b is not None:
             return b.title
-        return self.cleaned_data.get("title") or self.cleaned_data["text"][:60]
+        return self.cleaned_data.get("title") or short_title(self.cleaned_data["text"])
 
     @property
     def words(self) -> str:

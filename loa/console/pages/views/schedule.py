@@ -131,6 +131,8 @@ def index(request, errors: list[str] | None = None, status: int = 200):
         zones = {str(z["id"]): z.get("name") or z["id"] for z in draft.zones}
         sessions = {str(s["id"]): s.get("name") or s["id"] for s in draft.sessions}
         used = {str(x) for p in draft.programs for x in _as_ids(p.get("sessions"))}
+        labels, names, _ = _bulletin_choices()  # a file by its plan's title
+        files = {names[k]: labels[k] for k in names}
         ctx.update(
             draft=draft, version=draft.version,
             file_problems=[str(p) for p in draft.problems],
@@ -140,6 +142,7 @@ def index(request, errors: list[str] | None = None, status: int = 200):
                               "idle": str(s["id"]) not in used} for s in draft.sessions),
                             key=lambda s: _clock_key(s.get("time"))),
             programs=[{**p, "session_names": _names(p.get("sessions"), sessions, ""),
+                       "file_label": files.get(str(p.get("bulletins")), p.get("bulletins")),
                        "from_vi": _day_vi(p["from"]) if p.get("from") else "",
                        "until_vi": _day_vi(p["until"]) if p.get("until") else ""}
                       for p in draft.programs],
