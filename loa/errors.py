@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,30 @@ def _short_repr(value: Any, limit: int) -> str:
     return str(value)[: limit + 1]
 
 
+# Where the reader stands: the console shows a station's files by their place in its
+# folder ("bulletins/ba-vi-2026.yaml"), not by the server's full path; the CLI sets nothing.
+_SHOWN_FROM: ContextVar[Path | None] = ContextVar("loa_paths_shown_from", default=None)
+
+
+def show_paths_from(folder: str | Path | None) -> Token:
+    """Show problems' paths relative to `folder` in this context (a thread, a request)."""
+    return _SHOWN_FROM.set(Path(folder).resolve() if folder is not None else None)
+
+
+def reset_paths_shown(token: Token) -> None:
+    _SHOWN_FROM.reset(token)
+
+
+def _shown(path: str | Path) -> str:
+    base = _SHOWN_FROM.get()
+    if base is None:
+        return str(path)
+    try:
+        return str(Path(path).resolve().relative_to(base))
+    except (ValueError, OSError):
+        return Path(path).name
+
+
 @dataclass
 class Problem:
     message: str  # Vietnamese, for the officer
@@ -54,7 +79,7 @@ class Problem:
     def __str__(self) -> str:
         where = ""
         if self.path is not None:
-            where = str(self.path)
+            where = _shown(self.path)
             if self.line is not None:
                 where += f", {self.unit} {self.line}"
                 if self.column is not None:

@@ -205,3 +205,18 @@ def test_emergency_of_a_bulletin_edited_after_approval_is_refused_then_withdrawn
         with pytest.raises(LoaError, match="Đã rút lại tin khẩn cấp: tin sẽ KHÔNG được phát"):
             svc.send_emergency(bulletins=bfile, bulletin_id="IV.1.a", force=True, timeout=0.2)
     assert list((data_dir / "control" / "requests").glob("*.json")) == []
+
+
+def test_problems_can_be_shown_from_a_stations_folder(tmp_path):
+    """The console names files from the station's folder; the CLI (nothing set) in full."""
+    from loa.errors import Problem, reset_paths_shown, show_paths_from
+
+    p = Problem("không có vùng 'thon-gia'", tmp_path / "bulletins" / "a.yaml", 3)
+    assert str(p) == f"{tmp_path}/bulletins/a.yaml, dòng 3: không có vùng 'thon-gia'"
+    token = show_paths_from(tmp_path)
+    try:
+        assert str(p) == "bulletins/a.yaml, dòng 3: không có vùng 'thon-gia'"
+        assert str(Problem("x", "/etc/elsewhere.yaml")) == "elsewhere.yaml: x"
+    finally:
+        reset_paths_shown(token)
+    assert str(p).startswith(str(tmp_path))

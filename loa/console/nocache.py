@@ -1,7 +1,11 @@
-"""Pages of a logged-in officer are never kept by the browser: Back after a save shows the
+"""Middleware of the console.
+
+Pages of a logged-in officer are never kept by the browser: Back after a save shows the
 item as it is now (not "bản nháp" after Gửi duyệt), and after Đăng xuất Back shows nothing."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from django.utils.cache import add_never_cache_headers
 
@@ -14,4 +18,21 @@ def no_store(get_response):
                 and response.get("Content-Type", "").startswith("text/html")):
             add_never_cache_headers(response)
         return response
+    return middleware
+
+
+def station_paths(get_response):
+    """Messages on a page name the station's files from its folder ("ba-vi.yaml, dòng 12"),
+    not by the server's full path."""
+    from django.conf import settings
+
+    from loa.errors import reset_paths_shown, show_paths_from
+
+    def middleware(request):
+        folder = Path(settings.LOA_SCHEDULE).parent if settings.LOA_SCHEDULE else None
+        token = show_paths_from(folder)
+        try:
+            return get_response(request)
+        finally:
+            reset_paths_shown(token)
     return middleware

@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "loa.console.nocache.no_store",
+    "loa.console.nocache.station_paths",
 ]
 ROOT_URLCONF = "loa.console.urls"
 WSGI_APPLICATION = "loa.console.wsgi.application"

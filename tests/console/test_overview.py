@@ -101,6 +101,7 @@ def test_a_broken_schedule_shows_its_problems_to_fix(client_as, station, clock):
     box = section(resp, "loi-lich")
     line = next(i for i, s in enumerate(station.read_text().splitlines(), 1) if "thon-gia" in s)
     assert f"ba-vi.yaml, dòng {line}, cột 12: không có vùng 'thon-gia'" in box
+    assert str(station.parent) not in resp.content.decode()  # named from the station's folder
     assert 'href="/lich-phat/"' in resp.content.decode()
     assert "Không có buổi phát nào" not in text_of(resp)  # nothing claims an empty week
 

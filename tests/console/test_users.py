@@ -80,6 +80,17 @@ def test_bad_new_accounts_are_refused_in_vietnamese(admin, station, form, messag
 
 
 @pytest.mark.django_db
+def test_a_name_differing_only_in_vietnamese_capitals_is_taken(admin, station, make_user):
+    make_user("bình", "editor", full_name="Trần Văn Bình")
+    resp = admin.post("/nguoi-dung/them/", {
+        "username": "BÌNH", "full_name": "Trần Văn Bình", "roles": ["editor"],
+        "password1": PASSWORD, "password2": PASSWORD})
+    assert resp.status_code == 400
+    assert "Tài khoản &#x27;bình&#x27; đã có." in resp.content.decode()
+    assert not get_user_model().objects.filter(username="BÌNH").exists()
+
+
+@pytest.mark.django_db
 def test_admin_changes_roles_and_name(admin, station, make_user):
     make_user("binh", "editor", full_name="Trần Văn Bình")
     page = admin.get("/nguoi-dung/binh/").content.decode()

@@ -83,8 +83,12 @@ def add_user(username: str, password: str, roles: list[str], full_name: str = ""
     full_name = full_name.strip()
     if len(full_name) > 150:
         raise LoaError("họ tên dài quá 150 ký tự.")
-    if User.objects.filter(username__iexact=username).exists():
-        raise LoaError(f"tài khoản '{username}' đã có.")
+    # SQLite's iexact folds ASCII only: "BÌNH" and "bình" would both be let in
+    folded = username.casefold()
+    taken = next((u for u in User.objects.values_list("username", flat=True)
+                  if u.casefold() == folded), None)
+    if taken is not None:
+        raise LoaError(f"tài khoản '{taken}' đã có.")
     check_password(password, username, full_name)
     with transaction.atomic():
         user = User.objects.create_user(username, password=password, first_name=full_name)
