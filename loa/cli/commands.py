@@ -147,7 +147,7 @@ def bulletin_retire(args) -> int:
 def normalize(args) -> int:
     from loa.script.normalize import Normalizer
 
-    text = args.text if args.text is not None else sys.stdin.read()
+    text = args.text if args.text is not None else (sys.stdin.read() if sys.stdin else "")
     norm = Normalizer(variant=args.variant,
                       day_prefix=None if args.day_prefix == "none" else args.day_prefix,
                       lexicon_files=args.lexicon)

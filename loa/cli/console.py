@@ -46,8 +46,8 @@ def _setup() -> None:
 
 def _password(from_stdin: bool) -> str:
     if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n") if sys.stdin else ""
+    if sys.stdin is None or not sys.stdin.isatty():  # None: started with stdin closed
         raise LoaError("không có bàn phím để nhập mật khẩu; dùng --password-stdin.")
     first = getpass.getpass("Mật khẩu: ")
     if getpass.getpass("Nhập lại mật khẩu: ") != first:
