@@ -298,4 +298,6 @@ def test_a_job_waiting_for_the_player_during_a_replan_stays_pending_until_it_pla
             r.close()
     assert aired or still, "the 06:31 announcement is neither logged nor pending"
     assert not failed.is_set(), "a job raised an exception"
-    assert final == ["played", "played"], final  # two zones: nothing lost
+    # two zones, one final row each: nothing lost. Aired after the held session, it is
+    # "late" when the machine was slow to let it go; either way it aired.
+    assert len(final) == 2 and set(final) <= {"played", "late"}, final
