@@ -266,3 +266,25 @@ def test_at_air_with_no_clip_made_produces_it_then(station, voice):
     levels = loudness.measure(read_wav(clip.path)[0].astype(np.float32) / 32767, RATE)
     assert abs(levels.lufs + 16) < 0.5
     assert svc.find_listen_clip(station, b) == clip  # the console's listen player
+
+
+def test_the_daemon_makes_it_ahead_and_prune_keeps_it(station, voice):
+    from loa.schedule import load_schedule
+    from loa.schedule.expand import load_program_bulletins
+    from loa.station.wiring import ChildRendering
+
+    bfile = station.parent / "bulletins.yaml"
+    svc.record_bulletin(bfile, "IV.1", voice)
+    svc.approve_bulletins(bfile, ["IV.1"], "Nguyễn Văn An", account="web:an")
+    sched = load_schedule(station)
+    b = {b.id: b for b in load_program_bulletins(sched)["p"]}["IV.1"]
+    with svc.Voicing(station) as voices:
+        assert voices.find(b) is None
+    ChildRendering(station, sched.station).ahead([b])
+    with svc.Voicing(station) as voices:
+        made = voices.find(b)
+    assert made is not None and made.engine == RECORDED
+    # prune keeps what the schedule still airs, recordings included
+    removed, _ = svc.prune_clips([station])
+    assert removed == 0 and made.path.is_file()
+    assert svc.find_listen_clip(station, b) == made

@@ -294,7 +294,8 @@ def _safe_name(bulletin_id: str) -> str:
     import re
     import unicodedata
 
-    ascii_id = unicodedata.normalize("NFKD", bulletin_id).encode("ascii", "ignore").decode()
+    plain = bulletin_id.replace("đ", "d").replace("Đ", "D")  # no decomposition of its own
+    ascii_id = unicodedata.normalize("NFKD", plain).encode("ascii", "ignore").decode()
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_id).strip(".-")
     return name[:60] or "ban-tin"
 
