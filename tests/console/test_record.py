@@ -158,3 +158,24 @@ def test_recording_in_the_browser_uploads_and_the_bulletin_shows_it(live_console
     assert b.audio.startswith("ghi-am/") and b.audio.endswith(".wav")
     # the produced clip: the chime and intro around the seconds of speech recorded
     assert duration > 4
+
+
+@pytest.mark.django_db
+def test_the_logbook_says_giong_doc_thu_am_for_a_recorded_play(station, client_as, tmp_path):
+    from datetime import datetime
+
+    from console.log_rows import BULLETINS, play, write_plays
+    from loa.clock import DEFAULT_TZ
+
+    at = datetime(2026, 3, 2, 6, 30, tzinfo=DEFAULT_TZ)
+    recorded = play("toan-xa", at, BULLETINS[0])
+    recorded["engine"] = "ghi-am"
+    by_machine = play("toan-xa", at, BULLETINS[1], k=1)
+    write_plays(tmp_path / "data" / "loa.sqlite3", [recorded, by_machine])
+    page = client_as("technician").get("/nhat-ky/?tu=01/03/2026&den=31/03/2026")
+    html = page.content.decode()
+    rows = html[html.find('id="luot-phat"'):].split("<tr>")[2:]
+    (voiced,) = [r for r in rows if BULLETINS[0][1] in r]
+    (read,) = [r for r in rows if BULLETINS[1][1] in r]
+    assert "giọng đọc thu âm" in voiced and "giọng đọc thu âm" not in read
+    assert "espeak" not in read  # a TTS engine is the usual case: not said on the page
