@@ -288,3 +288,29 @@ def test_the_daemon_makes_it_ahead_and_prune_keeps_it(station, voice):
     removed, _ = svc.prune_clips([station])
     assert removed == 0 and made.path.is_file()
     assert svc.find_listen_clip(station, b) == made
+
+
+def test_an_intro_read_offline_at_air_is_read_again_by_google_on_upgrade(
+        station, voice, fake_google, monkeypatch, capsys):
+    from loa.schedule import load_schedule
+    from loa.schedule.expand import load_program_bulletins
+    from loa.station.wiring import ChildRendering
+
+    monkeypatch.setenv("LOA_GTTS_ENDPOINT", fake_google.endpoint)
+    station.write_text(station.read_text(encoding="utf-8").replace(
+        "- espeak", "- gtts\n  - espeak"), encoding="utf-8")
+    bfile = station.parent / "bulletins.yaml"
+    svc.record_bulletin(bfile, "IV.1", voice)
+    svc.approve_bulletins(bfile, ["IV.1"], "Nguyễn Văn An", account="web:an")
+    sched = load_schedule(station)
+    assert [e for e in sched.station.engines] == ["gtts", "espeak"]
+    b = {b.id: b for b in load_program_bulletins(sched)["p"]}["IV.1"]
+    at_air = ChildRendering(station, sched.station).at_air(b)  # never waits on the internet
+    assert at_air.engine == RECORDED and at_air.voice.startswith("espeak:")
+    # a plain render finds it made (the other bulletin is read by Google)
+    (kept,) = [o for o in svc.render(station).outcomes if o.clip.engine == RECORDED]
+    assert kept.cached and kept.clip == at_air
+    assert main(["render", str(station), "--upgrade"]) == 0
+    assert "Đọc lại bằng bộ đọc tốt hơn: 1 bản tin" in capsys.readouterr().out
+    upgraded = ChildRendering(station, load_schedule(station).station).at_air(b)
+    assert upgraded.voice.startswith("gtts:") and upgraded.hash != at_air.hash

@@ -266,11 +266,25 @@ def lookup_recorded(renderer: Renderer, path: Path, verify: str = "cheap",
     return None
 
 
+def better_intro(renderer: Renderer, clip: Clip) -> list[Engine]:
+    """Engines the station prefers over the one that read this produced recording's intro
+    (made offline at air time, say): `loa render --upgrade` tries them."""
+    if not (renderer.intro or renderer.outro):
+        return []
+    names = [e.name for e in renderer.chain.engines]
+    used = clip.voice.split(":")[0]
+    if clip.voice == "-":  # made with no intro at all: any engine is better
+        return list(renderer.chain.engines)
+    return renderer.chain.engines[: names.index(used)] if used in names else []
+
+
 def produce_recorded(renderer: Renderer, path: Path, engines: list[Engine] | None = None,
-                     label: str = "") -> Rendered:
+                     label: str = "", upgrade: bool = False) -> Rendered:
     """The recording with the chime, the station's intro and outro (read by the first of
     `engines` that can, default the chain's; none: without them), levelled like any clip,
-    stored. Found in the store if already made. LoaError if the file cannot be read."""
+    stored. Found in the store if already made; with upgrade, one whose intro a lesser
+    engine read is made again by the better ones when they answer (else kept). LoaError
+    if the file cannot be read."""
     from loa.audio.produce import assemble_measured
     from loa.audio.render import Rendered, sentences
     from loa.audio.settings import TRIM_KEEP_S
@@ -278,7 +292,9 @@ def produce_recorded(renderer: Renderer, path: Path, engines: list[Engine] | Non
 
     found = lookup_recorded(renderer, path, verify="full")
     if found is not None:
-        return Rendered(found, True)
+        engines = better_intro(renderer, found) if upgrade else []
+        if not engines:
+            return Rendered(found, True)
     digest = file_digest(path)
     body = [recording_speech(path)]
     engine, intro, outro, failures = None, [], [], []
@@ -289,6 +305,8 @@ def produce_recorded(renderer: Renderer, path: Path, engines: list[Engine] | Non
                 [sentences(renderer.intro), sentences(renderer.outro)], engines, gap_s=gap)
             engine, (intro, outro), failures = batch.engine, batch.speeches, batch.failures
         except EngineError as exc:  # the recording airs all the same, without its intro
+            if found is not None:  # an upgrade that could not be: keep what was made
+                return Rendered(found, True, [exc])
             failures = [exc]
     samples, levels = assemble_measured(body, renderer.settings, intro, outro)
     clip = renderer.store.put(

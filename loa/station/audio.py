@@ -130,7 +130,7 @@ def render(schedule_path: str | Path, *, upgrade: bool = False, mp3: bool = Fals
                                        threads=jobs, progress=step)
         tell(r)
     for b in recorded.values():
-        result.outcomes.append(_produce_outcome(renderer, b))
+        result.outcomes.append(_produce_outcome(renderer, b, upgrade))
         step(None)
     tell(renderer)
     return result
@@ -141,15 +141,19 @@ def recording_key(bulletin: Bulletin) -> str:
     return f"\0{bulletin.audio_path}"
 
 
-def _produce_outcome(renderer, bulletin: Bulletin) -> Outcome:
-    """A recording produced (chime, intro, levelled) as a render outcome."""
+def _produce_outcome(renderer, bulletin: Bulletin, upgrade: bool = False) -> Outcome:
+    """A recording produced (chime, intro, levelled) as a render outcome; with upgrade,
+    its intro read again by a better engine if a lesser one read it."""
     from loa.audio.batch import Outcome
+    from loa.audio.recording import lookup_recorded
     from loa.station.wiring import _why_not, produce_recording
 
     out = Outcome(recording_key(bulletin))
     try:
-        made = produce_recording(renderer, bulletin)
+        had = lookup_recorded(renderer, bulletin.audio_path, "") if upgrade else None
+        made = produce_recording(renderer, bulletin, upgrade=upgrade)
         out.clip, out.cached, out.failures = made.clip, made.cached, made.failures
+        out.upgraded = had is not None and not made.cached
     except LoaError as exc:
         out.error = exc.problems[0].message
     except Exception as exc:  # one bad recording must not stop the others

@@ -109,7 +109,8 @@ def recorded_clip(bulletin: Bulletin) -> Clip:
     return Clip(path, hashlib.sha256(data).hexdigest()[:32], RECORDED, "", len(samples) / rate)
 
 
-def produce_recording(renderer: Renderer, bulletin: Bulletin, offline: bool = False):
+def produce_recording(renderer: Renderer, bulletin: Bulletin, offline: bool = False,
+                      upgrade: bool = False):
     """A bulletin's recording produced like any clip (chime, the station's intro and outro,
     levelled), from the store if made before. offline: the intro by the offline engines
     only (at air or for a listen: never wait on the internet). LoaError if unreadable."""
@@ -121,7 +122,7 @@ def produce_recording(renderer: Renderer, bulletin: Bulletin, offline: bool = Fa
     if not path.is_file():
         raise LoaError(f"không tìm thấy tệp ghi âm '{bulletin.audio}' cạnh tệp bản tin.", path)
     return produce_recorded(renderer, path, renderer.offline() if offline else None,
-                            label=bulletin.title)
+                            label=bulletin.title, upgrade=upgrade)
 
 
 def _produce_in_child(schedule_path: str, recordings: list[tuple[str, str]], offline: bool,
