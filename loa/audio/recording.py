@@ -92,13 +92,15 @@ def decode_file(src: str | Path, rate: int = RATE, highpass_hz: float | None = N
         why = (detail[-1] if detail else "không có âm thanh").replace(str(src), src.name)
         raise LoaError(f"tệp '{src.name}' không phải tệp âm thanh đọc được (nhận: "
                        f"{FORMATS_VI}); ffmpeg báo: {why[:200]}", src)
-    pcm = np.frombuffer(done.stdout[: len(done.stdout) // 2 * 2], dtype="<i2")
+    pcm = np.frombuffer(done.stdout, dtype="<i2", count=len(done.stdout) // 2)
     if len(pcm) > max_seconds * rate:
         limit = (f"{max_seconds / 60:g} phút" if max_seconds >= 60
                  else f"{max_seconds:g} giây")
         raise LoaError(f"tệp ghi âm '{src.name}' dài hơn {limit}; một bản tin không dài "
                        "như vậy (chọn nhầm tệp, hay quên tắt ghi âm?).", src)
-    return pcm.astype(np.float32) * np.float32(1 / 32768.0)
+    x = pcm.astype(np.float32)
+    x *= np.float32(1 / 32768.0)
+    return x
 
 
 def _frame_levels(x: np.ndarray, win: int) -> np.ndarray:
@@ -107,13 +109,15 @@ def _frame_levels(x: np.ndarray, win: int) -> np.ndarray:
     n = len(x) // win
     if n == 0:
         return np.zeros(0)
-    frames = x[: n * win].reshape(n, win).astype(np.float64)
-    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+    frames = x[: n * win].reshape(n, win)  # a view: half an hour is 300 MB of float32
+    power = np.einsum("ij,ij->i", frames, frames).astype(np.float64) / win
+    return 10 * np.log10(power + 1e-12)
 
 
 def clean(x: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
-    """Noise gate and silence trim (x already high-passed); returns the cleaned samples
-    (peak at PEAK_DBFS) and the seconds trimmed. Raises ValueError if there is no voice.
+    """Noise gate and silence trim (x already high-passed, float32, changed in place: a
+    Pi has no room for copies of half an hour); returns the cleaned samples (peak at
+    PEAK_DBFS) and the seconds trimmed. Raises ValueError if there is no voice.
 
     Levels are judged against the recording itself: the noise floor is its quietest
     tenth, the voice its loudest twentieth; a phone held far away is quiet, not silent."""
@@ -142,19 +146,20 @@ def clean(x: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
         # 20 ms ramps between the two gains: no clicks
         ramp = np.ones(max(1, int(0.02 * rate / win) * 2 + 1))
         gain = np.convolve(gain, ramp / len(ramp), mode="same")
-        per_sample = np.repeat(gain, win)
-        tail = len(x) - len(per_sample)
-        per_sample = np.concatenate([per_sample, np.full(tail, per_sample[-1])])
-        x = x * per_sample.astype(np.float32)
+        centers = (np.arange(len(gain)) + 0.5) * win
+        step = rate * 10  # ten seconds at a time: the gain never exists for the whole file
+        for at in range(0, len(x), step):
+            part = x[at:at + step]
+            part *= np.interp(np.arange(at, at + len(part)), centers, gain).astype(np.float32)
     start = first * win
     end = min(len(x), (last + 1) * win)
     y = x[start:end]
     if len(y) < rate * 0.3:
         raise ValueError("silent")
-    peak = float(np.max(np.abs(y)))
+    peak = max(float(y.max()), -float(y.min()))
     if peak > 0:
-        y = y * np.float32(10 ** (PEAK_DBFS / 20) / peak)
-    return y.astype(np.float32), (len(x) - len(y)) / rate
+        y *= np.float32(10 ** (PEAK_DBFS / 20) / peak)
+    return y, (len(x) - len(y)) / rate
 
 
 def import_recording(src: Path, dest: Path) -> Recording:
@@ -162,7 +167,8 @@ def import_recording(src: Path, dest: Path) -> Recording:
     RATE, clean it (high-pass, noise gate, silence trimmed) and write a 16-bit WAV to
     `dest` atomically. LoaError (Vietnamese, naming the file) for a file that is not
     audio or cannot be read, one empty or silent, one over 30 minutes, or no ffmpeg."""
-    from loa.audio.produce import to_int16
+    import numpy as np
+
     from loa.audio.wav import write_wav
     from loa.fsio import check_target
 
@@ -174,7 +180,10 @@ def import_recording(src: Path, dest: Path) -> Recording:
     except ValueError:
         raise LoaError(f"tệp ghi âm '{src.name}' không có tiếng nói (trống hoặc im lặng).",
                        src) from None
-    write_wav(dest, to_int16(y), RATE, comment=f"loa recording cleaning={CLEANING}")
+    y *= np.float32(32767.0)  # as produce.to_int16, in place: no second copy of it all
+    np.round(y, out=y)
+    np.clip(y, -32768, 32767, out=y)
+    write_wav(dest, y.astype(np.int16), RATE, comment=f"loa recording cleaning={CLEANING}")
     digest = hashlib.sha256(dest.read_bytes()).hexdigest()
     return Recording(dest, round(len(y) / RATE, 3), digest, RATE, src, round(trimmed, 3))
 
