@@ -284,3 +284,116 @@ def retire_bulletins(path: str | Path, ids: list[str]) -> list[Bulletin]:
         done = retire(bfile, ids)
         bfile.save()
     return done
+
+
+# --- language versions (issue 13: the languages residents speak) ------------------------
+
+def _import_version_audio(src: Path, dest: Path) -> None:
+    """A translator's recording, decoded and cleaned by loa.audio.recording when it is
+    there (phones' formats through ffmpeg); else a WAV loa can read, copied as it is."""
+    try:
+        from loa.audio.recording import import_recording
+    except ImportError:
+        import_recording = None
+    if import_recording is not None:
+        import_recording(src, dest)
+        return
+    from loa.audio.wav import read_wav
+    from loa.fsio import atomic_write_bytes
+
+    try:
+        samples, rate = read_wav(src)
+        data = src.read_bytes()
+    except OSError:
+        raise LoaError("không đọc được tệp ghi âm.", src) from None
+    except Exception:  # not a WAV loa can read
+        raise LoaError("tệp ghi âm phải là tệp WAV (máy này chưa đổi được định dạng khác).",
+                       src) from None
+    if not rate or not len(samples):
+        raise LoaError("tệp ghi âm không có âm thanh.", src)
+    atomic_write_bytes(dest, data)
+
+
+def set_bulletin_version(path: str | Path, bulletin_id: str, lang: str, *,
+                         audio: str | Path | None = None, text: str | None = None,
+                         remove: bool = False) -> tuple[Bulletin, object]:
+    """Add, replace or remove a bulletin's version in another language: a translator's
+    recording (imported into ghi-am/ beside the bulletins file) or a text an installed
+    engine speaks. Only that version needs approving again."""
+    import hashlib
+    import re
+
+    from loa.languages import lower_name
+    from loa.script.bulletin import remove_version, set_version
+
+    if remove:
+        with _locked(path):
+            bfile = open_bulletins(path)
+            gone = remove_version(bfile, bulletin_id, lang)
+            bfile.save()
+        return bfile.get(bulletin_id), gone
+    if text is not None and not speaks(lang):
+        raise LoaError(f"chưa có bộ đọc nào trên máy này đọc được {lower_name(lang)}; hãy nhờ "
+                       "người dịch đọc và ghi âm, rồi thêm bằng --audio TỆP.")
+    name = ""
+    if audio is not None:
+        src = Path(audio)
+        if not src.is_file():
+            raise LoaError("không tìm thấy tệp ghi âm.", src)
+        folder = Path(path).resolve().parent
+        digest = hashlib.sha256(src.read_bytes()).hexdigest()[:8]
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", bulletin_id).strip("._") or "ban-tin"
+        name = f"ghi-am/{safe}-{lang}-{digest}.wav"
+        open_bulletins(path).get(bulletin_id)  # a wrong id is said before any import
+        (folder / "ghi-am").mkdir(exist_ok=True)
+        _import_version_audio(src, folder / name)
+    with _locked(path):
+        bfile = open_bulletins(path)
+        v = set_version(bfile, bulletin_id, lang, audio=name, text=text or "")
+        bfile.save()
+    return bfile.get(bulletin_id), v
+
+
+def speaks(lang: str) -> bool:
+    """Does an engine installed here read `lang`? (No offline engine reads the minority
+    languages of loa's table today: their versions are recordings.)"""
+    return lang == "vi"
+
+
+def approve_bulletin_versions(path: str | Path, ids: list[str], lang: str,
+                              by: str | None = None, clock: Clock | None = None,
+                              account: str | None = None) -> list:
+    """Approve the `lang` version of each bulletin on its own hash (see approve_bulletins)."""
+    from loa.script.bulletin import approve_version
+
+    if account is None or not (by or "").strip():
+        os_name, os_login = os_account()
+        by = by if (by or "").strip() else os_name
+        account = os_login if account is None else account
+    with _locked(path):
+        bfile = open_bulletins(path)
+        done = approve_version(bfile, ids, lang, by, _now(clock), account=account)
+        bfile.save()
+    return done
+
+
+def submit_bulletin_versions(path: str | Path, ids: list[str], lang: str, by: str,
+                             clock: Clock | None = None) -> list:
+    from loa.script.bulletin import submit_version
+
+    with _locked(path):
+        bfile = open_bulletins(path)
+        done = submit_version(bfile, ids, lang, by, _now(clock))
+        bfile.save()
+    return done
+
+
+def return_bulletin_version(path: str | Path, bulletin_id: str, lang: str, by: str,
+                            note: str, clock: Clock | None = None):
+    from loa.script.bulletin import send_back_version
+
+    with _locked(path):
+        bfile = open_bulletins(path)
+        done = send_back_version(bfile, bulletin_id, lang, by, note, _now(clock))
+        bfile.save()
+    return done
