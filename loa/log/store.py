@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from loa.errors import LoaError
+from loa.languages import LANGUAGES
 from loa.log.disk import disk_state
 from loa.log.labels import EVENT_VI, KIND_VI, STATUS_VI, Names, kind_of  # noqa: F401 - old path
 from loa.log.migrations import MIGRATIONS, SCHEMA_VERSION, statements
@@ -60,6 +61,7 @@ class PlayRow:
     clip_s: float | None = None
     summary: str | None = None
     volume: int | None = None
+    language: str = "vi"  # ISO 639 code of the version that aired (loa.languages)
 
 
 COLUMNS = tuple(PlayRow.__dataclass_fields__)
@@ -75,7 +77,8 @@ def play_fields(*, play_key: str, station: str, zone: str, program: str, session
                 scheduled_at: datetime, now: datetime, status: str = "playing",
                 reason: str | None = None, engine: str | None = None,
                 clip_hash: str | None = None, clip_s: float | None = None,
-                summary: str | None = None, volume: int | None = None) -> dict:
+                summary: str | None = None, volume: int | None = None,
+                language: str = "vi") -> dict:
     """A claimed play's row, column by column (all but id), as stored."""
     at = now.isoformat(timespec="milliseconds")
     return {"play_key": play_key, "station": station, "zone": zone, "program": program,
@@ -85,7 +88,7 @@ def play_fields(*, play_key: str, station: str, zone: str, program: str, session
             "duration_s": None, "status": status, "reason": reason, "engine": engine,
             "clip_hash": clip_hash, "recorded_at": at, "kind": kind_of(session),
             "clip_s": None if clip_s is None else round(clip_s, 3), "summary": summary,
-            "volume": volume}
+            "volume": volume, "language": language}
 
 
 @dataclass(frozen=True)
@@ -385,6 +388,20 @@ class LogStore:
             "kind, COUNT(*), COALESCE(SUM(duration_s), 0), COALESCE(SUM(clip_s), 0), "
             f"MAX(title) FROM plays{clause} GROUP BY 1, 2, 3, 4, 5, 6", args)
 
+    def languages(self, where: LogFilter = ALL) -> list[tuple]:
+        """Plays per language, status and kind: (language, status, kind, plays,
+        airtime_s). Whole months (and no bulletin filter) are read from the per-month
+        totals the triggers keep."""
+        if where.whole_months and not where.bulletins:
+            clause, args = where.where(months=True)
+            return self._query(
+                "SELECT language, status, kind, SUM(plays), SUM(airtime_ms) / 1000.0 "
+                f"FROM language_totals{clause} GROUP BY 1, 2, 3", args)
+        clause, args = where.where()
+        return self._query(
+            "SELECT language, status, kind, COUNT(*), COALESCE(SUM(duration_s), 0) "
+            f"FROM plays{clause} GROUP BY 1, 2, 3", args)
+
     def bulletin_logged(self, bulletin_id: str) -> bool:
         """Has a play of this bulletin been logged, under its id or as <plan>/<id>?"""
         like = bulletin_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -579,6 +596,8 @@ def _csv_line(names: Names) -> tuple[str, list]:
     for kind, column in (("station", "station"), ("zone", "zone"), ("program", "program"),
                          ("session", "session"), ("plan", plan)):
         text(mapped(column, names.maps[kind], "''"), column=False)
+    text("language")
+    text(mapped("language", LANGUAGES, "language"), column=False)
     slow_line = " || ',' || ".join(f"({e})" for e in slow)
     if any("\0" in v for m in names.maps.values() for v in m.values()):
         return slow_line, params
