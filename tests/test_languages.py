@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,184 @@ def test_version_errors_are_vietnamese_and_name_the_file(bfile, tmp_path, capsys
     line = bad.splitlines().index("    mong:") + 1
     assert f"dòng {line}" in err and "Có phải ý bạn là 'hmn'" in err
     assert "cần đúng một trong hai: 'audio'" in err
+
+
+# --- the daemon: each zone hears its languages ------------------------------------------------
+
+def _two_language_station(tmp_path: Path) -> Path:
+    """helpers.write_station's Ba Vì with Toàn xã in [vi, hmn] and Thôn 1 in [vi]; IV.2.a
+    has an approved recording in tiếng Mông, IV.2.c has none."""
+    from helpers import write_station
+
+    from loa.station.bulletins import approve_bulletin_versions, set_bulletin_version
+
+    path = write_station(tmp_path, {"zones": [
+        {"id": "toan-xa", "name": "Toàn xã", "relay": 17, "languages": ["vi", "hmn"]},
+        {"id": "thon-1", "name": "Thôn 1", "relay": 27}]})
+    bfile = tmp_path / "bulletins.yaml"
+    set_bulletin_version(bfile, "IV.2.a", "hmn", audio=_tone(tmp_path / "mong.wav", 1.5))
+    approve_bulletin_versions(bfile, ["IV.2.a"], "hmn", "Lò Văn Páo", account="os:test")
+    return path
+
+
+def _recordings_as_recorded(rig) -> None:
+    """The rig reads every bulletin by espeak; a recording airs as the station's wiring
+    airs it (loa.station.wiring.recorded_clip)."""
+    from loa.station.wiring import recorded_clip
+
+    read = rig.player.clip_for
+    rig.player.clip_for = lambda b: recorded_clip(b) if b.audio else read(b)
+
+
+def test_daemon_plays_each_zone_its_languages_and_logs_one_row_per_language(rig, tmp_path):
+    from fakeclock import FakeClock
+    from helpers import MONDAY
+
+    from loa.audio.wav import read_wav
+
+    _two_language_station(tmp_path)
+    at = MONDAY.replace(hour=6, minute=30)
+    with FakeClock(MONDAY, travel=True) as clock:
+        r = rig(clock)
+        _recordings_as_recorded(r)
+        r.daemon.start()
+        r.session(at)
+        rows = [x for x in r.rows() if x.scheduled_at == at.isoformat()]
+        events = r.store.events(100)
+    got = sorted((x.bulletin.rpartition("/")[2], x.zone, x.language, x.status) for x in rows)
+    assert got == [("IV.2.a", "thon-1", "vi", "played"), ("IV.2.a", "toan-xa", "hmn", "played"),
+                   ("IV.2.a", "toan-xa", "vi", "played"), ("IV.2.c", "thon-1", "vi", "played"),
+                   ("IV.2.c", "toan-xa", "vi", "played")]
+    assert len({x.play_key for x in rows}) == len(rows)  # one final row per play
+    hmn = next(x for x in rows if x.language == "hmn")
+    assert hmn.engine == "ghi-am" and abs(hmn.clip_s - 1.5) < 0.01
+    vi_a = next(x for x in rows if x.language == "vi" and x.zone == "toan-xa"
+                and x.bulletin.endswith("IV.2.a"))
+    assert hmn.started_at >= vi_a.ended_at  # the zone's order: Vietnamese, then Mông
+    # the device played Vietnamese once for both zones, the Mông recording once
+    assert len(r.sink.written) == 3
+    mong = [p for p in r.sink.written if str(p).endswith("_hmn.wav")]
+    assert len(mong) == 1 and abs(len(read_wav(mong[0])[0]) / read_wav(mong[0])[1] - 1.5) < 0.01
+    # Thôn 1 (relay 27) is off while the Mông version plays, on again after it
+    switched = [(lines, on) for _, lines, on in r.relays.events]
+    assert switched == [((17, 27), True), ((27,), False), ((27,), True), ((17, 27), False)]
+    # IV.2.c has no Mông version: Toàn xã heard it in Vietnamese, and the log says so
+    fallback = [e for e in events if e[1] == "language-fallback"]
+    assert [e[2] for e in fallback] == [
+        "vùng Toàn xã, bản tin “Tiện ích miễn phí”: chưa có bản tiếng Mông, phát bản tiếng Việt"]
+
+
+def _player_rig(tmp_path: Path, zones, relays=None):
+    """A Player on a fixed day (FakeClock: sleeps move it), WAV sink, real SQLite log; a
+    text is read as a short tone, a recording airs as recorded."""
+    from fakeclock import FakeClock
+
+    from loa.audio.cache import Clip
+    from loa.clock import DEFAULT_TZ
+    from loa.log import LogStore
+    from loa.player import Player, WavDirSink
+    from loa.station.wiring import recorded_clip
+
+    clock = FakeClock(datetime(2026, 4, 1, 6, 0, tzinfo=DEFAULT_TZ))
+    store = LogStore(tmp_path / "log.sqlite3")
+    sink = WavDirSink(tmp_path / "played", clock, fast=True)
+    read = _tone(tmp_path / "read.wav", 0.5, 660.0)
+
+    def clip_for(b):
+        return recorded_clip(b) if b.audio else Clip(read, "t" * 32, "espeak", "", 0.5)
+
+    return Player(store, clock, lambda d: sink, clip_for, zones, relays), store, clock
+
+
+def _occurrence(tmp_path: Path, versions: dict, at, zones, missing_audio: bool = False):
+    from loa.schedule import Item, Occurrence
+    from loa.script.bulletin import Bulletin, Version, version_hash
+
+    folder = tmp_path
+    made = {}
+    for lang, status in versions.items():
+        wav = _tone(folder / f"{lang}.wav", 0.7, 330.0)
+        v = Version(lang, audio=wav.name, status=status, folder=folder)
+        if status == "approved":
+            v.approved_by, v.approved_hash = "A", version_hash(lang, "", wav)
+        made[lang] = v
+    if missing_audio:
+        for v in made.values():
+            v.audio_path.unlink()
+    b = Bulletin(id="IV.1", plan="kh", title="Lịch tiêm phòng", text="Bà con đưa trâu bò đi "
+                 "tiêm phòng.", status="approved", versions=made, folder=folder)
+    return Occurrence("ba-vi", "sang", at, tuple(zones), (Item("p", b),))
+
+
+def test_a_zone_without_its_approved_version_hears_vietnamese_and_the_log_says_why(tmp_path):
+    from datetime import timedelta
+
+    from loa.schedule.model import Zone
+
+    zones = {"ban-mong": Zone("ban-mong", "Bản Mông", "card", languages=("hmn",)),
+             "ban-tay": Zone("ban-tay", "Bản Tày", "card-2", languages=("tyz", "vi"))}
+    player, store, clock = _player_rig(tmp_path, zones)
+    occ = _occurrence(tmp_path, {"hmn": "pending"}, clock.now() + timedelta(seconds=5), zones)
+    player.play(occ)
+    rows = store.plays()
+    events = [e[2] for e in store.events(20) if e[1] == "language-fallback"]
+    store.close()
+    assert sorted((r.zone, r.language, r.status) for r in rows) == [
+        ("ban-mong", "vi", "played"), ("ban-tay", "vi", "played")]
+    assert sorted(events) == [
+        "vùng Bản Mông, bản tin “Lịch tiêm phòng”: bản tiếng Mông chờ duyệt, phát bản tiếng Việt",
+        "vùng Bản Tày, bản tin “Lịch tiêm phòng”: chưa có bản tiếng Tày, phát bản tiếng Việt"]
+
+
+def test_a_missed_session_logs_one_row_per_zone_and_language_and_a_restart_adds_none(tmp_path):
+    from datetime import timedelta
+
+    from loa.schedule.model import Zone
+
+    zones = {"a": Zone("a", "Thôn A", "card", languages=("vi", "hmn")),
+             "b": Zone("b", "Thôn B", "card", languages=("hmn",))}
+    player, store, clock = _player_rig(tmp_path, zones)
+    occ = _occurrence(tmp_path, {"hmn": "approved"}, clock.now() - timedelta(minutes=30), zones)
+    player.play(occ)  # half an hour late: missed
+    player.play(occ)  # a restart looks again
+    rows = store.plays()
+    store.close()
+    assert sorted((r.zone, r.language, r.status) for r in rows) == [
+        ("a", "hmn", "missed"), ("a", "vi", "missed"), ("b", "hmn", "missed")]
+
+
+def test_zones_sharing_a_device_without_relays_both_hear_a_version_and_the_log_says_so(
+        tmp_path):
+    from datetime import timedelta
+
+    from loa.schedule.model import Zone
+
+    zones = {"a": Zone("a", "Thôn A", "card", languages=("vi", "hmn")),
+             "b": Zone("b", "Thôn B", "card")}
+    player, store, clock = _player_rig(tmp_path, zones)
+    occ = _occurrence(tmp_path, {"hmn": "approved"}, clock.now() + timedelta(seconds=5), zones)
+    player.play(occ)
+    rows = store.plays()
+    shared = [e[2] for e in store.events(20) if e[1] == "language-shared"]
+    store.close()
+    assert sorted((r.zone, r.language) for r in rows) == [("a", "hmn"), ("a", "vi"), ("b", "vi")]
+    assert shared == ["vùng Thôn B không có rơ-le riêng nên cũng nghe bản tiếng Mông của bản "
+                      "tin “Lịch tiêm phòng”"]
+
+
+def test_a_recording_deleted_after_approval_falls_back(tmp_path):
+    from datetime import timedelta
+
+    from loa.schedule.model import Zone
+
+    zones = {"a": Zone("a", "Thôn A", "card", languages=("hmn",))}
+    player, store, clock = _player_rig(tmp_path, zones)
+    occ = _occurrence(tmp_path, {"hmn": "approved"}, clock.now() + timedelta(seconds=5), zones,
+                      missing_audio=True)
+    player.play(occ)
+    rows = store.plays()
+    events = [e[2] for e in store.events(20) if e[1] == "language-fallback"]
+    store.close()
+    assert [(r.language, r.status) for r in rows] == [("vi", "played")]
+    assert events == ["vùng Thôn A, bản tin “Lịch tiêm phòng”: bản tiếng Mông thiếu tệp ghi âm, "
+                      "phát bản tiếng Việt"]

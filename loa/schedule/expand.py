@@ -27,11 +27,13 @@ class Occurrence:
     zones: tuple[str, ...]
     items: tuple[Item, ...]
 
-    def play_key(self, zone: str, item: Item) -> str:
-        """Recorded before a play starts, so a restart never plays it twice."""
-        return "|".join(
+    def play_key(self, zone: str, item: Item, language: str = "vi") -> str:
+        """Recorded before a play starts, so a restart never plays it twice; a version in
+        another language is a play of its own (the Vietnamese one keeps the old key)."""
+        key = "|".join(
             [self.station, zone, item.program, self.at.isoformat(), item.bulletin.key]
         )
+        return key if language == "vi" else f"{key}|{language}"
 
     def estimated_seconds(self) -> float:
         return sum(i.bulletin.estimated_seconds() for i in self.items)
