@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -358,3 +358,77 @@ def test_a_recording_deleted_after_approval_falls_back(tmp_path):
     assert [(r.language, r.status) for r in rows] == [("vi", "played")]
     assert events == ["vùng Thôn A, bản tin “Lịch tiêm phòng”: bản tiếng Mông thiếu tệp ghi âm, "
                       "phát bản tiếng Việt"]
+
+
+# --- reports count plays per language ---------------------------------------------------------
+
+def test_reports_and_exports_count_plays_per_language(tmp_path):
+    import csv
+    import json
+    from datetime import timedelta
+
+    from docx import Document
+    from openpyxl import load_workbook
+
+    from loa.clock import DEFAULT_TZ
+    from loa.log import LogStore, Names
+    from loa.log.period import quarter
+    from loa.report import export_csv, export_json
+    from loa.report.periodic import build, write_docx
+    from loa.report.xlsx import export_xlsx
+
+    store = LogStore(tmp_path / "log.sqlite3")
+    t0 = datetime(2026, 3, 2, 6, 30, tzinfo=DEFAULT_TZ)
+    plays = [("a", "vi", "played"), ("a", "hmn", "played"), ("b", "vi", "played"),
+             ("a", "vi", "missed"), ("a", "hmn", "missed"), ("a", "hmn", "played")]
+    for n, (zone, lang, status) in enumerate(plays):
+        at = t0 + timedelta(days=n)
+        claim = dict(play_key=f"k{n}", station="ba-vi", zone=zone, program="p", session="sang",
+                     bulletin="kh/IV.1", title="Tiêm phòng", field=1, priority=3,
+                     scheduled_at=at, clip_s=20.0, language=lang)
+        if status == "missed":
+            store.claim(**claim, now=at, status="missed", reason="máy tắt")
+        else:
+            row = store.claim(**claim, now=at)
+            store.finish(row, status="played", started_at=at, ended_at=at + timedelta(seconds=20))
+    names = Names(zone={"a": "Bản Mông", "b": "Thôn Đông"})
+    q1 = quarter("2026Q1")
+    data = build(store, q1, DEFAULT_TZ, (), names, today=date(2026, 4, 1))
+    langs = {k: (t.scheduled, t.aired) for k, t in data.summary.languages.items()}
+    assert langs == {"vi": (3, 2), "hmn": (3, 2)} and list(langs) == ["vi", "hmn"]
+    # a part of a month is counted from the plays themselves, the same way
+    since, until = q1.bounds(DEFAULT_TZ)
+    from loa.log import LogFilter
+    from loa.report.summary import summarize
+
+    part = summarize(store, LogFilter(since=t0 + timedelta(hours=1), until=until))
+    assert {k: t.scheduled for k, t in part.languages.items()} == {"vi": 2, "hmn": 3}
+
+    write_docx(data, tmp_path / "bao-cao.docx")
+    doc = Document(tmp_path / "bao-cao.docx")
+    (table,) = [tb for tb in doc.tables if tb.rows[0].cells[1].text == "Ngôn ngữ"]
+    cells = [[c.text for c in row.cells] for row in table.rows[1:]]
+    assert cells == [["1", "Tiếng Việt", "3", "2", "0,7", "66,7%"],
+                     ["2", "Tiếng Mông", "3", "2", "0,7", "66,7%"],
+                     ["", "Tổng cộng", "6", "4", "1,3", "66,7%"]]
+
+    export_xlsx(store, tmp_path / "x.xlsx", DEFAULT_TZ, LogFilter(since=since, until=until),
+                names=names)
+    wb = load_workbook(tmp_path / "x.xlsx")
+    sheet = [r for r in wb["Theo ngôn ngữ"].iter_rows(values_only=True)]
+    assert [(r[0], r[1], r[2]) for r in sheet[1:]] == [("Tiếng Việt", 3, 2), ("Tiếng Mông", 3, 2),
+                                                       ("Tổng cộng", 6, 4)]
+    log = list(wb["Nhật ký phát"].iter_rows(values_only=True))
+    col = log[0].index("Ngôn ngữ")
+    assert [r[col] for r in log[1:]] == ["Tiếng Việt", "Tiếng Mông", "Tiếng Việt", "Tiếng Việt",
+                                         "Tiếng Mông", "Tiếng Mông"]
+
+    export_csv(store, tmp_path / "x.csv", names=names)
+    rows = list(csv.DictReader((tmp_path / "x.csv").open(encoding="utf-8-sig")))
+    assert [(r["Mã ngôn ngữ"], r["Ngôn ngữ"]) for r in rows][:2] == [("vi", "Tiếng Việt"),
+                                                                     ("hmn", "Tiếng Mông")]
+    export_json(store, tmp_path / "x.json", "ba-vi", names=names)
+    got = json.loads((tmp_path / "x.json").read_text(encoding="utf-8"))["plays"]
+    assert [(p["NgonNgu"], p["TenNgonNgu"]) for p in got][:2] == [("vi", "Tiếng Việt"),
+                                                                 ("hmn", "Tiếng Mông")]
+    store.close()

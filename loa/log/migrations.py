@@ -198,24 +198,29 @@ MIGRATIONS: dict[int, str] = {
         kind       TEXT NOT NULL,
         plays      INTEGER NOT NULL,
         airtime_ms INTEGER NOT NULL,
+        asked_ms   INTEGER NOT NULL,
         PRIMARY KEY (month, language, zone, status, kind)
     ) WITHOUT ROWID;
     INSERT INTO language_totals
         SELECT substr(scheduled_at, 1, 7), language, zone, status, kind, COUNT(*),
-               SUM(CAST(round(COALESCE(duration_s, 0) * 1000) AS INTEGER))
+               SUM(CAST(round(COALESCE(duration_s, 0) * 1000) AS INTEGER)),
+               SUM(CAST(round(COALESCE(clip_s, 0) * 1000) AS INTEGER))
         FROM plays GROUP BY 1, 2, 3, 4, 5;
     CREATE TRIGGER language_totals_insert AFTER INSERT ON plays
     BEGIN
         INSERT INTO language_totals VALUES (substr(NEW.scheduled_at, 1, 7), NEW.language,
             NEW.zone, NEW.status, NEW.kind, 1,
-            CAST(round(COALESCE(NEW.duration_s, 0) * 1000) AS INTEGER))
+            CAST(round(COALESCE(NEW.duration_s, 0) * 1000) AS INTEGER),
+            CAST(round(COALESCE(NEW.clip_s, 0) * 1000) AS INTEGER))
         ON CONFLICT (month, language, zone, status, kind) DO UPDATE SET
-            plays = plays + 1, airtime_ms = airtime_ms + excluded.airtime_ms;
+            plays = plays + 1, airtime_ms = airtime_ms + excluded.airtime_ms,
+            asked_ms = asked_ms + excluded.asked_ms;
     END;
     CREATE TRIGGER language_totals_update AFTER UPDATE ON plays
     BEGIN
         UPDATE language_totals SET plays = plays - 1,
-            airtime_ms = airtime_ms - CAST(round(COALESCE(OLD.duration_s, 0) * 1000) AS INTEGER)
+            airtime_ms = airtime_ms - CAST(round(COALESCE(OLD.duration_s, 0) * 1000) AS INTEGER),
+            asked_ms = asked_ms - CAST(round(COALESCE(OLD.clip_s, 0) * 1000) AS INTEGER)
         WHERE month = substr(OLD.scheduled_at, 1, 7) AND language = OLD.language
           AND zone = OLD.zone AND status = OLD.status AND kind = OLD.kind;
         DELETE FROM language_totals WHERE plays = 0 AND month = substr(OLD.scheduled_at, 1, 7)
@@ -223,9 +228,11 @@ MIGRATIONS: dict[int, str] = {
           AND kind = OLD.kind;
         INSERT INTO language_totals VALUES (substr(NEW.scheduled_at, 1, 7), NEW.language,
             NEW.zone, NEW.status, NEW.kind, 1,
-            CAST(round(COALESCE(NEW.duration_s, 0) * 1000) AS INTEGER))
+            CAST(round(COALESCE(NEW.duration_s, 0) * 1000) AS INTEGER),
+            CAST(round(COALESCE(NEW.clip_s, 0) * 1000) AS INTEGER))
         ON CONFLICT (month, language, zone, status, kind) DO UPDATE SET
-            plays = plays + 1, airtime_ms = airtime_ms + excluded.airtime_ms;
+            plays = plays + 1, airtime_ms = airtime_ms + excluded.airtime_ms,
+            asked_ms = asked_ms + excluded.asked_ms;
     END;
     """,
 }

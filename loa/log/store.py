@@ -390,17 +390,17 @@ class LogStore:
 
     def languages(self, where: LogFilter = ALL) -> list[tuple]:
         """Plays per language, status and kind: (language, status, kind, plays,
-        airtime_s). Whole months (and no bulletin filter) are read from the per-month
-        totals the triggers keep."""
+        airtime_s, asked_s). Whole months (and no bulletin filter) are read from the
+        per-month totals the triggers keep."""
         if where.whole_months and not where.bulletins:
             clause, args = where.where(months=True)
             return self._query(
-                "SELECT language, status, kind, SUM(plays), SUM(airtime_ms) / 1000.0 "
-                f"FROM language_totals{clause} GROUP BY 1, 2, 3", args)
+                "SELECT language, status, kind, SUM(plays), SUM(airtime_ms) / 1000.0, "
+                f"SUM(asked_ms) / 1000.0 FROM language_totals{clause} GROUP BY 1, 2, 3", args)
         clause, args = where.where()
         return self._query(
-            "SELECT language, status, kind, COUNT(*), COALESCE(SUM(duration_s), 0) "
-            f"FROM plays{clause} GROUP BY 1, 2, 3", args)
+            "SELECT language, status, kind, COUNT(*), COALESCE(SUM(duration_s), 0), "
+            f"COALESCE(SUM(clip_s), 0) FROM plays{clause} GROUP BY 1, 2, 3", args)
 
     def bulletin_logged(self, bulletin_id: str) -> bool:
         """Has a play of this bulletin been logged, under its id or as <plan>/<id>?"""
