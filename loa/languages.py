@@ -10,7 +10,6 @@ ISO 639-3 (the individual language, e.g. Iu Mien for Dao, Tai Dam for Thái Đen
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
 
 VI = "vi"  # the bulletin itself; every other language is a version of it
@@ -70,6 +69,8 @@ def _fold(text: str) -> str:
 
 def suggest(raw: object) -> str | None:
     """The code an officer probably meant ('mong', 'Tiếng Mông', 'hmm' -> 'hmn')."""
+    import difflib
+
     if not isinstance(raw, str) or not raw.strip():
         return None
     folded = _fold(raw)

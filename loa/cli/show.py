@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import sys
 
+from loa.languages import lower_name
+
 
 def out(text: str = "") -> None:
     print(text, flush=True)
@@ -57,8 +59,9 @@ def print_log(plays) -> None:
         started = (p.started_at.strftime("%d/%m/%Y %H:%M:%S.%f")[:23] if p.started_at
                    else "—")
         reason = f" ({shown(p.reason)})" if p.reason else ""
+        lang = "" if getattr(p, "language", "vi") == "vi" else f" — {lower_name(p.language)}"
         out(f"{p.scheduled_at:%d/%m/%Y %H:%M:%S} {started:23} {shown(p.zone_name):14} "
-            f"{p.status_vi:10} {shown(p.title)[:50]} [{shown(p.bulletin_id)}]{reason}")
+            f"{p.status_vi:10} {shown(p.title)[:50]} [{shown(p.bulletin_id)}]{lang}{reason}")
 
 
 def print_events(events) -> None:

@@ -196,6 +196,7 @@ class LogStore:
         insert it with its final status, or move its 'playing' row to that status. A row
         already final stays as it is (the history triggers allow nothing else)."""
         row = {c: play.get(c) for c in _FIELDS}
+        row["language"] = row["language"] or "vi"  # journalled before languages existed
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:

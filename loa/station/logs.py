@@ -178,6 +178,7 @@ class PlayView:
     program_id: str
     program_name: str
     reason: str
+    language: str = "vi"  # ISO 639 code of the version that aired
 
 
 def _open_log() -> LogStore:
@@ -195,7 +196,8 @@ def view(row, names: Names) -> PlayView:
                     if row.started_at else None,
                     row.zone, names.zone(row.zone), row.status,
                     STATUS_VI.get(row.status, row.status), row.bulletin, row.title or "",
-                    row.program, names.program(row.program), row.reason or "")
+                    row.program, names.program(row.program), row.reason or "",
+                    getattr(row, "language", "vi") or "vi")
 
 
 def query_plays(where: LogFilter, names: Names, limit: int | None = 20,
