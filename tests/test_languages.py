@@ -83,6 +83,14 @@ def _tone(path: Path, seconds: float = 1.0, freq: float = 440.0, rate: int = 220
     return path
 
 
+def _speech(path: Path, words: str = "Nyob zoo txhua tus neeg") -> Path:
+    """A translator's reading, as a phone would give it: espeak-ng speaking into a WAV."""
+    import subprocess
+
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(path), words], check=True)
+    return path
+
+
 @pytest.fixture
 def bfile(example) -> Path:
     return example.parent / "bulletins" / "ba-vi-2026.yaml"
@@ -94,7 +102,7 @@ def test_a_version_is_approved_on_its_own_hash_and_only_it_needs_approving_again
 
     before = load_bulletins(bfile).get("IV.1.a")
     assert before.is_approved
-    src = _tone(tmp_path / "dich-mong.wav")
+    src = _speech(tmp_path / "dich-mong.wav")
     assert main(["bulletin", "version", str(bfile), "IV.1.a", "hmn", "--audio", str(src)]) == 0
     b = load_bulletins(bfile).get("IV.1.a")
     v = b.versions["hmn"]
@@ -111,7 +119,7 @@ def test_a_version_is_approved_on_its_own_hash_and_only_it_needs_approving_again
     assert (aired.key, aired.title, aired.language, aired.audio) == (b.key, b.title, "hmn",
                                                                      v.audio)
     # the translator re-reads it: only that version waits for approval again
-    _tone(tmp_path / "dich-mong-2.wav", freq=330.0)
+    _speech(tmp_path / "dich-mong-2.wav", "Nyob zoo, peb tuaj koom")
     assert main(["bulletin", "version", str(bfile), "IV.1.a", "hmn", "--audio",
                  str(tmp_path / "dich-mong-2.wav")]) == 0
     b = load_bulletins(bfile).get("IV.1.a")
@@ -137,7 +145,7 @@ def test_a_version_is_approved_on_its_own_hash_and_only_it_needs_approving_again
 def test_version_submit_return_and_remove(bfile, tmp_path, capsys):
     from loa.script.bulletin import load_bulletins
 
-    src = _tone(tmp_path / "tay.wav")
+    src = _speech(tmp_path / "tay.wav")
     assert main(["bulletin", "version", str(bfile), "IV.1.b", "tyz", "--audio", str(src)]) == 0
     assert main(["bulletin", "submit", str(bfile), "IV.1.b", "--lang", "tyz", "--by", "B"]) == 0
     assert load_bulletins(bfile).get("IV.1.b").versions["tyz"].status_vi == "chờ duyệt"
@@ -152,7 +160,7 @@ def test_version_submit_return_and_remove(bfile, tmp_path, capsys):
 
 def test_version_errors_are_vietnamese_and_name_the_file(bfile, tmp_path, capsys):
     text = bfile.read_text(encoding="utf-8")
-    src = _tone(tmp_path / "x.wav")
+    src = _speech(tmp_path / "x.wav")
     assert main(["bulletin", "version", str(bfile), "IV.1.a", "mong", "--audio", str(src)]) != 0
     assert main(["bulletin", "version", str(bfile), "IV.1.a", "vi", "--audio", str(src)]) != 0
     assert main(["bulletin", "version", str(bfile), "IV.1.a", "hmn", "--text", "Nyob zoo"]) != 0
@@ -192,18 +200,23 @@ def _two_language_station(tmp_path: Path) -> Path:
         {"id": "toan-xa", "name": "Toàn xã", "relay": 17, "languages": ["vi", "hmn"]},
         {"id": "thon-1", "name": "Thôn 1", "relay": 27}]})
     bfile = tmp_path / "bulletins.yaml"
-    set_bulletin_version(bfile, "IV.2.a", "hmn", audio=_tone(tmp_path / "mong.wav", 1.5))
+    set_bulletin_version(bfile, "IV.2.a", "hmn", audio=_speech(tmp_path / "mong.wav"))
     approve_bulletin_versions(bfile, ["IV.2.a"], "hmn", "Lò Văn Páo", account="os:test")
     return path
 
 
 def _recordings_as_recorded(rig) -> None:
-    """The rig reads every bulletin by espeak; a recording airs as the station's wiring
-    airs it (loa.station.wiring.recorded_clip)."""
-    from loa.station.wiring import recorded_clip
+    """The rig reads every bulletin by espeak; a recording (a version's too) airs produced
+    as the station's wiring produces it (loa.station.wiring.produce_recording)."""
+    from loa.audio import AudioSettings, ClipStore, Renderer
+    from loa.station.wiring import produce_recording
+    from loa.voice import EngineChain, EspeakEngine
 
+    renderer = Renderer(EngineChain([EspeakEngine()]), ClipStore(rig.tmp / "clips"), str.strip,
+                        AudioSettings(chime=False), intro="Đài truyền thanh xã Ba Vì xin thông báo.")
     read = rig.player.clip_for
-    rig.player.clip_for = lambda b: recorded_clip(b) if b.audio else read(b)
+    rig.player.clip_for = (lambda b: produce_recording(renderer, b, offline=True).clip
+                           if b.audio else read(b))
 
 
 def test_daemon_plays_each_zone_its_languages_and_logs_one_row_per_language(rig, tmp_path):
@@ -227,14 +240,16 @@ def test_daemon_plays_each_zone_its_languages_and_logs_one_row_per_language(rig,
                    ("IV.2.c", "toan-xa", "vi", "played")]
     assert len({x.play_key for x in rows}) == len(rows)  # one final row per play
     hmn = next(x for x in rows if x.language == "hmn")
-    assert hmn.engine == "ghi-am" and abs(hmn.clip_s - 1.5) < 0.01
+    spoken = read_wav(tmp_path / "mong.wav")
+    assert hmn.engine == "ghi-am" and hmn.clip_s > len(spoken[0]) / spoken[1]  # intro too
     vi_a = next(x for x in rows if x.language == "vi" and x.zone == "toan-xa"
                 and x.bulletin.endswith("IV.2.a"))
     assert hmn.started_at >= vi_a.ended_at  # the zone's order: Vietnamese, then Mông
     # the device played Vietnamese once for both zones, the Mông recording once
     assert len(r.sink.written) == 3
     mong = [p for p in r.sink.written if str(p).endswith("_hmn.wav")]
-    assert len(mong) == 1 and abs(len(read_wav(mong[0])[0]) / read_wav(mong[0])[1] - 1.5) < 0.01
+    assert len(mong) == 1 and abs(len(read_wav(mong[0])[0]) / read_wav(mong[0])[1]
+                                  - hmn.clip_s) < 0.01
     # Thôn 1 (relay 27) is off while the Mông version plays, on again after it
     switched = [(lines, on) for _, lines, on in r.relays.events]
     assert switched == [((17, 27), True), ((27,), False), ((27,), True), ((17, 27), False)]

@@ -89,6 +89,20 @@ def build_parser() -> Parser:
     bt.add_argument("--lang", metavar="NGÔN_NGỮ",
                     help="trả lại bản tiếng dân tộc (mã ngôn ngữ, ví dụ hmn)")
     bt.set_defaults(func=c.bulletin_return)
+    rc = bul.add_parser(
+        "record", help="dùng tệp ghi âm giọng người đọc làm lời bản tin (phải duyệt lại)",
+        description="Nhập tệp ghi âm (mp3, m4a, aac, amr, ogg, opus, webm, wav — tệp điện "
+                    "thoại ghi) làm lời bản tin: lọc tiếng ồn, cắt khoảng lặng, lưu vào thư "
+                    "mục ghi-am/ cạnh tệp bản tin. Khi phát, đài thêm nhạc hiệu và lời giới "
+                    "thiệu, chỉnh âm lượng như bản tin đọc bằng máy. Bản tin đã duyệt phải "
+                    "duyệt lại.")
+    rc.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
+    rc.add_argument("id", metavar="MÃ", help="mã bản tin, ví dụ IV.1.a")
+    rc.add_argument("audio", nargs="?", metavar="TỆP_GHI_ÂM",
+                    help="tệp ghi âm (bỏ trống khi dùng --remove)")
+    rc.add_argument("--remove", action="store_true",
+                    help="bỏ tệp ghi âm, bản tin trở lại đọc bằng máy theo lời")
+    rc.set_defaults(func=c.bulletin_record)
     bv = bul.add_parser("version", help="thêm, thay hoặc bỏ bản tiếng dân tộc của bản tin "
                                         "(người dịch đọc và ghi âm); bản đó duyệt riêng")
     bv.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")

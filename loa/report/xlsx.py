@@ -21,7 +21,15 @@ from openpyxl.utils import get_column_letter
 
 from loa.fsio import atomic_open
 from loa.languages import name_vi
-from loa.log.labels import Names, event_label, kind_label, outline_of, plan_of, status_label
+from loa.log.labels import (
+    Names,
+    engine_label,
+    event_label,
+    kind_label,
+    outline_of,
+    plan_of,
+    status_label,
+)
 from loa.log.store import ALL, COLUMNS, LogFilter, LogStore
 from loa.report.safe import xml_text
 from loa.report.summary import Summary, Tally, summarize
@@ -51,7 +59,7 @@ LOG_COLUMNS = (
     ("Thời lượng yêu cầu", "clip_s", "dur", 10),
     ("Trạng thái", "status", "status", 11),
     ("Lý do", "reason", "text", 30),
-    ("Bộ đọc", "engine", "text", 9),
+    ("Bộ đọc", "engine", "engine", 16),
     ("Mã tệp âm thanh", "clip_hash", "text", 12),
     ("Giờ theo lịch (UTC)", "scheduled_at", "utc", 21),
     ("Ngôn ngữ", "language", "language", 14),
@@ -71,7 +79,7 @@ def _shown(names: Names) -> dict:
             "session": lambda v: names.name("session", v),
             "plan": lambda v: names.name("plan", plan_of(v)) if plan_of(v) else "",
             "outline": outline_of, "kind": kind_label, "status": status_label,
-            "language": name_vi}
+            "engine": engine_label, "language": name_vi}
 
 
 def _tally_cells(t: Tally) -> list:

@@ -286,71 +286,148 @@ def retire_bulletins(path: str | Path, ids: list[str]) -> list[Bulletin]:
     return done
 
 
-# --- language versions (issue 13: the languages residents speak) ------------------------
+RECORDINGS_DIR = "ghi-am"  # beside the bulletins file: the officers' recordings
 
-def _import_version_audio(src: Path, dest: Path) -> None:
-    """A translator's recording, decoded and cleaned by loa.audio.recording when it is
-    there (phones' formats through ffmpeg); else a WAV loa can read, copied as it is."""
-    try:
-        from loa.audio.recording import import_recording
-    except ImportError:
-        import_recording = None
-    if import_recording is not None:
-        import_recording(src, dest)
-        return
-    from loa.audio.wav import read_wav
-    from loa.fsio import atomic_write_bytes
 
+def _safe_name(bulletin_id: str) -> str:
+    """A bulletin id as a file name: letters, digits, '.', '-', '_' (others become '-')."""
+    import re
+    import unicodedata
+
+    plain = bulletin_id.replace("đ", "d").replace("Đ", "D")  # no decomposition of its own
+    ascii_id = unicodedata.normalize("NFKD", plain).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_id).strip(".-")
+    return name[:60] or "ban-tin"
+
+
+def _loa_recording(bfile: BulletinFile, audio: str) -> Path | None:
+    """The file of `audio` if loa imported it (in ghi-am/ beside the bulletins file) and
+    no entry of the file names it any more; else None (a file put by hand is never
+    removed)."""
+    if not audio or Path(audio).parent != Path(RECORDINGS_DIR):
+        return None
     try:
-        samples, rate = read_wav(src)
-        data = src.read_bytes()
+        if audio in bfile.path.read_text(encoding="utf-8"):
+            return None  # still in use (another bulletin, a language version)
     except OSError:
-        raise LoaError("không đọc được tệp ghi âm.", src) from None
-    except Exception:  # not a WAV loa can read
-        raise LoaError("tệp ghi âm phải là tệp WAV (máy này chưa đổi được định dạng khác).",
-                       src) from None
-    if not rate or not len(samples):
-        raise LoaError("tệp ghi âm không có âm thanh.", src)
-    atomic_write_bytes(dest, data)
+        return None
+    return bfile.path.parent / audio
 
+
+def record_bulletin(path: str | Path, bulletin_id: str, audio: str | Path | None, *,
+                    remove: bool = False, expected: str | None = None) -> Bulletin:
+    """The officer's recording as a bulletin's body, or (remove) back to its text.
+
+    The recording is imported (loa.audio.recording: decoded, cleaned, a WAV) into ghi-am/
+    beside the bulletins file under the bulletin's id and a short hash of its bytes, then
+    `audio:` names it. An approved bulletin whose recording changes goes back to pending
+    ("chờ duyệt lại"), as any edit. The old recording is removed only once the new one is
+    in place and the file saved. expected: as edit_bulletin."""
+    import os
+    import uuid
+
+    from loa.audio.recording import import_recording
+
+    target = Path(path)
+    if not remove and audio is None:
+        raise LoaError("cần tệp ghi âm (hoặc --remove để bỏ tệp ghi âm).")
+    if not remove:
+        open_bulletins(target).get(bulletin_id)  # a wrong id is said before the import
+    folder = target.parent / RECORDINGS_DIR
+    fresh: Path | None = None
+    existed = False  # the same recording imported before: never removed on failure
+    if not remove:
+        tmp = folder / f".{_safe_name(bulletin_id)}.{uuid.uuid4().hex[:8]}.part.wav"
+        rec = import_recording(Path(audio), tmp)  # slow (ffmpeg): outside the lock
+        fresh = folder / f"{_safe_name(bulletin_id)}-{rec.sha256[:10]}.wav"
+        existed = fresh.exists()
+        os.replace(tmp, fresh)
+    saved = False
+    try:
+        with _locked(target):
+            bfile = open_bulletins(target)
+            b = bfile.get(bulletin_id)
+            if expected is not None and expected != b.approval_hash():
+                raise LoaError(f"bản tin “{b.title}” đã được sửa ở nơi khác sau khi bạn mở "
+                               "nó; chưa lưu gì. Hãy tải lại trang rồi làm lại.",
+                               bfile.path, b.line)
+            if b.status == "retired":
+                raise LoaError(f"bản tin “{b.title}” [{b.id}] đã ngừng phát, không sửa được.",
+                               bfile.path, b.line)
+            if remove and not b.audio:
+                raise LoaError(f"bản tin “{b.title}” [{b.id}] không có tệp ghi âm để bỏ.",
+                               bfile.path, b.line)
+            if b.status == "approved" and not b.approved_hash:
+                b.approved_hash = b.approval_hash()  # approved before hashes: as it is now
+            before, old = b.approval_hash(), b.audio
+            b.audio = "" if remove else f"{RECORDINGS_DIR}/{fresh.name}"
+            if b.status == "approved" and b.approval_hash() != before:
+                b.status = "pending"  # un-airable until approved again
+            bfile.save()
+            saved = True
+            stale = _loa_recording(bfile, old) if old != b.audio else None
+            if stale is not None:
+                stale.unlink(missing_ok=True)
+    finally:
+        if fresh is not None and not saved and not existed:
+            fresh.unlink(missing_ok=True)  # never a stray half-used recording
+    return b
+
+
+# --- language versions (issue 13: the languages residents speak) ------------------------
 
 def set_bulletin_version(path: str | Path, bulletin_id: str, lang: str, *,
                          audio: str | Path | None = None, text: str | None = None,
                          remove: bool = False) -> tuple[Bulletin, object]:
     """Add, replace or remove a bulletin's version in another language: a translator's
-    recording (imported into ghi-am/ beside the bulletins file) or a text an installed
-    engine speaks. Only that version needs approving again."""
-    import hashlib
-    import re
+    recording (imported by loa.audio.recording into ghi-am/ beside the bulletins file, as
+    `loa bulletin record` does) or a text an installed engine speaks. Only that version
+    needs approving again; a recording loa imported and no entry names any more is removed
+    once the file is saved."""
+    import os
+    import uuid
 
     from loa.languages import lower_name
     from loa.script.bulletin import remove_version, set_version
 
-    if remove:
-        with _locked(path):
-            bfile = open_bulletins(path)
-            gone = remove_version(bfile, bulletin_id, lang)
-            bfile.save()
-        return bfile.get(bulletin_id), gone
-    if text is not None and not speaks(lang):
+    target = Path(path)
+    if text is not None and not remove and not speaks(lang):
         raise LoaError(f"chưa có bộ đọc nào trên máy này đọc được {lower_name(lang)}; hãy nhờ "
                        "người dịch đọc và ghi âm, rồi thêm bằng --audio TỆP.")
-    name = ""
-    if audio is not None:
-        src = Path(audio)
-        if not src.is_file():
-            raise LoaError("không tìm thấy tệp ghi âm.", src)
-        folder = Path(path).resolve().parent
-        digest = hashlib.sha256(src.read_bytes()).hexdigest()[:8]
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", bulletin_id).strip("._") or "ban-tin"
-        name = f"ghi-am/{safe}-{lang}-{digest}.wav"
-        open_bulletins(path).get(bulletin_id)  # a wrong id is said before any import
-        (folder / "ghi-am").mkdir(exist_ok=True)
-        _import_version_audio(src, folder / name)
-    with _locked(path):
-        bfile = open_bulletins(path)
-        v = set_version(bfile, bulletin_id, lang, audio=name, text=text or "")
-        bfile.save()
+    fresh: Path | None = None
+    existed = False
+    if audio is not None and not remove:
+        from loa.audio.recording import import_recording
+        from loa.script.bulletin import _language
+
+        _language(lang)  # a wrong language is said before the import
+        open_bulletins(target).get(bulletin_id)  # and a wrong id
+        folder = target.parent / RECORDINGS_DIR
+        stem = f"{_safe_name(bulletin_id)}-{lang}"
+        tmp = folder / f".{stem}.{uuid.uuid4().hex[:8]}.part.wav"
+        rec = import_recording(Path(audio), tmp)  # slow (ffmpeg): outside the lock
+        fresh = folder / f"{stem}-{rec.sha256[:10]}.wav"
+        existed = fresh.exists()
+        os.replace(tmp, fresh)
+    saved = False
+    try:
+        with _locked(target):
+            bfile = open_bulletins(target)
+            b = bfile.get(bulletin_id)
+            old = b.versions[lang].audio if lang in b.versions else ""
+            if remove:
+                v = remove_version(bfile, bulletin_id, lang)
+            else:
+                name = f"{RECORDINGS_DIR}/{fresh.name}" if fresh is not None else ""
+                v = set_version(bfile, bulletin_id, lang, audio=name, text=text or "")
+            bfile.save()
+            saved = True
+            stale = _loa_recording(bfile, old) if old and old != v.audio or remove else None
+            if stale is not None:
+                stale.unlink(missing_ok=True)
+    finally:
+        if fresh is not None and not saved and not existed:
+            fresh.unlink(missing_ok=True)
     return bfile.get(bulletin_id), v
 
 

@@ -11,10 +11,12 @@ from datetime import datetime
 from functools import wraps
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from loa import station as svc
@@ -22,6 +24,7 @@ from loa.console import station
 from loa.console.accounts import audit
 from loa.console.accounts.roles import display_name, has_role, roles_required
 from loa.errors import LoaError
+from loa.log.labels import engine_label
 
 DAYS_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
 # the list's groups, in the order an officer works through them
@@ -29,6 +32,9 @@ GROUPS = (("returned", "Bị trả lại"), ("draft", "Bản nháp"), ("pending"
           ("reapprove", "Chờ duyệt lại"), ("approved", "Đã duyệt"),
           ("retired", "Ngừng phát"))
 MAX_TEXT = 20_000  # characters: a bulletin is read in minutes, not hours
+# a phone's half hour of AAC is ~30 MB; a WAV of ten minutes ~50 MB
+RECORDING_MAX_BYTES = 100 * 1024 * 1024
+FORM_SLACK = 64 * 1024  # the form's other fields and the multipart boundaries
 
 
 def when_vi(iso: str | None) -> str:
@@ -138,6 +144,8 @@ def editor_context(request, key: str, path_, b, view, form=None, errors=(), conf
         "errors": list(errors), "conflict": conflict, "plan_title": plan_title(path_),
         "submitted_at": when_vi(b.submitted_at), "returned_at": when_vi(b.returned_at),
         "approved_at": when_vi(b.approved_at),
+        "max_mb": max_recording_bytes() // (1024 * 1024),
+        "max_bytes": max_recording_bytes(),
     }
 
 
@@ -247,7 +255,7 @@ def listen(request, key: str, bid: str):
         return render(request, "pages/bulletins/edit.html",
                       editor_context(request, key, path_, b, view, errors=problems_of(exc)),
                       status=400)
-    audit.record(request, "bulletin.listen", b.title, f"nghe thử ({clip.engine})")
+    audit.record(request, "bulletin.listen", b.title, f"nghe thử ({engine_label(clip.engine)})")
     return redirect(f"{back}?nghe={key}/{bid}#nghe-thu")
 
 
@@ -280,6 +288,92 @@ def reading_preview(request, key: str, bid: str):
     return JsonResponse({"reading": words})
 
 
+def max_recording_bytes() -> int:
+    return int(getattr(settings, "LOA_RECORDING_MAX_BYTES", RECORDING_MAX_BYTES))
+
+
+def too_big_vi(size: int) -> str:
+    limit = max_recording_bytes() / (1024 * 1024)
+    return (f"tệp ghi âm quá lớn ({size / (1024 * 1024):.1f} MB); tối đa {limit:.0f} MB. Một "
+            "bản tin vài phút ghi bằng điện thoại chỉ vài MB: hãy kiểm tra đúng tệp chưa.")
+
+
+@csrf_exempt  # checked in _record, once the body is known to be of a sane size
+@roles_required("editor")
+@require_POST
+@shows_loa_errors
+def record(request, key: str, bid: str):
+    """Thu âm: a file from the phone (its recorder app) or the browser's own recording,
+    as the bulletin's body (loa.station.record_bulletin). An oversize body is refused
+    before anything reads it."""
+    path_, b, view = find(key, bid)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > max_recording_bytes() + FORM_SLACK:
+        return render(request, "pages/bulletins/edit.html",
+                      editor_context(request, key, path_, b, view, errors=[too_big_vi(length)]),
+                      status=413)
+    return _record(request, key, path_, b, view)
+
+
+@csrf_protect
+def _record(request, key, path_, b, view):
+    import tempfile
+    from pathlib import Path
+
+    def refuse(errors, status=400):
+        return render(request, "pages/bulletins/edit.html",
+                      editor_context(request, key, path_, b, view, errors=errors),
+                      status=status)
+
+    upload = request.FILES.get("audio")
+    remove = request.POST.get("bo") == "1"
+    if upload is None and not remove:
+        return refuse(["Hãy chọn tệp ghi âm hoặc bấm “Ghi âm” để thu giọng đọc."])
+    if upload is not None and upload.size > max_recording_bytes():
+        return refuse([too_big_vi(upload.size)], 413)
+    version = request.POST.get("version") or None
+    try:
+        if remove:
+            done = svc.record_bulletin(path_, b.id, None, remove=True, expected=version)
+        else:
+            # ffmpeg reads a named file; its suffix helps it guess the format
+            suffix = Path(upload.name or "").suffix.lower()
+            suffix = suffix if suffix.isascii() and suffix[1:].isalnum() else ".bin"
+            with tempfile.TemporaryDirectory() as tmp:
+                src = Path(tmp) / f"ghi-am{suffix[:8]}"
+                with open(src, "wb") as fh:
+                    for chunk in upload.chunks():
+                        fh.write(chunk)
+                done = svc.record_bulletin(path_, b.id, src, expected=version)
+    except LoaError as exc:
+        # the temp name means nothing to the officer: name the file they sent
+        shown = [p.message.replace(f"'{src.name}'", f"“{upload.name}”")
+                 if not remove else p.message for p in exc.problems]
+        return refuse(shown)
+    if remove:
+        audit.record(request, "bulletin.record", done.title,
+                     "bỏ tệp ghi âm, trở lại đọc bằng máy")
+        messages.success(request, f"Đã bỏ tệp ghi âm của “{done.title}”: bản tin sẽ được "
+                                  "đọc bằng máy theo lời.")
+    else:
+        audit.record(request, "bulletin.record", done.title,
+                     f"thu âm giọng đọc (tệp “{upload.name}”, {upload.size // 1024} KB)")
+        messages.success(request, f"Đã nhận giọng đọc thu âm cho “{done.title}”. Nghe thử "
+                                  "bên dưới.")
+        try:  # the listen player of what will air, made now (local, a second or two)
+            with svc.Voicing(station.schedule_path()) as voices:
+                voices.listen(done)
+        except LoaError as exc:
+            messages.warning(request, "; ".join(problems_of(exc)))
+    if done.edited_after_approval:
+        messages.warning(request, "Bản tin đã duyệt nay chờ duyệt lại: chưa duyệt lại thì "
+                                  "không được phát.")
+    return redirect("bulletin", key=key, bid=b.id)
+
+
 urlpatterns = [
     path("", index, name="bulletins"),
     path("<str:key>/<str:bid>/", detail, name="bulletin"),
@@ -288,4 +382,5 @@ urlpatterns = [
     path("<str:key>/<str:bid>/nghe-thu/", listen, name="bulletin-listen"),
     path("<str:key>/<str:bid>/nghe-thu.wav", clip_wav, name="bulletin-wav"),
     path("<str:key>/<str:bid>/cach-doc/", reading_preview, name="bulletin-reading"),
+    path("<str:key>/<str:bid>/ghi-am/", record, name="bulletin-record"),
 ]
