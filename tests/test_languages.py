@@ -447,3 +447,53 @@ def test_reports_and_exports_count_plays_per_language(tmp_path):
     assert [(p["NgonNgu"], p["TenNgonNgu"]) for p in got][:2] == [("vi", "Tiếng Việt"),
                                                                  ("hmn", "Tiếng Mông")]
     store.close()
+
+
+def test_loa_run_airs_a_translators_recording_to_its_zone_and_logs_each_language(tmp_path):
+    """The whole pipeline: `loa bulletin version` (ffmpeg import) -> approve --lang -> `loa
+    run` (the station's wiring produces the recording) -> the log, `loa log`, the events."""
+    import subprocess
+
+    from helpers import events_in, loa, loa_env, one_session_station, rows_in, soon, start_daemon
+
+    from loa.yamlio import load_yaml, write_yaml
+
+    data = tmp_path / "data"
+    env = loa_env(data)
+    schedule = one_session_station(tmp_path / "st", soon(25, run_s=60),
+                                   ["Lịch tiêm phòng cho đàn trâu bò.", "Họp dân tối nay."])
+    raw = load_yaml(schedule)
+    plain = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    plain["zones"] = [dict(z) for z in raw["zones"]]
+    plain["zones"][0]["languages"] = ["vi", "hmn"]  # Toàn xã; Thôn 1 stays Vietnamese
+    plain["station"] = dict(raw["station"])
+    plain["sessions"] = [dict(s) for s in raw["sessions"]]
+    plain["programs"] = [dict(p) for p in raw["programs"]]
+    write_yaml(schedule, plain)
+    bfile = schedule.parent / "bulletins.yaml"
+    phone = tmp_path / "mong.ogg"  # what a translator's phone gives
+    _speech(tmp_path / "mong.wav")
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-i",
+                    str(tmp_path / "mong.wav"), "-c:a", "libopus", str(phone)], check=True)
+    done = loa(env, "bulletin", "version", str(bfile), "IV.1", "hmn", "--audio", str(phone))
+    assert done.returncode == 0, done.stderr
+    done = loa(env, "bulletin", "approve", str(bfile), "IV.1", "--lang", "hmn", "--by", "Páo")
+    assert done.returncode == 0, done.stderr
+    proc = start_daemon(env, schedule, "--wav-dir", str(tmp_path / "played"), "--until-idle",
+                        sink="wav")
+    out, err = proc.communicate(timeout=150)
+    assert proc.returncode == 0, err
+    rows = rows_in(data)
+    assert sorted((r.bulletin.rpartition("/")[2], r.zone, r.language, r.status, r.engine)
+                  for r in rows) == [
+        ("IV.1", "thon-1", "vi", "played", "espeak"), ("IV.1", "toan-xa", "hmn", "played", "ghi-am"),
+        ("IV.1", "toan-xa", "vi", "played", "espeak"), ("IV.2", "thon-1", "vi", "played", "espeak"),
+        ("IV.2", "toan-xa", "vi", "played", "espeak")]
+    assert len(list((tmp_path / "played").glob("*.wav"))) == 3  # Vietnamese once per item
+    details = [e[2] for e in events_in(data)]
+    assert "vùng Toàn xã, bản tin “Bản tin 2”: chưa có bản tiếng Mông, phát bản tiếng Việt" in details
+    # one device, no relays: Thôn 1 heard the Mông version too, and the log says so
+    assert ("vùng Thôn 1 không có rơ-le riêng nên cũng nghe bản tiếng Mông của bản tin "
+            "“Bản tin 1”") in details
+    shown = loa(env, "log", "--schedule", str(schedule))
+    assert shown.returncode == 0 and "— tiếng Mông" in shown.stdout, shown.stderr
