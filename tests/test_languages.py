@@ -497,3 +497,4 @@ def test_loa_run_airs_a_translators_recording_to_its_zone_and_logs_each_language
             "“Bản tin 1”") in details
     shown = loa(env, "log", "--schedule", str(schedule))
     assert shown.returncode == 0 and "— tiếng Mông" in shown.stdout, shown.stderr
+
