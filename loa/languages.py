@@ -92,6 +92,8 @@ def unknown_vi(raw: object) -> str:
     from loa.errors import excerpt
 
     hint = suggest(raw)
-    tip = f" Có phải ý bạn là '{hint}' ({LANGUAGES[hint]})?" if hint else ""
-    return (f"mã ngôn ngữ '{excerpt(raw)}' không có trong bảng ngôn ngữ của loa.{tip} "
-            "Các mã: " + ", ".join(f"{c} ({n})" for c, n in LANGUAGES.items()) + ".")
+    if hint:
+        tip = f" Có phải ý bạn là '{hint}' ({LANGUAGES[hint]})?"
+    else:
+        tip = " Các mã: " + ", ".join(f"{c} ({n})" for c, n in LANGUAGES.items()) + "."
+    return f"mã ngôn ngữ '{excerpt(raw)}' không có trong bảng ngôn ngữ của loa.{tip}"

@@ -498,3 +498,10 @@ def test_loa_run_airs_a_translators_recording_to_its_zone_and_logs_each_language
     shown = loa(env, "log", "--schedule", str(schedule))
     assert shown.returncode == 0 and "— tiếng Mông" in shown.stdout, shown.stderr
 
+
+
+def test_a_code_with_no_close_match_lists_the_table():
+    from loa.languages import unknown_vi
+
+    assert "Các mã: vi (Tiếng Việt), hmn (Tiếng Mông)" in unknown_vi("qqqqqqqq")
+    assert "Các mã" not in unknown_vi("mong")
