@@ -124,6 +124,7 @@ def test_a_version_is_approved_on_its_own_hash_and_only_it_needs_approving_again
                  str(tmp_path / "dich-mong-2.wav")]) == 0
     b = load_bulletins(bfile).get("IV.1.a")
     assert b.versions["hmn"].status_vi == "chờ duyệt lại" and b.for_air("hmn") is None
+    assert b.versions["hmn"].audio != v.audio and not v.audio_path.exists()  # old one gone
     assert b.is_approved and b.approved_hash == before.approved_hash
     # a hand edit of the recording's bytes also voids it
     assert main(["bulletin", "approve", str(bfile), "IV.1.a", "--lang", "hmn", "--by", "A"]) == 0
@@ -153,7 +154,15 @@ def test_version_submit_return_and_remove(bfile, tmp_path, capsys):
                  "--note", "đọc nhanh quá"]) == 0
     v = load_bulletins(bfile).get("IV.1.b").versions["tyz"]
     assert (v.status, v.returned_by, v.review_note) == ("returned", "C", "đọc nhanh quá")
+    capsys.readouterr()
+    assert main(["bulletin", "list", str(bfile)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    at = next(i for i, line in enumerate(listed) if line.startswith("IV.1.b "))
+    assert listed[at + 1].strip() == "+ Tiếng Tày: bị trả lại"
+    recording = bfile.parent / v.audio
+    assert recording.is_file()
     assert main(["bulletin", "version", str(bfile), "IV.1.b", "tyz", "--remove"]) == 0
+    assert not recording.exists()  # loa imported it and nothing names it any more
     assert "sẽ nghe bản tiếng Việt" in capsys.readouterr().out
     assert load_bulletins(bfile).get("IV.1.b").versions == {}
 

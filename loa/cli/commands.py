@@ -78,6 +78,8 @@ def bulletin_list(args) -> int:
         who = f" ({b.approved_by})" if b.approved_by else ""
         flag = "  [CẦN XEM LẠI]" if b.review else ""
         out(f"{b.id:10} {b.status_vi:10}{who:16} ~{mmss(b.seconds)}  {b.title}{flag}")
+        for name, status in b.versions:
+            out(f"{'':10} + {name}: {status}")
     out("Tổng: " + ", ".join(f"{n} {label}" for label, n in listed.counts().items()))
     for b in listed.items:
         if b.why_not:

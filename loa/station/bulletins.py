@@ -79,6 +79,7 @@ class BulletinView:
     review_note: str = ""  # why a leader sent it back
     returned_by: str = ""
     why_not: str | None = None  # approved but not airing: why (Vietnamese)
+    versions: tuple[tuple[str, str], ...] = ()  # (language name, status_vi) per version
 
 
 @dataclass
@@ -99,7 +100,8 @@ def _view(b: Bulletin, cps: float) -> BulletinView:
     return BulletinView(b.id, b.title, b.status, b.status_vi, b.approved_by,
                         b.estimated_seconds(cps), b.review, b.edited_after_approval,
                         b.is_approved, b.line, b.review_note, b.returned_by,
-                        b.why_not_airable())
+                        b.why_not_airable(),
+                        tuple((v.name_vi, v.status_vi) for v in b.versions.values()))
 
 
 @contextlib.contextmanager
