@@ -514,3 +514,21 @@ def test_a_code_with_no_close_match_lists_the_table():
 
     assert "Các mã: vi (Tiếng Việt), hmn (Tiếng Mông)" in unknown_vi("qqqqqqqq")
     assert "Các mã" not in unknown_vi("mong")
+
+
+def test_validate_warns_of_zones_that_will_hear_vietnamese_instead(example, tmp_path, capsys):
+    from loa.station.bulletins import approve_bulletin_versions, set_bulletin_version
+
+    _with_languages(example, "[vi, hmn]")
+    assert main(["validate", str(example)]) == 0
+    err = capsys.readouterr().err
+    assert ("vùng Toàn xã nghe tiếng Mông: 4 bản tin chưa có bản tiếng Mông đã duyệt (IV.1.a, "
+            "IV.2.a, IV.2.c, IV.3.c), sẽ phát bản tiếng Việt") in err
+    bfile = example.parent / "bulletins" / "ba-vi-2026.yaml"
+    set_bulletin_version(bfile, "IV.1.a", "hmn", audio=_speech(tmp_path / "m.wav"))
+    assert main(["validate", str(example)]) == 0
+    assert "4 bản tin chưa có bản tiếng Mông" in capsys.readouterr().err  # not approved yet
+    approve_bulletin_versions(bfile, ["IV.1.a"], "hmn", "Páo", account="os:test")
+    assert main(["validate", str(example)]) == 0
+    assert "3 bản tin chưa có bản tiếng Mông đã duyệt (IV.2.a, IV.2.c, IV.3.c)" in (
+        capsys.readouterr().err)
