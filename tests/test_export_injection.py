@@ -108,7 +108,7 @@ def test_xlsx_has_no_formula_in_any_sheet_and_libreoffice_reads_text(station, tm
                  "--schedule", str(station)]) == 0
     wb = openpyxl.load_workbook(out)
     assert wb.sheetnames == ["Nhật ký phát", "Theo bản tin", "Theo vùng", "Theo tháng",
-                             "Sự kiện của máy phát"]
+                             "Theo ngôn ngữ", "Sự kiện của máy phát"]
     values: dict[str, list] = {}
     for ws in wb:
         values[ws.title] = []

@@ -31,6 +31,7 @@ PINNED = {
     2: "2c40d48d142df53eb23aa777c4fa08bbfa351ace705e79afc8683bc0c29ff2ea",
     3: "721a80ebb8c36af9b6a10d126549add0373177923f2145be748225b31e9f7b10",
     4: "dc1c92892098f627ee9464c7f8cd42d02ed04f1f6a83b0e8d4ddd55988340224",
+    5: "9b3e0d6f4a410eed9d606f99424b65dd0dc5cca57ac29f26b3d96cf2042b81e9",
 }
 T0 = datetime(2026, 3, 2, 6, 30, tzinfo=DEFAULT_TZ)
 
@@ -105,14 +106,15 @@ def test_a_log_made_by_the_old_schema_migrates_and_keeps_its_guarantees(tmp_path
     assert len(old_lines) == 3 and "đã phát" in old_lines[0]
 
     store = LogStore(db)
-    assert store.version == SCHEMA_VERSION == 4
+    assert store.version == SCHEMA_VERSION == 5
     LogStore(tmp_path / "fresh.sqlite3").close()
     # the same schema as a log created today, no CSV table or trigger left
     assert _schema(db) == _schema(tmp_path / "fresh.sqlite3")
     names = {n for _, n, _ in _schema(db)}
     assert not {n for n in names if "csv" in n}
     assert {"plays_keep_history", "plays_facts_fixed", "plays_no_delete", "events_no_update",
-            "events_no_delete", "play_totals_insert", "play_totals_update"} <= names
+            "events_no_delete", "play_totals_insert", "play_totals_update",
+            "language_totals_insert", "language_totals_update"} <= names
 
     # the CSV built at read time says what the stored lines said, names appended
     out = tmp_path / "nhat-ky.csv"
@@ -120,7 +122,8 @@ def test_a_log_made_by_the_old_schema_migrates_and_keeps_its_guarantees(tmp_path
     got = out.read_bytes().decode("utf-8-sig").split("\r\n")[1:-1]
     assert len(got) == 3
     for old, new in zip(old_lines, got, strict=True):
-        assert new == old + ',""' * 5  # five name columns, blank without a schedule
+        # five name columns, blank without a schedule; old plays were all in Vietnamese
+        assert new == old + ',""' * 5 + ',"vi","Tiếng Việt"'
     assert len(next(csv.reader([got[0]]))) == len(CSV_HEADERS)
 
     # the history triggers still hold
@@ -131,6 +134,7 @@ def test_a_log_made_by_the_old_schema_migrates_and_keeps_its_guarantees(tmp_path
     assert [h[0] for h in store.history(rows["a"].id)] == ["playing"]
     for sql in ("UPDATE plays SET status='failed' WHERE play_key='b'",
                 "UPDATE plays SET zone='x' WHERE play_key='c'",
+                "UPDATE plays SET language='hmn' WHERE play_key='c'",
                 "DELETE FROM plays WHERE play_key='a'", "DELETE FROM events",
                 "UPDATE events SET detail='x'"):
         try:
@@ -141,8 +145,12 @@ def test_a_log_made_by_the_old_schema_migrates_and_keeps_its_guarantees(tmp_path
             raise AssertionError(f"allowed: {sql}")
     tallies = {t[3]: t[6] for t in store.tallies()}
     assert tallies == {"played": 1, "missed": 1, "interrupted": 1}
+    # the plays before languages were all in Vietnamese
+    assert {x[:4] for x in store.languages()} == {("vi", "interrupted", "khan-cap", 1),
+                                                  ("vi", "missed", "lich", 1),
+                                                  ("vi", "played", "lich", 1)}
     store.close()
-    assert LogStore(db).version == 4  # reopening migrates nothing twice
+    assert LogStore(db).version == 5  # reopening migrates nothing twice
 
 
 def _fill(store: LogStore) -> None:

@@ -189,7 +189,7 @@ def test_v1_log_migrates_keeping_every_row(tmp_path):
     con.close()
 
     store = LogStore(db)
-    assert store.version == SCHEMA_VERSION == 4
+    assert store.version == SCHEMA_VERSION == 5
     rows = {r.play_key: r for r in store.plays()}
     assert {k: (r.status, r.kind) for k, r in rows.items()} == {
         "a": ("played", "lich"), "b": ("playing", "khan-cap"), "c": ("missed", "thong-bao")}
@@ -199,7 +199,7 @@ def test_v1_log_migrates_keeping_every_row(tmp_path):
     assert store.recover(datetime(2026, 3, 1, 8, tzinfo=DEFAULT_TZ), "mất điện") == 1
     assert store.history(rows["b"].id)[0][0] == "playing"
     store.close()
-    assert LogStore(db).version == 4  # reopening migrates nothing twice
+    assert LogStore(db).version == 5  # reopening migrates nothing twice
 
 
 def test_history_is_kept_and_nothing_is_rewritten_or_deleted(tmp_path):
@@ -315,9 +315,9 @@ def test_xlsx_export_sheets_figures_and_formats(station, tmp_path, capsys):
     assert plan_title and plan_title != plan_id
     wb = load_workbook(out)
     assert wb.sheetnames == ["Nhật ký phát", "Theo bản tin", "Theo vùng", "Theo tháng",
-                             "Sự kiện của máy phát"]
+                             "Theo ngôn ngữ", "Sự kiện của máy phát"]
     ws = wb["Nhật ký phát"]
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:U{len(rows) + 1}"
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:V{len(rows) + 1}"
     head = [c.value for c in ws[1]]
     got = [dict(zip(head, (c.value for c in row), strict=True)) for row in ws.iter_rows(min_row=2)]
     assert len(got) == len(rows)

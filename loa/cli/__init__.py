@@ -67,6 +67,8 @@ def build_parser() -> Parser:
     bu.add_argument("ids", nargs="+", metavar="MÃ", help="mã bản tin, ví dụ IV.1.a")
     bu.add_argument("--by", metavar="HỌ_TÊN",
                     help="họ tên người gửi (mặc định: tên tài khoản máy đang dùng)")
+    bu.add_argument("--lang", metavar="NGÔN_NGỮ",
+                    help="gửi duyệt bản tiếng dân tộc (mã ngôn ngữ, ví dụ hmn)")
     bu.set_defaults(func=c.bulletin_submit)
     ba = bul.add_parser("approve", help="duyệt bản tin để được phát (ghi tài khoản máy)")
     ba.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
@@ -75,6 +77,8 @@ def build_parser() -> Parser:
                     help="họ tên người duyệt (mặc định: tên tài khoản máy đang dùng)")
     ba.add_argument("--force", action="store_true",
                     help="duyệt cả khi chữ có vẻ bị lỗi (mất dấu, nhận dạng sai)")
+    ba.add_argument("--lang", metavar="NGÔN_NGỮ",
+                    help="duyệt bản tiếng dân tộc (mã ngôn ngữ, ví dụ hmn) thay cho bản tiếng Việt")
     ba.set_defaults(func=c.bulletin_approve)
     bt = bul.add_parser("return", help="trả lại bản tin cho người biên tập, kèm lý do")
     bt.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
@@ -82,6 +86,8 @@ def build_parser() -> Parser:
     bt.add_argument("--note", required=True, metavar="LÝ_DO", help="cần sửa gì")
     bt.add_argument("--by", metavar="HỌ_TÊN",
                     help="họ tên người trả lại (mặc định: tên tài khoản máy đang dùng)")
+    bt.add_argument("--lang", metavar="NGÔN_NGỮ",
+                    help="trả lại bản tiếng dân tộc (mã ngôn ngữ, ví dụ hmn)")
     bt.set_defaults(func=c.bulletin_return)
     rc = bul.add_parser(
         "record", help="dùng tệp ghi âm giọng người đọc làm lời bản tin (phải duyệt lại)",
@@ -97,6 +103,20 @@ def build_parser() -> Parser:
     rc.add_argument("--remove", action="store_true",
                     help="bỏ tệp ghi âm, bản tin trở lại đọc bằng máy theo lời")
     rc.set_defaults(func=c.bulletin_record)
+    bv = bul.add_parser("version", help="thêm, thay hoặc bỏ bản tiếng dân tộc của bản tin "
+                                        "(người dịch đọc và ghi âm); bản đó duyệt riêng")
+    bv.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
+    bv.add_argument("id", metavar="MÃ", help="mã bản tin, ví dụ IV.1.a")
+    bv.add_argument("lang", metavar="NGÔN_NGỮ",
+                    help="mã ngôn ngữ, ví dụ hmn (tiếng Mông), tyz (tiếng Tày), km (Khmer)")
+    bvx = bv.add_mutually_exclusive_group(required=True)
+    bvx.add_argument("--audio", metavar="TỆP_GHI_ÂM",
+                     help="tệp ghi âm bản dịch (chép vào thư mục ghi-am/ cạnh tệp bản tin)")
+    bvx.add_argument("--text", metavar="LỜI",
+                     help="lời bản dịch, khi máy có bộ đọc nói được ngôn ngữ này")
+    bvx.add_argument("--remove", action="store_true",
+                     help="bỏ bản này: vùng nói ngôn ngữ này nghe bản tiếng Việt")
+    bv.set_defaults(func=c.bulletin_version)
     br = bul.add_parser("retire", help="ngừng phát bản tin")
     br.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
     br.add_argument("ids", nargs="+", metavar="MÃ", help="mã bản tin")

@@ -78,6 +78,8 @@ def bulletin_list(args) -> int:
         who = f" ({b.approved_by})" if b.approved_by else ""
         flag = "  [CẦN XEM LẠI]" if b.review else ""
         out(f"{b.id:10} {b.status_vi:10}{who:16} ~{mmss(b.seconds)}  {b.title}{flag}")
+        for name, status in b.versions:
+            out(f"{'':10} + {name}: {status}")
     out("Tổng: " + ", ".join(f"{n} {label}" for label, n in listed.counts().items()))
     for b in listed.items:
         if b.why_not:
@@ -101,6 +103,10 @@ def bulletin_show(args) -> int:
         out(f"Ghi chú: {b.note}")
     if b.audio:
         out(f"Giọng đọc thu âm: {b.audio} (phát tệp này thay cho lời dưới đây)")
+    for lang, v in b.versions.items():
+        what = f"tệp ghi âm {v.audio}" if v.audio else f"lời: {v.text}"
+        who = f", {v.approved_by} duyệt lúc {v.approved_at}" if v.approved_by else ""
+        out(f"Bản {v.label} ({lang}): {v.status_vi}{who}; {what}")
     out("")
     out(b.text)
     return 0
@@ -135,12 +141,27 @@ def bulletin_record(args) -> int:
 
 def bulletin_submit(args) -> int:
     by = args.by or svc.os_account()[0]
+    if getattr(args, "lang", None):
+        from loa.station.bulletins import submit_bulletin_versions
+
+        for bid, v in zip(args.ids, submit_bulletin_versions(args.file, args.ids, args.lang, by),
+                          strict=True):
+            out(f"Đã gửi duyệt bản {v.label} của {bid}")
+        return 0
     for b in svc.submit_bulletins(args.file, args.ids, by):
         out(f"Đã gửi duyệt {b.id}: {b.title}")
     return 0
 
 
 def bulletin_approve(args) -> int:
+    if getattr(args, "lang", None):
+        from loa.station.bulletins import approve_bulletin_versions
+
+        done = approve_bulletin_versions(args.file, args.ids, args.lang, args.by)
+        for bid, v in zip(args.ids, done, strict=True):
+            out(f"Đã duyệt bản {v.label} của {bid} (người duyệt: {v.approved_by}, "
+                f"tài khoản {v.approved_account})")
+        return 0
     for b in svc.approve_bulletins(args.file, args.ids, args.by, force=args.force):
         out(f"Đã duyệt {b.id}: {b.title} (người duyệt: {b.approved_by}, tài khoản "
             f"{b.approved_account})")
@@ -149,8 +170,33 @@ def bulletin_approve(args) -> int:
 
 def bulletin_return(args) -> int:
     by = args.by or svc.os_account()[0]
+    if getattr(args, "lang", None):
+        from loa.station.bulletins import return_bulletin_version
+
+        v = return_bulletin_version(args.file, args.id, args.lang, by, args.note)
+        out(f"Đã trả lại bản {v.label} của {args.id} — lý do: {v.review_note}")
+        return 0
     b = svc.return_bulletin(args.file, args.id, by, args.note)
     out(f"Đã trả lại {b.id}: {b.title} — lý do: {b.review_note}")
+    return 0
+
+
+def bulletin_version(args) -> int:
+    from loa.station.bulletins import set_bulletin_version
+
+    b, v = set_bulletin_version(args.file, args.id, args.lang, audio=args.audio,
+                                text=args.text, remove=args.remove)
+    name = v.label
+    if args.remove:
+        out(f"Đã bỏ bản {name} của bản tin “{b.title}” [{b.id}]: vùng nghe {name} sẽ nghe "
+            "bản tiếng Việt.")
+        return 0
+    what = f"tệp ghi âm {v.audio}" if v.audio else "lời đọc"
+    out(f"Đã lưu bản {name} của bản tin “{b.title}” [{b.id}] ({what}); trạng thái: "
+        f"{v.status_vi}.")
+    if not v.is_approved:
+        out(f"Bản này chỉ được phát sau khi duyệt: loa bulletin approve {args.file} {b.id} "
+            f"--lang {v.language}")
     return 0
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import sys
 
+from loa.languages import lower_name
+
 
 def out(text: str = "") -> None:
     print(text, flush=True)
@@ -59,8 +61,10 @@ def print_log(plays) -> None:
         reason = f" ({shown(p.reason)})" if p.reason else ""
         # a person's voice is worth saying; a TTS engine is the usual case
         voice = f" — {p.engine_vi}" if p.engine_vi and p.engine_vi != p.engine else ""
+        lang = "" if getattr(p, "language", "vi") == "vi" else f" — {lower_name(p.language)}"
         out(f"{p.scheduled_at:%d/%m/%Y %H:%M:%S} {started:23} {shown(p.zone_name):14} "
-            f"{p.status_vi:10} {shown(p.title)[:50]} [{shown(p.bulletin_id)}]{voice}{reason}")
+            f"{p.status_vi:10} {shown(p.title)[:50]} [{shown(p.bulletin_id)}]{lang}{voice}"
+            f"{reason}")
 
 
 def print_events(events) -> None:

@@ -28,6 +28,8 @@ EVENT_VI = {
     "reserve-released": "nhả chỗ dự trữ", "emergency-dropped": "bỏ tin khẩn cấp",
     "reconcile-conflict": "không ghi bù được",
     "not-approved": "không phát bản tin",
+    "language-fallback": "phát bản tiếng Việt thay bản tiếng dân tộc",
+    "language-shared": "vùng nghe cả bản tiếng khác",
 }
 
 

@@ -177,6 +177,64 @@ MIGRATIONS: dict[int, str] = {
         line    BLOB NOT NULL
     );
     """,
+    5: """
+    -- the language of the version that aired (ISO 639 code, loa.languages): a bulletin
+    -- read in Vietnamese and in a zone's ethnic-minority language is one row per language
+    ALTER TABLE plays ADD COLUMN language TEXT NOT NULL DEFAULT 'vi';
+    DROP TRIGGER plays_facts_fixed;
+    CREATE TRIGGER plays_facts_fixed BEFORE UPDATE OF play_key, station, zone, program,
+        session, bulletin, title, field, priority, scheduled_at, engine, clip_hash,
+        recorded_at, kind, clip_s, summary, volume, language ON plays
+    BEGIN
+        SELECT RAISE(ABORT, 'as-played log: what was scheduled never changes');
+    END;
+    -- derived: plays per station-local month, language, zone, status, kind (the reports'
+    -- count per language), kept by triggers like play_totals
+    CREATE TABLE language_totals (
+        month      TEXT NOT NULL,
+        language   TEXT NOT NULL,
+        zone       TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        plays      INTEGER NOT NULL,
+        airtime_ms INTEGER NOT NULL,
+        asked_ms   INTEGER NOT NULL,
+        PRIMARY KEY (month, language, zone, status, kind)
+    ) WITHOUT ROWID;
+    INSERT INTO language_totals
+        SELECT substr(scheduled_at, 1, 7), language, zone, status, kind, COUNT(*),
+               SUM(CAST(round(COALESCE(duration_s, 0) * 1000) AS INTEGER)),
+               SUM(CAST(round(COALESCE(clip_s, 0) * 1000) AS INTEGER))
+        FROM plays GROUP BY 1, 2, 3, 4, 5;
+    CREATE TRIGGER language_totals_insert AFTER INSERT ON plays
+    BEGIN
+        INSERT INTO language_totals VALUES (substr(NEW.scheduled_at, 1, 7), NEW.language,
+            NEW.zone, NEW.status, NEW.kind, 1,
+            CAST(round(COALESCE(NEW.duration_s, 0) * 1000) AS INTEGER),
+            CAST(round(COALESCE(NEW.clip_s, 0) * 1000) AS INTEGER))
+        ON CONFLICT (month, language, zone, status, kind) DO UPDATE SET
+            plays = plays + 1, airtime_ms = airtime_ms + excluded.airtime_ms,
+            asked_ms = asked_ms + excluded.asked_ms;
+    END;
+    CREATE TRIGGER language_totals_update AFTER UPDATE ON plays
+    BEGIN
+        UPDATE language_totals SET plays = plays - 1,
+            airtime_ms = airtime_ms - CAST(round(COALESCE(OLD.duration_s, 0) * 1000) AS INTEGER),
+            asked_ms = asked_ms - CAST(round(COALESCE(OLD.clip_s, 0) * 1000) AS INTEGER)
+        WHERE month = substr(OLD.scheduled_at, 1, 7) AND language = OLD.language
+          AND zone = OLD.zone AND status = OLD.status AND kind = OLD.kind;
+        DELETE FROM language_totals WHERE plays = 0 AND month = substr(OLD.scheduled_at, 1, 7)
+          AND language = OLD.language AND zone = OLD.zone AND status = OLD.status
+          AND kind = OLD.kind;
+        INSERT INTO language_totals VALUES (substr(NEW.scheduled_at, 1, 7), NEW.language,
+            NEW.zone, NEW.status, NEW.kind, 1,
+            CAST(round(COALESCE(NEW.duration_s, 0) * 1000) AS INTEGER),
+            CAST(round(COALESCE(NEW.clip_s, 0) * 1000) AS INTEGER))
+        ON CONFLICT (month, language, zone, status, kind) DO UPDATE SET
+            plays = plays + 1, airtime_ms = airtime_ms + excluded.airtime_ms,
+            asked_ms = asked_ms + excluded.asked_ms;
+    END;
+    """,
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 

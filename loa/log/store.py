@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from loa.errors import LoaError
+from loa.languages import LANGUAGES
 from loa.log.disk import disk_state
 from loa.log.labels import (  # noqa: F401 - old path
     ENGINE_VI,
@@ -67,6 +68,7 @@ class PlayRow:
     clip_s: float | None = None
     summary: str | None = None
     volume: int | None = None
+    language: str = "vi"  # ISO 639 code of the version that aired (loa.languages)
 
 
 COLUMNS = tuple(PlayRow.__dataclass_fields__)
@@ -82,7 +84,8 @@ def play_fields(*, play_key: str, station: str, zone: str, program: str, session
                 scheduled_at: datetime, now: datetime, status: str = "playing",
                 reason: str | None = None, engine: str | None = None,
                 clip_hash: str | None = None, clip_s: float | None = None,
-                summary: str | None = None, volume: int | None = None) -> dict:
+                summary: str | None = None, volume: int | None = None,
+                language: str = "vi") -> dict:
     """A claimed play's row, column by column (all but id), as stored."""
     at = now.isoformat(timespec="milliseconds")
     return {"play_key": play_key, "station": station, "zone": zone, "program": program,
@@ -92,7 +95,7 @@ def play_fields(*, play_key: str, station: str, zone: str, program: str, session
             "duration_s": None, "status": status, "reason": reason, "engine": engine,
             "clip_hash": clip_hash, "recorded_at": at, "kind": kind_of(session),
             "clip_s": None if clip_s is None else round(clip_s, 3), "summary": summary,
-            "volume": volume}
+            "volume": volume, "language": language}
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,7 @@ class LogStore:
         insert it with its final status, or move its 'playing' row to that status. A row
         already final stays as it is (the history triggers allow nothing else)."""
         row = {c: play.get(c) for c in _FIELDS}
+        row["language"] = row["language"] or "vi"  # journalled before languages existed
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -391,6 +395,20 @@ class LogStore:
             "SELECT bulletin, zone, substr(scheduled_at, 1, 7), status, COALESCE(reason, ''), "
             "kind, COUNT(*), COALESCE(SUM(duration_s), 0), COALESCE(SUM(clip_s), 0), "
             f"MAX(title) FROM plays{clause} GROUP BY 1, 2, 3, 4, 5, 6", args)
+
+    def languages(self, where: LogFilter = ALL) -> list[tuple]:
+        """Plays per language, status and kind: (language, status, kind, plays,
+        airtime_s, asked_s). Whole months (and no bulletin filter) are read from the
+        per-month totals the triggers keep."""
+        if where.whole_months and not where.bulletins:
+            clause, args = where.where(months=True)
+            return self._query(
+                "SELECT language, status, kind, SUM(plays), SUM(airtime_ms) / 1000.0, "
+                f"SUM(asked_ms) / 1000.0 FROM language_totals{clause} GROUP BY 1, 2, 3", args)
+        clause, args = where.where()
+        return self._query(
+            "SELECT language, status, kind, COUNT(*), COALESCE(SUM(duration_s), 0), "
+            f"COALESCE(SUM(clip_s), 0) FROM plays{clause} GROUP BY 1, 2, 3", args)
 
     def bulletin_logged(self, bulletin_id: str) -> bool:
         """Has a play of this bulletin been logged, under its id or as <plan>/<id>?"""
@@ -588,6 +606,8 @@ def _csv_line(names: Names) -> tuple[str, list]:
     for kind, column in (("station", "station"), ("zone", "zone"), ("program", "program"),
                          ("session", "session"), ("plan", plan)):
         text(mapped(column, names.maps[kind], "''"), column=False)
+    text("language")
+    text(mapped("language", LANGUAGES, "language"), column=False)
     slow_line = " || ',' || ".join(f"({e})" for e in slow)
     if any("\0" in v for m in names.maps.values() for v in m.values()):
         return slow_line, params

@@ -30,6 +30,12 @@ REFRESH = timedelta(hours=1)
 JUMP = timedelta(seconds=30)  # wall clock moving this much more or less than monotonic time
 
 
+def _airing(bulletin: Bulletin) -> list[Bulletin]:
+    """The bulletin and its approved versions in other languages: each needs its clip."""
+    versions = (bulletin.for_air(lang) for lang in getattr(bulletin, "versions", {}))
+    return [bulletin, *(v for v in versions if v is not None)]
+
+
 def occurrence_id(occ: Occurrence) -> str:
     return f"{occ.session}@{occ.at.isoformat()}"
 
@@ -101,7 +107,7 @@ class Planner:
             self._occurrences[oid] = occ
             self._scheduled.add(oid)
         try:  # render ahead of air time, never at it
-            self.prepare([item.bulletin for o in new for item in o.items])
+            self.prepare([b for o in new for item in o.items for b in _airing(item.bulletin)])
         except Exception as exc:  # noqa: BLE001 - air time must not depend on it
             log.error("cannot render ahead of time (%s: %s); will read offline at air time",
                       type(exc).__name__, exc)

@@ -4,6 +4,12 @@ Zones on one device hear each bulletin once, played for the group; zones on diff
 devices (a second village's amplifier on its own sound card) start together, each device
 on its own thread. Every zone's play is claimed in the log before it starts and finished
 with exactly one final row. An emergency cuts every device short and goes first.
+
+Languages: each zone hears a bulletin's versions in its own order (`languages: [vi, hmn]`).
+On one device, what zones share plays once for them together; a version only some of them
+hear plays with the others' relays off. A zone whose version is missing or not approved
+hears the Vietnamese bulletin, and the log says so (event 'language-fallback'). One final
+row per (occurrence, zone, bulletin, language).
 """
 
 from __future__ import annotations
@@ -45,6 +51,60 @@ class _Loaded:
     samples: np.ndarray | None
     rate: int
     problem: str | None
+    language: str = "vi"
+    aired: Bulletin | None = None  # the bulletin as it airs in `language`
+    index: int = 0  # of the item in its occurrence
+
+
+@dataclass
+class _Entry:
+    """One play on one device: a bulletin in one language, for some of its zones."""
+
+    loaded: _Loaded
+    zones: list[str]
+    silenced: list[str]  # the device's other zones: relays off while this plays
+
+
+class _Plan:
+    """What each zone hears of each item: languages in the zone's order, a missing or
+    unapproved version replaced by Vietnamese (why, in Vietnamese, per zone)."""
+
+    def __init__(self, occ: Occurrence, zones: dict[str, Zone]):
+        self.order: dict[tuple[int, str], list[str]] = {}
+        self.fallbacks: dict[tuple[int, str], list[str]] = {}
+        for i, item in enumerate(occ.items):
+            for zone in occ.zones:
+                z = zones.get(zone)
+                langs: list[str] = []
+                why: list[str] = []
+                for lang in (z.languages if z is not None else ("vi",)):
+                    if item.bulletin.for_air(lang) is None:
+                        why.append(item.bulletin.why_no_version(lang))
+                        lang = "vi"
+                    if lang not in langs:
+                        langs.append(lang)
+                self.order[i, zone] = langs
+                self.fallbacks[i, zone] = why
+
+    def languages(self, i: int, zones: list[str]) -> list[str]:
+        """Every language some of `zones` hear of item i, first heard first."""
+        return list(dict.fromkeys(lang for z in zones for lang in self.order[i, z]))
+
+    def steps(self, i: int, zones: list[str]) -> list[tuple[str, list[str]]]:
+        """(language, zones that hear it now), each zone's order kept: each step plays the
+        language next due for the most zones (ties: the first zone's)."""
+        todo = {z: list(self.order[i, z]) for z in zones}
+        out = []
+        while any(todo.values()):
+            due: dict[str, list[str]] = {}
+            for z in zones:
+                if todo[z]:
+                    due.setdefault(todo[z][0], []).append(z)
+            lang = max(due, key=lambda k: len(due[k]))  # first of the ties: dict order
+            out.append((lang, due[lang]))
+            for z in due[lang]:
+                todo[z].pop(0)
+        return out
 
 
 @dataclass(frozen=True)
@@ -60,6 +120,7 @@ class Played:
     reason: str | None  # Vietnamese
     started_at: datetime | None
     ended_at: datetime | None
+    language: str = "vi"
 
     @property
     def at(self) -> datetime:
@@ -138,38 +199,45 @@ class Player:
     # --- logging helpers -------------------------------------------------------------
 
     def _claim(self, occ: Occurrence, item: Item, zone: str, clip: Clip | None,
-               status: str = "playing", reason: str | None = None) -> int | str | None:
+               status: str = "playing", reason: str | None = None,
+               language: str = "vi") -> int | str | None:
         """The row for the play (its id, or its play_key while only the journal holds it:
         see loa.log.journal); None if it was recorded before: never play it again."""
         b = item.bulletin
         z = self.zones.get(zone)
+        extra = {} if language == "vi" else {"language": language}  # older stores' shape
         return self.store.claim(
-            play_key=occ.play_key(zone, item), station=occ.station, zone=zone,
+            play_key=occ.play_key(zone, item, language), station=occ.station, zone=zone,
             program=item.program, session=occ.session, bulletin=b.key, title=b.title,
             field=b.field, priority=b.priority, scheduled_at=occ.at, now=self.clock.now(),
             status=status, reason=reason, engine=clip.engine if clip else None,
             clip_hash=clip.hash if clip else None, clip_s=clip.seconds if clip else None,
-            summary=b.summary(), volume=z.volume if z is not None else None,
+            summary=b.summary(), volume=z.volume if z is not None else None, **extra,
         )
 
     def _tell(self, occ: Occurrence, item: Item, zones: list[str], status: str,
-              reason: str | None, started: datetime | None, ended: datetime | None) -> None:
+              reason: str | None, started: datetime | None, ended: datetime | None,
+              language: str = "vi") -> None:
         if self.on_play is None or not zones:
             return
         try:
             self.on_play(Played(occ, item.bulletin, tuple(zones),
                                 tuple(self._name(z) for z in zones), status, reason,
-                                started, ended))
+                                started, ended, language))
         except Exception:  # an observer's bug must not stop the horns
             log.exception("on_play observer failed")
 
     def log_unplayed(self, occ: Occurrence, status: str, reason: str) -> int:
+        """One final row per zone and language each zone would have heard."""
         n = 0
-        for item in occ.items:
-            logged = [z for z in occ.zones
-                      if self._claim(occ, item, z, None, status=status, reason=reason)]
-            n += len(logged)
-            self._tell(occ, item, logged, status, reason, None, None)
+        plan = _Plan(occ, self.zones)
+        for i, item in enumerate(occ.items):
+            for lang in plan.languages(i, list(occ.zones)):
+                logged = [z for z in occ.zones if lang in plan.order[i, z]
+                          and self._claim(occ, item, z, None, status=status, reason=reason,
+                                          language=lang)]
+                n += len(logged)
+                self._tell(occ, item, logged, status, reason, None, None, lang)
         return n
 
     def log_missed(self, occ: Occurrence, reason: str) -> int:
@@ -246,16 +314,21 @@ class Player:
         finally:
             self._release()
 
-    def _load(self, occ: Occurrence) -> list[_Loaded]:
-        loaded = []
-        for item in occ.items:
-            try:
-                clip = self.clip_for(item.bulletin)
-                samples, rate = read_wav(clip.path)
-                loaded.append(_Loaded(item, clip, samples, rate, None))
-            except Exception as exc:  # a broken clip must not stop the session
-                log.error("no clip for %s: %s: %s", item.bulletin.key, type(exc).__name__, exc)
-                loaded.append(_Loaded(item, None, None, 0, clip_problem_vi(exc)))
+    def _load(self, occ: Occurrence, plan: _Plan) -> dict[tuple[int, str], _Loaded]:
+        """The clip of each item in each language some zone hears."""
+        loaded = {}
+        for i, item in enumerate(occ.items):
+            for lang in plan.languages(i, list(occ.zones)):
+                aired = item.bulletin.for_air(lang) or item.bulletin
+                try:
+                    clip = self.clip_for(aired)
+                    samples, rate = read_wav(clip.path)
+                    loaded[i, lang] = _Loaded(item, clip, samples, rate, None, lang, aired, i)
+                except Exception as exc:  # a broken clip must not stop the session
+                    log.error("no clip for %s (%s): %s: %s", item.bulletin.key, lang,
+                              type(exc).__name__, exc)
+                    loaded[i, lang] = _Loaded(item, None, None, 0, clip_problem_vi(exc), lang,
+                                              aired, i)
         return loaded
 
     def _wait_until(self, moment: datetime) -> None:
@@ -274,7 +347,8 @@ class Player:
                 self.log_unplayed(occ, "skipped", f"không phát vì {problem}")
                 self.store.event("clock-untrusted", now, problem)
                 return
-        loaded = self._load(occ)
+        plan = _Plan(occ, self.zones)
+        loaded = self._load(occ, plan)
         groups: dict[str, list[str]] = {}
         for zone in occ.zones:
             groups.setdefault(self._device(zone), []).append(zone)
@@ -285,7 +359,8 @@ class Player:
             self._switch(lines, True)
         try:
             self._wait_until(occ.at - timedelta(seconds=OPEN_AHEAD_S))
-            self._play_devices(occ, groups, loaded, emergency)
+            self._play_devices(occ, groups, self._entries(occ, plan, loaded, groups),
+                               plan, emergency)
         finally:
             if lines:
                 self.clock.sleep(self.post_roll)
@@ -305,18 +380,30 @@ class Player:
             if change:
                 self.relays.switch(change, on)
 
+    def _entries(self, occ: Occurrence, plan: _Plan, loaded: dict[tuple[int, str], _Loaded],
+                 groups: dict[str, list[str]]) -> dict[str, list[_Entry]]:
+        """Each device's plays in order: per item, its languages as the zones hear them."""
+        out: dict[str, list[_Entry]] = {}
+        for device, zones in groups.items():
+            entries = out[device] = []
+            for i in range(len(occ.items)):
+                for lang, heard in plan.steps(i, zones):
+                    entries.append(_Entry(loaded[i, lang], heard,
+                                          [z for z in zones if z not in heard]))
+        return out
+
     def _play_devices(self, occ: Occurrence, groups: dict[str, list[str]],
-                      loaded: list[_Loaded], emergency: bool) -> None:
+                      entries: dict[str, list[_Entry]], plan: _Plan, emergency: bool) -> None:
         """One thread per device, all started at once; returns when every device is done."""
         if len(groups) == 1:
             (device, zones), = groups.items()
-            self._play_device(occ, device, zones, loaded, emergency)
+            self._play_device(occ, device, zones, entries[device], plan, emergency)
             return
         failures: list[BaseException] = []
 
         def run(device: str, zones: list[str]) -> None:
             try:
-                self._play_device(occ, device, zones, loaded, emergency)
+                self._play_device(occ, device, zones, entries[device], plan, emergency)
             except BaseException as exc:  # re-raised on the player's thread below
                 log.exception("playout on device %s failed", device)
                 failures.append(exc)
@@ -331,51 +418,96 @@ class Player:
         if failures:
             raise failures[0]
 
+    def _fallback(self, occ: Occurrence, plan: _Plan, entry: _Loaded, zones: list[str]) -> None:
+        """The Vietnamese bulletin airs for zones whose version is missing: say so."""
+        for z in zones:
+            for why in plan.fallbacks.get((entry.index, z), ()):
+                self.store.event(
+                    "language-fallback", self.clock.now(),
+                    f"vùng {self._name(z)}, bản tin “{entry.item.bulletin.title}”: {why}, "
+                    "phát bản tiếng Việt")
+
+    def _silence(self, occ: Occurrence, entry: _Entry, on: bool) -> None:
+        """Relays off (on=False) for the device's zones that do not hear this version;
+        a zone without a relay of its own hears it too, and the log says so (once)."""
+        if not entry.silenced:
+            return
+        heard = {self.zones[z].relay for z in entry.zones if z in self.zones}
+        lines = set()
+        for z in entry.silenced:
+            line = self.zones[z].relay if z in self.zones else None
+            if line is None or line in heard or isinstance(self.relays, NoRelays):
+                if not on:
+                    log.warning("zone %s cannot be silenced for %s (%s)", z,
+                                entry.loaded.item.bulletin.key, entry.loaded.language)
+                    from loa.languages import lower_name
+
+                    self.store.event(
+                        "language-shared", self.clock.now(),
+                        f"vùng {self._name(z)} không có rơ-le riêng nên cũng nghe bản "
+                        f"{lower_name(entry.loaded.language)} của bản tin "
+                        f"“{entry.loaded.item.bulletin.title}”")
+                continue
+            lines.add(line)
+        if lines:
+            self._switch(lines, on)
+
     def _play_device(self, occ: Occurrence, device: str, zones: list[str],
-                     loaded: list[_Loaded], emergency: bool) -> None:
+                     entries: list[_Entry], plan: _Plan, emergency: bool) -> None:
         sink = self.sink_for(device)
         first = True
         dues, due = [], occ.at
-        for entry in loaded:
+        for e in entries:
             dues.append(due)
-            due += timedelta(seconds=entry.clip.seconds if entry.clip else 0.0)
-        for entry, due in zip(loaded, dues, strict=True):
+            due += timedelta(seconds=e.loaded.clip.seconds if e.loaded.clip else 0.0)
+        for e, due in zip(entries, dues, strict=True):
+            entry, lang = e.loaded, e.loaded.language
             self._yield_if_urgent(occ, emergency)
-            rows = {z: self._claim(occ, entry.item, z, entry.clip) for z in zones}
+            rows = {z: self._claim(occ, entry.item, z, entry.clip, language=lang)
+                    for z in e.zones}
             rows = {z: r for z, r in rows.items() if r is not None}
             if not rows:
-                log.info("already recorded, not replaying: %s", entry.item.bulletin.key)
+                log.info("already recorded, not replaying: %s (%s)", entry.item.bulletin.key,
+                         lang)
                 continue
-            at = occ.at.timestamp() if first and occ.at > self.clock.now() else None
-            first = False
-            if at is not None and not getattr(sink, "timed", False):
-                self._wait_until(occ.at)  # this sink starts as soon as it is called
-                at = None
-            if entry.problem or entry.samples is None:
-                status, reason = "failed", entry.problem
-                started = max(self.clock.now(), occ.at) if at else self.clock.now()
-                ended = self.clock.now()
-            else:
-                if self._take_device(occ, device, sink, emergency):
-                    at = None  # an emergency went first
-                try:
-                    # times read holding the device: what it played, not what it waited for
+            if lang == "vi":
+                self._fallback(occ, plan, entry, list(rows))
+            silenced = _Entry(entry, list(rows), [z for z in zones if z not in rows])
+            self._silence(occ, silenced, False)
+            try:
+                at = occ.at.timestamp() if first and occ.at > self.clock.now() else None
+                first = False
+                if at is not None and not getattr(sink, "timed", False):
+                    self._wait_until(occ.at)  # this sink starts as soon as it is called
+                    at = None
+                if entry.problem or entry.samples is None:
+                    status, reason = "failed", entry.problem
                     started = max(self.clock.now(), occ.at) if at else self.clock.now()
-                    status = "played" if started - due <= ON_TIME else "late"
-                    label = f"{started:%Y%m%d-%H%M%S}_{'+'.join(rows)}_{entry.item.bulletin.key}"
-                    status, reason, started = self._play_with_retries(
-                        sink, device, entry, label, at, started, status, due)
                     ended = self.clock.now()
-                finally:
-                    with self._urgent_lock:
-                        self._active.remove(sink)
-                    self._device_lock(device).release()
+                else:
+                    if self._take_device(occ, device, sink, emergency):
+                        at = None  # an emergency went first
+                    try:
+                        # times read holding the device: what it played, not what it waited for
+                        started = max(self.clock.now(), occ.at) if at else self.clock.now()
+                        status = "played" if started - due <= ON_TIME else "late"
+                        label = (f"{started:%Y%m%d-%H%M%S}_{'+'.join(rows)}_"
+                                 f"{entry.item.bulletin.key}{'' if lang == 'vi' else '_' + lang}")
+                        status, reason, started = self._play_with_retries(
+                            sink, device, entry, label, at, started, status, due)
+                        ended = self.clock.now()
+                    finally:
+                        with self._urgent_lock:
+                            self._active.remove(sink)
+                        self._device_lock(device).release()
+            finally:
+                self._silence(occ, silenced, True)
             for row in rows.values():
                 self.store.finish(row, status=status, started_at=started, ended_at=ended,
                                   reason=reason)
-            log.info("%s %s -> %s (%s)", status, entry.item.bulletin.key, ",".join(rows),
-                     sink.name)
-            self._tell(occ, entry.item, list(rows), status, reason, started, ended)
+            log.info("%s %s (%s) -> %s (%s)", status, entry.item.bulletin.key, lang,
+                     ",".join(rows), sink.name)
+            self._tell(occ, entry.item, list(rows), status, reason, started, ended, lang)
 
     def _must_yield(self, emergency: bool) -> bool:
         return not emergency and bool(self._urgent or self._emergency_on_air)

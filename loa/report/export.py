@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from loa.fsio import atomic_open
+from loa.languages import name_vi
 from loa.log.labels import Names, kind_label, status_label
 from loa.log.store import ALL, COLUMNS, LogFilter, LogStore
 from loa.report.safe import csv_block
@@ -23,6 +24,7 @@ CSV_HEADERS = (
     # names beside the ids above (ids are the keys a spreadsheet joins on); blank when the
     # export was not given the station's schedule
     "Tên đài", "Tên vùng phát", "Tên chương trình", "Tên buổi phát", "Kế hoạch",
+    "Mã ngôn ngữ", "Ngôn ngữ",
 )
 
 _I = {name: i for i, name in enumerate(COLUMNS)}
@@ -91,6 +93,8 @@ def upward_record(r: tuple, names: Names | None = None) -> dict:
         "KeHoach": names.plan(r[i["bulletin"]]),
         "TenLoaiBanTin": kind_label(r[i["kind"]]),
         "TenTrangThai": status_label(status),
+        "NgonNgu": r[i["language"]],
+        "TenNgonNgu": name_vi(r[i["language"]]),
     }
 
 

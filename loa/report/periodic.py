@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from loa.errors import LoaError
 from loa.fsio import atomic_copy, atomic_open
+from loa.languages import name_vi
 from loa.log.labels import Names, outline_of, status_label
 from loa.log.period import Period
 from loa.log.store import LogFilter, LogStore, topic_of
@@ -272,6 +273,13 @@ def write_docx(data: ReportData, out: str | Path) -> Path:
               ["", "Tổng cộng", t.scheduled, t.aired, minutes(t.airtime_s), percent(t.ratio)])
     else:
         para("Không có lượt phát nào trong kỳ.")
+    if s.languages:  # Nghị định 49/2024/NĐ-CP: Vietnamese and the local languages
+        para("Số lượt phát theo ngôn ngữ:", indent=False)
+        rows = [[i, name_vi(code), tl.scheduled, tl.aired, minutes(tl.airtime_s),
+                 percent(tl.ratio)] for i, (code, tl) in enumerate(s.languages.items(), 1)]
+        table(["STT", "Ngôn ngữ", "Lượt theo lịch", "Lượt đã phát", "Thời lượng (phút)",
+               "Tỷ lệ"], rows, (11, 50, 26, 26, 26, 26),
+              ["", "Tổng cộng", t.scheduled, t.aired, minutes(t.airtime_s), percent(t.ratio)])
 
     para("IV. CÁC LƯỢT PHÁT KHÔNG TRỌN VẸN VÀ NGUYÊN NHÂN", bold=True, indent=False)
     bad = sorted(((st, r, n) for (st, r), n in s.reasons.items() if st in UNAIRED),

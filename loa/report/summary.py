@@ -54,6 +54,8 @@ class Summary:
     zones: dict[str, Tally]
     months: dict[str, Tally]  # YYYY-MM (station time)
     reasons: dict[tuple[str, str], int]  # (status, reason) -> count, all but 'played'
+    # ISO 639 code -> tally (loa.languages names them); Vietnamese first, then by code
+    languages: dict[str, Tally] = field(default_factory=dict)
 
 
 def summarize(store: LogStore, where: LogFilter) -> Summary:
@@ -75,9 +77,13 @@ def summarize(store: LogStore, where: LogFilter) -> Summary:
         if status != "played":
             reasons[(status, reason)] += n
         titles.setdefault(bulletin, title)
+    languages: dict[str, Tally] = defaultdict(Tally)
+    for language, status, kind, n, airtime, asked in store.languages(where):
+        languages[language].add(status, n, airtime, asked, kind)
     return Summary(total, dict(bulletins), titles, dict(topics),
                    {t: dict(z) for t, z in topic_zones.items()}, dict(zones),
-                   dict(sorted(months.items())), dict(reasons))
+                   dict(sorted(months.items())), dict(reasons),
+                   dict(sorted(languages.items(), key=lambda kv: (kv[0] != "vi", kv[0]))))
 
 
 __all__ = ["AIRED", "ON_AIR", "Summary", "Tally", "summarize"]

@@ -20,6 +20,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from loa.fsio import atomic_open
+from loa.languages import name_vi
 from loa.log.labels import (
     Names,
     engine_label,
@@ -61,6 +62,7 @@ LOG_COLUMNS = (
     ("Bộ đọc", "engine", "engine", 16),
     ("Mã tệp âm thanh", "clip_hash", "text", 12),
     ("Giờ theo lịch (UTC)", "scheduled_at", "utc", 21),
+    ("Ngôn ngữ", "language", "language", 14),
 )
 SUMMARY_HEADERS = ("Lượt theo lịch", "Phát trọn", "Trong đó phát muộn", "Bị ngắt", "Lỗi",
                    "Bị lỡ", "Bỏ qua", "Tin khẩn cấp", "Thời lượng phát", "Thời lượng yêu cầu",
@@ -77,7 +79,7 @@ def _shown(names: Names) -> dict:
             "session": lambda v: names.name("session", v),
             "plan": lambda v: names.name("plan", plan_of(v)) if plan_of(v) else "",
             "outline": outline_of, "kind": kind_label, "status": status_label,
-            "engine": engine_label}
+            "engine": engine_label, "language": name_vi}
 
 
 def _tally_cells(t: Tally) -> list:
@@ -334,6 +336,9 @@ def _summaries(wb, s: Summary, names: Names) -> None:
     keys = list(s.months)
     _summary_sheet(wb, "Theo tháng", [(f"{k[5:7]}/{k[:4]}",) for k in keys], ("Tháng",), (10,),
                    [s.months[k] for k in keys], s.total)
+    keys = list(s.languages)  # Vietnamese first
+    _summary_sheet(wb, "Theo ngôn ngữ", [(name_vi(k),) for k in keys], ("Ngôn ngữ",), (24,),
+                   [s.languages[k] for k in keys], s.total)
 
 
 def _events(wb, store: LogStore, where: LogFilter, tz: ZoneInfo) -> None:

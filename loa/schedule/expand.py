@@ -27,11 +27,13 @@ class Occurrence:
     zones: tuple[str, ...]
     items: tuple[Item, ...]
 
-    def play_key(self, zone: str, item: Item) -> str:
-        """Recorded before a play starts, so a restart never plays it twice."""
-        return "|".join(
+    def play_key(self, zone: str, item: Item, language: str = "vi") -> str:
+        """Recorded before a play starts, so a restart never plays it twice; a version in
+        another language is a play of its own (the Vietnamese one keeps the old key)."""
+        key = "|".join(
             [self.station, zone, item.program, self.at.isoformat(), item.bulletin.key]
         )
+        return key if language == "vi" else f"{key}|{language}"
 
     def estimated_seconds(self) -> float:
         return sum(i.bulletin.estimated_seconds() for i in self.items)
@@ -193,3 +195,27 @@ def check_limits(schedule: Schedule, bulletins: dict[str, list[Bulletin]], days:
             problems.append(f"chương trình '{program.name if program else pid}' chưa có bản "
                             "tin nào đã duyệt, nên sẽ không phát gì.")
     return problems
+
+
+def missing_versions(schedule: Schedule, bulletins: dict[str, list[Bulletin]]) -> list[str]:
+    """Per zone and language other than Vietnamese: the approved bulletins its programs
+    play that have no approved version in it (the zone will hear them in Vietnamese)."""
+    from loa.languages import lower_name
+
+    lacking: dict[tuple[str, str], dict[str, None]] = {}
+    for prog in schedule.programs.values():
+        zones = dict.fromkeys(z for sid in prog.sessions if sid in schedule.sessions
+                              for z in schedule.sessions[sid].zones)
+        for zid in zones:
+            zone = schedule.zones.get(zid)
+            for lang in (zone.languages if zone else ()):
+                for b in bulletins.get(prog.id, ()):
+                    if lang != "vi" and b.for_air(lang) is None:
+                        lacking.setdefault((zid, lang), {})[b.id] = None
+    out = []
+    for (zid, lang), ids in lacking.items():
+        shown = ", ".join(list(ids)[:5]) + (", …" if len(ids) > 5 else "")
+        out.append(f"vùng {schedule.zones[zid].name} nghe {lower_name(lang)}: {len(ids)} bản tin "
+                   f"chưa có bản {lower_name(lang)} đã duyệt ({shown}), sẽ phát bản tiếng Việt; "
+                   f"thêm bằng: loa bulletin version TỆP MÃ {lang} --audio TỆP_GHI_ÂM")
+    return out

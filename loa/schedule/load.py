@@ -249,7 +249,8 @@ def build(config: ScheduleConfig) -> Schedule:
         "signer", "signer_title")}, tz=st["timezone"],
         **{k: float(st[k]) for k in ("max_session_minutes", "speed", "loudness", "pre_roll",
                                      "post_roll")})
-    zones = {zid: Zone(zid, z["name"], z["device"], z["relay"], z["volume"])
+    zones = {zid: Zone(zid, z["name"], z["device"], z["relay"], z["volume"],
+                       z["languages"] or ("vi",))
              for zid, z in config.zones.items()}
     sessions = {sid: Session(sid, s["name"], s["time"] or time(0), s["days"], s["zones"],
                              s.raw.line)

@@ -62,6 +62,7 @@ class Zone:
     device: str  # its default is in defaults.yaml
     relay: int | None = None  # relay line (GPIO pin) that powers this zone's horns
     volume: int | None = None  # receiver volume (%), reported upward when set
+    languages: tuple[str, ...] = ("vi",)  # ISO 639 codes (loa.languages), in play order
 
 
 @dataclass(frozen=True)

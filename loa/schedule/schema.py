@@ -77,6 +77,37 @@ class Weekdays(Value):
         return {"choices": {d: d for d in WEEKDAYS_VI}}
 
 
+class Languages(Value):
+    """`languages: [vi, hmn]`: ISO 639 codes from loa.languages, in play order."""
+
+    kind = "choices"  # the console shows it as ChoiceList's multi-select
+
+    def parse(self, raw, key, ctx, report):
+        from loa.languages import LANGUAGES, name_vi, unknown_vi
+
+        items = raw if isinstance(raw, list) else [raw]
+        if not items:
+            raise Invalid(f"'{key}' rỗng: cần ít nhất một ngôn ngữ (ví dụ [vi, hmn]); bỏ khóa "
+                          f"'{key}' để chỉ phát tiếng Việt.")
+        out: list[str] = []
+        for item in items:
+            if not isinstance(item, str) or item not in LANGUAGES:
+                report(unknown_vi(item))
+            elif item in out:
+                report(f"{name_vi(item)} ('{item}') ghi hai lần trong '{key}'.")
+            else:
+                out.append(item)
+        return tuple(out)
+
+    def dump(self, value):
+        return list(value)
+
+    def describe(self):
+        from loa.languages import LANGUAGES
+
+        return {"choices": dict(LANGUAGES)}
+
+
 class TimeSpan(Value):
     """'21:00-05:30': may cross midnight."""
 
@@ -159,6 +190,8 @@ ZONE = Schema("vùng", [
           error_vi="'relay' của vùng '{owner}' phải là số chân GPIO (0-40)"),
     Field("volume", Number(0, 100, integer=True), "Âm lượng (%)", "chỉ để báo cáo lên tỉnh",
           error_vi="'volume' của vùng '{owner}' phải là số phần trăm từ 0 đến 100"),
+    Field("languages", Languages(), "Ngôn ngữ phát",
+          "mã ngôn ngữ theo thứ tự phát, ví dụ [vi, hmn] (tiếng Việt rồi tiếng Mông)"),
 ], _section("zone"))
 
 SESSION = Schema("buổi phát", [

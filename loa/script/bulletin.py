@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from loa.errors import LoaError, Problem, excerpt
 from loa.fsio import atomic_write_text
 from loa.plan.quality import assess
-from loa.schema import Boolean, Choice, Field, Number, Schema, Text
+from loa.schema import Boolean, Choice, Field, Invalid, Number, Schema, Text, Value
 from loa.script.draft import Template, compose, load_template, source_hash
 from loa.yamlio import (
     Checker,
@@ -49,6 +49,18 @@ FIELDS = {
 CHARS_PER_SECOND = 15.0
 _PRIORITIES_VI = ", ".join(f"{k} = {v}" for k, v in PRIORITIES.items())
 _FIELDS_VI = ", ".join(f"{k} = {v}" for k, v in FIELDS.items())
+class Table(Value):
+    """A table of its own (a bulletin's `versions:`), read key by key by the loader."""
+
+    kind = "table"
+
+    def parse(self, raw, key, ctx, report):
+        if not isinstance(raw, dict):
+            raise Invalid(f"'{key}' phải là một bảng theo mã ngôn ngữ, ví dụ "
+                          "\"hmn: {audio: ghi-am/IV.1.a-hmn.wav}\".")
+        return raw
+
+
 # The bulletins file, key by key (defaults written here, once).
 PLAN_SCHEMA = Schema("plan", [
     Field("id", Text(), "Mã kế hoạch"),
@@ -93,9 +105,31 @@ BULLETIN_SCHEMA = Schema("bản tin", [
           error_vi="'voice' (giọng đọc) phải là một trong: " + ", ".join(VOICES_VI) + "."),
     Field("speed", Number(0.5, 2.0), "Tốc độ đọc", "bỏ trống: tốc độ của đài",
           error_vi="'speed' (tốc độ đọc) phải từ 0.5 đến 2.0"),
+    Field("versions", Table(), "Bản tiếng dân tộc",
+          "theo mã ngôn ngữ (hmn, tyz …): mỗi bản một tệp ghi âm 'audio' hoặc lời 'text', "
+          "duyệt riêng"),
     Field("text", Text(), "Lời đọc", required=True),
 ])
 ITEM_KEYS = tuple(BULLETIN_SCHEMA.fields)
+# One language version of a bulletin (not Vietnamese: that is the bulletin itself).
+VERSION_SCHEMA = Schema("bản tiếng dân tộc", [
+    Field("status", Choice({k: STATUS_VI[k] for k in STATUSES if k != "retired"}),
+          "Trạng thái", default="draft",
+          error_vi="trạng thái '{value}' không hợp lệ (dùng: draft, pending, approved, "
+                   "returned)."),
+    Field("audio", Text(), "Tệp ghi âm", "người dịch đọc; tệp WAV cạnh tệp bản tin"),
+    Field("text", Text(), "Lời đọc", "khi máy có bộ đọc nói được ngôn ngữ này"),
+    Field("approved_by", Text(), "Người duyệt"),
+    Field("approved_at", Text(), "Lúc duyệt"),
+    Field("approved_hash", Text(), "Dấu nội dung đã duyệt"),
+    Field("approved_account", Text(), "Tài khoản duyệt"),
+    Field("submitted_by", Text(), "Người gửi duyệt"),
+    Field("submitted_at", Text(), "Lúc gửi duyệt"),
+    Field("returned_by", Text(), "Người trả lại"),
+    Field("returned_at", Text(), "Lúc trả lại"),
+    Field("review_note", Text(), "Lý do trả lại"),
+])
+VERSION_KEYS = tuple(VERSION_SCHEMA.fields)
 EDITED_AFTER_APPROVAL_VI = "chờ duyệt lại"  # the issue's words: changed since approved
 
 
@@ -149,6 +183,89 @@ def check_audio_name(name: str) -> str | None:
     return None
 
 
+def version_hash(language: str, text: str, audio: Path | None) -> str:
+    """What a language version's approval vouches for: its language, its words and its
+    recording's bytes; the Vietnamese bulletin is not in it (editing one version makes
+    only that version 'chờ duyệt lại')."""
+    parts = [f"language:{language}", text]
+    if audio is not None:
+        parts.append(f"audio:{_file_hash(audio) or 'missing:' + audio.name}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Version:
+    """A bulletin in another language: a translator's recording (the usual case) or a
+    text an installed engine speaks; approved on its own hash."""
+
+    language: str  # ISO 639 code (loa.languages), never "vi"
+    audio: str = ""  # a file named relative to the bulletins file
+    text: str = ""
+    status: str = "draft"
+    approved_by: str = ""
+    approved_at: str = ""
+    approved_hash: str = ""
+    approved_account: str = ""
+    submitted_by: str = ""
+    submitted_at: str = ""
+    returned_by: str = ""
+    returned_at: str = ""
+    review_note: str = ""
+    folder: Path | None = dc_field(default=None, compare=False, repr=False)
+
+    @property
+    def name_vi(self) -> str:
+        from loa.languages import name_vi
+
+        return name_vi(self.language)
+
+    @property
+    def label(self) -> str:
+        """'tiếng Mông', for the middle of a sentence."""
+        from loa.languages import lower_name
+
+        return lower_name(self.language)
+
+    @property
+    def audio_path(self) -> Path | None:
+        return (self.folder or Path(".")) / self.audio if self.audio else None
+
+    @property
+    def audio_missing(self) -> bool:
+        path = self.audio_path
+        return path is not None and not path.is_file()
+
+    def approval_hash(self) -> str:
+        return version_hash(self.language, self.text, self.audio_path)
+
+    @property
+    def edited_after_approval(self) -> bool:
+        return (self.status in ("approved", "pending") and bool(self.approved_hash)
+                and self.approved_hash != self.approval_hash())
+
+    @property
+    def is_approved(self) -> bool:
+        """May air: approved (with a hash: a version has no older approvals), unchanged
+        since, its recording present."""
+        return (self.status == "approved" and bool(self.approved_hash)
+                and not self.edited_after_approval and not self.audio_missing)
+
+    @property
+    def status_vi(self) -> str:
+        if self.status == "approved" and self.audio_missing:
+            return "thiếu tệp ghi âm"
+        if self.edited_after_approval:
+            return EDITED_AFTER_APPROVAL_VI
+        return STATUS_VI[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"status": self.status}
+        for key in VERSION_KEYS[1:]:
+            if getattr(self, key):
+                d[key] = getattr(self, key)
+        return d
+
+
 @dataclass
 class Bulletin:
     id: str
@@ -174,6 +291,8 @@ class Bulletin:
     audio: str = ""  # recorded audio, a file named relative to the bulletins file
     voice: str = ""  # "" : the station's
     speed: float | None = None  # None: the station's
+    versions: dict[str, Version] = dc_field(default_factory=dict)  # by language, not "vi"
+    language: str = "vi"  # what airs: "vi", or the language of a version (see for_air)
     line: int | None = dc_field(default=None, compare=False)  # line in the bulletins file
     folder: Path | None = dc_field(default=None, compare=False, repr=False)  # of its file
 
@@ -224,6 +343,31 @@ class Bulletin:
             return ("đã sửa sau khi duyệt (tiêu đề, lời, tệp ghi âm hoặc giọng đọc), "
                     f"{EDITED_AFTER_APPROVAL_VI}")
         return None
+
+    def for_air(self, language: str) -> Bulletin | None:
+        """The bulletin as it airs in `language`: itself for "vi"; for another language
+        its version (same key, title and priority: one bulletin in the log, one row per
+        language) when that version is approved and intact, else None."""
+        from dataclasses import replace
+
+        if language == "vi":
+            return self
+        v = self.versions.get(language)
+        if v is None or not v.is_approved or not v.audio:
+            return None  # a text version waits for an engine that speaks its language
+        return replace(self, text=v.text, audio=v.audio, language=language, versions={},
+                       voice="", speed=None)
+
+    def why_no_version(self, language: str) -> str:
+        """Why the `language` version does not air (Vietnamese), for the log."""
+        from loa.languages import lower_name
+
+        v = self.versions.get(language)
+        if v is None:
+            return f"chưa có bản {lower_name(language)}"
+        if v.is_approved and not v.audio:
+            return f"chưa có bộ đọc đọc được {lower_name(language)}"
+        return f"bản {lower_name(language)} {v.status_vi}"
 
     @property
     def key(self) -> str:
@@ -276,6 +420,8 @@ class Bulletin:
             d["voice"] = self.voice
         if self.speed is not None:
             d["speed"] = self.speed
+        if self.versions:
+            d["versions"] = {lang: v.to_dict() for lang, v in self.versions.items()}
         d["text"] = self.text
         return d
 
@@ -486,6 +632,7 @@ def load_bulletins(path: str | Path) -> BulletinFile:
         audio = (b["audio"] or "").strip()
         if audio and check_audio_name(audio):
             chk.add(check_audio_name(audio), item, "audio")
+        versions = _versions(item, b["versions"], chk, where, path)
         if len(chk.problems) > before:
             continue
         out.append(Bulletin(
@@ -499,10 +646,45 @@ def load_bulletins(path: str | Path) -> BulletinFile:
             submitted_by=b["submitted_by"] or "", submitted_at=b["submitted_at"] or "",
             returned_by=b["returned_by"] or "", returned_at=b["returned_at"] or "",
             review_note=b["review_note"] or "", audio=audio, voice=b["voice"] or "",
-            speed=b["speed"], line=line_of(items, i), folder=path.parent))
+            speed=b["speed"], versions=versions, line=line_of(items, i), folder=path.parent))
     if chk.problems:
         raise LoaError.many(chk.problems)
     return BulletinFile(path, dict(plan), out)
+
+
+def _versions(item: LineDict, raw: Any, chk: Checker, where: str, path: Path
+              ) -> dict[str, Version]:
+    """A bulletin's `versions:`, each checked like the bulletin itself (file and line)."""
+    from loa.languages import LANGUAGES, unknown_vi
+
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, Version] = {}
+    for lang, entry in raw.items():
+        if lang == "vi":
+            chk.add(f"{where}: bản tiếng Việt là chính bản tin ('text'), không ghi trong "
+                    "'versions'.", raw, lang)
+            continue
+        if not isinstance(lang, str) or lang not in LANGUAGES:
+            chk.add(f"{where}: {unknown_vi(lang)}", raw, lang)
+            continue
+        label = f"{where}, bản {LANGUAGES[lang][0].lower()}{LANGUAGES[lang][1:]}"
+        if not isinstance(entry, LineDict):
+            chk.add(f"{label} phải là một bảng có 'audio' (tệp ghi âm) hoặc 'text'.", raw, lang)
+            continue
+        v = VERSION_SCHEMA.read(entry, chk, where=label).values
+        audio = (v["audio"] or "").strip()
+        text = " ".join((v["text"] or "").split())
+        if audio and check_audio_name(audio):
+            chk.add(check_audio_name(audio), entry, "audio")
+        if bool(audio) == bool(text):
+            chk.add(f"{label} cần đúng một trong hai: 'audio' (tệp ghi âm người dịch đọc) "
+                    "hoặc 'text' (lời cho bộ đọc).", raw, lang)
+            continue
+        out[lang] = Version(
+            lang, audio=audio, text=text, status=v["status"] or "draft",
+            **{k: (v[k] or "").strip() for k in VERSION_KEYS[3:]}, folder=path.parent)
+    return out
 
 
 def submit(bfile: BulletinFile, ids: list[str], by: str, now: datetime) -> list[Bulletin]:
@@ -593,3 +775,120 @@ def retire(bfile: BulletinFile, ids: list[str]) -> list[Bulletin]:
     for b in chosen:
         b.status = "retired"
     return chosen
+
+
+# --- language versions ------------------------------------------------------------------
+
+def _language(lang: str) -> str:
+    from loa.languages import LANGUAGES, unknown_vi
+
+    if lang == "vi":
+        raise LoaError("bản tiếng Việt là chính bản tin: sửa 'text' của bản tin hoặc ghi âm "
+                       "bằng 'loa bulletin record'; 'version' dành cho tiếng dân tộc.")
+    if lang not in LANGUAGES:
+        raise LoaError(unknown_vi(lang))
+    return lang
+
+
+def version_of(bfile: BulletinFile, bulletin_id: str, lang: str) -> tuple[Bulletin, Version]:
+    b = bfile.get(bulletin_id)
+    v = b.versions.get(_language(lang))
+    if v is None:
+        from loa.languages import lower_name
+
+        have = ", ".join(f"{x} ({y.name_vi})" for x, y in b.versions.items()) or "chưa có bản nào"
+        raise LoaError(f"bản tin “{b.title}” [{b.id}] chưa có bản {lower_name(lang)} (có: "
+                       f"{have}); thêm bằng: loa bulletin version {bfile.path.name} {b.id} "
+                       f"{lang} --audio TỆP", bfile.path, b.line)
+    return b, v
+
+
+def set_version(bfile: BulletinFile, bulletin_id: str, lang: str, *, audio: str = "",
+                text: str = "") -> Version:
+    """Add or replace a language version (a recording's name beside the file, or a text).
+    An approved version that changes needs approving again ('chờ duyệt lại'); the
+    Vietnamese bulletin and the other versions keep their approvals."""
+    b = bfile.get(bulletin_id)
+    lang = _language(lang)
+    text = " ".join((text or "").split())
+    if bool(audio) == bool(text):
+        raise LoaError("cần đúng một trong hai: tệp ghi âm (--audio) hoặc lời (--text).")
+    if audio and check_audio_name(audio):
+        raise LoaError(check_audio_name(audio), bfile.path, b.line)
+    v = b.versions.get(lang)
+    if v is None:
+        v = b.versions[lang] = Version(lang, folder=bfile.path.parent)
+    v.audio, v.text = audio, text
+    if v.status == "approved" and v.edited_after_approval:
+        v.status = "pending"
+    return v
+
+
+def remove_version(bfile: BulletinFile, bulletin_id: str, lang: str) -> Version:
+    """The version goes; zones in that language hear the Vietnamese one (logged so)."""
+    b, v = version_of(bfile, bulletin_id, lang)
+    del b.versions[v.language]
+    return v
+
+
+def approve_version(bfile: BulletinFile, ids: list[str], lang: str, by: str, now: datetime,
+                    account: str = "") -> list[Version]:
+    """Approve one language version of each bulletin, on the hash of exactly that version."""
+    if not by.strip():
+        raise LoaError("cần ghi tên người duyệt (--by).")
+    chosen = [version_of(bfile, bid, lang) for bid in ids]
+    problems: list[Problem] = []
+    for b, v in chosen:
+        if b.status == "retired":
+            problems.append(Problem(f"bản tin '{b.id}' đã ngừng phát, không duyệt được.",
+                                    bfile.path, b.line))
+        elif v.audio_missing:
+            problems.append(Problem(
+                f"bản tin “{b.title}” [{b.id}], bản {v.label}: không tìm thấy tệp "
+                f"ghi âm '{v.audio}' cạnh tệp bản tin.", bfile.path, b.line))
+    if problems:
+        raise LoaError.many(problems)
+    for _b, v in chosen:
+        v.status = "approved"
+        v.approved_by = by.strip()
+        v.approved_at = now.isoformat(timespec="seconds")
+        v.approved_hash = v.approval_hash()
+        v.approved_account = account.strip()
+        v.returned_by = v.returned_at = v.review_note = ""
+    return [v for _b, v in chosen]
+
+
+def submit_version(bfile: BulletinFile, ids: list[str], lang: str, by: str,
+                   now: datetime) -> list[Version]:
+    if not by.strip():
+        raise LoaError("cần ghi tên người gửi duyệt.")
+    chosen = [version_of(bfile, bid, lang) for bid in ids]
+    for b, v in chosen:
+        if v.is_approved:
+            raise LoaError(f"bản tin “{b.title}” [{b.id}], bản {v.label} đã được "
+                           "duyệt, không cần gửi duyệt.", bfile.path, b.line)
+    for _b, v in chosen:
+        v.status = "pending"
+        v.submitted_by = by.strip()
+        v.submitted_at = now.isoformat(timespec="seconds")
+    return [v for _b, v in chosen]
+
+
+def send_back_version(bfile: BulletinFile, bulletin_id: str, lang: str, by: str, note: str,
+                      now: datetime) -> Version:
+    b, v = version_of(bfile, bulletin_id, lang)
+    note = " ".join((note or "").split())
+    if not note:
+        raise LoaError(f"cần ghi lý do trả lại bản {v.label} của bản tin "
+                       f"“{b.title}”.", bfile.path, b.line)
+    if not by.strip():
+        raise LoaError("cần ghi tên người trả lại.")
+    if v.status not in ("pending", "approved"):
+        raise LoaError(f"bản {v.label} của bản tin “{b.title}” đang là "
+                       f"{v.status_vi}: chỉ trả lại được bản chờ duyệt hoặc đã duyệt.",
+                       bfile.path, b.line)
+    v.status = "returned"
+    v.returned_by = by.strip()
+    v.returned_at = now.isoformat(timespec="seconds")
+    v.review_note = note
+    return v

@@ -79,6 +79,7 @@ class BulletinView:
     review_note: str = ""  # why a leader sent it back
     returned_by: str = ""
     why_not: str | None = None  # approved but not airing: why (Vietnamese)
+    versions: tuple[tuple[str, str], ...] = ()  # (language name, status_vi) per version
 
 
 @dataclass
@@ -99,7 +100,8 @@ def _view(b: Bulletin, cps: float) -> BulletinView:
     return BulletinView(b.id, b.title, b.status, b.status_vi, b.approved_by,
                         b.estimated_seconds(cps), b.review, b.edited_after_approval,
                         b.is_approved, b.line, b.review_note, b.returned_by,
-                        b.why_not_airable())
+                        b.why_not_airable(),
+                        tuple((v.name_vi, v.status_vi) for v in b.versions.values()))
 
 
 @contextlib.contextmanager
@@ -372,3 +374,105 @@ def record_bulletin(path: str | Path, bulletin_id: str, audio: str | Path | None
         if fresh is not None and not saved and not existed:
             fresh.unlink(missing_ok=True)  # never a stray half-used recording
     return b
+
+
+# --- language versions (issue 13: the languages residents speak) ------------------------
+
+def set_bulletin_version(path: str | Path, bulletin_id: str, lang: str, *,
+                         audio: str | Path | None = None, text: str | None = None,
+                         remove: bool = False) -> tuple[Bulletin, object]:
+    """Add, replace or remove a bulletin's version in another language: a translator's
+    recording (imported by loa.audio.recording into ghi-am/ beside the bulletins file, as
+    `loa bulletin record` does) or a text an installed engine speaks. Only that version
+    needs approving again; a recording loa imported and no entry names any more is removed
+    once the file is saved."""
+    import os
+    import uuid
+
+    from loa.languages import lower_name
+    from loa.script.bulletin import remove_version, set_version
+
+    target = Path(path)
+    if text is not None and not remove and not speaks(lang):
+        raise LoaError(f"chưa có bộ đọc nào trên máy này đọc được {lower_name(lang)}; hãy nhờ "
+                       "người dịch đọc và ghi âm, rồi thêm bằng --audio TỆP.")
+    fresh: Path | None = None
+    existed = False
+    if audio is not None and not remove:
+        from loa.audio.recording import import_recording
+        from loa.script.bulletin import _language
+
+        _language(lang)  # a wrong language is said before the import
+        open_bulletins(target).get(bulletin_id)  # and a wrong id
+        folder = target.parent / RECORDINGS_DIR
+        stem = f"{_safe_name(bulletin_id)}-{lang}"
+        tmp = folder / f".{stem}.{uuid.uuid4().hex[:8]}.part.wav"
+        rec = import_recording(Path(audio), tmp)  # slow (ffmpeg): outside the lock
+        fresh = folder / f"{stem}-{rec.sha256[:10]}.wav"
+        existed = fresh.exists()
+        os.replace(tmp, fresh)
+    saved = False
+    try:
+        with _locked(target):
+            bfile = open_bulletins(target)
+            b = bfile.get(bulletin_id)
+            old = b.versions[lang].audio if lang in b.versions else ""
+            if remove:
+                v = remove_version(bfile, bulletin_id, lang)
+            else:
+                name = f"{RECORDINGS_DIR}/{fresh.name}" if fresh is not None else ""
+                v = set_version(bfile, bulletin_id, lang, audio=name, text=text or "")
+            bfile.save()
+            saved = True
+            stale = _loa_recording(bfile, old) if old and old != v.audio or remove else None
+            if stale is not None:
+                stale.unlink(missing_ok=True)
+    finally:
+        if fresh is not None and not saved and not existed:
+            fresh.unlink(missing_ok=True)
+    return bfile.get(bulletin_id), v
+
+
+def speaks(lang: str) -> bool:
+    """Does an engine installed here read `lang`? (No offline engine reads the minority
+    languages of loa's table today: their versions are recordings.)"""
+    return lang == "vi"
+
+
+def approve_bulletin_versions(path: str | Path, ids: list[str], lang: str,
+                              by: str | None = None, clock: Clock | None = None,
+                              account: str | None = None) -> list:
+    """Approve the `lang` version of each bulletin on its own hash (see approve_bulletins)."""
+    from loa.script.bulletin import approve_version
+
+    if account is None or not (by or "").strip():
+        os_name, os_login = os_account()
+        by = by if (by or "").strip() else os_name
+        account = os_login if account is None else account
+    with _locked(path):
+        bfile = open_bulletins(path)
+        done = approve_version(bfile, ids, lang, by, _now(clock), account=account)
+        bfile.save()
+    return done
+
+
+def submit_bulletin_versions(path: str | Path, ids: list[str], lang: str, by: str,
+                             clock: Clock | None = None) -> list:
+    from loa.script.bulletin import submit_version
+
+    with _locked(path):
+        bfile = open_bulletins(path)
+        done = submit_version(bfile, ids, lang, by, _now(clock))
+        bfile.save()
+    return done
+
+
+def return_bulletin_version(path: str | Path, bulletin_id: str, lang: str, by: str,
+                            note: str, clock: Clock | None = None):
+    from loa.script.bulletin import send_back_version
+
+    with _locked(path):
+        bfile = open_bulletins(path)
+        done = send_back_version(bfile, bulletin_id, lang, by, note, _now(clock))
+        bfile.save()
+    return done

@@ -105,7 +105,11 @@ def validate(path: str | Path, clock: Clock | None = None) -> Validation:
     now = clock_for(station, clock).now()
     problems = [Problem(p, station.path)
                 for p in check_limits(station.schedule, station.bulletins, now=now)]
-    return Validation(station, problems, edited_after_approval(station.schedule))
+    from loa.schedule.expand import missing_versions
+
+    languages = [Problem(w, station.path)
+                 for w in missing_versions(station.schedule, station.bulletins)]
+    return Validation(station, problems, edited_after_approval(station.schedule) + languages)
 
 
 def effective_config(path: str | Path) -> str:

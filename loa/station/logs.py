@@ -180,6 +180,7 @@ class PlayView:
     reason: str
     engine: str = ""  # the log's code: gtts, espeak, piper, ghi-am
     engine_vi: str = ""  # as officers read it: 'giọng đọc thu âm' for a recording
+    language: str = "vi"  # ISO 639 code of the version that aired
 
 
 def _open_log() -> LogStore:
@@ -199,7 +200,8 @@ def view(row, names: Names) -> PlayView:
                     row.zone, names.zone(row.zone), row.status,
                     STATUS_VI.get(row.status, row.status), row.bulletin, row.title or "",
                     row.program, names.program(row.program), row.reason or "",
-                    row.engine or "", engine_label(row.engine))
+                    row.engine or "", engine_label(row.engine),
+                    getattr(row, "language", "vi") or "vi")
 
 
 def query_plays(where: LogFilter, names: Names, limit: int | None = 20,
