@@ -24,7 +24,7 @@ EVENT_VI = {
     "disk-low": "đĩa sắp đầy", "disk-ok": "đĩa đủ chỗ trở lại",
     "reserve-released": "nhả chỗ dự trữ", "emergency-dropped": "bỏ tin khẩn cấp",
     "reconcile-conflict": "không ghi bù được",
-    "not-approved": "không phát bản tin",
+    "not-approved": "không phát bản tin", "clip-upgraded": "đọc lại bằng giọng chính",
 }
 
 
