@@ -122,7 +122,11 @@ def build_parser() -> Parser:
 
     cl = sub.add_parser("clips", help="các đoạn âm thanh đã đọc sẵn").add_subparsers(
         dest="clips_command", metavar="LỆNH", required=True, title="lệnh")
-    cl.add_parser("list", help="liệt kê").set_defaults(func=k.clips_list)
+    cll = cl.add_parser("list", help="liệt kê; cho biết bản tin đã duyệt nào còn đọc bằng "
+                                     "giọng dự phòng")
+    cll.add_argument("schedule", nargs="?", metavar="LỊCH",
+                     help="tệp lịch phát (mặc định: lịch loa run đang chạy)")
+    cll.set_defaults(func=k.clips_list)
     cl.add_parser("check", help="kiểm tra từng tệp (đọc được, đủ dài, không câm)").set_defaults(
         func=k.clips_check)
     cp = cl.add_parser("play", help="phát thử một đoạn")

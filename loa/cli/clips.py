@@ -43,6 +43,11 @@ def render(args) -> int:
     if result.fallback:
         out(f"{len(result.fallback)} bản tin đang dùng bộ đọc dự phòng. Khi có mạng, chạy: "
             f"loa render {args.schedule} --upgrade")
+        backup = {o.text for o in result.fallback}
+        titles = ", ".join(f"«{shown(b.title)}»" for b in result.needed
+                           if not b.audio and b.text in backup)
+        warn(f"bản tin đã duyệt vẫn đọc bằng giọng dự phòng: {titles}. loa run sẽ tự đọc lại "
+             "bằng giọng chính khi có mạng.")
     failed = result.failed()
     for b, why in failed:
         err(f"không đọc được bản tin “{b.title}” [{b.id}]: {why}")
@@ -60,6 +65,12 @@ def clips_list(args) -> int:
             f"{c.lufs if c.lufs is not None else '?':>7} LUFS  {r.used[:16]}  "
             f"{r.text[:60] if r.text else '(không rõ lời: chỉ mục đã dựng lại)'}")
     out(f"{len(rows)} đoạn âm thanh, tổng {hms(sum(r.clip.seconds for r in rows))}.")
+    path, backup = svc.backup_voiced_of(args.schedule)
+    if backup:
+        out(f"Giọng dự phòng: {shown(svc.backup_line_vi(backup))}. loa run tự đọc lại bằng "
+            f"giọng chính khi có mạng (hoặc chạy: loa render {path} --upgrade).")
+    elif path:
+        out("Giọng dự phòng: không còn bản tin đã duyệt nào đọc bằng giọng dự phòng.")
     return 0
 
 
