@@ -37,6 +37,7 @@ def test_backup_clips_upgraded_between_sessions_never_during(rig, tmp_path, data
         r.daemon.start()  # renders ahead: Google is down, espeak reads both
         assert _engines(clips, airing) == {"Dịch vụ công": "espeak",
                                            "Tiện ích miễn phí": "espeak"}
+        espeak_clips = {b.title: clips.at_air(b) for b in airing}
 
         def settled():
             assert wait_for(lambda: not r.daemon.upgrading(), 60)
@@ -62,6 +63,10 @@ def test_backup_clips_upgraded_between_sessions_never_during(rig, tmp_path, data
         settled()
         assert fake_google.requests
         assert _engines(clips, airing) == {"Dịch vụ công": "gtts", "Tiện ích miễn phí": "gtts"}
+        # the espeak clips were replaced, not overwritten: intact, until `loa clips prune`
+        store = clips.lookup_renderer.store
+        for clip in espeak_clips.values():
+            assert store.verify(clip, full=True) is None
         giua = MONDAY.replace(hour=8, minute=55)
         r.session(giua)
     events = [e for e in r.store.events(None) if e[1] == UPGRADED]
@@ -96,3 +101,25 @@ def test_no_upgrade_when_the_station_has_no_better_engine(rig, tmp_path, data_di
         r.go(MONDAY.replace(hour=5, minute=30))
         assert wait_for(lambda: not r.daemon.upgrading(), 30)
     assert UPGRADED not in r.event_kinds()
+
+
+def test_a_round_stops_when_a_session_nears(tmp_path, data_dir, fake_google, monkeypatch):
+    """quiet() is asked before each clip: once it says no, nothing more is read."""
+    from loa.cli import main
+
+    monkeypatch.setenv("LOA_GTTS_TIMEOUT", "2")
+    monkeypatch.setenv("LOA_GTTS_ENDPOINT", f"http://127.0.0.1:{free_port()}/x")
+    path = write_station(tmp_path, {"station": STATION})
+    assert main(["render", str(path)]) == 0  # both read by espeak
+    monkeypatch.setenv("LOA_GTTS_ENDPOINT", fake_google.endpoint)
+    schedule = load_schedule(path)
+    airing = load_program_bulletins(schedule)["kstthc"]
+    clips = ChildRendering(path, schedule.station)
+    assert len(clips.backup_voiced(airing)) == 2
+    answers = iter([True, True, False])  # the round, its first clip, then a session nears
+    done: list = []
+    made = clips.upgrade(airing, lambda: next(answers, False),
+                         lambda b, old, new: done.append((old.engine, new.engine)))
+    assert made == 1 and done == [("espeak", "gtts")]
+    assert sorted(_engines(clips, airing).values()) == ["espeak", "gtts"]
+    assert len(clips.backup_voiced(airing)) == 1

@@ -316,9 +316,12 @@ class Daemon:
         """Nothing on air and no session due within upgrade_margin: the time to re-render."""
         if self._stop.is_set() or self.player.on_air:
             return False
-        now = self.clock.now()
-        soon = now + self.player.lead + self.upgrade_margin
-        return all(occ.at > soon for occ in self.pending())
+        soon = self.clock.now() + self.player.lead + self.upgrade_margin
+        try:
+            pending = self.pending()
+        except RuntimeError:  # a re-plan changed the plan while we looked: not now
+            return False
+        return all(occ.at > soon for occ in pending)
 
     def upgrading(self) -> bool:
         return self._upgrader is not None and self._upgrader.is_alive()
