@@ -409,8 +409,8 @@ class Daemon:
     def shutdown(self) -> None:
         self._stop.set()  # an upgrade round stops before its next clip
         self.scheduler.shutdown(wait=True)
-        if self._upgrader is not None:
-            self._upgrader.join(60)
+        if self._upgrader is not None:  # its clip is whole or not indexed: never half
+            self._upgrader.join(10)
         self.store.event("stop", self.clock.now(), "")
         if self.control_dir is not None:
             (self.control_dir / control.HEARTBEAT).unlink(missing_ok=True)
