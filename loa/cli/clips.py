@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from loa import station as svc
-from loa.cli.show import err, hms, out, shown, warn
+from loa.cli.show import err, hms, out, print_backup, shown, warn
 
 
 def render(args) -> int:
@@ -67,8 +67,7 @@ def clips_list(args) -> int:
     out(f"{len(rows)} đoạn âm thanh, tổng {hms(sum(r.clip.seconds for r in rows))}.")
     path, backup = svc.backup_voiced_of(args.schedule)
     if backup:
-        out(f"Giọng dự phòng: {shown(svc.backup_line_vi(backup))}. loa run tự đọc lại bằng "
-            f"giọng chính khi có mạng (hoặc chạy: loa render {path} --upgrade).")
+        print_backup(backup, path)
     elif path:
         out("Giọng dự phòng: không còn bản tin đã duyệt nào đọc bằng giọng dự phòng.")
     return 0

@@ -8,7 +8,17 @@ from datetime import timedelta
 from pathlib import Path
 
 from loa import station as svc
-from loa.cli.show import err, item_line, mmss, out, print_events, print_log, session_line, shown, warn
+from loa.cli.show import (
+    err,
+    item_line,
+    mmss,
+    out,
+    print_backup,
+    print_events,
+    print_log,
+    session_line,
+    warn,
+)
 from loa.errors import LoaError
 
 # --- plan ----------------------------------------------------------------------------------
@@ -281,11 +291,9 @@ def status(args) -> int:
                 out(f"      {item_line(i)}")
     if st.schedule_path and not st.schedule_error:
         if st.backup_voiced:
-            out(f"Giọng đọc: {shown(svc.backup_line_vi(st.backup_voiced))}. loa run tự đọc "
-                "lại bằng giọng chính khi có mạng (hoặc chạy: loa render "
-                f"{st.schedule_path} --upgrade).")
+            print_backup(st.backup_voiced, st.schedule_path)
         else:
-            out("Giọng đọc: mọi bản tin đã duyệt đã đọc sẵn đều bằng giọng chính.")
+            out("Giọng dự phòng: không còn bản tin đã duyệt nào đọc bằng giọng dự phòng.")
     if st.disk is not None and st.disk.low:
         out(f"Đĩa: CẢNH BÁO SẮP ĐẦY — {st.disk.describe()}. Hãy xóa bớt tệp "
             "(loa clips prune, tệp cũ) để sổ nhật ký luôn ghi được.")

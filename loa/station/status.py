@@ -85,10 +85,9 @@ def backup_voiced_of(schedule_path: str | Path | None = None, clock: Clock | Non
 
 
 def backup_line_vi(voiced: list[BackupVoiced]) -> str:
-    """'2 bản tin đã duyệt vẫn đọc bằng giọng dự phòng espeak-ng (ngoại tuyến): «A», «B»'."""
+    """'2 bản tin đã duyệt vẫn đọc bằng giọng dự phòng espeak-ng (ngoại tuyến)'."""
     engines = ", ".join(dict.fromkeys(v.engine for v in voiced))
-    titles = ", ".join(f"«{v.title}»" for v in voiced)
-    return (f"{len(voiced)} bản tin đã duyệt vẫn đọc bằng giọng dự phòng {engines}: {titles}")
+    return f"{len(voiced)} bản tin đã duyệt vẫn đọc bằng giọng dự phòng {engines}"
 
 
 @dataclass

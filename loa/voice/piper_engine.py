@@ -140,6 +140,7 @@ def check_voice(model: str | Path, sentence: str = TEST_SENTENCE) -> tuple[dict,
     config = read_voice_config(model)
     try:
         import onnxruntime
+        import piper  # noqa: F401 - the engine that will speak with it
 
         onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     except ImportError:
