@@ -342,6 +342,9 @@ class Daemon:
                      if (prog := self.schedule.programs.get(pid)) is None
                      or prog.end is None or prog.end >= today
                      for b in pool]
+        # and what is planned, one-off announcements too
+        bulletins += [item.bulletin for occ in self.pending() for item in occ.items]
+        bulletins = list({b.key: b for b in bulletins}.values())  # one event per bulletin
         self._upgrader = threading.Thread(target=self._upgrade_round, args=[bulletins],
                                           name="upgrade", daemon=True)
         self._upgrader.start()
@@ -386,6 +389,9 @@ class Daemon:
             log.warning("not playing yet: %s", problem)
         else:
             upcoming = self.plan_jobs()
+        # planning just tried the preferred engine for every missing clip: the first
+        # upgrade round waits its turn
+        self._upgrade_tried = now
         self.scheduler.add_job(self.plan_jobs, IntervalTrigger(seconds=REFRESH.total_seconds()),
                                id="refresh", name="refresh", executor="watch")
         self.scheduler.add_job(self.watch, IntervalTrigger(seconds=WATCH_S), id="watch",
