@@ -84,3 +84,30 @@ def test_a_retired_or_unapproved_bulletin_is_not_listed(tmp_path, data_dir, monk
     bfile.write_text(bfile.read_text(encoding="utf-8").replace(
         "status: approved", "status: draft", 1), encoding="utf-8")
     assert [v.title for v in backup_voiced(load_station(path))] == ["Tiện ích miễn phí"]
+
+
+def test_clips_list_without_a_schedule_uses_the_one_loa_run_runs(tmp_path, data_dir, capsys,
+                                                                  monkeypatch):
+    from datetime import datetime
+
+    from loa.clock import DEFAULT_TZ
+    from loa.player import control
+
+    monkeypatch.setenv("LOA_GTTS_ENDPOINT", f"http://127.0.0.1:{free_port()}/x")
+    monkeypatch.setenv("LOA_GTTS_TIMEOUT", "2")
+    path = _station(tmp_path)
+    assert main(["render", str(path)]) == 0
+    capsys.readouterr()
+    (data_dir / "control").mkdir(exist_ok=True)
+    control.write_heartbeat(data_dir / "control", datetime.now(DEFAULT_TZ), path, {}, 0)
+    assert main(["clips", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "2 bản tin đã duyệt vẫn đọc bằng giọng dự phòng" in out and "«Tiện ích miễn phí»" in out
+    # the schedule it names is gone: the clips are still listed, and why the rest is not
+    control.write_heartbeat(data_dir / "control", datetime.now(DEFAULT_TZ),
+                            tmp_path / "khong-co.yaml", {}, 0)
+    assert main(["clips", "list"]) == 0
+    res = capsys.readouterr()
+    assert "2 đoạn âm thanh" in res.out
+    assert "Cảnh báo: không biết bản tin nào còn đọc bằng giọng dự phòng: " in res.err
+    assert "khong-co.yaml" in res.err

@@ -6,6 +6,7 @@ import sys
 
 from loa import station as svc
 from loa.cli.show import err, hms, out, print_backup, shown, warn
+from loa.errors import LoaError
 
 
 def render(args) -> int:
@@ -65,7 +66,14 @@ def clips_list(args) -> int:
             f"{c.lufs if c.lufs is not None else '?':>7} LUFS  {r.used[:16]}  "
             f"{r.text[:60] if r.text else '(không rõ lời: chỉ mục đã dựng lại)'}")
     out(f"{len(rows)} đoạn âm thanh, tổng {hms(sum(r.clip.seconds for r in rows))}.")
-    path, backup = svc.backup_voiced_of(args.schedule)
+    try:
+        path, backup = svc.backup_voiced_of(args.schedule)
+    except LoaError as exc:
+        if args.schedule:
+            raise
+        # the schedule loa run names cannot be read now: the clips are listed all the same
+        warn(f"không biết bản tin nào còn đọc bằng giọng dự phòng: {exc}")
+        return 0
     if backup:
         print_backup(backup, path)
     elif path:
