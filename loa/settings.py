@@ -6,16 +6,25 @@ import os
 from pathlib import Path
 
 
-def data_dir() -> Path:
-    """LOA_DATA_DIR, else $XDG_DATA_HOME/loa, else ~/.local/share/loa."""
+def data_path() -> Path:
+    """LOA_DATA_DIR, else $XDG_DATA_HOME/loa, else ~/.local/share/loa (not created)."""
     env = os.environ.get("LOA_DATA_DIR")
     if env:
-        base = Path(env)
-    else:
-        xdg = os.environ.get("XDG_DATA_HOME")
-        base = Path(xdg) / "loa" if xdg else Path.home() / ".local" / "share" / "loa"
+        return Path(env)
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return Path(xdg) / "loa" if xdg else Path.home() / ".local" / "share" / "loa"
+
+
+def data_dir() -> Path:
+    """data_path(), created if missing."""
+    base = data_path()
     base.mkdir(parents=True, exist_ok=True)
     return base
+
+
+def voices_dir() -> Path:
+    """Where `loa voices add` keeps piper voices (.onnx beside .onnx.json); not created."""
+    return data_path() / "voices"
 
 
 def db_path() -> Path:

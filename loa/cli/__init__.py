@@ -15,6 +15,7 @@ SINKS = ["auto", "device", "wav"]
 def build_parser() -> Parser:
     from loa.cli import clips as k
     from loa.cli import commands as c
+    from loa.cli import voices as vo
 
     p = Parser(
         prog="loa",
@@ -156,7 +157,11 @@ def build_parser() -> Parser:
 
     cl = sub.add_parser("clips", help="các đoạn âm thanh đã đọc sẵn").add_subparsers(
         dest="clips_command", metavar="LỆNH", required=True, title="lệnh")
-    cl.add_parser("list", help="liệt kê").set_defaults(func=k.clips_list)
+    cll = cl.add_parser("list", help="liệt kê; cho biết bản tin đã duyệt nào còn đọc bằng "
+                                     "giọng dự phòng")
+    cll.add_argument("schedule", nargs="?", metavar="LỊCH",
+                     help="tệp lịch phát (mặc định: lịch loa run đang chạy)")
+    cll.set_defaults(func=k.clips_list)
     cl.add_parser("check", help="kiểm tra từng tệp (đọc được, đủ dài, không câm)").set_defaults(
         func=k.clips_check)
     cp = cl.add_parser("play", help="phát thử một đoạn")
@@ -167,6 +172,18 @@ def build_parser() -> Parser:
     cr = cl.add_parser("prune", help="xóa đoạn âm thanh mà các lịch phát không còn cần")
     cr.add_argument("schedules", nargs="+", metavar="LỊCH", help="các tệp lịch phát đang dùng")
     cr.set_defaults(func=k.clips_prune)
+
+    vs = sub.add_parser("voices", help="giọng đọc piper cài trên máy").add_subparsers(
+        dest="voices_command", metavar="LỆNH", required=True, title="lệnh")
+    va = vs.add_parser("add", help="kiểm tra và cài một giọng đọc piper tiếng Việt")
+    va.add_argument("model", metavar="TỆP.onnx",
+                    help="tệp giọng đọc; tệp .onnx.json đi kèm phải nằm cạnh nó")
+    va.add_argument("--name", metavar="TÊN", help="tên giọng (mặc định: tên tệp)")
+    va.set_defaults(func=vo.voices_add)
+    vs.add_parser("list", help="liệt kê các giọng đã cài").set_defaults(func=vo.voices_list)
+    vr = vs.add_parser("remove", help="gỡ một giọng đã cài")
+    vr.add_argument("name", metavar="TÊN", help="tên giọng (xem loa voices list)")
+    vr.set_defaults(func=vo.voices_remove)
 
     val = sub.add_parser("validate", help="kiểm tra tệp lịch phát")
     val.add_argument("schedule", metavar="LỊCH", help="tệp lịch phát YAML trong schedules/")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from loa import station as svc
-from loa.cli.show import err, hms, out, shown, warn
+from loa.cli.show import err, hms, out, print_backup, shown, warn
+from loa.errors import LoaError
 from loa.log.labels import engine_label
 
 
@@ -44,6 +45,11 @@ def render(args) -> int:
     if result.fallback:
         out(f"{len(result.fallback)} bản tin đang dùng bộ đọc dự phòng. Khi có mạng, chạy: "
             f"loa render {args.schedule} --upgrade")
+        backup = {o.text for o in result.fallback}
+        titles = ", ".join(f"«{shown(b.title)}»" for b in result.needed
+                           if not b.audio and b.text in backup)
+        warn(f"bản tin đã duyệt vẫn đọc bằng giọng dự phòng: {titles}. loa run sẽ tự đọc lại "
+             "bằng giọng chính khi có mạng.")
     failed = result.failed()
     for b, why in failed:
         err(f"không đọc được bản tin “{b.title}” [{b.id}]: {why}")
@@ -61,6 +67,18 @@ def clips_list(args) -> int:
             f"{c.lufs if c.lufs is not None else '?':>7} LUFS  {r.used[:16]}  "
             f"{r.text[:60] if r.text else '(không rõ lời: chỉ mục đã dựng lại)'}")
     out(f"{len(rows)} đoạn âm thanh, tổng {hms(sum(r.clip.seconds for r in rows))}.")
+    try:
+        path, backup = svc.backup_voiced_of(args.schedule)
+    except LoaError as exc:
+        if args.schedule:
+            raise
+        # the schedule loa run names cannot be read now: the clips are listed all the same
+        warn(f"không biết bản tin nào còn đọc bằng giọng dự phòng: {exc}")
+        return 0
+    if backup:
+        print_backup(backup, path)
+    elif path:
+        out("Giọng dự phòng: không còn bản tin đã duyệt nào đọc bằng giọng dự phòng.")
     return 0
 
 

@@ -8,7 +8,17 @@ from datetime import timedelta
 from pathlib import Path
 
 from loa import station as svc
-from loa.cli.show import err, item_line, mmss, out, print_events, print_log, session_line, warn
+from loa.cli.show import (
+    err,
+    item_line,
+    mmss,
+    out,
+    print_backup,
+    print_events,
+    print_log,
+    session_line,
+    warn,
+)
 from loa.errors import LoaError
 
 # --- plan ----------------------------------------------------------------------------------
@@ -343,6 +353,11 @@ def status(args) -> int:
             out(f"  {session_line(s)}")
             for i in s.items:
                 out(f"      {item_line(i)}")
+    if st.schedule_path and not st.schedule_error:
+        if st.backup_voiced:
+            print_backup(st.backup_voiced, st.schedule_path)
+        else:
+            out("Giọng dự phòng: không còn bản tin đã duyệt nào đọc bằng giọng dự phòng.")
     if st.disk is not None and st.disk.low:
         out(f"Đĩa: CẢNH BÁO SẮP ĐẦY — {st.disk.describe()}. Hãy xóa bớt tệp "
             "(loa clips prune, tệp cũ) để sổ nhật ký luôn ghi được.")

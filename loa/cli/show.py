@@ -72,3 +72,14 @@ def print_events(events) -> None:
         out("Chưa có sự kiện nào.")
     for e in events:
         out(f"{e.at:%d/%m/%Y %H:%M:%S}  {e.label:22} {shown(e.detail)}")
+
+
+def print_backup(voiced, schedule_path) -> None:
+    """The approved bulletins still in the backup voice, one title a line, and what to do."""
+    from loa.station import backup_line_vi
+
+    out(f"Giọng dự phòng: {backup_line_vi(voiced)}:")
+    for v in voiced:
+        out(f"  «{shown(v.title)}»")
+    out("  Khi loa run đang chạy, máy tự đọc lại bằng giọng chính lúc có mạng (giữa các buổi "
+        f"phát); hoặc chạy ngay: loa render {schedule_path} --upgrade")

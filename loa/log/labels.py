@@ -27,7 +27,7 @@ EVENT_VI = {
     "disk-low": "đĩa sắp đầy", "disk-ok": "đĩa đủ chỗ trở lại",
     "reserve-released": "nhả chỗ dự trữ", "emergency-dropped": "bỏ tin khẩn cấp",
     "reconcile-conflict": "không ghi bù được",
-    "not-approved": "không phát bản tin",
+    "not-approved": "không phát bản tin", "clip-upgraded": "đọc lại bằng giọng chính",
     "language-fallback": "phát bản tiếng Việt thay bản tiếng dân tộc",
     "language-shared": "vùng nghe cả bản tiếng khác",
 }

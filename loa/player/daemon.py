@@ -2,7 +2,8 @@
 the playout (one thread per output device) and the control channel (`loa now`, the
 heartbeat). The Player claims each play in the log before it starts, so nothing plays
 twice across restarts. A watcher job notices clock jumps, edited schedule files, SIGHUP
-and emergency requests, and re-plans.
+and emergency requests, and re-plans; between sessions it has clips the backup engine
+read made again by the preferred one (the upgrade), in the background.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from apscheduler.triggers.interval import IntervalTrigger
@@ -36,9 +37,16 @@ WATCH_S = 1.0  # how often the watcher looks at clock, files and requests
 EMERGENCY = "khan-cap"
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _PLAN_ID = re.compile(r"[\w.-]{0,80}")
+UPGRADE_EVERY = timedelta(minutes=10)  # how often backup-voice clips are tried again
+UPGRADE_MARGIN = timedelta(minutes=10)  # no upgrade starts this close to a session
+UPGRADED = "clip-upgraded"  # the event of a clip read again by a better engine
+
+# upgrade(bulletins, quiet, done): re-read the bulletins' backup-engine clips with a better
+# engine while quiet() holds; done(bulletin, old clip, new clip) after each one
+Upgrade = Callable[[list[Bulletin], Callable[[], bool], Callable[..., None]], object]
 
 __all__ = ["Daemon", "EMERGENCY", "HORIZON", "JUMP", "LATE_WINDOW", "ON_TIME", "OPEN_AHEAD_S",
-           "Played", "Player", "REFRESH", "WATCH_S"]
+           "Played", "Player", "REFRESH", "UPGRADED", "UPGRADE_EVERY", "UPGRADE_MARGIN", "WATCH_S"]
 
 
 class Daemon:
@@ -52,7 +60,9 @@ class Daemon:
                  prepare: Callable[[list[Bulletin]], object] | None = None,
                  control_dir: Path | None = None, trust: ClockTrust | None = None,
                  on_play: Callable[[Played], None] | None = None,
-                 on_next: Callable[[Occurrence | None], None] | None = None):
+                 on_next: Callable[[Occurrence | None], None] | None = None,
+                 upgrade: Upgrade | None = None, upgrade_every: timedelta = UPGRADE_EVERY,
+                 upgrade_margin: timedelta = UPGRADE_MARGIN):
         self._load = load
         self.schedule, self.bulletins = load()
         self.player, self.clock, self.store = player, clock, store
@@ -72,6 +82,10 @@ class Daemon:
         self._watch_lock = threading.Lock()
         self._emergency_ids: set[str] = set()
         self._beat_failing = False
+        self.upgrade = upgrade  # None: backup-voice clips wait for `loa render --upgrade`
+        self.upgrade_every, self.upgrade_margin = upgrade_every, upgrade_margin
+        self._upgrade_tried: datetime | None = None
+        self._upgrader: threading.Thread | None = None
 
     # --- planning (the planner's) ------------------------------------------------------
 
@@ -175,6 +189,7 @@ class Daemon:
             self._mtimes = times
             self._reload.clear()
             self.reload()
+        self._maybe_upgrade(now)
         self._heartbeat(now)
 
     def _heartbeat(self, now: datetime) -> None:
@@ -295,6 +310,63 @@ class Daemon:
             with contextlib.suppress(OSError):
                 path.unlink()
 
+    # --- the backup voice, read again -----------------------------------------------------
+
+    def quiet(self) -> bool:
+        """Nothing on air and no session due within upgrade_margin: the time to re-render."""
+        if self._stop.is_set() or self.player.on_air:
+            return False
+        soon = self.clock.now() + self.player.lead + self.upgrade_margin
+        try:
+            pending = self.pending()
+        except RuntimeError:  # a re-plan changed the plan while we looked: not now
+            return False
+        return all(occ.at > soon for occ in pending)
+
+    def upgrading(self) -> bool:
+        return self._upgrader is not None and self._upgrader.is_alive()
+
+    def _maybe_upgrade(self, now: datetime) -> None:
+        """At most every upgrade_every (a clock set back starts afresh), between sessions,
+        one round at a time, in a thread of its own: the watcher must keep watching."""
+        if self.upgrade is None or not self._planned or self.upgrading():
+            return
+        tried = self._upgrade_tried
+        if tried is not None and tried <= now < tried + self.upgrade_every:
+            return
+        if not self.quiet():
+            return
+        self._upgrade_tried = now
+        today = now.astimezone(self.schedule.station.tz).date()
+        bulletins = [b for pid, pool in self.bulletins.items()
+                     if (prog := self.schedule.programs.get(pid)) is None
+                     or prog.end is None or prog.end >= today
+                     for b in pool]
+        # and what is planned, one-off announcements too
+        bulletins += [item.bulletin for occ in self.pending() for item in occ.items]
+        bulletins = list({b.key: b for b in bulletins}.values())  # one event per bulletin
+        self._upgrader = threading.Thread(target=self._upgrade_round, args=[bulletins],
+                                          name="upgrade", daemon=True)
+        self._upgrader.start()
+
+    def _upgrade_round(self, bulletins: list[Bulletin]) -> None:
+        try:
+            self.upgrade(bulletins, self.quiet, self._upgraded)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            log.error("upgrading backup-voice clips failed: %s: %s", type(exc).__name__, exc)
+
+    def _upgraded(self, bulletin: Bulletin, old, new) -> None:
+        from loa.voice.engine import engine_label_vi
+
+        name = "Google" if new.engine == "gtts" else engine_label_vi(new.engine)
+        log.info("re-rendered %s with %s (was %s): clip %s replaces %s", bulletin.key,
+                 new.engine, old.engine, new.hash[:12], old.hash[:12])
+        title = _CONTROL.sub(" ", bulletin.title)
+        try:
+            self.store.event(UPGRADED, self.clock.now(), f"đã đọc lại bằng {name}: «{title}»")
+        except Exception as exc:  # noqa: BLE001 - the log's failure must not stop playing
+            log.error("cannot record %s: %s", UPGRADED, exc)
+
     # --- life cycle ------------------------------------------------------------------------
 
     def start(self) -> list[Occurrence]:
@@ -317,6 +389,9 @@ class Daemon:
             log.warning("not playing yet: %s", problem)
         else:
             upcoming = self.plan_jobs()
+        # planning just tried the preferred engine for every missing clip: the first
+        # upgrade round waits its turn
+        self._upgrade_tried = now
         self.scheduler.add_job(self.plan_jobs, IntervalTrigger(seconds=REFRESH.total_seconds()),
                                id="refresh", name="refresh", executor="watch")
         self.scheduler.add_job(self.watch, IntervalTrigger(seconds=WATCH_S), id="watch",
@@ -338,7 +413,10 @@ class Daemon:
             self._stop.wait(0.2)
 
     def shutdown(self) -> None:
+        self._stop.set()  # an upgrade round stops before its next clip
         self.scheduler.shutdown(wait=True)
+        if self._upgrader is not None:  # its clip is whole or not indexed: never half
+            self._upgrader.join(10)
         self.store.event("stop", self.clock.now(), "")
         if self.control_dir is not None:
             (self.control_dir / control.HEARTBEAT).unlink(missing_ok=True)

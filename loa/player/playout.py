@@ -180,6 +180,11 @@ class Player:
         self._emergency_on_air = False
 
     @property
+    def on_air(self) -> bool:
+        """An occurrence (a session or an emergency) is playing now."""
+        return self._lock.locked()
+
+    @property
     def lead(self) -> timedelta:
         """How early a job must wake: load clips, switch relays, open the stream."""
         return timedelta(seconds=max(2.0, self.pre_roll + 1.0))

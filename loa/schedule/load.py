@@ -222,8 +222,9 @@ def _cross_checks(config: ScheduleConfig, chk: Checker) -> None:
     """The rules between keys: each names the line of the key at fault."""
     station = config.station
     if "piper" in (station["engines"] or ()) and station["piper_model"] is None:
-        chk.add("bộ đọc piper cần tệp giọng đọc: tải một lần (ví dụ vi_VN-….onnx và "
-                ".onnx.json) rồi ghi đường dẫn vào 'piper_model'.", station.raw, "engines")
+        chk.add("bộ đọc piper cần tệp giọng đọc: chép một lần (ví dụ vi_VN-….onnx và "
+                ".onnx.json), cài bằng loa voices add rồi ghi tên giọng vào 'piper_model' "
+                "(hoặc ghi đường dẫn tệp .onnx).", station.raw, "engines")
     quiet = station["quiet_hours"]
     for sid, s in config.sessions.items():
         t = s["time"]

@@ -139,6 +139,43 @@ def _section(name: str):
 _GIAY = "'{key}' phải là số giây từ 0 đến 30"
 _MINUTES = "'{key}' phải là số phút lớn hơn 0 (tối đa 1440)"
 
+class PiperModel(FileBeside):
+    """A piper voice: the name of one installed with `loa voices add` (no folder, no
+    .onnx), or a .onnx file named relative to the schedule."""
+
+    def __init__(self):
+        super().__init__("tệp giọng đọc piper", companion=".json")
+
+    def parse(self, raw, key, ctx, report):
+        if not (isinstance(raw, str) and raw.strip() and "/" not in raw and "\\" not in raw
+                and not raw.endswith(".onnx")):
+            return super().parse(raw, key, ctx, report)
+        from loa import settings
+
+        folder = settings.voices_dir()
+        found = folder / f"{raw}.onnx"
+        try:
+            there = found.is_file() and Path(f"{found}.json").is_file()
+        except (OSError, ValueError):  # a NUL or a name too long is no installed voice
+            there = False
+        if not there:
+            try:
+                names = sorted(p.name.removesuffix(".onnx") for p in folder.glob("*.onnx"))
+            except OSError:
+                names = []
+            have = f"các giọng đã cài: {', '.join(names)}" if names else "chưa cài giọng nào"
+            report(f"giọng đọc piper '{excerpt(raw)}' chưa được cài trên máy này ({have}); "
+                   "cài bằng: loa voices add TỆP.onnx")
+        return found
+
+    def dump(self, value):
+        from loa import settings
+
+        if Path(value).parent == settings.voices_dir():
+            return Path(value).name.removesuffix(".onnx")
+        return str(value)
+
+
 STATION = Schema("station", [
     Field("id", Ident(), "Mã đài", "chữ, số, '-', '_', '.'; mặc định theo tên tệp lịch",
           error_vi="mã đài '{value}' chỉ được gồm chữ, số, '-', '_' và '.' (tối đa 64 ký tự)."),
@@ -169,8 +206,8 @@ STATION = Schema("station", [
           "Lọc tiếng"),
     Field("chime", Boolean(), "Tiếng chuông", "trước và sau buổi phát",
           error_vi="'chime' (tiếng chuông) phải là true hoặc false."),
-    Field("piper_model", FileBeside("tệp giọng đọc piper", companion=".json"),
-          "Giọng đọc piper", "tệp .onnx, bên cạnh có tệp .onnx.json"),
+    Field("piper_model", PiperModel(), "Giọng đọc piper",
+          "tên giọng đã cài (loa voices list), hoặc tệp .onnx có tệp .onnx.json bên cạnh"),
     Field("relays", Choice({"none": "không dùng rơ-le",
                             "gpio": "rơ-le bật loa từng vùng qua chân GPIO"}), "Rơ-le"),
     Field("pre_roll", Number(0, 30), "Bật loa trước (giây)", error_vi=_GIAY),

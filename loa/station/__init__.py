@@ -70,15 +70,20 @@ from loa.station.logs import (
 from loa.station.runner import run_daemon
 from loa.station.schedule_edit import ScheduleDraft, open_schedule, save_schedule
 from loa.station.status import (
+    BackupVoiced,
     DaemonStatus,
     Event,
     Overview,
+    backup_line_vi,
+    backup_voiced,
+    backup_voiced_of,
     daemon_status,
     overview,
     when_vi,
 )
 
 __all__ = [
+    "BackupVoiced", "backup_line_vi", "backup_voiced", "backup_voiced_of",
     "Approved", "LogPage", "Overview", "Progress", "approved_bulletins", "emergency_progress",
     "log_page", "names_of", "overview", "period_from_text", "when_vi",
     "BulletinList", "BulletinView", "DaemonStatus", "Drafted", "Event", "LoadedStation",

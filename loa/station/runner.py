@@ -90,7 +90,7 @@ def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, tr
             report(_next_line(daemon.schedule, occ))
 
     daemon = Daemon(load, player, clock, store, prepare=clips.ahead,
-                    control_dir=settings.control_dir(), trust=trust,
+                    control_dir=settings.control_dir(), trust=trust, upgrade=clips.upgrade,
                     on_play=lambda p: report(_played_line(daemon.schedule, p)), on_next=on_next)
 
     def on_signal(signum, frame):

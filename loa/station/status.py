@@ -31,6 +31,65 @@ class Event:
     detail: str
 
 
+@dataclass(frozen=True)
+class BackupVoiced:
+    """An approved bulletin that airs, for now, in a backup engine's voice."""
+
+    title: str
+    engine: str  # the engine's label, Vietnamese: "espeak-ng (ngoại tuyến)"
+
+
+def backup_voiced(station: LoadedStation, clock: Clock | None = None) -> list[BackupVoiced]:
+    """Approved bulletins the schedule still needs whose clip (the one they would air as
+    now) a backup engine read. Looks only: no clip is touched, made or removed, and no
+    clip store is created."""
+    from loa import settings
+
+    if not (settings.data_dir() / "clips").exists():  # clips_dir() would create it
+        return []
+    from loa.station.audio import Voicing, needed_bulletins
+    from loa.station.core import clock_for
+    from loa.station.wiring import voice_of
+    from loa.voice import engine_label_vi
+
+    today = clock_for(station, clock).now().date()
+    out: list[BackupVoiced] = []
+    with Voicing(station.path) as v:
+        for b in needed_bulletins(station.schedule, station.bulletins, today):
+            if b.audio:
+                continue  # a recording is the officer's own voice
+            renderer = v.renderer(voice_of(b))
+            spoken = renderer.spoken(b.text)
+            for engine in renderer.chain.engines:  # the order lookups (and the air) use
+                clip = renderer.store.get(renderer.key(spoken, engine), touch=False)
+                if clip is not None:
+                    if clip.fallback:
+                        out.append(BackupVoiced(b.title, engine_label_vi(clip.engine)))
+                    break
+    return out
+
+
+def backup_voiced_of(schedule_path: str | Path | None = None, clock: Clock | None = None
+                     ) -> tuple[str | None, list[BackupVoiced]]:
+    """(the schedule looked at, its bulletins still in the backup voice): the one given,
+    else the one `loa run` runs (its heartbeat), else (None, [])."""
+    from loa import settings
+    from loa.player import control as ctl
+    from loa.station.core import load_station
+
+    path = str(schedule_path) if schedule_path else (
+        ctl.daemon_state(settings.data_dir(), clock).heartbeat or {}).get("schedule")
+    if not path:
+        return None, []
+    return path, backup_voiced(load_station(path), clock)
+
+
+def backup_line_vi(voiced: list[BackupVoiced]) -> str:
+    """'2 bản tin đã duyệt vẫn đọc bằng giọng dự phòng espeak-ng (ngoại tuyến)'."""
+    engines = ", ".join(dict.fromkeys(v.engine for v in voiced))
+    return f"{len(voiced)} bản tin đã duyệt vẫn đọc bằng giọng dự phòng {engines}"
+
+
 @dataclass
 class DaemonStatus:
     running: bool
@@ -49,6 +108,7 @@ class DaemonStatus:
     journal_waiting: int = 0
     log_open_error: str | None = None
     errors: list[Event] = field(default_factory=list)
+    backup_voiced: list[BackupVoiced] = field(default_factory=list)  # still in the backup voice
 
     @property
     def healthy(self) -> bool:
@@ -93,6 +153,10 @@ def daemon_status(schedule_path: str | Path | None = None, clock: Clock | None =
             st.station_name = station.name
             now = clock_for(station, clock).now()
             st.upcoming = preview(station, now, now + timedelta(days=2))[:sessions]
+            try:
+                st.backup_voiced = backup_voiced(station, clock)
+            except LoaError:  # an unreadable clip store: `loa clips check` says why
+                pass
     st.disk = disk_state(data)
     journal = pending_in(data)
     st.journal_waiting = len(journal.get("plays", {}))
@@ -178,7 +242,7 @@ def backup_clips() -> dict[str, int]:
     from loa import settings
     from loa.voice import engine_label_vi
 
-    if not settings.clips_dir().exists():  # looking must not create the store
+    if not (settings.data_dir() / "clips").exists():  # looking must not create the store
         return {}
     from loa.station.audio import list_clips
 

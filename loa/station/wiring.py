@@ -162,11 +162,14 @@ def _why_not(exc: Exception) -> str:
 
 
 def _render_in_child(schedule_path: str, texts: list[str], offline: bool,
-                     voice: tuple[str, float | None] = ("", None)) -> tuple[list, list]:
+                     voice: tuple[str, float | None] = ("", None),
+                     env: dict[str, str] | None = None) -> tuple[list, list]:
     """Runs in a child process: loads the schedule, renders (in a bulletin's own voice, if
     given), returns (clips or Vietnamese reasons, the store's notes)."""
     from loa.schedule import load_schedule
 
+    if env is not None:
+        _use_env(env)
     station = voiced(load_schedule(schedule_path).station, *voice)
     renderer = renderer_for(station, chain_for(station))
     out: list = []
@@ -176,6 +179,39 @@ def _render_in_child(schedule_path: str, texts: list[str], offline: bool,
         except Exception as exc:  # reported to the daemon, which logs the play as failed
             out.append(_why_not(exc))
     return out, renderer.store.take_notes()
+
+
+def _loa_env() -> dict[str, str]:
+    """loa's own settings from the environment (data folder, gTTS endpoint and timeout),
+    handed to a child: a forkserver's children inherit the server's, not ours now."""
+    return {k: v for k, v in os.environ.items() if k.startswith("LOA_")}
+
+
+def _use_env(env: dict[str, str]) -> None:
+    for key in [k for k in os.environ if k.startswith("LOA_") and k not in env]:
+        del os.environ[key]
+    os.environ.update(env)
+
+
+def _upgrade_in_child(schedule_path: str, text: str, voice: tuple[str, float | None],
+                      env: dict[str, str]) -> tuple[Clip | str | None, list[str]]:
+    """Runs in a child process: read `text` again with the engines the station prefers
+    over the one its clip was made by. (the new clip, or why not, or None when there is
+    nothing to do; the store's notes). The old clip is untouched: the new one has a key
+    of its own and is indexed only once complete."""
+    from loa.schedule import load_schedule
+
+    _use_env(env)
+    station = voiced(load_schedule(schedule_path).station, *voice)
+    renderer = renderer_for(station, chain_for(station))
+    try:
+        old = renderer.lookup(text, verify="full")
+        better = renderer.better_than(old) if old is not None and old.fallback else []
+        if not better:
+            return None, renderer.store.take_notes()
+        return renderer.render(text, better).clip, renderer.store.take_notes()
+    except Exception as exc:  # reported to the daemon, which tries again later
+        return _why_not(exc), renderer.store.take_notes()
 
 
 class ClipUnavailable(ClipError):
@@ -237,7 +273,7 @@ class ChildRendering:
 
     def _run(self, texts: list[str], offline: bool,
              voice: tuple[str, float | None] = ("", None)) -> list:
-        made, notes = self._child(_render_in_child, self.path, texts, offline, voice)
+        made, notes = self._child(_render_in_child, self.path, texts, offline, voice, _loa_env())
         self._tell(notes)
         return made
 
@@ -321,6 +357,56 @@ class ChildRendering:
             for text, made in zip(missing, self._run(missing, False, voice), strict=True):
                 if isinstance(made, str):
                     log.warning("cannot render ahead of air time: %s (%s)", made, text[:60])
+
+    def backup_voiced(self, bulletins: list[Bulletin]
+                      ) -> dict[tuple[tuple[str, float | None], str], tuple[Clip, list]]:
+        """{(voice, text): (clip, bulletins)} for those whose clip a backup engine read
+        and a better engine of the station could read again."""
+        out: dict = {}
+        for b in bulletins:
+            if b.audio:
+                continue
+            voice = voice_of(b)
+            if (voice, b.text) in out:
+                out[(voice, b.text)][1].append(b)
+                continue
+            clip = self._lookup(b.text, "cheap", voice)
+            if clip is not None and clip.fallback and self._renderer(voice).better_than(clip):
+                out[(voice, b.text)] = (clip, [b])
+        return out
+
+    def upgrade(self, bulletins: list[Bulletin], quiet: Callable[[], bool],
+                done: Callable[[Bulletin, Clip, Clip], None]) -> int:
+        """Read again, in a child process, the bulletins' clips a backup engine made, one
+        clip at a time while quiet() holds; stop at the first the better engines cannot
+        read (offline still). done(bulletin, old, new) for each bulletin upgraded.
+        Returns how many clips were made."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._refresh()
+        todo = self.backup_voiced(bulletins)
+        if not todo or not quiet():
+            return 0
+        made = 0
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            for (voice, text), (old, group) in todo.items():
+                if not quiet():
+                    log.info("upgrade paused: a session is near")
+                    break
+                new, notes = pool.submit(_upgrade_in_child, self.path, text, voice,
+                                         _loa_env()).result()
+                self._tell(notes)
+                if new is None:
+                    continue  # made meanwhile (loa render --upgrade)
+                if isinstance(new, str):
+                    log.info("backup-voice clips stay for now: %s", new)
+                    break
+                made += 1
+                for b in group:
+                    done(b, old, new)
+        return made
 
     def at_air(self, bulletin: Bulletin) -> Clip:
         """On air: the store's clip if its content is still the one made, else one read

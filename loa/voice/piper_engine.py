@@ -67,3 +67,93 @@ class PiperEngine:
         if len(data) <= 44:
             raise EngineError(self.name, "rejected", "no audio for this text")
         return Speech(data, "wav", self.name, self.voice)
+
+
+# --- a voice a technician copies onto the machine: checked before loa uses it ---------------
+
+TEST_SENTENCE = "Kính thưa bà con nhân dân, đài truyền thanh xã xin thông báo."
+
+
+def voice_language(config: dict) -> str:
+    """The voice's language code ('vi_VN', 'en_US', ...): piper's `language.code` (or
+    `family`), else the espeak voice it phonemizes with; '' if the file says neither."""
+    lang = config.get("language")
+    if isinstance(lang, dict):
+        code = lang.get("code") or lang.get("family")
+        if isinstance(code, str) and code:
+            return code
+    espeak = config.get("espeak")
+    if isinstance(espeak, dict) and isinstance(espeak.get("voice"), str):
+        return espeak["voice"]
+    return ""
+
+
+def is_vietnamese(code: str) -> bool:
+    return code.replace("-", "_").lower().split("_")[0] == "vi"
+
+
+def read_voice_config(model: Path) -> dict:
+    """The model's .onnx.json, read; LoaError (Vietnamese, naming the file and line) if it
+    is missing, not JSON, or not a Vietnamese voice."""
+    import json
+
+    from loa.errors import LoaError
+
+    config_path = Path(str(model) + ".json")
+    try:
+        text = config_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LoaError(f"thiếu tệp cấu hình '{config_path.name}' đi kèm giọng đọc: chép cả "
+                       "hai tệp .onnx và .onnx.json vào cùng một thư mục.", config_path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LoaError(f"không đọc được tệp cấu hình giọng đọc ({exc}).", config_path) from None
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LoaError(f"tệp cấu hình giọng đọc không phải JSON hợp lệ ({exc.msg}).",
+                       config_path, exc.lineno) from None
+    if not isinstance(config, dict):
+        raise LoaError("tệp cấu hình giọng đọc không phải cấu hình piper.", config_path)
+    code = voice_language(config)
+    if not code:
+        raise LoaError("tệp cấu hình không ghi ngôn ngữ của giọng đọc ('language' hoặc "
+                       "'espeak.voice'), nên loa không biết đó có phải giọng tiếng Việt.",
+                       config_path)
+    if not is_vietnamese(code):
+        raise LoaError(f"giọng đọc này là ngôn ngữ '{code}', không phải tiếng Việt (vi_VN).",
+                       config_path)
+    return config
+
+
+def check_voice(model: str | Path, sentence: str = TEST_SENTENCE) -> tuple[dict, float]:
+    """A piper voice loa can use: the .onnx beside its .onnx.json, Vietnamese, loaded by
+    onnxruntime, and speaking a test sentence. Returns (its config, seconds of speech
+    for the sentence); LoaError (Vietnamese, naming the file) otherwise."""
+    from loa.errors import LoaError
+
+    model = Path(model)
+    if not model.name.endswith(".onnx"):
+        raise LoaError("tệp giọng đọc piper phải là tệp .onnx (kèm tệp .onnx.json cạnh nó).",
+                       model)
+    if not model.is_file():
+        raise LoaError("không tìm thấy tệp giọng đọc.", model)
+    config = read_voice_config(model)
+    try:
+        import onnxruntime
+        import piper  # noqa: F401 - the engine that will speak with it
+
+        onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    except ImportError:
+        raise LoaError("máy này chưa cài piper (pip install 'loa[piper]').", model) from None
+    except Exception as exc:  # onnxruntime says why in English: kept for the technician
+        raise LoaError("tệp không phải mô hình ONNX đọc được (onnxruntime: "
+                       f"{str(exc).splitlines()[0][:200]}).", model) from None
+    try:
+        speech = PiperEngine(model).synthesize(sentence)
+    except EngineError as exc:
+        raise LoaError(f"giọng đọc không đọc được câu thử ({exc.detail}).", model) from None
+    with wave.open(io.BytesIO(speech.data)) as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    if seconds < 0.2:
+        raise LoaError("giọng đọc không đọc ra tiếng câu thử.", model)
+    return config, seconds
