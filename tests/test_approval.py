@@ -316,10 +316,12 @@ def test_loa_run_airs_a_bulletins_recording_as_approved(tmp_path):
     rows = rows_in(data)
     assert {(r.zone, r.status, r.engine) for r in rows} == {("toan-xa", "played", "ghi-am"),
                                                             ("thon-1", "played", "ghi-am")}
-    assert all(abs(r.clip_s - 1.5) < 0.001 for r in rows)
+    # produced like a TTS clip (issue 13): chime and the station's intro before the recording
+    assert all(r.clip_s > 1.5 + 1.0 for r in rows)
     (played,) = (schedule.parent / "played").glob("*.wav")
     samples, played_rate = read_wav(played)
-    assert played_rate == rate and np.array_equal(samples, tone.astype(np.int16))
+    made, made_rate = read_wav(data / "clips" / f"{rows[0].clip_hash}.wav")
+    assert played_rate == made_rate and np.array_equal(samples, made)
 
 
 def test_voicing_reads_and_makes_the_clip_a_bulletin_airs_as(tmp_path, data_dir):

@@ -83,6 +83,20 @@ def build_parser() -> Parser:
     bt.add_argument("--by", metavar="HỌ_TÊN",
                     help="họ tên người trả lại (mặc định: tên tài khoản máy đang dùng)")
     bt.set_defaults(func=c.bulletin_return)
+    rc = bul.add_parser(
+        "record", help="dùng tệp ghi âm giọng người đọc làm lời bản tin (phải duyệt lại)",
+        description="Nhập tệp ghi âm (mp3, m4a, aac, amr, ogg, opus, webm, wav — tệp điện "
+                    "thoại ghi) làm lời bản tin: lọc tiếng ồn, cắt khoảng lặng, lưu vào thư "
+                    "mục ghi-am/ cạnh tệp bản tin. Khi phát, đài thêm nhạc hiệu và lời giới "
+                    "thiệu, chỉnh âm lượng như bản tin đọc bằng máy. Bản tin đã duyệt phải "
+                    "duyệt lại.")
+    rc.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
+    rc.add_argument("id", metavar="MÃ", help="mã bản tin, ví dụ IV.1.a")
+    rc.add_argument("audio", nargs="?", metavar="TỆP_GHI_ÂM",
+                    help="tệp ghi âm (bỏ trống khi dùng --remove)")
+    rc.add_argument("--remove", action="store_true",
+                    help="bỏ tệp ghi âm, bản tin trở lại đọc bằng máy theo lời")
+    rc.set_defaults(func=c.bulletin_record)
     br = bul.add_parser("retire", help="ngừng phát bản tin")
     br.add_argument("file", metavar="TỆP", help="tệp bản tin YAML")
     br.add_argument("ids", nargs="+", metavar="MÃ", help="mã bản tin")

@@ -6,6 +6,7 @@ import sys
 
 from loa import station as svc
 from loa.cli.show import err, hms, out, shown, warn
+from loa.log.labels import engine_label
 
 
 def render(args) -> int:
@@ -33,7 +34,7 @@ def render(args) -> int:
         out("Lịch phát chưa có bản tin nào đã duyệt; không có gì để đọc.")
         return 0
     out(f"Đã đọc {len(result.made)} bản tin mới, {len(result.cached)} bản tin có sẵn; theo bộ "
-        "đọc: " + ", ".join(f"{k} {v}" for k, v in result.engines().items())
+        "đọc: " + ", ".join(f"{engine_label(k)} {v}" for k, v in result.engines().items())
         + f"; tổng thời lượng {hms(result.airtime_s())}.")
     if args.upgrade:
         out(f"Đọc lại bằng bộ đọc tốt hơn: {len(result.upgraded)} bản tin.")

@@ -99,6 +99,8 @@ def bulletin_show(args) -> int:
         out(f"Lý do trả lại ({b.returned_by}, {b.returned_at}): {b.review_note}")
     if b.note:
         out(f"Ghi chú: {b.note}")
+    if b.audio:
+        out(f"Giọng đọc thu âm: {b.audio} (phát tệp này thay cho lời dưới đây)")
     out("")
     out(b.text)
     return 0
@@ -111,6 +113,22 @@ def bulletin_edit(args) -> int:
     out(f"Đã sửa bản tin “{b.title}” [{b.id}] trong {args.file}.")
     if b.edited_after_approval:
         out(f"Bản tin đã sửa sau khi duyệt: chờ duyệt lại, duyệt lại mới được phát (loa "
+            f"bulletin approve {args.file} {b.id}).")
+    return 0
+
+
+def bulletin_record(args) -> int:
+    if args.remove and args.audio:
+        raise LoaError("--remove không đi kèm tệp ghi âm: bỏ một trong hai.")
+    b = svc.record_bulletin(args.file, args.id, args.audio, remove=args.remove)
+    if args.remove:
+        out(f"Đã bỏ tệp ghi âm của bản tin “{b.title}” [{b.id}]: bản tin sẽ được đọc bằng "
+            "máy theo lời.")
+    else:
+        out(f"Đã nhập tệp ghi âm {args.audio} cho bản tin “{b.title}” [{b.id}]: lưu ở "
+            f"{b.audio}, giọng đọc thu âm.")
+    if b.edited_after_approval:
+        out(f"Bản tin đã đổi sau khi duyệt: chờ duyệt lại, duyệt lại mới được phát (loa "
             f"bulletin approve {args.file} {b.id}).")
     return 0
 

@@ -57,8 +57,10 @@ def print_log(plays) -> None:
         started = (p.started_at.strftime("%d/%m/%Y %H:%M:%S.%f")[:23] if p.started_at
                    else "—")
         reason = f" ({shown(p.reason)})" if p.reason else ""
+        # a person's voice is worth saying; a TTS engine is the usual case
+        voice = f" — {p.engine_vi}" if p.engine_vi and p.engine_vi != p.engine else ""
         out(f"{p.scheduled_at:%d/%m/%Y %H:%M:%S} {started:23} {shown(p.zone_name):14} "
-            f"{p.status_vi:10} {shown(p.title)[:50]} [{shown(p.bulletin_id)}]{reason}")
+            f"{p.status_vi:10} {shown(p.title)[:50]} [{shown(p.bulletin_id)}]{voice}{reason}")
 
 
 def print_events(events) -> None:

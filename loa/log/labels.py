@@ -14,6 +14,9 @@ STATUS_VI = {
     "interrupted": "bị ngắt",
     "skipped": "bỏ qua",
 }
+# Of the engines only a recording gets words: the TTS codes (gtts, espeak, piper) are
+# names a technician searches for, and exports have always shown them as they are.
+ENGINE_VI = {"ghi-am": "giọng đọc thu âm"}
 KIND_VI = {"lich": "theo lịch", "khan-cap": "khẩn cấp", "thong-bao": "thông báo"}
 EVENT_VI = {
     "start": "khởi động", "stop": "dừng", "reload": "nạp lại lịch",
@@ -42,6 +45,11 @@ def status_label(code: str | None) -> str:
 
 def kind_label(code: str | None) -> str:
     return KIND_VI.get(code, code) if code else ""
+
+
+def engine_label(code: str | None) -> str:
+    """'ghi-am' -> 'giọng đọc thu âm'; an engine's code as it is."""
+    return ENGINE_VI.get(code, code) if code else ""
 
 
 def event_label(code: str | None) -> str:

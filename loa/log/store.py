@@ -23,7 +23,14 @@ from pathlib import Path
 
 from loa.errors import LoaError
 from loa.log.disk import disk_state
-from loa.log.labels import EVENT_VI, KIND_VI, STATUS_VI, Names, kind_of  # noqa: F401 - old path
+from loa.log.labels import (  # noqa: F401 - old path
+    ENGINE_VI,
+    EVENT_VI,
+    KIND_VI,
+    STATUS_VI,
+    Names,
+    kind_of,
+)
 from loa.log.migrations import MIGRATIONS, SCHEMA_VERSION, statements
 
 _log = logging.getLogger(__name__)
@@ -569,8 +576,10 @@ def _csv_line(names: Names) -> tuple[str, list]:
         local(c)
     number("%.1f", "duration_s")
     plain(mapped("status", STATUS_VI, "status"))
-    for c in ("reason", "engine", "clip_hash"):
-        text(c)
+    text("reason")
+    texts.append("engine")
+    text(mapped("engine", ENGINE_VI, "engine"), column=False)
+    text("clip_hash")
     for c in ("scheduled_at", "started_at"):  # UTC; datetime() is 2x faster than strftime()
         plain(f"replace(datetime({c}), ' ', 'T') || 'Z'")
     plain(mapped("kind", KIND_VI, "kind"))

@@ -20,7 +20,15 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from loa.fsio import atomic_open
-from loa.log.labels import Names, event_label, kind_label, outline_of, plan_of, status_label
+from loa.log.labels import (
+    Names,
+    engine_label,
+    event_label,
+    kind_label,
+    outline_of,
+    plan_of,
+    status_label,
+)
 from loa.log.store import ALL, COLUMNS, LogFilter, LogStore
 from loa.report.safe import xml_text
 from loa.report.summary import Summary, Tally, summarize
@@ -50,7 +58,7 @@ LOG_COLUMNS = (
     ("Thời lượng yêu cầu", "clip_s", "dur", 10),
     ("Trạng thái", "status", "status", 11),
     ("Lý do", "reason", "text", 30),
-    ("Bộ đọc", "engine", "text", 9),
+    ("Bộ đọc", "engine", "engine", 16),
     ("Mã tệp âm thanh", "clip_hash", "text", 12),
     ("Giờ theo lịch (UTC)", "scheduled_at", "utc", 21),
 )
@@ -68,7 +76,8 @@ def _shown(names: Names) -> dict:
             "program": lambda v: names.name("program", v),
             "session": lambda v: names.name("session", v),
             "plan": lambda v: names.name("plan", plan_of(v)) if plan_of(v) else "",
-            "outline": outline_of, "kind": kind_label, "status": status_label}
+            "outline": outline_of, "kind": kind_label, "status": status_label,
+            "engine": engine_label}
 
 
 def _tally_cells(t: Tally) -> list:

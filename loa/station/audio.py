@@ -73,8 +73,9 @@ class RenderResult:
     def failed(self) -> list[tuple[Bulletin, str]]:
         """(bulletin, Vietnamese reason) for every bulletin with no clip."""
         by_text = {o.text: o for o in self.outcomes}
-        return [(b, str(by_text[b.text].error)) for b in self.needed
-                if b.text in by_text and by_text[b.text].clip is None]
+        keys = [(b, recording_key(b) if b.audio else b.text) for b in self.needed]
+        return [(b, str(by_text[k].error)) for b, k in keys
+                if k in by_text and by_text[k].clip is None]
 
 
 def render(schedule_path: str | Path, *, upgrade: bool = False, mp3: bool = False,
@@ -106,10 +107,11 @@ def render(schedule_path: str | Path, *, upgrade: bool = False, mp3: bool = Fals
     tell(renderer)
     # a bulletin with its own voice or speed is read by a renderer of its own
     groups: dict[tuple[str, float | None], list[str]] = {}
+    recorded = {b.audio_path: b for b in result.needed if b.audio}
     for b in result.needed:
-        if not b.audio:  # a recording airs as it is: nothing to read
+        if not b.audio:  # a recording is produced below, not read
             groups.setdefault(voice_of(b), []).append(b.text)
-    total = sum(len(dict.fromkeys(texts)) for texts in groups.values())
+    total = sum(len(dict.fromkeys(texts)) for texts in groups.values()) + len(recorded)
     done = 0
 
     def step(outcome) -> None:
@@ -127,7 +129,32 @@ def render(schedule_path: str | Path, *, upgrade: bool = False, mp3: bool = Fals
         result.outcomes += render_many(r, list(dict.fromkeys(texts)), upgrade=upgrade,
                                        threads=jobs, progress=step)
         tell(r)
+    for b in recorded.values():
+        result.outcomes.append(_produce_outcome(renderer, b))
+        step(None)
+    tell(renderer)
     return result
+
+
+def recording_key(bulletin: Bulletin) -> str:
+    """A recorded bulletin's place among RenderResult.outcomes (never a bulletin's text)."""
+    return f"\0{bulletin.audio_path}"
+
+
+def _produce_outcome(renderer, bulletin: Bulletin) -> Outcome:
+    """A recording produced (chime, intro, levelled) as a render outcome."""
+    from loa.audio.batch import Outcome
+    from loa.station.wiring import _why_not, produce_recording
+
+    out = Outcome(recording_key(bulletin))
+    try:
+        made = produce_recording(renderer, bulletin)
+        out.clip, out.cached, out.failures = made.clip, made.cached, made.failures
+    except LoaError as exc:
+        out.error = exc.problems[0].message
+    except Exception as exc:  # one bad recording must not stop the others
+        out.error = _why_not(exc)
+    return out
 
 
 @dataclass(frozen=True)
@@ -189,6 +216,17 @@ def play_clip(clip: Clip, sink_kind: str = "auto",
     sink_for("default").play(samples, rate, f"clip_{clip.hash[:12]}")
 
 
+def recorded_keys(renderer, bulletin: Bulletin) -> list[str]:
+    """Every key a recorded bulletin's produced clip may be stored under."""
+    from loa.audio.recording import _candidates, file_digest, recorded_key
+
+    try:
+        digest = file_digest(bulletin.audio_path)
+    except OSError:
+        return []
+    return [recorded_key(renderer, digest, e) for e in _candidates(renderer)]
+
+
 def prune_clips(schedule_paths: list[str | Path], clock: Clock | None = None
                 ) -> tuple[int, int]:
     """Remove clips no schedule given still needs; (clips removed, bytes freed)."""
@@ -206,6 +244,9 @@ def prune_clips(schedule_paths: list[str | Path], clock: Clock | None = None
             if voice not in renderers:
                 own = voiced(st, *voice)
                 renderers[voice] = renderer_for(own, chain_for(own))
+            if b.audio:  # its produced clip, whichever intro it has
+                keep.update(recorded_keys(renderers[("", None)], b))
+                continue
             renderer = renderers[voice]
             spoken = renderer.normalize(b.text)
             keep.update(renderer.key(spoken, e) for e in renderer.chain.engines)
@@ -285,23 +326,24 @@ class Voicing:
 
     def find(self, bulletin: Bulletin) -> Clip | None:
         """The clip already made for a bulletin as it is now (any engine), or None."""
-        from loa.station.wiring import recorded_clip, voice_of
+        from loa.station.wiring import voice_of
 
         if bulletin.audio:
-            try:
-                return recorded_clip(bulletin)
-            except Exception:
+            from loa.audio.recording import lookup_recorded
+
+            if bulletin.audio_path is None or not bulletin.audio_path.is_file():
                 return None
+            return lookup_recorded(self.renderer(), bulletin.audio_path)
         return self.renderer(voice_of(bulletin)).lookup(bulletin.text)
 
     def listen(self, bulletin: Bulletin, offline: bool = True) -> Clip:
         """The clip a bulletin airs as, made now if missing (offline engines by default: a
         listen must not wait on the internet). LoaError (Vietnamese) if none can be made."""
-        from loa.station.wiring import _why_not, recorded_clip, voice_of
+        from loa.station.wiring import _why_not, produce_recording, voice_of
 
         try:
-            if bulletin.audio:  # a recording is heard as it airs
-                return recorded_clip(bulletin)
+            if bulletin.audio:  # a recording is heard as it airs: produced
+                return produce_recording(self.renderer(), bulletin, offline).clip
             renderer = self.renderer(voice_of(bulletin))
             found = renderer.lookup(bulletin.text)
             if found is not None:
@@ -309,8 +351,9 @@ class Voicing:
             engines = renderer.offline() if offline else None
             return renderer.render(bulletin.text, engines or None).clip
         except Exception as exc:  # an engine's failure, in words for the officer
+            why = exc.problems[0].message if isinstance(exc, LoaError) else _why_not(exc)
             raise LoaError(f"không đọc thử được bản tin “{bulletin.title}”: "
-                           f"{_why_not(exc)}.") from exc
+                           f"{why.rstrip('.')}.") from exc
 
 
 def reading(schedule_path: str | Path, text: str, voice: str = "") -> str:

@@ -284,3 +284,90 @@ def retire_bulletins(path: str | Path, ids: list[str]) -> list[Bulletin]:
         done = retire(bfile, ids)
         bfile.save()
     return done
+
+
+RECORDINGS_DIR = "ghi-am"  # beside the bulletins file: the officers' recordings
+
+
+def _safe_name(bulletin_id: str) -> str:
+    """A bulletin id as a file name: letters, digits, '.', '-', '_' (others become '-')."""
+    import re
+    import unicodedata
+
+    ascii_id = unicodedata.normalize("NFKD", bulletin_id).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_id).strip(".-")
+    return name[:60] or "ban-tin"
+
+
+def _loa_recording(bfile: BulletinFile, audio: str) -> Path | None:
+    """The file of `audio` if loa imported it (in ghi-am/ beside the bulletins file) and
+    no entry of the file names it any more; else None (a file put by hand is never
+    removed)."""
+    if not audio or Path(audio).parent != Path(RECORDINGS_DIR):
+        return None
+    try:
+        if audio in bfile.path.read_text(encoding="utf-8"):
+            return None  # still in use (another bulletin, a language version)
+    except OSError:
+        return None
+    return bfile.path.parent / audio
+
+
+def record_bulletin(path: str | Path, bulletin_id: str, audio: str | Path | None, *,
+                    remove: bool = False, expected: str | None = None) -> Bulletin:
+    """The officer's recording as a bulletin's body, or (remove) back to its text.
+
+    The recording is imported (loa.audio.recording: decoded, cleaned, a WAV) into ghi-am/
+    beside the bulletins file under the bulletin's id and a short hash of its bytes, then
+    `audio:` names it. An approved bulletin whose recording changes goes back to pending
+    ("chờ duyệt lại"), as any edit. The old recording is removed only once the new one is
+    in place and the file saved. expected: as edit_bulletin."""
+    import os
+    import uuid
+
+    from loa.audio.recording import import_recording
+
+    target = Path(path)
+    if not remove and audio is None:
+        raise LoaError("cần tệp ghi âm (hoặc --remove để bỏ tệp ghi âm).")
+    if not remove:
+        open_bulletins(target).get(bulletin_id)  # a wrong id is said before the import
+    folder = target.parent / RECORDINGS_DIR
+    fresh: Path | None = None
+    existed = False  # the same recording imported before: never removed on failure
+    if not remove:
+        tmp = folder / f".{_safe_name(bulletin_id)}.{uuid.uuid4().hex[:8]}.part.wav"
+        rec = import_recording(Path(audio), tmp)  # slow (ffmpeg): outside the lock
+        fresh = folder / f"{_safe_name(bulletin_id)}-{rec.sha256[:10]}.wav"
+        existed = fresh.exists()
+        os.replace(tmp, fresh)
+    saved = False
+    try:
+        with _locked(target):
+            bfile = open_bulletins(target)
+            b = bfile.get(bulletin_id)
+            if expected is not None and expected != b.approval_hash():
+                raise LoaError(f"bản tin “{b.title}” đã được sửa ở nơi khác sau khi bạn mở "
+                               "nó; chưa lưu gì. Hãy tải lại trang rồi làm lại.",
+                               bfile.path, b.line)
+            if b.status == "retired":
+                raise LoaError(f"bản tin “{b.title}” [{b.id}] đã ngừng phát, không sửa được.",
+                               bfile.path, b.line)
+            if remove and not b.audio:
+                raise LoaError(f"bản tin “{b.title}” [{b.id}] không có tệp ghi âm để bỏ.",
+                               bfile.path, b.line)
+            if b.status == "approved" and not b.approved_hash:
+                b.approved_hash = b.approval_hash()  # approved before hashes: as it is now
+            before, old = b.approval_hash(), b.audio
+            b.audio = "" if remove else f"{RECORDINGS_DIR}/{fresh.name}"
+            if b.status == "approved" and b.approval_hash() != before:
+                b.status = "pending"  # un-airable until approved again
+            bfile.save()
+            saved = True
+            stale = _loa_recording(bfile, old) if old != b.audio else None
+            if stale is not None:
+                stale.unlink(missing_ok=True)
+    finally:
+        if fresh is not None and not saved and not existed:
+            fresh.unlink(missing_ok=True)  # never a stray half-used recording
+    return b

@@ -178,6 +178,8 @@ class PlayView:
     program_id: str
     program_name: str
     reason: str
+    engine: str = ""  # the log's code: gtts, espeak, piper, ghi-am
+    engine_vi: str = ""  # as officers read it: 'giọng đọc thu âm' for a recording
 
 
 def _open_log() -> LogStore:
@@ -189,13 +191,15 @@ def _open_log() -> LogStore:
 
 def view(row, names: Names) -> PlayView:
     from loa.log import STATUS_VI
+    from loa.log.labels import engine_label
 
     return PlayView(datetime.fromisoformat(row.scheduled_at).astimezone(names.tz),
                     datetime.fromisoformat(row.started_at).astimezone(names.tz)
                     if row.started_at else None,
                     row.zone, names.zone(row.zone), row.status,
                     STATUS_VI.get(row.status, row.status), row.bulletin, row.title or "",
-                    row.program, names.program(row.program), row.reason or "")
+                    row.program, names.program(row.program), row.reason or "",
+                    row.engine or "", engine_label(row.engine))
 
 
 def query_plays(where: LogFilter, names: Names, limit: int | None = 20,

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 from loa import settings
 from loa.audio.cache import Clip, ClipError
+from loa.audio.recording import RECORDED  # a recorded bulletin's "engine" in the log
 from loa.audio.render import Renderer
 from loa.clock import Clock
+from loa.errors import LoaError
 from loa.schedule.model import Station
 from loa.script.bulletin import Bulletin
 from loa.voice import EngineChain, default_chain
@@ -82,12 +84,10 @@ def voice_of(bulletin: Bulletin) -> tuple[str, float | None]:
     return getattr(bulletin, "voice", "") or "", getattr(bulletin, "speed", None)
 
 
-RECORDED = "ghi-am"  # the "engine" of a bulletin read by a person (its `audio:` file)
-
-
 def recorded_clip(bulletin: Bulletin) -> Clip:
-    """A bulletin with a recording airs the recording, as approved (its bytes are in the
-    approval's hash). ClipUnavailable (Vietnamese) if it is missing or not a WAV."""
+    """A bulletin's recording as it is, unproduced (no chime, intro or levelling): what
+    airs only when production fails at air time (its bytes are the approved ones).
+    ClipUnavailable (Vietnamese) if it is missing or not a WAV."""
     import hashlib
 
     from loa.audio.wav import read_wav
@@ -107,6 +107,43 @@ def recorded_clip(bulletin: Bulletin) -> Clip:
     if not rate or not len(samples):
         raise ClipUnavailable(f"tệp ghi âm '{bulletin.audio}' không có âm thanh")
     return Clip(path, hashlib.sha256(data).hexdigest()[:32], RECORDED, "", len(samples) / rate)
+
+
+def produce_recording(renderer: Renderer, bulletin: Bulletin, offline: bool = False):
+    """A bulletin's recording produced like any clip (chime, the station's intro and outro,
+    levelled), from the store if made before. offline: the intro by the offline engines
+    only (at air or for a listen: never wait on the internet). LoaError if unreadable."""
+    from loa.audio.recording import produce_recorded
+
+    path = bulletin.audio_path
+    if path is None:
+        raise ValueError("bulletin has no recording")
+    if not path.is_file():
+        raise LoaError(f"không tìm thấy tệp ghi âm '{bulletin.audio}' cạnh tệp bản tin.", path)
+    return produce_recorded(renderer, path, renderer.offline() if offline else None,
+                            label=bulletin.title)
+
+
+def _produce_in_child(schedule_path: str, recordings: list[tuple[str, str]], offline: bool,
+                      clips_dir: str) -> tuple[list, list]:
+    """Runs in a child process: produces each (audio path, title) into the parent's clip
+    store (named: a forkserver keeps the environment it started with); returns (clips or
+    Vietnamese reasons, the store's notes)."""
+    from loa.audio.recording import produce_recorded
+    from loa.schedule import load_schedule
+
+    station = load_schedule(schedule_path).station
+    renderer = renderer_for(station, chain_for(station), Path(clips_dir))
+    engines = renderer.offline() if offline else None
+    out: list = []
+    for path, title in recordings:
+        try:
+            out.append(produce_recorded(renderer, Path(path), engines, label=title).clip)
+        except LoaError as exc:
+            out.append(exc.problems[0].message)
+        except Exception as exc:  # reported to the daemon, which airs the raw recording
+            out.append(_why_not(exc))
+    return out, renderer.store.take_notes()
 
 
 def _why_not(exc: Exception) -> str:
@@ -188,17 +225,59 @@ class ChildRendering:
             self.lookup_renderer = renderer_for(station, chain_for(station))
             self._voiced.clear()
 
-    def _run(self, texts: list[str], offline: bool,
-             voice: tuple[str, float | None] = ("", None)) -> list:
+    @staticmethod
+    def _child(fn, *args):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         context = multiprocessing.get_context("forkserver")
         with ProcessPoolExecutor(1, mp_context=context) as pool:
-            made, notes = pool.submit(_render_in_child, self.path, texts, offline,
-                                      voice).result()
+            return pool.submit(fn, *args).result()
+
+    def _run(self, texts: list[str], offline: bool,
+             voice: tuple[str, float | None] = ("", None)) -> list:
+        made, notes = self._child(_render_in_child, self.path, texts, offline, voice)
         self._tell(notes)
         return made
+
+    def _lookup_recorded(self, path: Path, verify: str) -> Clip | None:
+        from loa.audio.recording import lookup_recorded
+
+        problems: list[str] = []
+        clip = lookup_recorded(self.lookup_renderer, path, verify, problems)
+        self._tell(self.lookup_renderer.store.take_notes())
+        if problems:
+            log.warning("produced recording %s was damaged (%s); made again", path,
+                        problems[0])
+        return clip
+
+    def _recorded_at_air(self, bulletin: Bulletin) -> Clip:
+        """The produced recording; made now (offline intro) if missing; if production
+        fails, the recording as it is: the approved voice airs either way."""
+        path = bulletin.audio_path
+        if path is None or not path.is_file():
+            raise ClipUnavailable(f"không tìm thấy tệp ghi âm '{bulletin.audio}' cạnh tệp "
+                                  "bản tin")
+        clip = self._lookup_recorded(path, "cheap")
+        if clip is not None:
+            return clip
+        try:
+            made, notes = self._child(_produce_in_child, self.path,
+                                      [(str(path), bulletin.title)], True,
+                                      str(self.lookup_renderer.store.folder))
+            self._tell(notes)
+            made = made[0]
+        except Exception as exc:  # the child itself died
+            made = _why_not(exc)
+        if not isinstance(made, str):
+            return made
+        log.warning("cannot produce recording %s at air time (%s); airing it as it is",
+                    path, made)
+        try:
+            return recorded_clip(bulletin)
+        except ClipUnavailable as exc:
+            raise ClipUnavailable(f"không làm được đoạn phát từ tệp ghi âm ({made}); "
+                                  f"{exc}") from None
 
     def _lookup(self, text: str, verify: str,
                 voice: tuple[str, float | None] = ("", None)) -> Clip | None:
@@ -216,9 +295,23 @@ class ChildRendering:
         """Before air time, with the whole engine chain (the internet if it is there)."""
         self._refresh()
         groups: dict[tuple[str, float | None], list[str]] = {}
+        recordings: dict[str, str] = {}  # audio path -> title
         for b in bulletins:  # one child per voice: a bulletin may have its own
-            if not b.audio:  # a recording airs as it is: nothing to read
+            if b.audio:  # a recording: produced (chime, intro, levelled), not read
+                if b.audio_path.is_file():
+                    recordings.setdefault(str(b.audio_path), b.title)
+            else:
                 groups.setdefault(voice_of(b), []).append(b.text)
+        missing_rec = [(path, title) for path, title in recordings.items()
+                       if self._lookup_recorded(Path(path), "full") is None]
+        if missing_rec:
+            made, notes = self._child(_produce_in_child, self.path, missing_rec, False,
+                                      str(self.lookup_renderer.store.folder))
+            self._tell(notes)
+            for (path, _), clip in zip(missing_rec, made, strict=True):
+                if isinstance(clip, str):
+                    log.warning("cannot produce a recording ahead of air time: %s (%s)",
+                                clip, path)
         for voice, texts in groups.items():
             missing = [text for text in dict.fromkeys(texts)
                        if self._lookup(text, "full", voice) is None]
@@ -230,10 +323,11 @@ class ChildRendering:
 
     def at_air(self, bulletin: Bulletin) -> Clip:
         """On air: the store's clip if its content is still the one made, else one read
-        offline now; never wait on the internet; a recording, when the bulletin has one.
+        offline now; never wait on the internet; a recording, when the bulletin has one,
+        produced like a clip (made now if missing).
         Raises ClipUnavailable (Vietnamese)."""
         if bulletin.audio:
-            return recorded_clip(bulletin)
+            return self._recorded_at_air(bulletin)
         voice = voice_of(bulletin)
         clip = self._lookup(bulletin.text, "cheap", voice)
         if clip is None:

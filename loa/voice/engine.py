@@ -47,7 +47,8 @@ class Engine(Protocol):
 
 
 LABELS_VI = {"gtts": "Google (trực tuyến)", "espeak": "espeak-ng (ngoại tuyến)",
-             "piper": "Piper (ngoại tuyến)"}
+             "piper": "Piper (ngoại tuyến)",
+             "ghi-am": "giọng đọc thu âm"}  # not an engine: a bulletin read by a person
 
 
 def engine_label_vi(name: str) -> str:
