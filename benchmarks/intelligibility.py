@@ -138,6 +138,7 @@ def score(items: list[Item], seed: int, details: bool) -> dict:
     out = {"wer_clean": round(asr.corpus_wer(clean), 4), "wer_horn": round(asr.corpus_wer(horn), 4),
            "audio_s": round(sum(len(it.audio) / it.rate for it in items), 1)}
     if details:
+        out["heard_clean"] = [h for _, h in clean]
         out["heard_horn"] = [h for _, h in horn]
     return out
 
@@ -160,12 +161,7 @@ def fresh_station(tmp: Path):
 
 def body_audio(station, texts: list[str], tmp: Path) -> list[np.ndarray]:
     """Each text as loa would air it for this station, minus the chime and the intro."""
-    from loa.audio import AudioSettings, ClipStore, Renderer
-    from loa.station.wiring import chain_for, normalizer
-
-    settings = AudioSettings(target_lufs=station.loudness, preset=station.preset, chime=False)
-    renderer = Renderer(chain_for(station), ClipStore(tmp / "clips"), normalizer(station=station),
-                        settings, intro="", outro="", speed=station.speed)
+    renderer = body_renderer(station, tmp)
     out = []
     for text in texts:
         _, spoken, failures = renderer.speak(text)
@@ -293,19 +289,27 @@ def read_clip(path: Path) -> tuple[np.ndarray, int]:
     return samples.astype(np.float32) / 32768.0, rate
 
 
-def recorded(path: Path, tmp: Path) -> tuple[np.ndarray, int]:
+def body_renderer(station, tmp: Path):
+    """loa's renderer for this station, minus the chime and the intro: the body alone."""
+    from loa.audio import AudioSettings, ClipStore, Renderer
+    from loa.station.wiring import chain_for, normalizer
+
+    settings = AudioSettings(target_lufs=station.loudness, preset=station.preset, chime=False)
+    return Renderer(chain_for(station), ClipStore(tmp / "clips"), normalizer(station=station),
+                    settings, intro="", outro="", speed=station.speed)
+
+
+def recorded(path: Path, station, tmp: Path) -> tuple[np.ndarray, int]:
     """The clip as loa airs an officer's recording: imported (decoded, high-pass, gate,
-    trimmed) then levelled like any bulletin body (no chime, no intro)."""
-    from loa.audio.recording import import_recording
-    from loa.audio.settings import AudioSettings
-    from loa.voice.engine import Speech
+    trimmed), then produced by loa's chain (levelled, the station's preset) without the
+    chime and the intro."""
+    from loa.audio.recording import import_recording, produce_recorded
 
     dest = tmp / "ghi-am" / f"{hashlib.sha256(str(path).encode()).hexdigest()[:12]}.wav"
-    dest.parent.mkdir(parents=True, exist_ok=True)
     rec = import_recording(path, dest)
-    settings = AudioSettings(chime=False)
-    body = produce_body(Speech(Path(rec.path).read_bytes(), "wav", "ghi-am", ""), settings)
-    return body, settings.rate
+    renderer = body_renderer(station, tmp)
+    clip = produce_recorded(renderer, Path(rec.path)).clip
+    return read_clip(clip.path)
 
 
 # ---- the run ----
@@ -425,10 +429,12 @@ def main(argv: list[str] | None = None) -> int:
             ref_items.append(Item(ref, x, rate))
             if rec_error is None:
                 try:
-                    y, yrate = recorded(path, tmp)
+                    y, yrate = recorded(path, station, tmp)
                     rec_items.append(Item(ref, y, yrate))
                 except ImportError as exc:
                     rec_error = f"loa.audio.recording not available here ({exc})"
+                except Exception as exc:  # noqa: BLE001 - reported in the JSON, not a traceback
+                    rec_error = f"{path.name}: {type(exc).__name__}: {exc}"
         raw = score(ref_items, args.seed + 1000, args.details)
         result["reference"] = {"source": f"{VIENEU} (Apache-2.0): vieneu/assets/samples, "
                                          "examples/audio_ref", "clips": [c[0] for c in clips],
