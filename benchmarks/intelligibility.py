@@ -205,7 +205,9 @@ def piper_models(given: list[str]) -> list[Path]:
 
     found = [Path(p) for p in given]
     found += [Path(p) for p in os.environ.get("LOA_BENCH_PIPER", "").split(os.pathsep) if p]
-    voices = settings.data_dir() / "voices"
+    # where `loa voices add` installs them (settings.voices_dir once that is merged)
+    voices = settings.voices_dir() if hasattr(settings, "voices_dir") else \
+        settings.data_dir() / "voices"
     if voices.is_dir():
         found += sorted(p for p in voices.rglob("*.onnx") if Path(f"{p}.json").exists())
     return list(dict.fromkeys(p.resolve() for p in found))
