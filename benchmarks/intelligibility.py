@@ -31,7 +31,8 @@ What is measured
   `wer_recorded_horn`: the same clips imported with loa.audio.recording.import_recording
   and levelled by loa's production (body only), then the horn channel (same seeds).
 - Figures are corpus WER (total edits / total reference words), fractions 0-1 (may exceed
-  1 with insertions). One horn seed per clip: seed + sentence index.
+  1 with insertions). One horn seed per clip: seed + its index (--seeds K: K horn
+  channels per clip, pooled, each round's figure in wer_horn_by_seed).
 """
 
 from __future__ import annotations
@@ -128,18 +129,24 @@ class Ears:
 hear: Ears = Ears(None)
 
 
-def score(items: list[Item], seed: int, details: bool) -> dict:
-    """wer_clean and wer_horn over the items; the horn seed of item i is seed + i."""
-    clean, horn = [], []
-    for i, it in enumerate(items):
-        clean.append((it.reference, hear(it.audio, it.rate)))
-        noisy = asr.horn_channel(it.audio, it.rate, seed=seed + i, **_horn_kw())
-        horn.append((it.reference, hear(noisy, it.rate)))
-    out = {"wer_clean": round(asr.corpus_wer(clean), 4), "wer_horn": round(asr.corpus_wer(horn), 4),
+def score(items: list[Item], seed: int, details: bool, seeds: int = 1) -> dict:
+    """wer_clean, and wer_horn pooled over `seeds` horn channels: item i of round k is
+    heard through seed + 100 * k + i."""
+    clean = [(it.reference, hear(it.audio, it.rate)) for it in items]
+    rounds = []
+    for k in range(seeds):
+        rounds.append([(it.reference, hear(asr.horn_channel(it.audio, it.rate,
+                                                            seed=seed + 100 * k + i, **_horn_kw()),
+                                           it.rate))
+                       for i, it in enumerate(items)])
+    out = {"wer_clean": round(asr.corpus_wer(clean), 4),
+           "wer_horn": round(asr.corpus_wer([p for r in rounds for p in r]), 4),
            "audio_s": round(sum(len(it.audio) / it.rate for it in items), 1)}
+    if seeds > 1:
+        out["wer_horn_by_seed"] = [round(asr.corpus_wer(r), 4) for r in rounds]
     if details:
         out["heard_clean"] = [h for _, h in clean]
-        out["heard_horn"] = [h for _, h in horn]
+        out["heard_horn"] = [h for _, h in rounds[0]]
     return out
 
 
@@ -176,7 +183,6 @@ def produce_body(speech, settings) -> np.ndarray:
     """One Speech through loa's production (trim, level, preset), no chime, no intro."""
     from loa.audio.produce import assemble_measured
 
-    # intro/outro [] not None: assemble_measured reads a None part as "the body here"
     samples, _ = assemble_measured([speech], settings, [], [])
     return samples.astype(np.float32) / 32768.0
 
@@ -336,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="5 sentences, fewer settings")
     ap.add_argument("--seed", type=int, default=13, help="horn channel seed (clip i: seed+i)")
+    ap.add_argument("--seeds", type=int, default=1, choices=range(1, 10), metavar="K",
+                    help="hear each clip through K horn channels (K times the horn's cost)")
     ap.add_argument("--piper", action="append", default=[], metavar="MODEL.onnx")
     ap.add_argument("--offline", action="store_true", help="do not try Google for gTTS")
     ap.add_argument("--details", action="store_true", help="add what the recogniser heard")
@@ -359,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     spoken = [r["spoken"] for r in rows]
     result: dict = {
         "recogniser": f"viet-asr=={asr.recogniser_version()}", "espeak_ng": espeak_version(),
-        "loa_commit": git_commit(), "seed": args.seed, "horn": HORN, "quick": args.quick,
+        "loa_commit": git_commit(), "seed": args.seed, "seeds": args.seeds, "horn": HORN, "quick": args.quick,
         "sentences": len(rows), "words": sum(len(asr.normalize_words(s)) for s in spoken),
         "sentence_file": str(SENTENCES.relative_to(ROOT)),
         "compared_to": "the hand-checked spoken form of each sentence (numbers and "
@@ -394,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
             rate = 44100
             engines[name] = {**meta, **score([Item(s, a, rate) for s, a in
                                               zip(spoken, audio, strict=True)],
-                                             args.seed, args.details),
+                                             args.seed, args.details, args.seeds),
                              "seconds": round(time.perf_counter() - t, 1)}
             log(f"{name}: {engines[name]}")
 
@@ -437,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
                     rec_error = f"loa.audio.recording not available here ({exc})"
                 except Exception as exc:  # noqa: BLE001 - reported in the JSON, not a traceback
                     rec_error = f"{path.name}: {type(exc).__name__}: {exc}"
-        raw = score(ref_items, args.seed + 1000, args.details)
+        raw = score(ref_items, args.seed + 1000, args.details, args.seeds)
         result["reference"] = {"source": f"{VIENEU} (Apache-2.0): vieneu/assets/samples, "
                                          "examples/audio_ref", "clips": [c[0] for c in clips],
                                "words": sum(len(asr.normalize_words(i.reference))
@@ -445,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         result["wer_reference_clean"] = raw["wer_clean"]
         result["wer_reference_horn"] = raw["wer_horn"]
         if rec_error is None:
-            rec = score(rec_items, args.seed + 1000, args.details)
+            rec = score(rec_items, args.seed + 1000, args.details, args.seeds)
             result["recorded"] = {"how": "import_recording, then loa's production (body "
                                          "only: no chime, no intro), then the horn channel",
                                   **rec}

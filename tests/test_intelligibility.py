@@ -184,6 +184,35 @@ def test_benchmark_sentences_are_from_the_plans_and_read_as_loa_reads_them():
         assert normalize_words(read(row["text"])) == normalize_words(row["spoken"]), row
 
 
+def test_benchmark_hears_each_audio_once_and_keeps_what_it_heard(tmp_path):
+    bench = _bench()
+    x = _speechlike(1.0)
+    key = bench.hashlib.sha256(bench.asr.to_asr_pcm(x, RATE).tobytes()).hexdigest()
+    memo = tmp_path / "heard.json"
+    memo.write_text(f'{{"{key}": "đã nghe từ lần trước"}}', encoding="utf-8")
+    ears = bench.Ears(memo)
+    # no recogniser says this: the words come from the memo, nothing was transcribed
+    assert ears(x, RATE) == "đã nghe từ lần trước"
+    assert (ears.new, ears.reused) == (0, 1)
+    ears.save()  # nothing new: the file is left as it was
+    assert "đã nghe từ lần trước" in memo.read_text(encoding="utf-8")
+
+
+def test_benchmark_uses_cached_gtts_mp3_and_says_why_not_without(tmp_path):
+    from helpers import espeak_mp3
+
+    bench = _bench()
+    text = "xin chào bà con"
+    with pytest.raises(RuntimeError, match="no cached mp3"):
+        bench.gtts_audio([text], tmp_path, try_online=False)
+    name = bench.hashlib.sha256(text.encode()).hexdigest()[:24]
+    (tmp_path / "gtts").mkdir()
+    (tmp_path / "gtts" / f"{name}.mp3").write_bytes(espeak_mp3(text))
+    (audio,) = bench.gtts_audio([text], tmp_path, try_online=False)
+    assert 0.5 < len(audio) / RATE < 3.0  # the phrase, once, produced at the station rate
+    assert np.max(np.abs(audio)) > 0.1
+
+
 # ---- one real round trip through the recogniser ----
 
 @pytest.fixture(scope="module")
