@@ -407,3 +407,22 @@ def test_a_scipy_kernel_whose_signature_moved_falls_back_to_the_public_api(monke
     sos = scipy.signal.butter(2, 0.1, output="sos")
     assert np.allclose(dsp.sosfilt(sos, x), scipy.signal.sosfilt(sos, x))
     assert np.allclose(dsp.resample_poly(x, 3, 2), scipy.signal.resample_poly(x, 3, 2))
+
+
+def test_loa_say_reads_the_text_once(tmp_path):
+    """assemble() without an intro or outro used to put the body in their places too:
+    `loa say` wrote the text three times."""
+    from loa.audio import assemble
+    from loa.audio.produce import decode, trim_silence
+
+    speech = EspeakEngine().synthesize("Kính thưa bà con nhân dân")
+    settings = AudioSettings(chime=False)
+    voiced = len(trim_silence(decode(speech, settings.rate), settings.rate,
+                              settings.silence_threshold_dbfs))
+    assert len(assemble([speech], settings)) == len(assemble([speech], settings, [], []))
+    assert len(assemble([speech], settings)) < voiced + settings.rate  # once, and a gap
+    out = tmp_path / "thu.wav"
+    assert main(["say", "Kính thưa bà con nhân dân", "-o", str(out), "--engine", "espeak",
+                 "--no-chime"]) == 0
+    samples, rate = read_wav(out)
+    assert len(samples) / rate < voiced / settings.rate + 1.0

@@ -158,7 +158,7 @@ def assemble_measured(body: list[Speech], settings: AudioSettings,
     if settings.chime:
         chime, chime_power, chime_lufs = _chime(rate)
         add(chime, chime_power, ref - chime_lufs - 3)  # a bit under the voice
-    for words in (intro, None, outro):
+    for words in (intro or [], None, outro or []):  # None marks the body's place
         if words is None:
             add(speech, speech_power, 0.0)
             continue

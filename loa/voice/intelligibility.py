@@ -63,15 +63,20 @@ def corpus_wer(pairs: list[tuple[str, str]]) -> float:
     return edits / words if words else 0.0
 
 
-def horn_channel(x: np.ndarray, rate: int, seed: int = 0, snr_db: float = 15.0,
-                 rt60_s: float = 0.5, wet: float = 0.35) -> np.ndarray:
-    """A village horn heard from the lane: band-pass 300-3400 Hz, a reverberant yard,
-    and noise at `snr_db` below the speech. Deterministic for a given seed."""
+HORN_BAND_HZ = (300, 3400)
+
+
+def horn_parts(x: np.ndarray, rate: int, seed: int = 0, snr_db: float = 15.0,
+               rt60_s: float = 0.5, wet: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
+    """The horn channel's two parts before they are added: the speech as the lane hears
+    it (band-passed, with the yard's reverb) and the noise, `snr_db` below it."""
     from scipy.signal import butter, fftconvolve, sosfilt
 
     rng = np.random.default_rng(seed)
     x = np.asarray(x, dtype=np.float64)
-    sos = butter(4, [300, 3400], btype="bandpass", fs=rate, output="sos")
+    if len(x) == 0:
+        return x.copy(), x.copy()
+    sos = butter(4, HORN_BAND_HZ, btype="bandpass", fs=rate, output="sos")
     y = sosfilt(sos, x)
     n_ir = int(rt60_s * rate)
     t = np.arange(n_ir) / rate
@@ -79,12 +84,21 @@ def horn_channel(x: np.ndarray, rate: int, seed: int = 0, snr_db: float = 15.0,
     ir /= np.sqrt(np.sum(ir ** 2)) or 1.0
     rev = fftconvolve(y, ir)[: len(y)]
     y = (1 - wet) * y + wet * rev
-    speech_power = np.mean(y ** 2) if len(y) else 0.0
-    noise = sosfilt(sos, rng.standard_normal(len(y)))
-    noise_power = np.mean(noise ** 2) if len(noise) else 0.0
+    noise = sosfilt(sos, rng.standard_normal(len(y)))  # horn noise is in the horn's band too
+    speech_power, noise_power = float(np.mean(y ** 2)), float(np.mean(noise ** 2))
     if speech_power > 0 and noise_power > 0:
         noise *= np.sqrt(speech_power / noise_power / 10 ** (snr_db / 10))
-        y = y + noise
+    else:
+        noise[:] = 0.0  # silence stays silence: no speech to set the noise against
+    return y, noise
+
+
+def horn_channel(x: np.ndarray, rate: int, seed: int = 0, snr_db: float = 15.0,
+                 rt60_s: float = 0.5, wet: float = 0.35) -> np.ndarray:
+    """A village horn heard from the lane: band-pass 300-3400 Hz, a reverberant yard,
+    and noise at `snr_db` below the speech. Deterministic for a given seed."""
+    speech, noise = horn_parts(x, rate, seed, snr_db, rt60_s, wet)
+    y = speech + noise
     peak = np.max(np.abs(y)) if len(y) else 0.0
     if peak > 0.99:
         y *= 0.99 / peak
@@ -113,6 +127,18 @@ def _pipeline():
     return vietasr.Pipeline.preset("transcribe")
 
 
+def recogniser_version() -> str | None:
+    """The installed viet-asr version (benchmarks print it with their figures)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("viet-asr")
+    except PackageNotFoundError:
+        return None
+
+
 def transcribe(x: np.ndarray, rate: int) -> str:
     """What the recogniser hears in mono float audio at `rate`."""
+    if len(x) == 0:
+        return ""
     return _pipeline().transcribe(to_asr_pcm(x, rate), sample_rate=float(ASR_RATE)).text
