@@ -91,7 +91,7 @@ def _fill(store: LogStore, bulletins: list, seed: int = 7) -> None:
                 claim = dict(play_key=f"ba-vi|{zone}|kstthc|{at.isoformat()}|{b.key}|{item}",
                              station="ba-vi", zone=zone, program="kstthc", session="sang",
                              bulletin=b.key, title=b.title, field=b.field, priority=b.priority,
-                             scheduled_at=at, engine="espeak", clip_hash="c" * 32,
+                             scheduled_at=at, engine="ghi-am" if item else "espeak", clip_hash="c" * 32,
                              clip_s=clip, summary=b.summary(), volume=80)
                 if status in ("missed", "skipped"):
                     store.claim(**{**claim, "clip_s": None}, now=at, status=status,
@@ -448,6 +448,15 @@ def test_quarterly_report_reconciles_with_the_log(station, tmp_path, capsys):
         assert int(row[3]) == sum(r.status in ("played", "late") for r in mine)
         assert row[4] == _minutes(sum(r.duration_s or 0 for r in mine
                                       if r.status in ("played", "late", "interrupted")))
+
+    # III. per voice: the engines' Vietnamese names, the officer's recording by its words
+    (per_voice,) = tables[("STT", "Giọng đọc", "Lượt đã phát")]
+    from loa.voice.engine import engine_label_vi
+
+    voices = Counter(r.engine or "" for r in aired)
+    assert {row[1]: int(row[2]) for row in per_voice[:-1]} == {
+        (engine_label_vi(e) if e else "không rõ"): n for e, n in voices.items()}
+    assert per_voice[-1][2] == f"{len(aired)}"
 
     # IV. what did not go out whole, with reasons
     (bad,) = tables[("STT", "Tình trạng", "Nguyên nhân")]

@@ -410,6 +410,15 @@ class LogStore:
             "SELECT language, status, kind, COUNT(*), COALESCE(SUM(duration_s), 0), "
             f"COALESCE(SUM(clip_s), 0) FROM plays{clause} GROUP BY 1, 2, 3", args)
 
+    def voices(self, where: LogFilter = ALL) -> list[tuple[str, int]]:
+        """Aired plays (played, late) per voice: (engine code, plays); 'ghi-am' is the
+        officer's recording. Read from the plays: a period's rows, on the date index."""
+        clause, args = where.where()
+        joiner = " AND " if clause else " WHERE "
+        return self._query(
+            f"SELECT COALESCE(engine, ''), COUNT(*) FROM plays{clause}{joiner}"
+            "status IN ('played', 'late') GROUP BY 1 ORDER BY 2 DESC, 1", args)
+
     def bulletin_logged(self, bulletin_id: str) -> bool:
         """Has a play of this bulletin been logged, under its id or as <plan>/<id>?"""
         like = bulletin_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

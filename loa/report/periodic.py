@@ -24,6 +24,7 @@ from loa.log.period import Period
 from loa.log.store import LogFilter, LogStore, topic_of
 from loa.report.safe import xml_text
 from loa.report.summary import Summary, summarize
+from loa.voice.engine import engine_label_vi
 
 FONT = "Times New Roman"
 UNAIRED = ("late", "interrupted", "failed", "missed", "skipped")
@@ -102,6 +103,11 @@ def build(store: LogStore, period: Period, tz: ZoneInfo, bulletin_files=(),
     return ReportData(period, summary, plan_coverage(bulletin_files, summary),
                       dict(Names.of(zone_names).maps["zone"]), head or Letterhead(),
                       today or date.today())
+
+
+def voice_label_vi(code: str) -> str:
+    """'ghi-am' -> 'giọng đọc thu âm', 'espeak' -> 'espeak-ng (ngoại tuyến)'."""
+    return engine_label_vi(code) if code else "không rõ"
 
 
 def minutes(seconds: float) -> str:
@@ -280,6 +286,14 @@ def write_docx(data: ReportData, out: str | Path) -> Path:
         table(["STT", "Ngôn ngữ", "Lượt theo lịch", "Lượt đã phát", "Thời lượng (phút)",
                "Tỷ lệ"], rows, (11, 50, 26, 26, 26, 26),
               ["", "Tổng cộng", t.scheduled, t.aired, minutes(t.airtime_s), percent(t.ratio)])
+
+    if s.voices:  # the officer's recorded voice beside the machine voices
+        para("Số lượt đã phát theo giọng đọc:", indent=False)
+        aired = sum(s.voices.values())
+        rows = [[i, voice_label_vi(code), number(n), percent(100.0 * n / aired)]
+                for i, (code, n) in enumerate(s.voices.items(), 1)]
+        table(["STT", "Giọng đọc", "Lượt đã phát", "Tỷ lệ"], rows, (11, 100, 32, 22),
+              ["", "Tổng cộng", number(aired), percent(100.0)])
 
     para("IV. CÁC LƯỢT PHÁT KHÔNG TRỌN VẸN VÀ NGUYÊN NHÂN", bold=True, indent=False)
     bad = sorted(((st, r, n) for (st, r), n in s.reasons.items() if st in UNAIRED),

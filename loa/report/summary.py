@@ -56,6 +56,7 @@ class Summary:
     reasons: dict[tuple[str, str], int]  # (status, reason) -> count, all but 'played'
     # ISO 639 code -> tally (loa.languages names them); Vietnamese first, then by code
     languages: dict[str, Tally] = field(default_factory=dict)
+    voices: dict[str, int] = field(default_factory=dict)  # engine code -> aired plays
 
 
 def summarize(store: LogStore, where: LogFilter) -> Summary:
@@ -83,7 +84,8 @@ def summarize(store: LogStore, where: LogFilter) -> Summary:
     return Summary(total, dict(bulletins), titles, dict(topics),
                    {t: dict(z) for t, z in topic_zones.items()}, dict(zones),
                    dict(sorted(months.items())), dict(reasons),
-                   dict(sorted(languages.items(), key=lambda kv: (kv[0] != "vi", kv[0]))))
+                   dict(sorted(languages.items(), key=lambda kv: (kv[0] != "vi", kv[0]))),
+                   dict(store.voices(where)))
 
 
 __all__ = ["AIRED", "ON_AIR", "Summary", "Tally", "summarize"]
