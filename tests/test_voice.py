@@ -291,3 +291,62 @@ def test_engine_errors_in_vietnamese_for_the_officer():
     assert exc.value.message_vi == "bộ đọc Google (trực tuyến) không kết nối được"
     assert EngineError("chain", "broken", "no engine to try").message_vi == (
         "không bộ đọc nào đọc được")
+
+
+# --- espeak-ng settings kept from the intelligibility measurements (issue 13) ---------------
+
+
+def test_espeak_reads_at_the_measured_rate_and_word_gap():
+    from loa.voice.espeak import BASE_WPM, WORD_GAP
+
+    engine = EspeakEngine("north")
+    assert (engine.words_per_minute, engine.word_gap) == (BASE_WPM, WORD_GAP)
+    assert EspeakEngine("north", speed=0.8).words_per_minute == round(BASE_WPM * 0.8)
+    # a wider gap between syllables makes the same words longer, on both backends alike
+    from loa.audio.produce import trim_silence
+
+    text = "Kính thưa bà con nhân dân trong xã"
+    lengths = {}
+    for backend in ("exe", "library"):
+        for gap in (0, 8):
+            x = decode(EspeakEngine("north", backend=backend, word_gap=gap).synthesize(text))
+            lengths[backend, gap] = len(trim_silence(x, 44100, -45)) / 44100
+    for backend in ("exe", "library"):
+        # 8 syllables: 7 gaps of 80 ms (espeak-ng stretches them a little)
+        assert 0.4 < lengths[backend, 8] - lengths[backend, 0] < 1.2, lengths
+    assert abs(lengths["exe", 8] - lengths["library", 8]) / lengths["exe", 8] < 0.1
+
+
+def test_clips_read_with_other_espeak_settings_are_made_again(tmp_path):
+    from loa.audio import AudioSettings, ClipStore, Renderer
+
+    store = ClipStore(tmp_path / "clips")
+    old = EspeakEngine("north", word_gap=0)
+    old.words_per_minute = 150  # as loa read before issue 13: clips made then keep their key
+    assert old.key_tag == ""
+    new = EspeakEngine("north", word_gap=8)
+    assert new.key_tag != ""
+    text = "Bà con chú ý."
+    made = Renderer(EngineChain([old]), store, str.strip, AudioSettings()).render(text)
+    assert not made.cached
+    assert Renderer(EngineChain([old]), store, str.strip, AudioSettings()).lookup(text)
+    assert Renderer(EngineChain([new]), store, str.strip, AudioSettings()).lookup(text) is None
+
+
+@pytest.mark.parametrize("wpm, gap", [(150, 0), (150, 8), (120, 0)])
+def test_one_call_keeps_the_sentence_gap_at_other_settings(wpm, gap):
+    """The SSML break is sized for the rate and word gap (espeak-ng stretches it)."""
+    from loa.audio.produce import speech_track
+    from loa.audio.render import sentences
+    from loa.audio.settings import TRIM_KEEP_S, AudioSettings
+
+    text = ("Kính thưa bà con nhân dân! Ủy ban xã thông báo lịch tiêm phòng. Bà con đưa trẻ "
+            "đến trạm y tế: mang theo sổ tiêm. Xin cảm ơn bà con đã lắng nghe.")
+    settings = AudioSettings()
+    engine = EspeakEngine("north", word_gap=gap)
+    engine.words_per_minute = wpm
+    parts = sentences(text)
+    separate = speech_track([engine.synthesize(s) for s in parts], settings)
+    gap_s = settings.sentence_gap_s + 2 * TRIM_KEEP_S
+    whole = speech_track([engine.synthesize_sentences(parts, gap_s)], settings)
+    assert abs(len(whole) - len(separate)) / len(separate) < 0.03

@@ -71,7 +71,9 @@ class Renderer:
         return spoken
 
     def key(self, spoken: str, engine: Engine) -> str:
-        return clip_key(spoken, engine.name, getattr(engine, "voice", ""), self.speed,
+        # key_tag: settings an engine reads with besides its voice (espeak's rate, word gap)
+        voice = getattr(engine, "voice", "") + getattr(engine, "key_tag", "")
+        return clip_key(spoken, engine.name, voice, self.speed,
                         self.settings.fingerprint(), self.intro, self.outro)
 
     def lookup(self, text: str, engines: list[Engine] | None = None, verify: str = "cheap",

@@ -30,8 +30,11 @@ Choices worth knowing
 * Dates: "ngày" is added to a bare dd/mm/yyyy and never doubled. Days 1-10 get
   ``day_prefix`` ("mùng" by default, "mồng", or None for none):
   "ngày 09/6/2025" -> "ngày mùng chín tháng sáu năm hai nghìn không trăm hai mươi lăm".
-  A d/m without a year is a date only after "ngày", "mùng", "từ", "đến" and similar words
-  (otherwise "3/5" is read "ba trên năm"). mm/yyyy is a month ("tháng ba năm ...").
+  A d/m without a year is a date only after "ngày", "mùng", "từ", "đến" and similar words,
+  or after a holiday word and the holiday's name ("Ngày Giải phóng miền Nam 30/4" ->
+  "... ba mươi tháng tư", "dịp 2/9", "lễ Quốc khánh 2/9"), and only if the day exists in
+  that month; a fraction cue wins ("tỷ lệ 3/4", "2/3 diện tích", "1/2 số hộ"), and
+  otherwise "3/5" is read "ba trên năm". mm/yyyy is a month ("tháng ba năm ...").
 * Document references ("Nghị định số 118/2025/NĐ-CP", "Nghị quyết 57-NQ/TW"): the listener
   hears the number and the year only: "số một trăm mười tám năm hai nghìn không trăm hai
   mươi lăm". Leading zeros are dropped ("03" -> "ba"). The issuing code after the number is
@@ -189,8 +192,8 @@ _URL_RE = re.compile(
 _URL_HINT = re.compile(r"://|www\.|\.(?i:vn|com|net|org|gov|edu|info)(?![\w])")
 _PHONE_CTX_RE = re.compile(
     r"(?=[sSđĐhHtTfF])"
-    r"(?i:(?<![\w])(?:số[ \t]+)?(?:điện[ \t]+thoại|đường[ \t]+dây[ \t]+nóng|hotline|tổng[ \t]+đài"
-    r"|số[ \t]+máy|fax|sđt|đt)(?:[ \t]+(?:số|là))?[ \t]*:?[ \t]*)"
+    r"(?i:(?<![\w])(?P<so>số[ \t]+)?(?P<kw>điện[ \t]+thoại|đường[ \t]+dây[ \t]+nóng|hotline"
+    r"|tổng[ \t]+đài|số[ \t]+máy|fax|sđt|đt)(?:[ \t]+(?:số|là))?[ \t]*:?[ \t]*)"
     r"(?P<num>\+?[0-9][0-9.\- \t]*[0-9]|[0-9])(?![\w])"
 )
 # "kêu gọi 500 hộ" is a count; only the emergency lines after "gọi" are phone numbers
@@ -251,6 +254,23 @@ _DM_CONTEXT = re.compile(
     r"(?:(?<![\w])(?i:từ|đến|tới|hôm|sáng|chiều|tối|trưa|đêm|hạn|trước|sau)"
     r"|[0-9][ \t]*[-–—])[ \t\n]*$"
 )
+# A holiday names its day without a year: "Ngày Giải phóng miền Nam 30/4", "dịp 2/9",
+# "nghỉ lễ Quốc khánh 2/9". The head word may be followed by the holiday's name (a few
+# words, one of them capitalised) but not by a clause break.
+_DM_HOLIDAY_HEAD = re.compile(
+    r"(?<![\w])(?i:ngày|lễ|dịp|tết|kỷ[ \t]+niệm|kỉ[ \t]+niệm|quốc[ \t]+khánh)(?![\w])"
+)
+_DM_HOLIDAY_NAME = re.compile(r"(?:(?:[ \t]+|[ \t]*[-–][ \t]*)[^\W_]\w*){0,8}[ \t]*")
+_DM_CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]\n“”\"]")
+# "tỷ lệ 3/4", "chiếm 2/3", "1/2 số hộ": a fraction, whatever came before
+_DM_FRACTION_BEFORE = re.compile(
+    r"(?<![\w])(?i:tỷ[ \t]+lệ|tỉ[ \t]+lệ|chiếm|khoảng|gần|hơn|đạt|bằng|còn|trên|tỷ[ \t]+số)"
+    r"[ \t]*$"
+)
+_DM_FRACTION_AFTER = re.compile(
+    r"[ \t]+(?i:số|tổng|diện[ \t]+tích|dân[ \t]+số|khối[ \t]+lượng|sản[ \t]+lượng|phần)(?![\w])"
+)
+_MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _DM_CHAIN = re.compile(r"[ \t]*(?:,|;|[-–—]|(?i:và|hoặc|đến|tới))?[ \t]*(?:(?i:và|hoặc)[ \t]+)?")
 _DAY_MONTH_WORDS_RE = re.compile(
     r"(?=[nN])"
@@ -349,6 +369,32 @@ def _sentence_start(text: str, i: int) -> bool:
         return True
     line_start = text.rfind("\n", 0, i) + 1
     return _LIST_MARKER.fullmatch(text, line_start, i) is not None
+
+
+def _dm_is_fraction(text: str, m: re.Match) -> bool:
+    """'tỷ lệ 3/4', '2/3 diện tích': a d/m-looking pair that is a fraction."""
+    start = m.start()
+    return bool(
+        _DM_FRACTION_BEFORE.search(text, max(0, start - 12), start)
+        or _DM_FRACTION_AFTER.match(text, m.end())
+    )
+
+
+def _dm_after_holiday(text: str, start: int) -> bool:
+    """True if a holiday word ('ngày', 'lễ', 'dịp', 'Quốc khánh') opens this clause's
+    run of words just before `start`: right before it, or followed by a capitalised name."""
+    lo = max(0, start - 80)
+    breaks = list(_DM_CLAUSE_BREAK.finditer(text, lo, start))
+    if breaks:
+        lo = breaks[-1].end()
+    for head in _DM_HOLIDAY_HEAD.finditer(text, lo, start):
+        name = text[head.end() : start]
+        if not _DM_HOLIDAY_NAME.fullmatch(name) or "/" in name:
+            continue
+        words = re.findall(r"\w+", name)
+        if not words or any(w[0].isupper() for w in words):
+            return True
+    return False
 
 
 def _spell(token: str, variant: str) -> str:
@@ -653,6 +699,13 @@ class Normalizer:
             digits = sum(c.isdigit() for c in num)
             if digits < 3 or digits > 12:
                 continue
+            kw = m.group("kw").lower()
+            if kw in ("đt", "sđt"):
+                # "ĐT 603" is a provincial road; "ĐT: 0912..." is a phone number
+                if kw == "đt" and not m.group("so") and digits < 8 and num[0] not in "0+":
+                    continue
+                spoken = "điện thoại" if kw == "đt" else "số điện thoại"
+                yield m.start("kw"), m.end("kw"), spoken
             start = m.start("num")
             yield start, start + len(num), _read_phone(num)
         for m in _PHONE_EMERGENCY_RE.finditer(text):
@@ -732,20 +785,25 @@ class Normalizer:
                 yield m.start(), m.end(), f"{ctx_word} {self._num(str(value))} năm {year}"
             elif raw.isdigit() and 1 <= value <= 12:
                 yield m.start(), m.end(), f"{ctx_word or 'tháng'} {MONTHS[value]} năm {year}"
-        last_end = -1
+        last_end, last_ngay = -1, "ngày"
         for m in _DM_RE.finditer(text):
             d, mo = int(m.group("d")), int(m.group("m"))
-            if not (1 <= d <= 31 and 1 <= mo <= 12):
+            if not (1 <= mo <= 12 and 1 <= d <= _MONTH_DAYS[mo]):
                 continue
-            if not (
-                m.group("ngay")
-                or m.group("mung")
-                or _DM_CONTEXT.search(text, max(0, m.start() - 12), m.start())
-                or (last_end >= 0 and _DM_CHAIN.fullmatch(text, last_end, m.start()))
-            ):
+            start = m.start()
+            if m.group("ngay") or m.group("mung"):
+                ngay = m.group("ngay") or ""
+            elif last_end >= 0 and _DM_CHAIN.fullmatch(text, last_end, start):
+                ngay = last_ngay  # "30/4 và 1/5": the second reads like the first
+            elif _dm_is_fraction(text, m):
                 continue
-            last_end = m.end()
-            ngay = m.group("ngay") or ("" if m.group("mung") else "ngày")
+            elif _DM_CONTEXT.search(text, max(0, start - 12), start):
+                ngay = "ngày"
+            elif _dm_after_holiday(text, start):
+                ngay = ""  # "Ngày Giải phóng miền Nam 30/4": the day is named already
+            else:
+                continue
+            last_end, last_ngay = m.end(), ngay
             spoken = f"{ngay} {self._day(d, m.group('mung'))} tháng {MONTHS[mo]}"
             yield m.start(), m.end(), spoken.strip()
         for m in _DAY_MONTH_WORDS_RE.finditer(text):

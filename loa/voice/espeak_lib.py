@@ -14,6 +14,7 @@ from loa.voice.engine import EngineError, Speech
 
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _ESPEAK_RATE = 1
+_ESPEAK_WORDGAP = 7
 _CHARS_UTF8 = 1
 _SSML = 0x10
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
@@ -60,11 +61,13 @@ class _Library:
                 cls._instance = cls()
             return cls._instance
 
-    def synthesize(self, text: str, voice: str, wpm: int, ssml: bool = False) -> bytes:
+    def synthesize(self, text: str, voice: str, wpm: int, ssml: bool = False,
+                   word_gap: int = 0) -> bytes:
         with self.lock:
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise EngineError("espeak", "broken", f"no espeak-ng voice {voice!r}")
             self.lib.espeak_SetParameter(_ESPEAK_RATE, wpm, 0)
+            self.lib.espeak_SetParameter(_ESPEAK_WORDGAP, word_gap, 0)  # global: set each time
             self._chunks = []
             data = text.encode("utf-8") + b"\0"
             flags = _CHARS_UTF8 | (_SSML if ssml else 0)
@@ -82,9 +85,10 @@ class _Library:
         return buf.getvalue()
 
 
-def synthesize(text: str, voice: str, wpm: int, ssml: bool = False) -> Speech:
+def synthesize(text: str, voice: str, wpm: int, ssml: bool = False,
+               word_gap: int = 0) -> Speech:
     try:
         lib = _Library.get()
     except OSError as exc:
         raise EngineError("espeak", "broken", f"cannot load libespeak-ng: {exc}") from None
-    return Speech(lib.synthesize(text, voice, wpm, ssml), "wav", "espeak", voice)
+    return Speech(lib.synthesize(text, voice, wpm, ssml, word_gap), "wav", "espeak", voice)
