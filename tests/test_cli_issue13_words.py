@@ -1,0 +1,42 @@
+"""What an officer reads from `loa render` and `loa clips list` about issue 13's voices:
+Vietnamese words, never an engine's code ('ghi-am', 'gtts') or an English failure kind."""
+
+from __future__ import annotations
+
+import subprocess
+
+from helpers import free_port, write_station, write_yaml
+
+from loa.cli import main
+
+STATION = {"id": "ba-vi", "name": "Đài truyền thanh xã Ba Vì", "engines": ["gtts", "espeak"]}
+
+
+def test_render_and_clips_list_speak_vietnamese_about_engines(tmp_path, data_dir, monkeypatch,
+                                                              capsys):
+    monkeypatch.setenv("LOA_GTTS_ENDPOINT", f"http://127.0.0.1:{free_port()}/x")  # Google down
+    monkeypatch.setenv("LOA_GTTS_TIMEOUT", "2")
+    path = write_station(tmp_path, {"station": STATION})
+    bfile = tmp_path / "bulletins.yaml"
+    write_yaml(bfile, {"plan": {"id": "ba-vi-2026"}, "bulletins": [
+        {"id": "IV.2.a", "title": "Dịch vụ công trực tuyến", "status": "draft",
+         "text": "Bà con nộp hồ sơ trực tuyến tại nhà."},
+        {"id": "IV.2.c", "title": "Tiện ích miễn phí", "status": "approved",
+         "text": "Điểm phục vụ có wifi miễn phí."}]})
+    voice = tmp_path / "doc.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(voice), "Bà con chú ý."], check=True)
+    assert main(["bulletin", "record", str(bfile), "IV.2.a", str(voice)]) == 0
+    assert main(["bulletin", "approve", str(bfile), "IV.2.a"]) == 0
+    capsys.readouterr()
+
+    assert main(["render", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert ("Không dùng được: bộ đọc Google (trực tuyến) không kết nối được." in said), said
+    assert "gtts" not in said and "offline" not in said
+
+    assert main(["clips", "list", str(path)]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    recorded = [r for r in rows if "[giọng đọc thu âm]" in r]
+    assert len(recorded) == 1 and " thu âm " in recorded[0], rows
+    assert not any("ghi-am" in r for r in rows), rows
+    assert any(" espeak " in r and "(dự phòng)" in r for r in rows), rows
