@@ -273,6 +273,21 @@ def clip_wav(request, key: str, bid: str):
     return resp
 
 
+@roles_required("editor", "leader")
+@shows_loa_errors
+def version_wav(request, key: str, bid: str, lang: str):
+    """A language version's recording as the translator's file was imported (a WAV in
+    ghi-am/), located by bulletin and language, never by a path from the request."""
+    path_, b, view = find(key, bid)
+    version = b.versions.get(lang)
+    audio = version.audio_path if version is not None else None
+    if audio is None or not audio.is_file():
+        raise Http404("không có bản ghi âm này")
+    resp = FileResponse(open(audio, "rb"), content_type="audio/wav")
+    resp["Cache-Control"] = "private, no-cache"  # same URL after a new recording
+    return resp
+
+
 @roles_required("editor")
 @require_POST
 @shows_loa_errors
@@ -381,6 +396,7 @@ urlpatterns = [
     path("<str:key>/<str:bid>/gui-duyet/", submit, name="bulletin-submit"),
     path("<str:key>/<str:bid>/nghe-thu/", listen, name="bulletin-listen"),
     path("<str:key>/<str:bid>/nghe-thu.wav", clip_wav, name="bulletin-wav"),
+    path("<str:key>/<str:bid>/ban/<str:lang>.wav", version_wav, name="bulletin-version-wav"),
     path("<str:key>/<str:bid>/cach-doc/", reading_preview, name="bulletin-reading"),
     path("<str:key>/<str:bid>/ghi-am/", record, name="bulletin-record"),
 ]

@@ -1,0 +1,74 @@
+"""A new officer on a phone meets issue 13's features: the language versions card names
+languages (no ISO codes), lets editors and leaders hear a translator's recording, and says
+who adds versions; a refused microphone is explained in Vietnamese, not in the browser's
+English error name."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from console.conftest import login, screenshot
+
+KEY = "ba-vi-2026"
+PAGE = f"/ban-tin/{KEY}/IV.1.a/"
+
+
+def _speech(path: Path, words: str = "Nyob zoo txhua tus neeg") -> Path:
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(path), words], check=True)
+    return path
+
+
+@pytest.mark.django_db
+def test_versions_card_names_languages_and_plays_the_translators_recording(tmp_path,
+                                                                           client_as, station):
+    from loa.station.bulletins import set_bulletin_version
+    from loa.script.bulletin import load_bulletins
+
+    bfile = station.parent / "bulletins" / f"{KEY}.yaml"
+    set_bulletin_version(bfile, "IV.1.a", "hmn", audio=_speech(tmp_path / "m.wav"))
+    editor = client_as("editor")
+    page = editor.get(PAGE).content.decode()
+    card = page[page.index('id="ban-dan-toc"'):]
+    card = card[:card.index("</section>")]
+    assert "<strong>Tiếng Mông</strong>: bản nháp — bản ghi âm người dịch đọc" in card
+    assert "(hmn)" not in card and "ghi-am/" not in card
+    assert "nhờ cán bộ kỹ thuật" in card
+    src = f"/ban-tin/{KEY}/IV.1.a/ban/hmn.wav"
+    assert f'src="{src}"' in card
+
+    # the leader hears exactly the imported file
+    resp = client_as("leader").get(src)
+    assert resp.status_code == 200 and resp["Content-Type"] == "audio/wav"
+    stored = load_bulletins(bfile).get("IV.1.a").versions["hmn"].audio_path
+    assert b"".join(resp.streaming_content) == stored.read_bytes()
+    # a language with no version, or a bulletin with none: not found
+    assert editor.get(f"/ban-tin/{KEY}/IV.1.a/ban/tyz.wav").status_code == 404
+    assert editor.get(f"/ban-tin/{KEY}/IV.2.a/ban/hmn.wav").status_code == 404
+    # the recording gone from disk: no player, and no file served
+    stored.unlink()
+    assert f'src="{src}"' not in editor.get(PAGE).content.decode()
+    assert editor.get(src).status_code == 404
+
+
+@pytest.mark.browser
+def test_a_refused_microphone_is_explained_in_vietnamese(live_console, browser):
+    live = live_console()
+    # loopback is a secure context: the recorder shows; the microphone is not allowed
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN")
+    try:
+        page = ctx.new_page()
+        page.set_default_timeout(15000)
+        login(page, live, "editor")
+        page.goto(live.url + PAGE)
+        page.click("#bat-dau-ghi")
+        page.wait_for_selector("#loi-ghi-am li")
+        said = page.inner_text("#loi-ghi-am")
+        screenshot(page, "ban-tin-micro-bi-chan")
+    finally:
+        ctx.close()
+    assert "Error" not in said, said
+    assert said.endswith("; hoặc dùng ô chọn tệp ở trên."), said
+    assert said.startswith(("Trang chưa được phép dùng micrô", "Không tìm thấy micrô")), said
