@@ -72,3 +72,22 @@ def test_a_refused_microphone_is_explained_in_vietnamese(live_console, browser):
     assert "Error" not in said, said
     assert said.endswith("; hoặc dùng ô chọn tệp ở trên."), said
     assert said.startswith(("Trang chưa được phép dùng micrô", "Không tìm thấy micrô")), said
+
+
+@pytest.mark.django_db
+def test_a_word_file_sent_as_a_recording_is_named_as_the_officer_sent_it(client_as, station,
+                                                                         tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from loa.script.bulletin import load_bulletins
+
+    bfile = station.parent / "bulletins" / f"{KEY}.yaml"
+    b = load_bulletins(bfile).get("IV.1.a")
+    doc = SimpleUploadedFile("Biên bản họp.docx", b"PK\x03\x04 not a recording",
+                             "application/vnd.openxmlformats-officedocument")
+    resp = client_as("editor").post(f"/ban-tin/{KEY}/IV.1.a/ghi-am/",
+                                    {"version": b.approval_hash(), "audio": doc})
+    page = resp.content.decode()
+    assert resp.status_code == 400 and "không phải tệp âm thanh đọc được" in page
+    # the server's temporary name never shows; the officer's file does
+    assert "ghi-am.docx" not in page and "“Biên bản họp.docx”" in page

@@ -365,7 +365,9 @@ def _record(request, key, path_, b, view):
                 done = svc.record_bulletin(path_, b.id, src, expected=version)
     except LoaError as exc:
         # the temp name means nothing to the officer: name the file they sent
+        # (ffmpeg's own words carry it bare: "ghi-am.docx: Invalid data…")
         shown = [p.message.replace(f"'{src.name}'", f"“{upload.name}”")
+                 .replace(src.name, f"“{upload.name}”")
                  if not remove else p.message for p in exc.problems]
         return refuse(shown)
     if remove:
