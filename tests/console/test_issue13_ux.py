@@ -91,3 +91,25 @@ def test_a_word_file_sent_as_a_recording_is_named_as_the_officer_sent_it(client_
     assert resp.status_code == 400 and "không phải tệp âm thanh đọc được" in page
     # the server's temporary name never shows; the officer's file does
     assert "ghi-am.docx" not in page and "“Biên bản họp.docx”" in page
+
+
+@pytest.mark.django_db
+def test_the_logbook_says_which_language_aired(station, client_as, tmp_path):
+    """A Vietnamese and a Hmong play of one bulletin at one time are two plays: the page
+    tells them apart by language name, as `loa log` does, never by code."""
+    from datetime import datetime
+
+    from console.log_rows import BULLETINS, play, write_plays
+    from loa.clock import DEFAULT_TZ
+
+    at = datetime(2026, 3, 2, 6, 30, tzinfo=DEFAULT_TZ)
+    vi = play("toan-xa", at, BULLETINS[0])
+    hmn = play("toan-xa", at, BULLETINS[0], k=1)
+    hmn["language"], hmn["engine"] = "hmn", "ghi-am"
+    write_plays(tmp_path / "data" / "loa.sqlite3", [vi, hmn])
+    html = client_as("editor").get("/nhat-ky/?tu=01/03/2026&den=31/03/2026").content.decode()
+    rows = html[html.find('id="luot-phat"'):].split("<tr>")[2:]
+    assert len(rows) == 2
+    said = sorted("— tiếng Mông" in r for r in rows)
+    assert said == [False, True], rows
+    assert not any("hmn" in r for r in rows)
