@@ -113,3 +113,20 @@ def test_the_logbook_says_which_language_aired(station, client_as, tmp_path):
     said = sorted("— tiếng Mông" in r for r in rows)
     assert said == [False, True], rows
     assert not any("hmn" in r for r in rows)
+
+
+@pytest.mark.django_db
+def test_the_leader_is_told_a_recorded_bulletin_airs_the_recording(station, client_as,
+                                                                   tmp_path):
+    """Approval binds the recording's bytes: the leader's queue and review page say it is
+    the officer's voice that airs, and do not offer 'Máy sẽ đọc là' as what residents hear."""
+    from loa.station.bulletins import record_bulletin
+
+    bfile = station.parent / "bulletins" / f"{KEY}.yaml"
+    record_bulletin(bfile, "IV.1.a", _speech(tmp_path / "doc.wav", "Bà con chú ý."))
+    leader = client_as("leader")
+    for url in ("/duyet/", f"/duyet/{KEY}/IV.1.a/"):
+        page = leader.get(url).content.decode()
+        assert "bản tin này phát bản cán bộ tự đọc, không đọc bằng máy" in page, url
+        assert "Máy sẽ đọc là" not in page, url
+        assert "Lời đọc (để tra cứu)" in page, url
