@@ -40,3 +40,28 @@ def test_render_and_clips_list_speak_vietnamese_about_engines(tmp_path, data_dir
     assert len(recorded) == 1 and " thu âm " in recorded[0], rows
     assert not any("ghi-am" in r for r in rows), rows
     assert any(" espeak " in r and "(dự phòng)" in r for r in rows), rows
+
+
+def test_a_language_versions_review_names_the_bulletin(tmp_path, data_dir, capsys):
+    """submit/approve/return --lang say which bulletin by its title, as the Vietnamese
+    bulletin's messages do, not by its id alone."""
+    bfile = tmp_path / "bulletins.yaml"
+    write_yaml(bfile, {"plan": {"id": "ba-vi-2026"}, "bulletins": [
+        {"id": "IV.2.a", "title": "Dịch vụ công trực tuyến", "status": "approved",
+         "text": "Bà con nộp hồ sơ trực tuyến tại nhà."}]})
+    voice = tmp_path / "dich.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(voice), "Nyob zoo."], check=True)
+    assert main(["bulletin", "version", str(bfile), "IV.2.a", "hmn", "--audio", str(voice)]) == 0
+    capsys.readouterr()
+    assert main(["bulletin", "submit", str(bfile), "IV.2.a", "--lang", "hmn"]) == 0
+    assert capsys.readouterr().out == (
+        "Đã gửi duyệt bản tiếng Mông của IV.2.a: Dịch vụ công trực tuyến\n")
+    assert main(["bulletin", "return", str(bfile), "IV.2.a", "--lang", "hmn",
+                 "--note", "Đọc chậm hơn"]) == 0
+    assert capsys.readouterr().out == (
+        "Đã trả lại bản tiếng Mông của IV.2.a: Dịch vụ công trực tuyến — lý do: Đọc chậm hơn\n")
+    assert main(["bulletin", "approve", str(bfile), "IV.2.a", "--lang", "hmn",
+                 "--by", "Nguyễn Văn An"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "Đã duyệt bản tiếng Mông của IV.2.a: Dịch vụ công trực tuyến (người duyệt: "
+        "Nguyễn Văn An, tài khoản os:")

@@ -149,6 +149,11 @@ def bulletin_record(args) -> int:
     return 0
 
 
+def _title(path, bid: str) -> str:
+    """A bulletin's title, so a version's message names it as the Vietnamese one's does."""
+    return next((b.title for b, _ in svc.show_bulletins(path)[1] if b.id == bid), bid)
+
+
 def bulletin_submit(args) -> int:
     by = args.by or svc.os_account()[0]
     if getattr(args, "lang", None):
@@ -156,7 +161,7 @@ def bulletin_submit(args) -> int:
 
         for bid, v in zip(args.ids, submit_bulletin_versions(args.file, args.ids, args.lang, by),
                           strict=True):
-            out(f"Đã gửi duyệt bản {v.label} của {bid}")
+            out(f"Đã gửi duyệt bản {v.label} của {bid}: {_title(args.file, bid)}")
         return 0
     for b in svc.submit_bulletins(args.file, args.ids, by):
         out(f"Đã gửi duyệt {b.id}: {b.title}")
@@ -169,7 +174,8 @@ def bulletin_approve(args) -> int:
 
         done = approve_bulletin_versions(args.file, args.ids, args.lang, args.by)
         for bid, v in zip(args.ids, done, strict=True):
-            out(f"Đã duyệt bản {v.label} của {bid} (người duyệt: {v.approved_by}, "
+            out(f"Đã duyệt bản {v.label} của {bid}: {_title(args.file, bid)} (người duyệt: "
+                f"{v.approved_by}, "
                 f"tài khoản {v.approved_account})")
         return 0
     for b in svc.approve_bulletins(args.file, args.ids, args.by, force=args.force):
@@ -184,7 +190,8 @@ def bulletin_return(args) -> int:
         from loa.station.bulletins import return_bulletin_version
 
         v = return_bulletin_version(args.file, args.id, args.lang, by, args.note)
-        out(f"Đã trả lại bản {v.label} của {args.id} — lý do: {v.review_note}")
+        out(f"Đã trả lại bản {v.label} của {args.id}: {_title(args.file, args.id)} — lý do: "
+            f"{v.review_note}")
         return 0
     b = svc.return_bulletin(args.file, args.id, by, args.note)
     out(f"Đã trả lại {b.id}: {b.title} — lý do: {b.review_note}")
