@@ -130,3 +130,26 @@ def test_the_leader_is_told_a_recorded_bulletin_airs_the_recording(station, clie
         assert "bản tin này phát bản cán bộ tự đọc, không đọc bằng máy" in page, url
         assert "Máy sẽ đọc là" not in page, url
         assert "Lời đọc (để tra cứu)" in page, url
+
+
+@pytest.mark.django_db
+def test_a_bulletin_page_says_which_villages_will_hear_it_in_vietnamese(station, client_as,
+                                                                        tmp_path):
+    """A village hears Hmong; a bulletin with no approved Hmong version says so by village
+    name, and stops saying it once one is approved."""
+    from loa.station.bulletins import approve_bulletin_versions, set_bulletin_version
+
+    station.write_text(station.read_text(encoding="utf-8").replace(
+        "    name: Thôn Văn Hòa\n    device: default\n",
+        "    name: Thôn Văn Hòa\n    device: default\n    languages: [vi, hmn]\n"),
+        encoding="utf-8")
+    editor = client_as("editor")
+    page = editor.get(PAGE).content.decode()
+    assert ('<p id="thieu-ban">Chưa có bản đã duyệt bằng: Tiếng Mông (Thôn Văn Hòa). Các vùng '
+            "này sẽ nghe bản tiếng Việt.</p>") in page
+    bfile = station.parent / "bulletins" / f"{KEY}.yaml"
+    set_bulletin_version(bfile, "IV.1.a", "hmn", audio=_speech(tmp_path / "m.wav"))
+    assert 'id="thieu-ban"' in editor.get(PAGE).content.decode()  # a draft does not air
+    approve_bulletin_versions(bfile, ["IV.1.a"], "hmn", "Lò Văn Páo", account="web:pao")
+    page = editor.get(PAGE).content.decode()
+    assert 'id="thieu-ban"' not in page and "<strong>Tiếng Mông</strong>: đã duyệt" in page

@@ -122,6 +122,24 @@ def clip_of(b, voices):
         return None
 
 
+def language_gaps(b) -> list[str]:
+    """'Tiếng Mông (Bản Pà Cò)': each language the station's zones hear in which this
+    bulletin has no approved version (those zones hear it in Vietnamese)."""
+    from loa.languages import name_vi
+
+    try:
+        zones = station.load().schedule.zones.values()
+    except LoaError:
+        return []
+    gaps: dict[str, list[str]] = {}
+    for z in zones:
+        for lang in z.languages:
+            v = b.versions.get(lang)
+            if lang != "vi" and (v is None or not v.is_approved):
+                gaps.setdefault(lang, []).append(z.name)
+    return [f"{name_vi(lang)} ({', '.join(names)})" for lang, names in gaps.items()]
+
+
 def editor_context(request, key: str, path_, b, view, form=None, errors=(), conflict=None):
     voices = voicing()
     try:
@@ -146,6 +164,7 @@ def editor_context(request, key: str, path_, b, view, form=None, errors=(), conf
         "approved_at": when_vi(b.approved_at),
         "max_mb": max_recording_bytes() // (1024 * 1024),
         "max_bytes": max_recording_bytes(),
+        "language_gaps": language_gaps(b) if b.status != "retired" else [],
     }
 
 
