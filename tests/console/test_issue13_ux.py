@@ -70,7 +70,7 @@ def test_a_refused_microphone_is_explained_in_vietnamese(live_console, browser):
     finally:
         ctx.close()
     assert "Error" not in said, said
-    assert said.endswith("; hoặc dùng ô chọn tệp ở trên."), said
+    assert said.endswith(". Hoặc dùng ô chọn tệp ở trên: điện thoại sẽ mở ứng dụng ghi âm."), said
     assert said.startswith(("Trang chưa được phép dùng micrô", "Không tìm thấy micrô")), said
 
 
