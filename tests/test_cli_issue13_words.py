@@ -65,3 +65,21 @@ def test_a_language_versions_review_names_the_bulletin(tmp_path, data_dir, capsy
     assert capsys.readouterr().out.startswith(
         "Đã duyệt bản tiếng Mông của IV.2.a: Dịch vụ công trực tuyến (người duyệt: "
         "Nguyễn Văn An, tài khoản os:")
+
+
+def test_show_gives_a_recorded_bulletins_length_not_the_words_estimate(tmp_path, data_dir,
+                                                                       capsys):
+    bfile = tmp_path / "bulletins.yaml"
+    long_text = "Bà con nộp hồ sơ trực tuyến tại nhà. " * 30  # over a minute of words
+    write_yaml(bfile, {"plan": {"id": "ba-vi-2026"}, "bulletins": [
+        {"id": "IV.2.a", "title": "Dịch vụ công", "status": "draft", "text": long_text}]})
+    voice = tmp_path / "doc.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(voice), "Bà con chú ý."], check=True)
+    assert main(["bulletin", "show", str(bfile), "IV.2.a"]) == 0
+    assert "đọc khoảng 1:" in capsys.readouterr().out
+    assert main(["bulletin", "record", str(bfile), "IV.2.a", str(voice)]) == 0
+    capsys.readouterr()
+    assert main(["bulletin", "show", str(bfile), "IV.2.a"]) == 0
+    status = capsys.readouterr().out.splitlines()[1]
+    # a second or so of speech once silence is trimmed: 0:00-0:02, never the minute of words
+    assert status.startswith("Trạng thái: bản nháp; giọng đọc thu âm dài 0:0"), status

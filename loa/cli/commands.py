@@ -102,11 +102,28 @@ def bulletin_list(args) -> int:
     return 0
 
 
+def _recording_seconds(path) -> float | None:
+    """A recording's length from its WAV header (loa imports recordings as PCM WAV)."""
+    import wave
+
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes() / w.getframerate()
+    except (OSError, EOFError, wave.Error):
+        return None
+
+
 def bulletin_show(args) -> int:
     b, view = svc.show_bulletin(args.file, args.id)
     out(f"{b.title} [{b.id}]")
     who = f", {b.approved_by} duyệt lúc {b.approved_at}" if b.approved_by else ""
-    out(f"Trạng thái: {view.status_vi}{who}; đọc khoảng {mmss(view.seconds)}.")
+    if b.audio:  # what airs is the recording: its length, not the words' estimate
+        length = _recording_seconds(b.audio_path)
+        said = (f"giọng đọc thu âm dài {mmss(length)}" if length is not None
+                else "giọng đọc thu âm (không đọc được tệp)")
+    else:
+        said = f"đọc khoảng {mmss(view.seconds)}"
+    out(f"Trạng thái: {view.status_vi}{who}; {said}.")
     if b.review_note:
         out(f"Lý do trả lại ({b.returned_by}, {b.returned_at}): {b.review_note}")
     if b.note:
