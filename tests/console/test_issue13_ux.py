@@ -153,3 +153,16 @@ def test_a_bulletin_page_says_which_villages_will_hear_it_in_vietnamese(station,
     approve_bulletin_versions(bfile, ["IV.1.a"], "hmn", "Lò Văn Páo", account="web:pao")
     page = editor.get(PAGE).content.decode()
     assert 'id="thieu-ban"' not in page and "<strong>Tiếng Mông</strong>: đã duyệt" in page
+
+
+@pytest.mark.django_db
+def test_the_schedule_page_says_which_languages_a_village_hears(station, client_as):
+    station.write_text(station.read_text(encoding="utf-8").replace(
+        "    name: Thôn Văn Hòa\n    device: default\n",
+        "    name: Thôn Văn Hòa\n    device: default\n    languages: [vi, hmn]\n"),
+        encoding="utf-8")
+    page = client_as("technician").get("/lich-phat/").content.decode()
+    zones = page[page.index("<h2>Vùng loa (thôn)</h2>"):]
+    zones = zones[zones.index("<strong>Thôn Văn Hòa</strong>"):]
+    zones = zones[:zones.index("</tr>")]
+    assert "nghe: Tiếng Việt, Tiếng Mông" in zones and "hmn" not in zones
