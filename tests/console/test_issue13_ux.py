@@ -166,3 +166,25 @@ def test_the_schedule_page_says_which_languages_a_village_hears(station, client_
     zones = zones[zones.index("<strong>Thôn Văn Hòa</strong>"):]
     zones = zones[:zones.index("</tr>")]
     assert "nghe: Tiếng Việt, Tiếng Mông" in zones and "hmn" not in zones
+
+
+@pytest.mark.django_db
+def test_editing_a_village_in_the_console_keeps_its_languages(station, client_as):
+    """The zone form has no languages field: saving it must not drop them (the village
+    would fall back to Vietnamese only without anyone noticing)."""
+    import re
+
+    from loa.schedule import load_schedule
+
+    station.write_text(station.read_text(encoding="utf-8").replace(
+        "    name: Thôn Văn Hòa\n    device: default\n",
+        "    name: Thôn Văn Hòa\n    device: default\n    languages: [vi, hmn]\n"),
+        encoding="utf-8")
+    tech = client_as("technician")
+    form = tech.get("/lich-phat/vung/thon-van-hoa/sua/").content.decode()
+    version = re.search(r'name="version" value="([^"]+)"', form).group(1)
+    resp = tech.post("/lich-phat/vung/thon-van-hoa/sua/",
+                     {"name": "Thôn Văn Hòa mới", "device": "default", "version": version})
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    zone = load_schedule(station).zones["thon-van-hoa"]
+    assert zone.name == "Thôn Văn Hòa mới" and zone.languages == ("vi", "hmn")
