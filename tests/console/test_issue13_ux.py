@@ -24,8 +24,8 @@ def _speech(path: Path, words: str = "Nyob zoo txhua tus neeg") -> Path:
 @pytest.mark.django_db
 def test_versions_card_names_languages_and_plays_the_translators_recording(tmp_path,
                                                                            client_as, station):
-    from loa.station.bulletins import set_bulletin_version
     from loa.script.bulletin import load_bulletins
+    from loa.station.bulletins import set_bulletin_version
 
     bfile = station.parent / "bulletins" / f"{KEY}.yaml"
     set_bulletin_version(bfile, "IV.1.a", "hmn", audio=_speech(tmp_path / "m.wav"))
