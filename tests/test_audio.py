@@ -177,7 +177,8 @@ def test_render_offline_then_upgrade_exactly_those(station, data_dir, fake_googl
     out = capsys.readouterr().out
     assert time.monotonic() - t < 60
     assert "Đã đọc 3 bản tin mới, 1 bản tin có sẵn" in out
-    assert "gtts (" in out and "3 bản tin đang dùng bộ đọc dự phòng" in out and "--upgrade" in out
+    assert "Không dùng được: bộ đọc Google (trực tuyến) " in out
+    assert "3 bản tin đang dùng bộ đọc dự phòng" in out and "--upgrade" in out
     before = _store_engines(data_dir)
     assert sorted(before.values()) == ["espeak", "espeak", "espeak", "gtts"]
     # Google is back: --upgrade re-reads exactly the three espeak clips.

@@ -111,7 +111,8 @@ def test_a_version_is_approved_on_its_own_hash_and_only_it_needs_approving_again
     assert b.is_approved and b.for_air("vi") is b  # the Vietnamese bulletin is untouched
     assert main(["bulletin", "approve", str(bfile), "IV.1.a", "--lang", "hmn",
                  "--by", "Lò Văn Páo"]) == 0
-    assert "Đã duyệt bản tiếng Mông của IV.1.a (người duyệt: Lò Văn Páo" in capsys.readouterr().out
+    assert (f"Đã duyệt bản tiếng Mông của IV.1.a: {before.title} (người duyệt: Lò Văn Páo"
+            in capsys.readouterr().out)
     b = load_bulletins(bfile).get("IV.1.a")
     v = b.versions["hmn"]
     assert v.is_approved and v.approved_hash == v.approval_hash()

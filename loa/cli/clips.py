@@ -9,6 +9,9 @@ from loa.cli.show import err, hms, out, print_backup, shown, warn
 from loa.errors import LoaError
 from loa.log.labels import engine_label
 
+# the engine column of `loa clips list`: short, and never a code such as 'ghi-am'
+ENGINE_SHORT = {"ghi-am": "thu âm", "gtts": "Google"}
+
 
 def render(args) -> int:
     bar = None
@@ -39,9 +42,11 @@ def render(args) -> int:
         + f"; tổng thời lượng {hms(result.airtime_s())}.")
     if args.upgrade:
         out(f"Đọc lại bằng bộ đọc tốt hơn: {len(result.upgraded)} bản tin.")
-    tried = result.engines_failed()
+    # the officer's words for each engine passed over ("bộ đọc Google (trực tuyến) không
+    # kết nối được"), not its code and English kind
+    tried = sorted({f.message_vi for o in result.outcomes for f in o.failures})
     if tried:
-        out("Không dùng được bộ đọc: " + ", ".join(tried) + ".")
+        out("Không dùng được: " + "; ".join(tried) + ".")
     if result.fallback:
         out(f"{len(result.fallback)} bản tin đang dùng bộ đọc dự phòng. Khi có mạng, chạy: "
             f"loa render {args.schedule} --upgrade")
@@ -63,7 +68,7 @@ def clips_list(args) -> int:
     for r in rows:
         c = r.clip
         mark = " (dự phòng)" if c.fallback else ""
-        out(f"{c.hash[:12]}  {c.engine:7}{mark:11} {hms(c.seconds)}  "
+        out(f"{c.hash[:12]}  {ENGINE_SHORT.get(c.engine, c.engine):7}{mark:11} {hms(c.seconds)}  "
             f"{c.lufs if c.lufs is not None else '?':>7} LUFS  {r.used[:16]}  "
             f"{r.text[:60] if r.text else '(không rõ lời: chỉ mục đã dựng lại)'}")
     out(f"{len(rows)} đoạn âm thanh, tổng {hms(sum(r.clip.seconds for r in rows))}.")

@@ -102,11 +102,28 @@ def bulletin_list(args) -> int:
     return 0
 
 
+def _recording_seconds(path) -> float | None:
+    """A recording's length from its WAV header (loa imports recordings as PCM WAV)."""
+    import wave
+
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes() / w.getframerate()
+    except (OSError, EOFError, wave.Error):
+        return None
+
+
 def bulletin_show(args) -> int:
     b, view = svc.show_bulletin(args.file, args.id)
     out(f"{b.title} [{b.id}]")
     who = f", {b.approved_by} duyệt lúc {b.approved_at}" if b.approved_by else ""
-    out(f"Trạng thái: {view.status_vi}{who}; đọc khoảng {mmss(view.seconds)}.")
+    if b.audio:  # what airs is the recording: its length, not the words' estimate
+        length = _recording_seconds(b.audio_path)
+        said = (f"giọng đọc thu âm dài {mmss(length)}" if length is not None
+                else "giọng đọc thu âm (không đọc được tệp)")
+    else:
+        said = f"đọc khoảng {mmss(view.seconds)}"
+    out(f"Trạng thái: {view.status_vi}{who}; {said}.")
     if b.review_note:
         out(f"Lý do trả lại ({b.returned_by}, {b.returned_at}): {b.review_note}")
     if b.note:
@@ -149,6 +166,11 @@ def bulletin_record(args) -> int:
     return 0
 
 
+def _title(path, bid: str) -> str:
+    """A bulletin's title, so a version's message names it as the Vietnamese one's does."""
+    return next((b.title for b, _ in svc.show_bulletins(path)[1] if b.id == bid), bid)
+
+
 def bulletin_submit(args) -> int:
     by = args.by or svc.os_account()[0]
     if getattr(args, "lang", None):
@@ -156,7 +178,7 @@ def bulletin_submit(args) -> int:
 
         for bid, v in zip(args.ids, submit_bulletin_versions(args.file, args.ids, args.lang, by),
                           strict=True):
-            out(f"Đã gửi duyệt bản {v.label} của {bid}")
+            out(f"Đã gửi duyệt bản {v.label} của {bid}: {_title(args.file, bid)}")
         return 0
     for b in svc.submit_bulletins(args.file, args.ids, by):
         out(f"Đã gửi duyệt {b.id}: {b.title}")
@@ -169,7 +191,8 @@ def bulletin_approve(args) -> int:
 
         done = approve_bulletin_versions(args.file, args.ids, args.lang, args.by)
         for bid, v in zip(args.ids, done, strict=True):
-            out(f"Đã duyệt bản {v.label} của {bid} (người duyệt: {v.approved_by}, "
+            out(f"Đã duyệt bản {v.label} của {bid}: {_title(args.file, bid)} (người duyệt: "
+                f"{v.approved_by}, "
                 f"tài khoản {v.approved_account})")
         return 0
     for b in svc.approve_bulletins(args.file, args.ids, args.by, force=args.force):
@@ -184,7 +207,8 @@ def bulletin_return(args) -> int:
         from loa.station.bulletins import return_bulletin_version
 
         v = return_bulletin_version(args.file, args.id, args.lang, by, args.note)
-        out(f"Đã trả lại bản {v.label} của {args.id} — lý do: {v.review_note}")
+        out(f"Đã trả lại bản {v.label} của {args.id}: {_title(args.file, args.id)} — lý do: "
+            f"{v.review_note}")
         return 0
     b = svc.return_bulletin(args.file, args.id, by, args.note)
     out(f"Đã trả lại {b.id}: {b.title} — lý do: {b.review_note}")

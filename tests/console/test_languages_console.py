@@ -23,6 +23,6 @@ def test_the_console_shows_a_bulletins_versions_read_only_and_escaped(tmp_path, 
     set_bulletin_version(bfile, "IV.1.a", "tyz", audio=_speech(tmp_path / "t.wav"))
     page = client_as("technician").get("/ban-tin/ba-vi-2026/IV.1.a/").content.decode()
     section = page[page.index('id="ban-dan-toc"'):]
-    assert "<strong>Tiếng Mông</strong> (hmn): đã duyệt · Duyệt: &lt;b&gt;Lò Văn Páo&lt;/b&gt;" in section
-    assert "<strong>Tiếng Tày</strong> (tyz): bản nháp" in section
+    assert "<strong>Tiếng Mông</strong>: đã duyệt · Duyệt: &lt;b&gt;Lò Văn Páo&lt;/b&gt;" in section
+    assert "<strong>Tiếng Tày</strong>: bản nháp" in section
     assert "<b>Lò" not in page

@@ -122,6 +122,24 @@ def clip_of(b, voices):
         return None
 
 
+def language_gaps(b) -> list[str]:
+    """'Tiếng Mông (Bản Pà Cò)': each language the station's zones hear in which this
+    bulletin has no approved version (those zones hear it in Vietnamese)."""
+    from loa.languages import name_vi
+
+    try:
+        zones = station.load().schedule.zones.values()
+    except LoaError:
+        return []
+    gaps: dict[str, list[str]] = {}
+    for z in zones:
+        for lang in z.languages:
+            v = b.versions.get(lang)
+            if lang != "vi" and (v is None or not v.is_approved):
+                gaps.setdefault(lang, []).append(z.name)
+    return [f"{name_vi(lang)} ({', '.join(names)})" for lang, names in gaps.items()]
+
+
 def editor_context(request, key: str, path_, b, view, form=None, errors=(), conflict=None):
     voices = voicing()
     try:
@@ -146,6 +164,7 @@ def editor_context(request, key: str, path_, b, view, form=None, errors=(), conf
         "approved_at": when_vi(b.approved_at),
         "max_mb": max_recording_bytes() // (1024 * 1024),
         "max_bytes": max_recording_bytes(),
+        "language_gaps": language_gaps(b) if b.status != "retired" else [],
     }
 
 
@@ -273,6 +292,21 @@ def clip_wav(request, key: str, bid: str):
     return resp
 
 
+@roles_required("editor", "leader")
+@shows_loa_errors
+def version_wav(request, key: str, bid: str, lang: str):
+    """A language version's recording as the translator's file was imported (a WAV in
+    ghi-am/), located by bulletin and language, never by a path from the request."""
+    path_, b, view = find(key, bid)
+    version = b.versions.get(lang)
+    audio = version.audio_path if version is not None else None
+    if audio is None or not audio.is_file():
+        raise Http404("không có bản ghi âm này")
+    resp = FileResponse(open(audio, "rb"), content_type="audio/wav")
+    resp["Cache-Control"] = "private, no-cache"  # same URL after a new recording
+    return resp
+
+
 @roles_required("editor")
 @require_POST
 @shows_loa_errors
@@ -350,7 +384,9 @@ def _record(request, key, path_, b, view):
                 done = svc.record_bulletin(path_, b.id, src, expected=version)
     except LoaError as exc:
         # the temp name means nothing to the officer: name the file they sent
+        # (ffmpeg's own words carry it bare: "ghi-am.docx: Invalid data…")
         shown = [p.message.replace(f"'{src.name}'", f"“{upload.name}”")
+                 .replace(src.name, f"“{upload.name}”")
                  if not remove else p.message for p in exc.problems]
         return refuse(shown)
     if remove:
@@ -381,6 +417,7 @@ urlpatterns = [
     path("<str:key>/<str:bid>/gui-duyet/", submit, name="bulletin-submit"),
     path("<str:key>/<str:bid>/nghe-thu/", listen, name="bulletin-listen"),
     path("<str:key>/<str:bid>/nghe-thu.wav", clip_wav, name="bulletin-wav"),
+    path("<str:key>/<str:bid>/ban/<str:lang>.wav", version_wav, name="bulletin-version-wav"),
     path("<str:key>/<str:bid>/cach-doc/", reading_preview, name="bulletin-reading"),
     path("<str:key>/<str:bid>/ghi-am/", record, name="bulletin-record"),
 ]

@@ -20,6 +20,7 @@ from loa.console import station
 from loa.console.accounts import audit
 from loa.console.accounts.roles import roles_required
 from loa.errors import LoaError
+from loa.languages import lower_name
 from loa.log import STATUS_VI
 
 PER_PAGE = 50
@@ -138,7 +139,9 @@ def index(request):
     page = svc.log_page(form.where(), names, form.cleaned_data.get("trang") or 1, PER_PAGE)
     tz = names.tz
     rows = [{"p": p, "at": svc.when_vi(p.scheduled_at, tz),
-             "started": f"{p.started_at.astimezone(tz):%H:%M:%S}" if p.started_at else ""}
+             "started": f"{p.started_at.astimezone(tz):%H:%M:%S}" if p.started_at else "",
+             # a version in another language is a play of its own: say which, as loa log does
+             "lang": "" if p.language == "vi" else lower_name(p.language)}
             for p in page.plays]
     query = form.query()
     return render(request, "pages/logbook/index.html", {

@@ -123,6 +123,16 @@ def _open():
         return None, [str(p) for p in exc.problems]
 
 
+def _languages_vi(codes) -> str:
+    """'Tiếng Việt, Tiếng Mông' for a zone's `languages` (none written: '', Vietnamese);
+    a code loa does not know is shown as written (loa validate names it)."""
+    from loa.languages import LANGUAGES, name_vi
+
+    if not isinstance(codes, list):
+        return ""
+    return ", ".join(name_vi(c) if c in LANGUAGES else str(c) for c in codes)
+
+
 @roles_required()
 def index(request, errors: list[str] | None = None, status: int = 200):
     draft, problems = _open()
@@ -136,7 +146,8 @@ def index(request, errors: list[str] | None = None, status: int = 200):
         ctx.update(
             draft=draft, version=draft.version,
             file_problems=[str(p) for p in draft.problems],
-            zones=draft.zones,
+            zones=[{**z, "language_names": _languages_vi(z.get("languages"))}
+                   for z in draft.zones],
             sessions=sorted(({**s, "zone_names": _names(s.get("zones"), zones, "mọi vùng"),
                               "days_vi": _days(s.get("days")),
                               "idle": str(s["id"]) not in used} for s in draft.sessions),
