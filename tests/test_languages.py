@@ -533,3 +533,9 @@ def test_validate_warns_of_zones_that_will_hear_vietnamese_instead(example, tmp_
     assert main(["validate", str(example)]) == 0
     assert "3 bản tin chưa có bản tiếng Mông đã duyệt (IV.2.a, IV.2.c, IV.3.c)" in (
         capsys.readouterr().err)
+
+
+def test_languages_written_without_brackets_are_told_to_be_a_list(example):
+    _with_languages(example, "vi, hmn")
+    with pytest.raises(LoaError, match=r"danh sách trong ngoặc vuông, ví dụ \[vi, hmn\]"):
+        load_schedule(example)

@@ -135,7 +135,7 @@ def test_cli_say_uses_google_when_it_answers(fake_google, data_dir, tmp_path, mo
     monkeypatch.setenv("LOA_GTTS_ENDPOINT", fake_google.endpoint)
     out = tmp_path / "loi.wav"
     assert main(["say", "Kính thưa bà con", "-o", str(out)]) == 0
-    assert "bộ đọc gtts" in capsys.readouterr().out
+    assert "bộ đọc Google (trực tuyến)" in capsys.readouterr().out
     assert read_wav_comment(out) == "loa engine=gtts voice=vi-com.vn"
     samples, rate = read_wav(out)
     assert rate == 44100 and len(samples) > rate  # chime + speech
@@ -150,7 +150,8 @@ def test_cli_say_falls_back_to_espeak_and_says_so(data_dir, tmp_path, monkeypatc
     out = tmp_path / "loi.wav"
     assert main(["say", "Ngày 09/6/2025 UBND xã họp", "-o", str(out), "--voice", "south"]) == 0
     said = capsys.readouterr().out
-    assert "Không dùng được gtts (offline)" in said and "bộ đọc espeak" in said
+    assert ("Không dùng được: bộ đọc Google (trực tuyến) không kết nối được" in said
+            and "bộ đọc espeak-ng (ngoại tuyến)" in said and "gtts" not in said)
     assert read_wav_comment(out) == "loa engine=espeak voice=vi-vn-x-south"
 
 

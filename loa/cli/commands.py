@@ -263,8 +263,10 @@ def say(args) -> int:
     said = svc.say(args.text, args.output, tuple(args.engine) if args.engine else None,
                    args.voice, chime=not args.no_chime)
     for failed in said.engines_failed:
-        out(f"Không dùng được {failed}; chuyển sang bộ đọc dự phòng.")
-    out(f"Đã ghi {said.path} ({said.seconds:.1f} giây, bộ đọc {said.engine}, giọng "
+        out(f"Không dùng được: {failed}; chuyển sang bộ đọc dự phòng.")
+    from loa.voice.engine import engine_label_vi
+
+    out(f"Đã ghi {said.path} ({said.seconds:.1f} giây, bộ đọc {engine_label_vi(said.engine)}, giọng "
         f"{said.voice}).")
     return 0
 

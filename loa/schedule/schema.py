@@ -85,6 +85,9 @@ class Languages(Value):
     def parse(self, raw, key, ctx, report):
         from loa.languages import LANGUAGES, name_vi, unknown_vi
 
+        if isinstance(raw, str) and ("," in raw or " " in raw.strip()):
+            raise Invalid(f"'{key}' phải là một danh sách trong ngoặc vuông, ví dụ "
+                          f"[{', '.join(raw.replace(',', ' ').split())}].")
         items = raw if isinstance(raw, list) else [raw]
         if not items:
             raise Invalid(f"'{key}' rỗng: cần ít nhất một ngôn ngữ (ví dụ [vi, hmn]); bỏ khóa "

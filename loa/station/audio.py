@@ -267,7 +267,7 @@ class Said:
     seconds: float
     engine: str
     voice: str
-    engines_failed: list[str]  # 'gtts (network)' for each engine passed over
+    engines_failed: list[str]  # Vietnamese, for each engine passed over
 
 
 def say(text: str, output: str | Path, engines: tuple[str, ...] | None = None,
@@ -291,7 +291,7 @@ def say(text: str, output: str | Path, engines: tuple[str, ...] | None = None,
     write_wav(output, samples, audio.rate,
               comment=f"loa engine={batch.engine.name} voice={used_voice}")
     return Said(Path(output), len(samples) / audio.rate, batch.engine.name, used_voice,
-                [f"{f.engine} ({f.kind})" for f in batch.failures])
+                list(dict.fromkeys(f.message_vi for f in batch.failures)))
 
 
 class Voicing:
