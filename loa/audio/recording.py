@@ -72,7 +72,10 @@ def decode_file(src: str | Path, rate: int = RATE, highpass_hz: float | None = N
     if src.stat().st_size == 0:
         raise LoaError(f"tệp ghi âm '{src.name}' rỗng (0 byte): điện thoại chưa ghi được gì.",
                        src)
-    args = [_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(src),
+    # "file:" and the whitelist: a name such as '-', 'pipe:0' or 'concat:a|b' is a file
+    # name, never stdin or another protocol; nor may a playlist inside reach elsewhere
+    args = [_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error",
+            "-protocol_whitelist", "file", "-i", f"file:{src.absolute()}",
             "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(rate)]
     if highpass_hz:
         # two poles at 90 Hz: gentle, leaves the voice's body alone
@@ -80,7 +83,8 @@ def decode_file(src: str | Path, rate: int = RATE, highpass_hz: float | None = N
     # one second more than allowed: enough to tell "too long" without decoding hours
     args += ["-t", str(max_seconds + 1), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
     try:
-        done = subprocess.run(args, capture_output=True, timeout=600, check=False)
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=600, check=False)
     except subprocess.TimeoutExpired:
         raise LoaError(f"đọc tệp ghi âm '{src.name}' quá lâu (hơn 10 phút); tệp có thể "
                        "hỏng.", src) from None
@@ -89,7 +93,9 @@ def decode_file(src: str | Path, rate: int = RATE, highpass_hz: float | None = N
                        src) from None
     if done.returncode != 0 or not done.stdout:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        why = (detail[-1] if detail else "không có âm thanh").replace(str(src), src.name)
+        why = (detail[-1] if detail else "không có âm thanh")
+        for shown in (f"file:{src.absolute()}", str(src.absolute()), str(src)):
+            why = why.replace(shown, src.name)
         raise LoaError(f"tệp '{src.name}' không phải tệp âm thanh đọc được (nhận: "
                        f"{FORMATS_VI}); ffmpeg báo: {why[:200]}", src)
     pcm = np.frombuffer(done.stdout, dtype="<i2", count=len(done.stdout) // 2)

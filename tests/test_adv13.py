@@ -1,0 +1,42 @@
+"""Issue 13 under attack and bad luck: what an adversary (or a careless hand) feeds loa's
+recording import, approvals and voices, and what must not happen."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from loa.audio.recording import decode_file
+from loa.audio.settings import RATE
+from loa.errors import LoaError
+
+
+def _tone(path: Path, seconds: float, freq: int = 440) -> Path:
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                    f"sine=f={freq}:d={seconds}", "-ar", str(RATE), str(path)], check=True)
+    return path
+
+
+@pytest.mark.parametrize("name", ["-", "pipe:0", "-i.wav", "concat:other.wav", "a 'b\" ĐT.wav"])
+def test_a_file_name_is_a_file_never_stdin_or_another_protocol(tmp_path, monkeypatch, name):
+    """ffmpeg reads '-' and 'pipe:0' as stdin and 'concat:x' as the file x: the file the
+    officer chose must be the one decoded."""
+    monkeypatch.chdir(tmp_path)
+    _tone(tmp_path / "other.wav", 3.0)
+    _tone(tmp_path / "one.wav", 1.0)
+    (tmp_path / "one.wav").rename(tmp_path / name)
+    x = decode_file(name)
+    assert abs(len(x) / RATE - 1.0) < 0.05
+
+
+def test_a_playlist_named_mp3_reads_no_other_file(tmp_path):
+    """A text file pointing at other files (HLS, ffconcat) is not a recording."""
+    secret = _tone(tmp_path / "secret.wav", 2.0)
+    for name, body in [("evil.mp3", f"#EXTM3U\n#EXTINF:2,\n{secret}\n#EXT-X-ENDLIST\n"),
+                       ("evil.m4a", f"ffconcat version 1.0\nfile '{secret}'\n")]:
+        (tmp_path / name).write_text(body)
+        with pytest.raises(LoaError) as err:
+            decode_file(tmp_path / name)
+        assert f"'{name}'" in str(err.value) and "secret" not in str(err.value)
