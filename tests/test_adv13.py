@@ -40,3 +40,43 @@ def test_a_playlist_named_mp3_reads_no_other_file(tmp_path):
         with pytest.raises(LoaError) as err:
             decode_file(tmp_path / name)
         assert f"'{name}'" in str(err.value) and "secret" not in str(err.value)
+
+
+@pytest.fixture
+def station(tmp_path, data_dir) -> Path:
+    from datetime import datetime, timedelta
+
+    from helpers import one_session_station
+
+    from loa.clock import DEFAULT_TZ
+
+    at = datetime.now(DEFAULT_TZ) + timedelta(days=1)
+    return one_session_station(tmp_path / "st", at, ["Lời đọc bằng máy một.",
+                                                     "Lời đọc bằng máy hai."])
+
+
+def test_swapped_recording_bytes_with_the_old_mtime_are_not_approved(station, tmp_path):
+    """Bytes changed after approval, same size, mtime set back (touch -r): a long-running
+    process (the daemon, the console) must see it, not a remembered hash."""
+    import os
+
+    from loa import station as svc
+    from loa.audio.recording import file_digest
+    from loa.script.bulletin import load_bulletins
+
+    bfile = station.parent / "bulletins.yaml"
+    take = tmp_path / "take.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(take), "Kính thưa bà con."], check=True)
+    svc.record_bulletin(bfile, "IV.1", take)
+    svc.approve_bulletins(bfile, ["IV.1"], "Nguyễn Văn An", account="web:an")
+    b = load_bulletins(bfile).get("IV.1")
+    assert b.is_approved
+    wav = b.audio_path
+    before, st = file_digest(wav), wav.stat()
+    data = bytearray(wav.read_bytes())
+    data[-2000:] = bytes(2000)  # the last words silenced, the size the same
+    wav.write_bytes(bytes(data))
+    os.utime(wav, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert wav.stat().st_size == st.st_size and wav.stat().st_mtime_ns == st.st_mtime_ns
+    assert not load_bulletins(bfile).get("IV.1").is_approved
+    assert file_digest(wav) != before

@@ -197,14 +197,15 @@ def import_recording(src: Path, dest: Path) -> Recording:
 # --- production -------------------------------------------------------------------------
 
 
-def recording_speech(path: Path) -> Speech:
-    """A recording file as the body of a clip: its WAV bytes as they are; any other
-    format (an `audio:` set by hand) decoded through ffmpeg. LoaError if unreadable."""
+def recording_speech(path: Path, data: bytes | None = None) -> Speech:
+    """A recording file as the body of a clip: its WAV bytes as they are (`data`: those
+    bytes, already read); any other format (an `audio:` set by hand) decoded through
+    ffmpeg. LoaError if unreadable."""
     from loa.audio.wav import parse_wav
     from loa.voice.engine import Speech
 
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if data is None else data
     except OSError:
         raise LoaError(f"không đọc được tệp ghi âm '{path.name}'.", path) from None
     try:
@@ -225,13 +226,14 @@ def recording_speech(path: Path) -> Speech:
     return Speech(data, "wav", RECORDED, "")
 
 
-_DIGESTS: dict[tuple[str, int, int, int], str] = {}  # (path, inode, mtime_ns, size) -> sha256
+# (path, inode, mtime_ns, ctime_ns, size) -> sha256; ctime: mtime can be set back by hand
+_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}
 
 
 def file_digest(path: Path) -> str:
     """sha256 of the file, remembered while it is unchanged (looked up at every air)."""
     st = path.stat()
-    key = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    key = (str(path), st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
     if key not in _DIGESTS:
         h = hashlib.sha256()
         with open(path, "rb") as fh:
@@ -310,8 +312,14 @@ def produce_recorded(renderer: Renderer, path: Path, engines: list[Engine] | Non
         engines = better_intro(renderer, found) if upgrade else []
         if not engines:
             return Rendered(found, True)
-    digest = file_digest(path)
-    body = [recording_speech(path)]
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise LoaError(f"không đọc được tệp ghi âm '{path.name}'.", path) from None
+    # the key is the hash of the very bytes produced: a file changed meanwhile is never
+    # stored under the hash its approval bound
+    digest = hashlib.sha256(data).hexdigest()
+    body = [recording_speech(path, data)]
     engine, intro, outro, failures = None, [], [], []
     if renderer.intro or renderer.outro:
         gap = renderer.settings.sentence_gap_s + 2 * TRIM_KEEP_S

@@ -138,14 +138,16 @@ def content_hash(title: str, text: str) -> str:
     return hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:16]
 
 
-_AUDIO_HASHES: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256
+# (path, inode, mtime_ns, ctime_ns, size) -> sha256: ctime too, since mtime can be set
+# back by hand (touch -r) after the bytes were swapped; ctime cannot
+_AUDIO_HASHES: dict[tuple[str, int, int, int, int], str] = {}
 
 
 def _file_hash(path: Path) -> str | None:
     """sha256 of a file's bytes (remembered while it is unchanged); None if unreadable."""
     try:
         st = path.stat()
-        key = (str(path), st.st_mtime_ns, st.st_size)
+        key = (str(path), st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
         if key not in _AUDIO_HASHES:
             digest = hashlib.sha256()
             with path.open("rb") as f:
