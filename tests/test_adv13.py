@@ -80,3 +80,26 @@ def test_swapped_recording_bytes_with_the_old_mtime_are_not_approved(station, tm
     assert wav.stat().st_size == st.st_size and wav.stat().st_mtime_ns == st.st_mtime_ns
     assert not load_bulletins(bfile).get("IV.1").is_approved
     assert file_digest(wav) != before
+
+
+@pytest.mark.parametrize("content", [
+    "[" * 100_000 + "]" * 100_000,  # nested far past Python's recursion limit
+    '{"language": {"code": "vi_VN"}, "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    '{"language": {"code": "vi_VN"}, "n": ' + "9" * 5000 + "}",  # past int's digit limit
+    '{"language": {"code": "vi_VN"}, "pad": "' + "x" * 6_000_000 + '"}',  # huge
+])
+def test_a_hostile_voice_config_is_refused_in_vietnamese(tmp_path, data_dir, capsys, content):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tiny_piper import build
+
+    from loa.cli import main
+
+    model = build(tmp_path / "usb")
+    Path(f"{model}.json").write_text(content, encoding="utf-8")
+    assert main(["voices", "add", str(model)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Lỗi: ") and "vi_VN-tiny-low.onnx.json" in err
+    assert "không phải cấu hình piper" in err and "Traceback" not in err
+    assert not (data_dir / "voices").exists() or not any((data_dir / "voices").iterdir())
