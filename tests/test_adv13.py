@@ -103,3 +103,29 @@ def test_a_hostile_voice_config_is_refused_in_vietnamese(tmp_path, data_dir, cap
     assert err.startswith("Lỗi: ") and "vi_VN-tiny-low.onnx.json" in err
     assert "không phải cấu hình piper" in err and "Traceback" not in err
     assert not (data_dir / "voices").exists() or not any((data_dir / "voices").iterdir())
+
+
+@pytest.mark.parametrize("name", ["ghi-am.mp3", "ghi-am.m3u8"])
+def test_an_uploaded_hls_playlist_reads_no_other_file(tmp_path, name):
+    """A playlist naming an audio file elsewhere on the machine (another station's
+    recording, say) is refused, whatever it is called."""
+    secret = tmp_path / "secret.aac"
+    subprocess.run(["ffmpeg", "-nostdin", "-y", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "sine=f=440:d=3", "-c:a", "aac", str(secret)], check=True)
+    (tmp_path / name).write_text(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:3\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        f"#EXTINF:3.0,\n{secret}\n#EXT-X-ENDLIST\n")
+    with pytest.raises(LoaError, match=name.replace(".", r"\.")):
+        decode_file(tmp_path / name)
+
+
+def test_an_amr_voice_memo_still_decodes(tmp_path):
+    """AMR (older phones' voice memos) passes the demuxer list: 50 frames of AMR-NB
+    4.75 kbit/s (header byte 0x04, 12 bytes each) are one second."""
+    import random
+
+    rnd = random.Random(3)
+    frames = b"".join(b"\x04" + bytes(rnd.randrange(256) for _ in range(12)) for _ in range(50))
+    (tmp_path / "memo.amr").write_bytes(b"#!AMR\n" + frames)
+    x = decode_file(tmp_path / "memo.amr")
+    assert abs(len(x) / RATE - 1.0) < 0.05

@@ -38,6 +38,9 @@ GATE_FLOOR_DB = -15.0  # how far the gate turns pauses down (not off: breaths st
 PEAK_DBFS = -3.0  # the imported file's peak: quiet phone recordings keep their detail
 CLEANING = f"hp={HIGHPASS_HZ};gate={GATE_FLOOR_DB};peak={PEAK_DBFS};v1"
 FORMATS_VI = "mp3, m4a, aac, amr, ogg, opus, webm, wav"
+# ffmpeg's demuxers for what phones and browsers record, and no others: a playlist (hls,
+# concat) uploaded as "ghi-am.mp3" would otherwise read other files on the machine
+DEMUXERS = "mp3,mov,mp4,m4a,3gp,aac,amr,amrnb,amrwb,ogg,matroska,webm,wav,flac,caf,aiff"
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ def decode_file(src: str | Path, rate: int = RATE, highpass_hz: float | None = N
     # "file:" and the whitelist: a name such as '-', 'pipe:0' or 'concat:a|b' is a file
     # name, never stdin or another protocol; nor may a playlist inside reach elsewhere
     args = [_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error",
-            "-protocol_whitelist", "file", "-i", f"file:{src.absolute()}",
+            "-protocol_whitelist", "file", "-format_whitelist", DEMUXERS,
+            "-i", f"file:{src.absolute()}",
             "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(rate)]
     if highpass_hz:
         # two poles at 90 Hz: gentle, leaves the voice's body alone
