@@ -129,3 +129,51 @@ def test_an_amr_voice_memo_still_decodes(tmp_path):
     (tmp_path / "memo.amr").write_bytes(b"#!AMR\n" + frames)
     x = decode_file(tmp_path / "memo.amr")
     assert abs(len(x) / RATE - 1.0) < 0.05
+
+
+def test_two_imports_of_one_recording_at_once_never_lose_the_saved_one(station, tmp_path):
+    """Officer B saves a recording while officer A's import of the same bytes fails (a
+    page opened before B's change): A's failure must not remove the file B's bulletin
+    now names."""
+    import fcntl
+    import os
+    import threading
+    import time
+
+    from loa import station as svc
+    from loa.audio.recording import import_recording
+    from loa.script.bulletin import load_bulletins
+
+    bfile = station.parent / "bulletins.yaml"
+    take = tmp_path / "take.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(take), "Kính thưa bà con."], check=True)
+    made = import_recording(take, tmp_path / "made.wav")
+    folder = station.parent / "ghi-am"
+    name = f"IV.1-{made.sha256[:10]}.wav"
+    failed: list[BaseException] = []
+
+    def officer_a():
+        try:
+            svc.record_bulletin(bfile, "IV.1", take, expected="0" * 16)
+        except BaseException as exc:  # noqa: BLE001 - looked at below
+            failed.append(exc)
+
+    fd = os.open(bfile, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # B holds the bulletins file
+    a = threading.Thread(target=officer_a)
+    a.start()
+    while not (folder.is_dir() and any(folder.iterdir())) and a.is_alive():
+        time.sleep(0.05)  # A's import is written; A now waits for the lock
+    time.sleep(0.5)
+    # B's own import of the same bytes, saved
+    (folder / name).write_bytes(made.path.read_bytes())
+    bf = load_bulletins(bfile)
+    bf.get("IV.1").audio = f"ghi-am/{name}"
+    bf.save()
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    os.close(fd)
+    a.join(60)
+    assert failed and isinstance(failed[0], LoaError) and "nơi khác" in str(failed[0])
+    assert load_bulletins(bfile).get("IV.1").audio == f"ghi-am/{name}"
+    assert (folder / name).is_file()
+    assert sorted(p.name for p in folder.iterdir()) == [name]  # no temp left either
