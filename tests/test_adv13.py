@@ -177,3 +177,15 @@ def test_two_imports_of_one_recording_at_once_never_lose_the_saved_one(station, 
     assert load_bulletins(bfile).get("IV.1").audio == f"ghi-am/{name}"
     assert (folder / name).is_file()
     assert sorted(p.name for p in folder.iterdir()) == [name]  # no temp left either
+
+
+def test_a_fifo_or_a_folder_is_not_a_recording_and_not_missing(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.mp3")
+    (tmp_path / "folder.mp3").mkdir()
+    for name in ("pipe.mp3", "folder.mp3"):
+        with pytest.raises(LoaError, match=f"'{name}' không phải một tệp ghi âm"):
+            decode_file(tmp_path / name)
+    with pytest.raises(LoaError, match="không tìm thấy tệp ghi âm 'none.mp3'"):
+        decode_file(tmp_path / "none.mp3")

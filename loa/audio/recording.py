@@ -71,6 +71,9 @@ def decode_file(src: str | Path, rate: int = RATE, highpass_hz: float | None = N
     max_seconds = MAX_SECONDS if max_seconds is None else max_seconds
     src = Path(src)
     if not src.is_file():
+        if src.exists():  # a folder, a FIFO (ffmpeg would wait on it forever), a device
+            raise LoaError(f"'{src.name}' không phải một tệp ghi âm (là thư mục hay tệp "
+                           "đặc biệt); hãy chọn tệp âm thanh.", src)
         raise LoaError(f"không tìm thấy tệp ghi âm '{src.name}'.", src)
     if src.stat().st_size == 0:
         raise LoaError(f"tệp ghi âm '{src.name}' rỗng (0 byte): điện thoại chưa ghi được gì.",
