@@ -189,3 +189,48 @@ def test_a_fifo_or_a_folder_is_not_a_recording_and_not_missing(tmp_path):
             decode_file(tmp_path / name)
     with pytest.raises(LoaError, match="không tìm thấy tệp ghi âm 'none.mp3'"):
         decode_file(tmp_path / "none.mp3")
+
+
+def _speak(path: Path, words: str) -> Path:
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(path), words], check=True)
+    return path
+
+
+@pytest.mark.parametrize("lang", ["vi", "hmn"])
+def test_a_recording_swapped_after_approval_never_airs(station, tmp_path, lang):
+    """The daemon holds the bulletin as planned; someone copies other audio over the
+    approved recording (the bulletins file untouched, so no reload): at air, neither a
+    clip made from the new bytes nor the raw file airs."""
+    import shutil
+
+    from loa import station as svc
+    from loa.schedule import load_schedule
+    from loa.schedule.expand import load_program_bulletins
+    from loa.station import bulletins
+    from loa.station.wiring import ChildRendering, ClipUnavailable
+
+    bfile = station.parent / "bulletins.yaml"
+    take = _speak(tmp_path / "take.wav", "Kính thưa bà con.")
+    if lang == "vi":
+        svc.record_bulletin(bfile, "IV.1", take)
+        svc.approve_bulletins(bfile, ["IV.1"], "Nguyễn Văn An", account="web:an")
+    else:
+        bulletins.set_bulletin_version(bfile, "IV.1", lang, audio=take)
+        bulletins.approve_bulletin_versions(bfile, ["IV.1"], lang, "Nguyễn Văn An",
+                                      account="web:an")
+    sched = load_schedule(station)
+    planned = {b.id: b for b in load_program_bulletins(sched)["p"]}["IV.1"].for_air(lang)
+    assert planned is not None and planned.audio_path.is_file()
+    rendering = ChildRendering(station, sched.station)
+    assert rendering.at_air(planned).engine == "ghi-am"  # the approved one airs
+
+    other = tmp_path / "other.wav"
+    from loa.audio.recording import import_recording
+
+    import_recording(_speak(tmp_path / "o.wav", "Một tin khác hẳn, chưa ai duyệt."), other)
+    shutil.copyfile(other, planned.audio_path)
+    with pytest.raises(ClipUnavailable, match="đã bị thay đổi sau khi duyệt"):
+        rendering.at_air(planned)
+    rendering.ahead([planned])  # made ahead all the same: still never aired
+    with pytest.raises(ClipUnavailable, match="đã bị thay đổi sau khi duyệt"):
+        rendering.at_air(planned)

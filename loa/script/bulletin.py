@@ -310,7 +310,10 @@ class Bulletin:
         return path is not None and not path.is_file()
 
     def approval_hash(self) -> str:
-        """The hash of what would air now (compare with approved_hash)."""
+        """The hash of what would air now (compare with approved_hash); for a version as
+        it airs (see for_air), the version's own."""
+        if self.language != "vi":
+            return version_hash(self.language, self.text, self.audio_path)
         return approval_hash(self.title, self.text, self.audio_path, self.voice, self.speed)
 
     @property
@@ -357,8 +360,9 @@ class Bulletin:
         v = self.versions.get(language)
         if v is None or not v.is_approved or not v.audio:
             return None  # a text version waits for an engine that speaks its language
+        # its approval travels with it: checked again at air (the file may change after)
         return replace(self, text=v.text, audio=v.audio, language=language, versions={},
-                       voice="", speed=None)
+                       voice="", speed=None, approved_hash=v.approved_hash)
 
     def why_no_version(self, language: str) -> str:
         """Why the `language` version does not air (Vietnamese), for the log."""
