@@ -234,3 +234,44 @@ def test_a_recording_swapped_after_approval_never_airs(station, tmp_path, lang):
     rendering.ahead([planned])  # made ahead all the same: still never aired
     with pytest.raises(ClipUnavailable, match="đã bị thay đổi sau khi duyệt"):
         rendering.at_air(planned)
+
+
+@pytest.mark.audio
+def test_loa_run_never_airs_a_recording_swapped_after_it_planned(pulse, tmp_path):
+    """`loa run` planned an approved recording and made its clip; other audio is then
+    copied over the WAV (bulletins file untouched): the plays fail, saying why; nothing
+    airs; one final row per zone."""
+    import shutil
+    import time
+
+    import numpy as np
+    from helpers import Recorder, loa, loa_env, one_session_station, rows_in, soon, start_daemon
+
+    from loa.audio.recording import import_recording
+
+    data = tmp_path / "data"
+    env = loa_env(data, pulse.env)
+    phone = _speak(tmp_path / "phone.wav", "Bà con chú ý, chiều nay xã phun thuốc muỗi.")
+    at = soon(25, run_s=60)
+    schedule = one_session_station(tmp_path / "st", at, ["Lời này được thu âm."])
+    bfile = schedule.parent / "bulletins.yaml"
+    assert loa(env, "bulletin", "record", str(bfile), "IV.1", str(phone)).returncode == 0
+    assert loa(env, "bulletin", "approve", str(bfile), "IV.1", "--by", "Nguyễn Văn An"
+               ).returncode == 0
+    other = import_recording(_speak(tmp_path / "o.wav", "Tin giả, chưa ai duyệt."),
+                             tmp_path / "other.wav")
+    recorder = Recorder(pulse)
+    proc = start_daemon(env, schedule, "--until-idle")
+    clips = data / "clips"
+    while proc.poll() is None and not (clips.is_dir() and any(clips.glob("*.wav"))):
+        time.sleep(0.2)  # planned and made ahead
+    wav = next((schedule.parent / "ghi-am").glob("IV.1-*.wav"))
+    shutil.copyfile(other.path, wav)
+    out, err = proc.communicate(timeout=150)
+    heard = recorder.stop().samples()
+    assert proc.returncode == 0, err
+    rows = rows_in(data)
+    assert sorted((r.zone, r.status) for r in rows) == [("thon-1", "failed"),
+                                                        ("toan-xa", "failed")]
+    assert all("đã bị thay đổi sau khi duyệt" in (r.reason or "") for r in rows)
+    assert np.abs(heard.astype(np.int32)).max() < 300  # silence: nothing aired
