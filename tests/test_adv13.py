@@ -275,3 +275,23 @@ def test_loa_run_never_airs_a_recording_swapped_after_it_planned(pulse, tmp_path
                                                         ("toan-xa", "failed")]
     assert all("đã bị thay đổi sau khi duyệt" in (r.reason or "") for r in rows)
     assert np.abs(heard.astype(np.int32)).max() < 300  # silence: nothing aired
+
+
+def test_a_recording_made_through_a_link_to_the_bulletins_file_airs(tmp_path, data_dir):
+    """The officer's bulletins file reached through a link (a shortcut in their home
+    folder): the recording lands where the schedule's path finds it too."""
+    from helpers import one_session_station
+
+    from loa import station as svc
+    from loa.script.bulletin import load_bulletins
+
+    st = one_session_station(tmp_path / "real", None, ["Một.", "Hai."])
+    (tmp_path / "view").mkdir()
+    link = tmp_path / "view" / "bulletins.yaml"
+    link.symlink_to(st.parent / "bulletins.yaml")
+    svc.record_bulletin(link, "IV.1", _speak(tmp_path / "take.wav", "Kính thưa bà con."))
+    svc.approve_bulletins(link, ["IV.1"], "Nguyễn Văn An", account="web:an")
+    for path in (link, st.parent / "bulletins.yaml"):
+        b = load_bulletins(path).get("IV.1")
+        assert b.is_approved and b.status_vi == "đã duyệt", path
+    assert not (tmp_path / "view" / "ghi-am").exists()

@@ -175,6 +175,14 @@ def approval_hash(title: str, text: str, audio: Path | None = None, voice: str =
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
+def recordings_home(path: str | Path) -> Path:
+    """The folder `audio:` names are relative to: the bulletins file's own, links
+    followed (reached through a link, its recordings stay where the schedule finds them)."""
+    import os
+
+    return Path(os.path.realpath(path)).parent
+
+
 def check_audio_name(name: str) -> str | None:
     """Why an `audio:` name is refused (Vietnamese), or None: a file beside the bulletins
     file or below it, never an absolute path or one that climbs out."""
@@ -652,7 +660,7 @@ def load_bulletins(path: str | Path) -> BulletinFile:
             submitted_by=b["submitted_by"] or "", submitted_at=b["submitted_at"] or "",
             returned_by=b["returned_by"] or "", returned_at=b["returned_at"] or "",
             review_note=b["review_note"] or "", audio=audio, voice=b["voice"] or "",
-            speed=b["speed"], versions=versions, line=line_of(items, i), folder=path.parent))
+            speed=b["speed"], versions=versions, line=line_of(items, i), folder=recordings_home(path)))
     if chk.problems:
         raise LoaError.many(chk.problems)
     return BulletinFile(path, dict(plan), out)
@@ -689,7 +697,7 @@ def _versions(item: LineDict, raw: Any, chk: Checker, where: str, path: Path
             continue
         out[lang] = Version(
             lang, audio=audio, text=text, status=v["status"] or "draft",
-            **{k: (v[k] or "").strip() for k in VERSION_KEYS[3:]}, folder=path.parent)
+            **{k: (v[k] or "").strip() for k in VERSION_KEYS[3:]}, folder=recordings_home(path))
     return out
 
 
@@ -823,7 +831,7 @@ def set_version(bfile: BulletinFile, bulletin_id: str, lang: str, *, audio: str 
         raise LoaError(check_audio_name(audio), bfile.path, b.line)
     v = b.versions.get(lang)
     if v is None:
-        v = b.versions[lang] = Version(lang, folder=bfile.path.parent)
+        v = b.versions[lang] = Version(lang, folder=recordings_home(bfile.path))
     v.audio, v.text = audio, text
     if v.status == "approved" and v.edited_after_approval:
         v.status = "pending"

@@ -302,6 +302,12 @@ def _safe_name(bulletin_id: str) -> str:
     return name[:60] or "ban-tin"
 
 
+def recordings_home(path: str | Path) -> Path:
+    from loa.script.bulletin import recordings_home as home
+
+    return home(path)
+
+
 def _loa_recording(bfile: BulletinFile, audio: str) -> Path | None:
     """The file of `audio` if loa imported it (in ghi-am/ beside the bulletins file) and
     no entry of the file names it any more; else None (a file put by hand is never
@@ -313,7 +319,7 @@ def _loa_recording(bfile: BulletinFile, audio: str) -> Path | None:
             return None  # still in use (another bulletin, a language version)
     except OSError:
         return None
-    return bfile.path.parent / audio
+    return recordings_home(bfile.path) / audio
 
 
 def record_bulletin(path: str | Path, bulletin_id: str, audio: str | Path | None, *,
@@ -335,7 +341,7 @@ def record_bulletin(path: str | Path, bulletin_id: str, audio: str | Path | None
         raise LoaError("cần tệp ghi âm (hoặc --remove để bỏ tệp ghi âm).")
     if not remove:
         open_bulletins(target).get(bulletin_id)  # a wrong id is said before the import
-    folder = target.parent / RECORDINGS_DIR
+    folder = recordings_home(target) / RECORDINGS_DIR
     fresh: Path | None = None
     tmp: Path | None = None
     existed = False  # the same recording imported before: never removed on failure
@@ -425,7 +431,7 @@ def set_bulletin_version(path: str | Path, bulletin_id: str, lang: str, *,
 
         _language(lang)  # a wrong language is said before the import
         open_bulletins(target).get(bulletin_id)  # and a wrong id
-        folder = target.parent / RECORDINGS_DIR
+        folder = recordings_home(target) / RECORDINGS_DIR
         stem = f"{_safe_name(bulletin_id)}-{lang}"
         tmp = folder / f".{stem}.{uuid.uuid4().hex[:8]}.part.wav"
         rec = import_recording(Path(audio), tmp)  # slow (ffmpeg): outside the lock
