@@ -295,3 +295,25 @@ def test_a_recording_made_through_a_link_to_the_bulletins_file_airs(tmp_path, da
         b = load_bulletins(path).get("IV.1")
         assert b.is_approved and b.status_vi == "đã duyệt", path
     assert not (tmp_path / "view" / "ghi-am").exists()
+
+
+def test_an_audio_line_added_by_hand_to_an_approval_without_a_hash_does_not_air(tmp_path):
+    """Approvals older than hashes vouch for words only: an `audio:` written into such a
+    bulletin by hand was never approved, so it waits for approval like any edit."""
+    from loa.audio.recording import import_recording
+    from loa.script.bulletin import load_bulletins
+
+    (tmp_path / "ghi-am").mkdir()
+    import_recording(_speak(tmp_path / "t.wav", "Tin chưa ai duyệt."),
+                     tmp_path / "ghi-am" / "x.wav")
+    bfile = tmp_path / "bulletins.yaml"
+    bfile.write_text(
+        "plan: {id: kh}\nbulletins:\n"
+        "  - {id: IV.1, title: Tin cũ, status: approved, text: Lời cũ.}\n"
+        "  - {id: IV.2, title: Tin thu âm, status: approved, text: Lời.,"
+        " audio: ghi-am/x.wav}\n", encoding="utf-8")
+    bf = load_bulletins(bfile)
+    assert bf.get("IV.1").is_approved  # words only: the old approval still holds
+    b = bf.get("IV.2")
+    assert not b.is_approved and b.status_vi == "chờ duyệt lại"
+    assert "đã sửa sau khi duyệt" in (b.why_not_airable() or "")

@@ -329,6 +329,8 @@ class Bulletin:
         """Approved once, then what airs changed (title, text, recording, voice): the
         approval no longer covers it ("chờ duyệt lại"), whether the edit went through loa
         (status back to pending) or by hand (status still approved)."""
+        if self.status == "approved" and not self.approved_hash and self.audio:
+            return True  # approved before hashes, so before recordings: never its audio
         return (self.status in ("approved", "pending") and bool(self.approved_hash)
                 and self.approved_hash != self.approval_hash())
 
