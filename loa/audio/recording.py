@@ -38,6 +38,9 @@ GATE_FLOOR_DB = -15.0  # how far the gate turns pauses down (not off: breaths st
 PEAK_DBFS = -3.0  # the imported file's peak: quiet phone recordings keep their detail
 CLEANING = f"hp={HIGHPASS_HZ};gate={GATE_FLOOR_DB};peak={PEAK_DBFS};v1"
 FORMATS_VI = "mp3, m4a, aac, amr, ogg, opus, webm, wav"
+# ffmpeg's demuxers for what phones and browsers record, and no others: a playlist (hls,
+# concat) uploaded as "ghi-am.mp3" would otherwise read other files on the machine
+DEMUXERS = "mp3,mov,mp4,m4a,3gp,aac,amr,amrnb,amrwb,ogg,matroska,webm,wav,flac,caf,aiff"
 
 
 @dataclass(frozen=True)
@@ -68,11 +71,18 @@ def decode_file(src: str | Path, rate: int = RATE, highpass_hz: float | None = N
     max_seconds = MAX_SECONDS if max_seconds is None else max_seconds
     src = Path(src)
     if not src.is_file():
+        if src.exists():  # a folder, a FIFO (ffmpeg would wait on it forever), a device
+            raise LoaError(f"'{src.name}' không phải một tệp ghi âm (là thư mục hay tệp "
+                           "đặc biệt); hãy chọn tệp âm thanh.", src)
         raise LoaError(f"không tìm thấy tệp ghi âm '{src.name}'.", src)
     if src.stat().st_size == 0:
         raise LoaError(f"tệp ghi âm '{src.name}' rỗng (0 byte): điện thoại chưa ghi được gì.",
                        src)
-    args = [_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(src),
+    # "file:" and the whitelist: a name such as '-', 'pipe:0' or 'concat:a|b' is a file
+    # name, never stdin or another protocol; nor may a playlist inside reach elsewhere
+    args = [_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error",
+            "-protocol_whitelist", "file", "-format_whitelist", DEMUXERS,
+            "-i", f"file:{src.absolute()}",
             "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(rate)]
     if highpass_hz:
         # two poles at 90 Hz: gentle, leaves the voice's body alone
@@ -80,7 +90,8 @@ def decode_file(src: str | Path, rate: int = RATE, highpass_hz: float | None = N
     # one second more than allowed: enough to tell "too long" without decoding hours
     args += ["-t", str(max_seconds + 1), "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
     try:
-        done = subprocess.run(args, capture_output=True, timeout=600, check=False)
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=600, check=False)
     except subprocess.TimeoutExpired:
         raise LoaError(f"đọc tệp ghi âm '{src.name}' quá lâu (hơn 10 phút); tệp có thể "
                        "hỏng.", src) from None
@@ -89,7 +100,9 @@ def decode_file(src: str | Path, rate: int = RATE, highpass_hz: float | None = N
                        src) from None
     if done.returncode != 0 or not done.stdout:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        why = (detail[-1] if detail else "không có âm thanh").replace(str(src), src.name)
+        why = (detail[-1] if detail else "không có âm thanh")
+        for shown in (f"file:{src.absolute()}", str(src.absolute()), str(src)):
+            why = why.replace(shown, src.name)
         raise LoaError(f"tệp '{src.name}' không phải tệp âm thanh đọc được (nhận: "
                        f"{FORMATS_VI}); ffmpeg báo: {why[:200]}", src)
     pcm = np.frombuffer(done.stdout, dtype="<i2", count=len(done.stdout) // 2)
@@ -191,14 +204,15 @@ def import_recording(src: Path, dest: Path) -> Recording:
 # --- production -------------------------------------------------------------------------
 
 
-def recording_speech(path: Path) -> Speech:
-    """A recording file as the body of a clip: its WAV bytes as they are; any other
-    format (an `audio:` set by hand) decoded through ffmpeg. LoaError if unreadable."""
+def recording_speech(path: Path, data: bytes | None = None) -> Speech:
+    """A recording file as the body of a clip: its WAV bytes as they are (`data`: those
+    bytes, already read); any other format (an `audio:` set by hand) decoded through
+    ffmpeg. LoaError if unreadable."""
     from loa.audio.wav import parse_wav
     from loa.voice.engine import Speech
 
     try:
-        data = path.read_bytes()
+        data = path.read_bytes() if data is None else data
     except OSError:
         raise LoaError(f"không đọc được tệp ghi âm '{path.name}'.", path) from None
     try:
@@ -219,13 +233,14 @@ def recording_speech(path: Path) -> Speech:
     return Speech(data, "wav", RECORDED, "")
 
 
-_DIGESTS: dict[tuple[str, int, int, int], str] = {}  # (path, inode, mtime_ns, size) -> sha256
+# (path, inode, mtime_ns, ctime_ns, size) -> sha256; ctime: mtime can be set back by hand
+_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}
 
 
 def file_digest(path: Path) -> str:
     """sha256 of the file, remembered while it is unchanged (looked up at every air)."""
     st = path.stat()
-    key = (str(path), st.st_ino, st.st_mtime_ns, st.st_size)
+    key = (str(path), st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
     if key not in _DIGESTS:
         h = hashlib.sha256()
         with open(path, "rb") as fh:
@@ -304,8 +319,14 @@ def produce_recorded(renderer: Renderer, path: Path, engines: list[Engine] | Non
         engines = better_intro(renderer, found) if upgrade else []
         if not engines:
             return Rendered(found, True)
-    digest = file_digest(path)
-    body = [recording_speech(path)]
+    try:
+        data = path.read_bytes()
+    except OSError:
+        raise LoaError(f"không đọc được tệp ghi âm '{path.name}'.", path) from None
+    # the key is the hash of the very bytes produced: a file changed meanwhile is never
+    # stored under the hash its approval bound
+    digest = hashlib.sha256(data).hexdigest()
+    body = [recording_speech(path, data)]
     engine, intro, outro, failures = None, [], [], []
     if renderer.intro or renderer.outro:
         gap = renderer.settings.sentence_gap_s + 2 * TRIM_KEEP_S

@@ -138,14 +138,16 @@ def content_hash(title: str, text: str) -> str:
     return hashlib.sha256(f"{title}\n{text}".encode()).hexdigest()[:16]
 
 
-_AUDIO_HASHES: dict[tuple[str, int, int], str] = {}  # (path, mtime_ns, size) -> sha256
+# (path, inode, mtime_ns, ctime_ns, size) -> sha256: ctime too, since mtime can be set
+# back by hand (touch -r) after the bytes were swapped; ctime cannot
+_AUDIO_HASHES: dict[tuple[str, int, int, int, int], str] = {}
 
 
 def _file_hash(path: Path) -> str | None:
     """sha256 of a file's bytes (remembered while it is unchanged); None if unreadable."""
     try:
         st = path.stat()
-        key = (str(path), st.st_mtime_ns, st.st_size)
+        key = (str(path), st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)
         if key not in _AUDIO_HASHES:
             digest = hashlib.sha256()
             with path.open("rb") as f:
@@ -171,6 +173,14 @@ def approval_hash(title: str, text: str, audio: Path | None = None, voice: str =
     if speed is not None:
         parts.append(f"speed:{float(speed)!r}")
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def recordings_home(path: str | Path) -> Path:
+    """The folder `audio:` names are relative to: the bulletins file's own, links
+    followed (reached through a link, its recordings stay where the schedule finds them)."""
+    import os
+
+    return Path(os.path.realpath(path)).parent
 
 
 def check_audio_name(name: str) -> str | None:
@@ -308,7 +318,10 @@ class Bulletin:
         return path is not None and not path.is_file()
 
     def approval_hash(self) -> str:
-        """The hash of what would air now (compare with approved_hash)."""
+        """The hash of what would air now (compare with approved_hash); for a version as
+        it airs (see for_air), the version's own."""
+        if self.language != "vi":
+            return version_hash(self.language, self.text, self.audio_path)
         return approval_hash(self.title, self.text, self.audio_path, self.voice, self.speed)
 
     @property
@@ -316,6 +329,8 @@ class Bulletin:
         """Approved once, then what airs changed (title, text, recording, voice): the
         approval no longer covers it ("chờ duyệt lại"), whether the edit went through loa
         (status back to pending) or by hand (status still approved)."""
+        if self.status == "approved" and not self.approved_hash and self.audio:
+            return True  # approved before hashes, so before recordings: never its audio
         return (self.status in ("approved", "pending") and bool(self.approved_hash)
                 and self.approved_hash != self.approval_hash())
 
@@ -355,8 +370,9 @@ class Bulletin:
         v = self.versions.get(language)
         if v is None or not v.is_approved or not v.audio:
             return None  # a text version waits for an engine that speaks its language
+        # its approval travels with it: checked again at air (the file may change after)
         return replace(self, text=v.text, audio=v.audio, language=language, versions={},
-                       voice="", speed=None)
+                       voice="", speed=None, approved_hash=v.approved_hash)
 
     def why_no_version(self, language: str) -> str:
         """Why the `language` version does not air (Vietnamese), for the log."""
@@ -646,7 +662,7 @@ def load_bulletins(path: str | Path) -> BulletinFile:
             submitted_by=b["submitted_by"] or "", submitted_at=b["submitted_at"] or "",
             returned_by=b["returned_by"] or "", returned_at=b["returned_at"] or "",
             review_note=b["review_note"] or "", audio=audio, voice=b["voice"] or "",
-            speed=b["speed"], versions=versions, line=line_of(items, i), folder=path.parent))
+            speed=b["speed"], versions=versions, line=line_of(items, i), folder=recordings_home(path)))
     if chk.problems:
         raise LoaError.many(chk.problems)
     return BulletinFile(path, dict(plan), out)
@@ -683,7 +699,7 @@ def _versions(item: LineDict, raw: Any, chk: Checker, where: str, path: Path
             continue
         out[lang] = Version(
             lang, audio=audio, text=text, status=v["status"] or "draft",
-            **{k: (v[k] or "").strip() for k in VERSION_KEYS[3:]}, folder=path.parent)
+            **{k: (v[k] or "").strip() for k in VERSION_KEYS[3:]}, folder=recordings_home(path))
     return out
 
 
@@ -817,7 +833,7 @@ def set_version(bfile: BulletinFile, bulletin_id: str, lang: str, *, audio: str 
         raise LoaError(check_audio_name(audio), bfile.path, b.line)
     v = b.versions.get(lang)
     if v is None:
-        v = b.versions[lang] = Version(lang, folder=bfile.path.parent)
+        v = b.versions[lang] = Version(lang, folder=recordings_home(bfile.path))
     v.audio, v.text = audio, text
     if v.status == "approved" and v.edited_after_approval:
         v.status = "pending"

@@ -302,6 +302,12 @@ def _safe_name(bulletin_id: str) -> str:
     return name[:60] or "ban-tin"
 
 
+def recordings_home(path: str | Path) -> Path:
+    from loa.script.bulletin import recordings_home as home
+
+    return home(path)
+
+
 def _loa_recording(bfile: BulletinFile, audio: str) -> Path | None:
     """The file of `audio` if loa imported it (in ghi-am/ beside the bulletins file) and
     no entry of the file names it any more; else None (a file put by hand is never
@@ -313,7 +319,7 @@ def _loa_recording(bfile: BulletinFile, audio: str) -> Path | None:
             return None  # still in use (another bulletin, a language version)
     except OSError:
         return None
-    return bfile.path.parent / audio
+    return recordings_home(bfile.path) / audio
 
 
 def record_bulletin(path: str | Path, bulletin_id: str, audio: str | Path | None, *,
@@ -335,18 +341,22 @@ def record_bulletin(path: str | Path, bulletin_id: str, audio: str | Path | None
         raise LoaError("cần tệp ghi âm (hoặc --remove để bỏ tệp ghi âm).")
     if not remove:
         open_bulletins(target).get(bulletin_id)  # a wrong id is said before the import
-    folder = target.parent / RECORDINGS_DIR
+    folder = recordings_home(target) / RECORDINGS_DIR
     fresh: Path | None = None
+    tmp: Path | None = None
     existed = False  # the same recording imported before: never removed on failure
     if not remove:
         tmp = folder / f".{_safe_name(bulletin_id)}.{uuid.uuid4().hex[:8]}.part.wav"
         rec = import_recording(Path(audio), tmp)  # slow (ffmpeg): outside the lock
         fresh = folder / f"{_safe_name(bulletin_id)}-{rec.sha256[:10]}.wav"
-        existed = fresh.exists()
-        os.replace(tmp, fresh)
     saved = False
     try:
         with _locked(target):
+            # put in place under the lock: "was it there already" then holds until the
+            # save (another import of the same recording may have placed it, and saved)
+            if fresh is not None:
+                existed = fresh.exists()
+                os.replace(tmp, fresh)
             bfile = open_bulletins(target)
             b = bfile.get(bulletin_id)
             if expected is not None and expected != b.approval_hash():
@@ -371,9 +381,25 @@ def record_bulletin(path: str | Path, bulletin_id: str, audio: str | Path | None
             if stale is not None:
                 stale.unlink(missing_ok=True)
     finally:
-        if fresh is not None and not saved and not existed:
-            fresh.unlink(missing_ok=True)  # never a stray half-used recording
+        _drop_unsaved(target, tmp, fresh, saved, existed)
     return b
+
+
+def _drop_unsaved(target: Path, tmp: Path | None, fresh: Path | None, saved: bool,
+                  existed: bool) -> None:
+    """After a failed save: the imported recording goes (never a stray file), unless it
+    was there before or an entry names it (another import of the same bytes, saved)."""
+    if tmp is not None:
+        tmp.unlink(missing_ok=True)  # the lock or the read failed before it was placed
+    if fresh is None or saved or existed:
+        return
+    with _locked(target):
+        try:
+            named = f"{RECORDINGS_DIR}/{fresh.name}" in target.read_text(encoding="utf-8")
+        except OSError:
+            named = True  # cannot tell: keep it
+        if not named:
+            fresh.unlink(missing_ok=True)
 
 
 # --- language versions (issue 13: the languages residents speak) ------------------------
@@ -397,6 +423,7 @@ def set_bulletin_version(path: str | Path, bulletin_id: str, lang: str, *,
         raise LoaError(f"chưa có bộ đọc nào trên máy này đọc được {lower_name(lang)}; hãy nhờ "
                        "người dịch đọc và ghi âm, rồi thêm bằng --audio TỆP.")
     fresh: Path | None = None
+    tmp: Path | None = None
     existed = False
     if audio is not None and not remove:
         from loa.audio.recording import import_recording
@@ -404,16 +431,17 @@ def set_bulletin_version(path: str | Path, bulletin_id: str, lang: str, *,
 
         _language(lang)  # a wrong language is said before the import
         open_bulletins(target).get(bulletin_id)  # and a wrong id
-        folder = target.parent / RECORDINGS_DIR
+        folder = recordings_home(target) / RECORDINGS_DIR
         stem = f"{_safe_name(bulletin_id)}-{lang}"
         tmp = folder / f".{stem}.{uuid.uuid4().hex[:8]}.part.wav"
         rec = import_recording(Path(audio), tmp)  # slow (ffmpeg): outside the lock
         fresh = folder / f"{stem}-{rec.sha256[:10]}.wav"
-        existed = fresh.exists()
-        os.replace(tmp, fresh)
     saved = False
     try:
         with _locked(target):
+            if fresh is not None:  # under the lock, as record_bulletin
+                existed = fresh.exists()
+                os.replace(tmp, fresh)
             bfile = open_bulletins(target)
             b = bfile.get(bulletin_id)
             old = b.versions[lang].audio if lang in b.versions else ""
@@ -428,8 +456,7 @@ def set_bulletin_version(path: str | Path, bulletin_id: str, lang: str, *,
             if stale is not None:
                 stale.unlink(missing_ok=True)
     finally:
-        if fresh is not None and not saved and not existed:
-            fresh.unlink(missing_ok=True)
+        _drop_unsaved(target, tmp, fresh, saved, existed)
     return bfile.get(bulletin_id), v
 
 

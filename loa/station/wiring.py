@@ -295,6 +295,11 @@ class ChildRendering:
         if path is None or not path.is_file():
             raise ClipUnavailable(f"không tìm thấy tệp ghi âm '{bulletin.audio}' cạnh tệp "
                                   "bản tin")
+        # planned while approved; the file can change without the bulletins file (so
+        # without a reload): what airs must be the bytes the approval bound
+        if bulletin.approved_hash and bulletin.approved_hash != bulletin.approval_hash():
+            raise ClipUnavailable(f"tệp ghi âm '{bulletin.audio}' đã bị thay đổi sau khi "
+                                  "duyệt; không phát, cần duyệt lại")
         clip = self._lookup_recorded(path, "cheap")
         if clip is not None:
             return clip

@@ -71,6 +71,7 @@ class PiperEngine:
 
 # --- a voice a technician copies onto the machine: checked before loa uses it ---------------
 
+MAX_CONFIG_BYTES = 5_000_000  # piper's own are tens of kilobytes
 TEST_SENTENCE = "Kính thưa bà con nhân dân, đài truyền thanh xã xin thông báo."
 
 
@@ -101,6 +102,10 @@ def read_voice_config(model: Path) -> dict:
 
     config_path = Path(str(model) + ".json")
     try:
+        if config_path.stat().st_size > MAX_CONFIG_BYTES:
+            raise LoaError("tệp cấu hình giọng đọc lớn bất thường (hơn "
+                           f"{MAX_CONFIG_BYTES // 1_000_000} MB): không phải cấu hình piper.",
+                           config_path)
         text = config_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LoaError(f"thiếu tệp cấu hình '{config_path.name}' đi kèm giọng đọc: chép cả "
@@ -112,6 +117,9 @@ def read_voice_config(model: Path) -> dict:
     except json.JSONDecodeError as exc:
         raise LoaError(f"tệp cấu hình giọng đọc không phải JSON hợp lệ ({exc.msg}).",
                        config_path, exc.lineno) from None
+    except (RecursionError, ValueError):  # nested thousands deep; a number of 5000 digits
+        raise LoaError("tệp cấu hình giọng đọc lồng nhau quá sâu hoặc có số quá dài: không "
+                       "phải cấu hình piper.", config_path) from None
     if not isinstance(config, dict):
         raise LoaError("tệp cấu hình giọng đọc không phải cấu hình piper.", config_path)
     code = voice_language(config)
@@ -146,8 +154,9 @@ def check_voice(model: str | Path, sentence: str = TEST_SENTENCE) -> tuple[dict,
     except ImportError:
         raise LoaError("máy này chưa cài piper (pip install 'loa[piper]').", model) from None
     except Exception as exc:  # onnxruntime says why in English: kept for the technician
-        raise LoaError("tệp không phải mô hình ONNX đọc được (onnxruntime: "
-                       f"{str(exc).splitlines()[0][:200]}).", model) from None
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise LoaError(f"tệp không phải mô hình ONNX đọc được (onnxruntime: {why}).",
+                       model) from None
     try:
         speech = PiperEngine(model).synthesize(sentence)
     except EngineError as exc:
