@@ -41,6 +41,16 @@ def pulse(tmp_path_factory):
     stop_pulse(sink)
 
 
+@pytest.fixture(scope="session")
+def playwright():
+    """One Playwright for the whole run: its sync API refuses a second one in the same
+    thread while the first is open (the shared browser of tests/console)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
 @pytest.fixture
 def plans() -> Path:
     return SAMPLE_PLANS
@@ -61,3 +71,13 @@ def rig(tmp_path):
     for r in made:
         with contextlib.suppress(Exception):
             r.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Django drops the console's test database file but not SQLite's WAL files beside it."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    for suffix in ("", "-wal", "-shm"):
+        if name:
+            Path(name + suffix).unlink(missing_ok=True)

@@ -300,30 +300,28 @@ def _wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
     raise AssertionError(f"nothing listens on {port}")
 
 
-def _chromium_logs_in(url: str) -> None:
+def _chromium_logs_in(p, url: str) -> None:
     """Chromium (the site's name mapped to loopback, its certificate not trusted: a LAN's
     self-signed or Caddy-internal one) logs in at `url` and gets secure session cookies."""
     from console.conftest import PASSWORD
-    from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=os.environ.get("LOA_CHROMIUM", "/usr/bin/chromium"),
-            args=["--no-sandbox", f"--host-resolver-rules=MAP {SITE} 127.0.0.1"])
-        try:
-            ctx = browser.new_context(ignore_https_errors=True)
-            page = ctx.new_page()
-            page.goto(url + "/")
-            assert page.url.startswith(url + "/dang-nhap/"), page.url
-            page.fill("#id_username", "quantri")
-            page.fill("#id_password", PASSWORD)
-            page.get_by_role("button", name="Đăng nhập").click()
-            page.wait_for_url(lambda u: "/dang-nhap/" not in u)
-            assert page.inner_text("header.top .station") == "Đài truyền thanh xã Ba Vì"
-            cookies = {c["name"]: c for c in ctx.cookies()}
-            assert cookies["loa_phien"]["secure"] and cookies["loa_phien"]["httpOnly"]
-        finally:
-            browser.close()
+    browser = p.chromium.launch(
+        executable_path=os.environ.get("LOA_CHROMIUM", "/usr/bin/chromium"),
+        args=["--no-sandbox", f"--host-resolver-rules=MAP {SITE} 127.0.0.1"])
+    try:
+        ctx = browser.new_context(ignore_https_errors=True)
+        page = ctx.new_page()
+        page.goto(url + "/")
+        assert page.url.startswith(url + "/dang-nhap/"), page.url
+        page.fill("#id_username", "quantri")
+        page.fill("#id_password", PASSWORD)
+        page.get_by_role("button", name="Đăng nhập").click()
+        page.wait_for_url(lambda u: "/dang-nhap/" not in u)
+        assert page.inner_text("header.top .station") == "Đài truyền thanh xã Ba Vì"
+        cookies = {c["name"]: c for c in ctx.cookies()}
+        assert cookies["loa_phien"]["secure"] and cookies["loa_phien"]["httpOnly"]
+    finally:
+        browser.close()
 
 
 def _big_post_reaches_the_console(port: int) -> None:
@@ -404,7 +402,7 @@ def test_readme_nginx_site_serves_the_console_over_https_to_chromium(request, tm
         proxy = subprocess.Popen([nginx, "-p", str(temp), "-c", str(conf)], stderr=out)
     try:
         _wait_port(https_port, proxy, log)
-        _chromium_logs_in(f"https://{SITE}:{https_port}")
+        _chromium_logs_in(request.getfixturevalue("playwright"), f"https://{SITE}:{https_port}")
         _big_post_reaches_the_console(https_port)
         # the plain-HTTP site sends the browser to HTTPS
         assert _redirect_of(http_port, "/nhat-ky/") == (301, f"https://{SITE}/nhat-ky/")
@@ -448,7 +446,7 @@ def test_readme_caddyfile_serves_the_console_over_https_to_chromium(request, tmp
                  "XDG_CONFIG_HOME": str(home)}, stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_port(https_port, proxy, log)
-        _chromium_logs_in(f"https://{SITE}:{https_port}")
+        _chromium_logs_in(request.getfixturevalue("playwright"), f"https://{SITE}:{https_port}")
         _big_post_reaches_the_console(https_port)
         # Caddy sends plain HTTP to HTTPS by itself
         assert _redirect_of(http_port, "/nhat-ky/") == (308, f"https://{SITE}/nhat-ky/")

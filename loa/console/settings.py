@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from loa.settings import data_dir
@@ -88,6 +89,9 @@ DATABASES = {"default": {
     "NAME": os.environ.get("LOA_CONSOLE_DB") or str(DATA_DIR / "console.sqlite3"),
     # a daemon and the console may both be busy: wait for the lock instead of failing
     "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+    # tests too on a file, as in production: Django's default in-memory shared-cache test
+    # database fails two concurrent writers at once ("table is locked") instead of waiting
+    "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"loa-console-test-{os.getpid()}.sqlite3")},
 }}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

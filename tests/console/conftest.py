@@ -158,14 +158,11 @@ def live_console(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=os.environ.get("LOA_CHROMIUM", "/usr/bin/chromium"),
-                              args=["--no-sandbox"])
-        yield b
-        b.close()
+def browser(playwright):
+    b = playwright.chromium.launch(executable_path=os.environ.get("LOA_CHROMIUM", "/usr/bin/chromium"),
+                                   args=["--no-sandbox"])
+    yield b
+    b.close()
 
 
 @pytest.fixture

@@ -117,43 +117,41 @@ def test_oversize_and_non_audio_files_are_refused_in_vietnamese(station, client_
 
 @pytest.mark.browser
 def test_recording_in_the_browser_uploads_and_the_bulletin_shows_it(live_console, spoken,
-                                                                    tmp_path):
+                                                                    tmp_path, playwright):
     import os
-
-    from playwright.sync_api import sync_playwright
 
     # Chromium's fake microphone plays this file; the page records it with MediaRecorder
     live = live_console()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=os.environ.get("LOA_CHROMIUM", "/usr/bin/chromium"),
-            args=["--no-sandbox", "--use-fake-device-for-media-stream",
-                  "--use-fake-ui-for-media-stream",
-                  f"--use-file-for-fake-audio-capture={spoken}"])
-        try:
-            ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN",
-                                      permissions=["microphone"])
-            page = ctx.new_page()
-            page.set_default_timeout(30000)
-            login(page, live, "editor")
-            page.goto(live.url + url(APPROVED))
-            assert page.is_visible("#tep-ghi-am")
-            assert page.get_attribute("#tep-ghi-am", "accept") == "audio/*"
-            page.click("#bat-dau-ghi")
-            page.wait_for_selector("#dung-ghi", state="visible")
-            page.wait_for_function(
-                "document.getElementById('dang-ghi').textContent.includes('4 giây')")
-            page.click("#dung-ghi")
-            page.wait_for_selector("#co-ghi-am")
-            assert "Đã nhận giọng đọc thu âm" in page.inner_text("ul.messages")
-            assert "chờ duyệt lại" in page.inner_text("#trang-thai")
-            duration = page.evaluate(
-                "() => new Promise(ok => { const a = document.getElementById('nghe-thu');"
-                " if (a.readyState >= 1) ok(a.duration);"
-                " else a.addEventListener('loadedmetadata', () => ok(a.duration)); })")
-            screenshot(page, "ban-tin-ghi-am")
-        finally:
-            browser.close()
+    # a browser of its own: the fake microphone is a launch option
+    browser = playwright.chromium.launch(
+        executable_path=os.environ.get("LOA_CHROMIUM", "/usr/bin/chromium"),
+        args=["--no-sandbox", "--use-fake-device-for-media-stream",
+              "--use-fake-ui-for-media-stream",
+              f"--use-file-for-fake-audio-capture={spoken}"])
+    try:
+        ctx = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN",
+                                  permissions=["microphone"])
+        page = ctx.new_page()
+        page.set_default_timeout(30000)
+        login(page, live, "editor")
+        page.goto(live.url + url(APPROVED))
+        assert page.is_visible("#tep-ghi-am")
+        assert page.get_attribute("#tep-ghi-am", "accept") == "audio/*"
+        page.click("#bat-dau-ghi")
+        page.wait_for_selector("#dung-ghi", state="visible")
+        page.wait_for_function(
+            "document.getElementById('dang-ghi').textContent.includes('4 giây')")
+        page.click("#dung-ghi")
+        page.wait_for_selector("#co-ghi-am")
+        assert "Đã nhận giọng đọc thu âm" in page.inner_text("ul.messages")
+        assert "chờ duyệt lại" in page.inner_text("#trang-thai")
+        duration = page.evaluate(
+            "() => new Promise(ok => { const a = document.getElementById('nghe-thu');"
+            " if (a.readyState >= 1) ok(a.duration);"
+            " else a.addEventListener('loadedmetadata', () => ok(a.duration)); })")
+        screenshot(page, "ban-tin-ghi-am")
+    finally:
+        browser.close()
     b = load_bulletins(live.schedule.parent / "bulletins" / f"{KEY}.yaml").get(APPROVED)
     assert b.audio.startswith("ghi-am/") and b.audio.endswith(".wav")
     # the produced clip: the chime and intro around the seconds of speech recorded
