@@ -122,9 +122,14 @@ def available() -> bool:
 
 @functools.cache
 def _pipeline():
+    import atexit
+
     import vietasr
 
-    return vietasr.Pipeline.preset("transcribe")
+    pipeline = vietasr.Pipeline.preset("transcribe")
+    # freed while the interpreter still works: its __del__ at shutdown finds cffi gone
+    atexit.register(pipeline.close)
+    return pipeline
 
 
 def recogniser_version() -> str | None:
