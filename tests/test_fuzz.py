@@ -9,16 +9,20 @@ test's temp dir). benchmarks/fuzz.py runs the same harness at 2,000 cases.
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from fuzz import harness
-from fuzz.harness import Case, Run, campaign, check, closed_port, make_case
+from fuzz.harness import Case, Run, check, closed_port, make_case
 from fuzz.seeds import Seeds
 
 COUNT = int(os.environ.get("LOA_FUZZ_COUNT", "100"))
 SEED = int(os.environ.get("LOA_FUZZ_SEED", "20261130"))
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +32,17 @@ def seeds(tmp_path_factory) -> Seeds:
 
 @pytest.fixture(scope="module")
 def summary(seeds, tmp_path_factory) -> dict:
+    """The campaign runs in a fresh, small process (benchmarks/fuzz.py): Linux counts the
+    parent's resident memory at fork into a child's ru_maxrss, and pytest itself may have
+    grown past the 500 MB limit by now (CI of stop 19: every case 'peak 527 MB')."""
     base = tmp_path_factory.mktemp("fuzz-cases")
     findings = Path(os.environ.get("LOA_FUZZ_FINDINGS") or base / "findings")
-    return campaign(COUNT, SEED, base / "cases", seeds, findings)
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fuzz.py"),
+                          "--count", str(COUNT), "--seed", str(SEED), "--findings",
+                          str(findings), "--cache", str(seeds.cache)],
+                         capture_output=True, text=True, cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
 
 
 def _classes(summary: dict, flag: str) -> str:
@@ -81,6 +93,10 @@ def test_the_seeds_pass(seeds, tmp_path):
                  ["plan", "import", "ke-hoach.docx", "-o", "out.yaml"]):
         run = harness.run_loa(argv, tmp_path, env)
         assert run.rc == 0, (argv, run.stderr)
+
+
+def test_the_harness_is_small_enough_to_measure_memory(summary):
+    assert summary["harness_rss_mb"] < harness.MEMORY_MB / 2, summary["harness_rss_mb"]
 
 
 def test_campaign_covers_every_command(summary):

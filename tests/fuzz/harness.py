@@ -216,6 +216,13 @@ def _cpu(pid: int) -> float:
     return sum(int(x) for x in fields[11:15]) / TICK
 
 
+def _own_hwm_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run_loa(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = TIMEOUT) -> Run:
     """`python -m loa argv` with limits; peak RSS of this child alone (wait4), not the pool's."""
     out, err = cwd / ".stdout", cwd / ".stderr"
@@ -440,6 +447,9 @@ def campaign(count: int, seed: int, base: Path, seeds: Seeds, findings: Path | N
     summary["clean_errors"] = sum(1 for r in results if r.status == "clean_error")
     summary["peak_rss_mb"] = round(max(r.run.rss_mb for r in results))
     summary["slowest_seconds"] = round(max(r.run.seconds for r in results), 1)
+    # a child's ru_maxrss includes this process's RSS at fork: only a small harness makes
+    # peak_rss_mb (and over_memory) the children's own
+    summary["harness_rss_mb"] = round(_own_hwm_mb())
     by: dict[str, Counter] = defaultdict(Counter)
     for r in results:
         by[r.case.command]["cases"] += 1
