@@ -14,7 +14,9 @@ for arg in "$@"; do
   esac
 done
 
-packages=(espeak-ng ffmpeg libportaudio2 python3-venv python3-pip)
+# tesseract (Vietnamese) and poppler read scanned plans; hunspell-vi is the syllable list
+packages=(espeak-ng ffmpeg libportaudio2 python3-venv python3-pip
+          tesseract-ocr tesseract-ocr-vie poppler-utils hunspell-vi)
 if [ "$dev" = 1 ]; then
   packages+=(pulseaudio pulseaudio-utils libasound2-plugins libreoffice-calc-nogui libreoffice-writer-nogui
              chromium)
