@@ -104,18 +104,18 @@ def read_plan_lines(path: str | Path) -> list[Line]:
         raise LoaError("đây không phải tệp thường (thiết bị, ống dẫn …); hãy chỉ đến tệp kế "
                        "hoạch.", path)
     suffix = path.suffix.lower()
-    if suffix == ".doc":
-        raise LoaError("tệp .doc (Word cũ) chưa đọc được; hãy mở bằng Word hoặc LibreOffice "
-                       "và lưu lại thành .docx.", path)
-    if suffix not in {".txt", ".text", "", ".docx", ".pdf"}:
-        raise LoaError(f"chưa đọc được tệp dạng '{suffix}' (dùng .txt, .docx hoặc .pdf).", path)
-    limit = MAX_TEXT_BYTES if suffix not in (".docx", ".pdf") else MAX_FILE_BYTES
+    if suffix not in {".txt", ".text", "", ".docx", ".pdf"} | _CONVERTED:
+        raise LoaError(f"chưa đọc được tệp dạng '{suffix}' (dùng .txt, .docx, .doc, .odt, .rtf "
+                       "hoặc .pdf).", path)
+    limit = MAX_TEXT_BYTES if suffix not in {".docx", ".pdf"} | _CONVERTED else MAX_FILE_BYTES
     if st.st_size > limit:
         raise LoaError(_too_big(st.st_size, limit, "tệp"), path)
     if st.st_size == 0:
         raise LoaError("tệp kế hoạch trống (0 byte).", path)
     try:
         with time_limit(path):
+            if suffix in _CONVERTED:
+                return _read_converted(path)
             if suffix == ".docx":
                 return _read_docx(path)
             if suffix == ".pdf":
@@ -127,6 +127,32 @@ def read_plan_lines(path: str | Path) -> list[Line]:
         raise LoaError("không đủ bộ nhớ để đọc tệp; tệp quá lớn hoặc bị hỏng.", path) from None
     except OSError as exc:
         raise LoaError(f"không đọc được tệp kế hoạch ({exc.strerror or exc}).", path) from None
+
+
+# Read through LibreOffice (loa/plan/convert.py), after a look at what they really hold.
+_CONVERTED = {".doc", ".odt", ".rtf"}
+
+
+def _read_converted(path: Path) -> list[Line]:
+    from loa.plan import convert
+
+    with path.open("rb") as f:
+        head = f.read(4096)
+    kind = convert.sniff(path, head)
+    if kind == convert.DOCX:  # a .docx under an old name
+        return _read_docx(path)
+    if kind == convert.PDF:
+        return _read_pdf(path)
+    if kind == convert.TEXT:
+        if path.stat().st_size > MAX_TEXT_BYTES:
+            raise LoaError(_too_big(path.stat().st_size, MAX_TEXT_BYTES, "tệp"), path)
+        return _read_text(path)
+    with convert.as_docx(path, kind) as docx_path:
+        try:
+            return _read_docx(docx_path)
+        except LoaError as exc:  # name the officer's file, not the temporary copy
+            first = exc.problems[0]
+            raise LoaError(first.message, path, first.line, first.unit) from None
 
 
 _SIGNATURES = ((b"%PDF", ".pdf"), (b"PK\x03\x04", ".docx"),

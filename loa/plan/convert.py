@@ -1,0 +1,146 @@
+"""Old and open word-processor files (.doc, .odt, .rtf) to .docx through LibreOffice.
+
+LibreOffice is the one well-kept reader of all three (Word 97 binary, OpenDocument, RTF);
+the .docx it writes is then read by the plan reader like any other Word file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from loa.errors import LoaError
+
+CONVERT_SECONDS = 120.0  # a real plan converts in ~3 s (LibreOffice's start-up included)
+TIMEOUT_ENV = "LOA_SOFFICE_TIMEOUT"  # seconds, for a slow machine or for tests
+INSTALL_HINT = "sudo apt install libreoffice-writer-nogui"
+
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Word 97-2003, and encrypted Office files
+_ODF_TEXT = b"application/vnd.oasis.opendocument.text"
+
+# What a file really holds, whatever its name says.
+DOC, RTF, ODT, DOCX, PDF, TEXT = "doc", "rtf", "odt", "docx", "pdf", "text"
+_SUFFIX = {DOC: ".doc", RTF: ".rtf", ODT: ".odt"}
+_NAMES = {DOC: "Word cũ (.doc)", RTF: "RTF", ODT: "OpenDocument (.odt)"}
+# The import filter named, not guessed: unsure, LibreOffice falls back to reading any
+# bytes as plain text, and a damaged .doc would come out as a page of noise.
+_FILTERS = {DOC: "MS Word 97", RTF: "Rich Text Format", ODT: "writer8"}
+
+
+def sniff(path: Path, head: bytes) -> str:
+    """The real kind of a word-processor file from its first bytes (and zip listing)."""
+    if head.startswith(OLE2):
+        if _utf16(b"EncryptedPackage") in path.read_bytes()[:1_000_000]:
+            # an Office 2007+ file under a password is stored inside an OLE2 container
+            raise LoaError("tệp Word được đặt mật khẩu nên không đọc được; hãy xin bản không "
+                           "mật khẩu, hoặc mở bằng Word, bỏ mật khẩu rồi lưu lại.", path)
+        return DOC
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
+        return RTF
+    if head.startswith(b"%PDF"):
+        return PDF
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = set(z.namelist())
+                mimetype = z.read("mimetype")[:100] if "mimetype" in names else b""
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError):
+            raise LoaError("tệp nén bên trong bị hỏng nên không đọc được; hãy mở bằng Word "
+                           "hoặc LibreOffice rồi lưu lại thành .docx.", path) from None
+        if any(n.startswith("word/") for n in names):
+            return DOCX
+        if mimetype.startswith(_ODF_TEXT):
+            return ODT
+        raise LoaError("tệp nén này không phải văn bản Word hay OpenDocument (có thể là bảng "
+                       "tính hoặc trình chiếu); hãy lưu kế hoạch thành .docx.", path)
+    if b"\0" not in head:
+        return TEXT  # a plan saved as text under a Word name; the text reader checks it
+    raise LoaError("không nhận ra định dạng tệp: tệp bị hỏng hoặc không phải văn bản Word, "
+                   "OpenDocument hay RTF; hãy mở bằng Word hoặc LibreOffice rồi lưu lại "
+                   "thành .docx.", path)
+
+
+def _utf16(name: bytes) -> bytes:
+    return name.decode("ascii").encode("utf-16-le")
+
+
+def soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def timeout_seconds() -> float:
+    raw = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return CONVERT_SECONDS
+    return value if value > 0 else CONVERT_SECONDS
+
+
+@contextmanager
+def as_docx(path: Path, kind: str) -> Iterator[Path]:
+    """Convert `path` (of real kind DOC, RTF or ODT) to a .docx in a private temporary
+    folder, yield it, and remove the folder. The input is only read, never written."""
+    exe = soffice()
+    if exe is None:
+        raise LoaError(f"cần LibreOffice để đọc tệp {_NAMES[kind]} nhưng máy chưa cài; hãy cài "
+                       f"bằng lệnh: {INSTALL_HINT} (hoặc mở tệp bằng Word và lưu lại thành "
+                       ".docx).", path)
+    with tempfile.TemporaryDirectory(prefix="loa-convert-") as tmp:
+        work = Path(tmp)
+        # A copy under a plain name: the officer's file stays untouched, a name with
+        # spaces, a leading "-" or a wrong suffix cannot confuse LibreOffice, and the
+        # output name is known.
+        src = work / f"ke-hoach{_SUFFIX[kind]}"
+        shutil.copyfile(path, src)
+        outdir = work / "out"
+        # A private profile: a second import, or an open LibreOffice window, has its own.
+        profile = (work / "profile").as_uri()
+        cmd = [exe, f"-env:UserInstallation={profile}", "--headless", "--norestore",
+               "--nolockcheck", f"--infilter={_FILTERS[kind]}", "--convert-to", "docx:MS Word 2007 XML", "--outdir",
+               str(outdir), str(src)]
+        _run(cmd, path, kind, work)
+        out = outdir / "ke-hoach.docx"
+        if not out.is_file() or out.stat().st_size == 0:
+            raise LoaError(f"LibreOffice không chuyển được tệp {_NAMES[kind]} (không tạo ra "
+                           "tệp nào): tệp bị hỏng, đặt mật khẩu, hoặc không đúng định dạng; "
+                           "hãy mở bằng Word hoặc LibreOffice rồi lưu lại thành .docx.", path)
+        yield out
+
+
+def _run(cmd: list[str], path: Path, kind: str, work: Path) -> None:
+    seconds = timeout_seconds()
+    env = dict(os.environ, HOME=str(work))  # nothing written to the officer's home
+    try:
+        # Its own process group, so a timeout kills soffice.bin too, not just the wrapper.
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, cwd=work,
+                                start_new_session=True)
+    except OSError as exc:
+        raise LoaError(f"không chạy được LibreOffice ({exc.strerror or exc}); hãy cài lại bằng "
+                       f"lệnh: {INSTALL_HINT}.", path) from None
+    try:
+        proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise LoaError(f"LibreOffice chuyển tệp {_NAMES[kind]} mất quá {seconds:g} giây mà chưa "
+                       "xong; tệp có thể bị hỏng. Hãy mở bằng Word hoặc LibreOffice, lưu lại "
+                       "thành .docx rồi thử lại.", path) from None
+    except BaseException:  # the reader's own time limit, Ctrl-C: leave no LibreOffice behind
+        _kill_group(proc)
+        raise
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    proc.communicate()
