@@ -132,7 +132,7 @@ def test_damaged_doc_is_a_clear_error(docs, tmp_path):
     cut.write_bytes(docs["ba-vi-2026"]["doc"].read_bytes()[:3000])
     with pytest.raises(LoaError) as exc:
         import_plan(cut)
-    assert str(cut) in str(exc.value)
+    assert "không chuyển được" in str(exc.value) and str(cut) in str(exc.value)
 
 
 def test_binary_garbage_and_empty_files(tmp_path):

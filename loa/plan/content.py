@@ -153,6 +153,28 @@ def _best_spelling(name: str, text: str) -> str:
     return name
 
 
+def plain(text: str) -> str:
+    """`text` with its marks stripped, case kept, one character for one: a match found in it
+    is at the same place in `text` ("Ủy ban nhân dân" -> "Uy ban nhan dan")."""
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append(ch)
+            continue
+        bare = _MARKS.sub("", unicodedata.normalize("NFD", ch))
+        bare = bare.replace("đ", "d").replace("Đ", "D").replace("Ð", "D").replace("ð", "d")
+        out.append(bare[:1] if len(bare) >= 1 else ch)
+    return "".join(out)
+
+
+# The national motto beside the issuer in the header; OCR of a two-column header often
+# runs both columns into one line ("UY BAN NHAN DAN CONG HOA XA HOI CHU NGHIA VIET NAM").
+_MOTTO = re.compile(r"c[o0]ng\s+h[o0]a\s+xa\s+h[o0]i\s+chu\s+nghia(?:\s+viet\s+nam)?"
+                    r"|d[o0]c\s+l[a4]p\s*[-–—]?\s*tu\s+d[o0]\s*[-–—]?\s*h[a4]nh\s+phuc",
+                    re.IGNORECASE)
+_COUNCIL = re.compile(r"^(?:u[yi]\s*ban\s+nhan\s+dan|ubnd)\b\s*", re.IGNORECASE)
+
+
 def _issuer(lines: list[Line], title: str) -> str:
     full = _issuer_raw(lines, title)  # "UBND xã Tà Năng", "UBND thị trấn Ngọc Lặc"
     if not full:
@@ -163,22 +185,60 @@ def _issuer(lines: list[Line], title: str) -> str:
     return f"UBND {unit} {_best_spelling(name, ' '.join(ln.text for ln in lines[:80]))}"
 
 
+def _unit_and_name(words: list[str]) -> str:
+    """"XA EA KAR" -> "UBND xã Ea Kar": a unit word, then the name's words (capitalised
+    letters only: the header's next column, "Số: …", is not part of it)."""
+    for n in (2, 1):  # "thị trấn X" before "xã X"
+        unit = _UNIT_NAMES.get(fold(" ".join(words[:n])))
+        if unit and len(words) > n:
+            name = []
+            for w in words[n:n + 4]:
+                if not w.isalpha() or not w[0].isupper():
+                    break
+                name.append(w)
+            if name:
+                return f"UBND {unit} {' '.join(w.capitalize() for w in name)}"
+    return ""
+
+
+def _header_lines(lines: list[Line]) -> list[str]:
+    """The lines above "KẾ HOẠCH" (at most 8), the national motto blanked out of them."""
+    out = []
+    for ln in lines[:8]:
+        if _PLAN_WORD.match(fold(ln.text)):
+            break
+        text = ln.text
+        for m in _MOTTO.finditer(plain(text)):  # plain(): same places, marks or not
+            text = text[:m.start()] + " " * (m.end() - m.start()) + text[m.end():]
+        out.append(text)
+    return out
+
+
 def _issuer_raw(lines: list[Line], title: str) -> str:
-    """"UBND xã Ba Vì": from the header block, else "… ban hành", else the title's place."""
-    head = [ln.text for ln in lines[:8]]
+    """"UBND xã Ba Vì": from the header block, else "… ban hành", else the title's place.
+
+    In the header, the last council named is the issuer: "UBND THÀNH PHỐ BẮC NINH" above
+    "ỦY BAN NHÂN DÂN / PHƯỜNG VÕ CƯỜNG" is its parent."""
+    head = _header_lines(lines)
+    found = ""
     for i, text in enumerate(head):
-        if fold(text).startswith("uy ban nhan dan") and i + 1 < len(head):
-            rest = " ".join(text.split()[4:]) or head[i + 1]
-            words = rest.split()
-            for n in (2, 1):  # "thị trấn X" before "xã X"
-                unit = _UNIT_NAMES.get(fold(" ".join(words[:n])))
-                if unit and len(words) > n:
-                    name = " ".join(w.capitalize() for w in words[n:])
-                    return f"UBND {unit} {name}"
+        m = _COUNCIL.match(plain(text).strip())
+        if not m:
+            continue
+        rest = text.strip()[m.end():].split()
+        if not rest and i + 1 < len(head):
+            rest = head[i + 1].split()
+        found = _unit_and_name(rest) or found
+    if found:
+        return found
     body = " ".join(ln.text for ln in lines[:60])
-    m = re.search(r"(?:UBND|Ủy ban nhân dân)\s+" + _UNIT + r"\s+" + _NAME + r"\s+ban hành", body)
+    flat = plain(body)
+    m = re.search(r"(?:UBND|U[yỷ] ban nhan dan)\s+" + _UNIT_PLAIN + r"\s+" + _NAME_PLAIN
+                  + r"\s+(?:ban\s+hanh|xay\s+dung)\b", flat, re.IGNORECASE)
     if m:
-        return f"UBND {m.group(1)} {m.group(2)}"
+        unit = _UNIT_NAMES.get(fold(m.group(1)))
+        if unit:
+            return f"UBND {unit} {body[m.start(2):m.end(2)]}"
     m = re.search(r"(?:UBND|Ủy ban nhân dân)\s+" + _UNIT + r"\s+ban hành", body)
     place = re.search(r"(?:địa bàn|của)\s+" + _UNIT + r"\s+" + _NAME, title)
     if m and place and place.group(1) == m.group(1):
@@ -186,19 +246,53 @@ def _issuer_raw(lines: list[Line], title: str) -> str:
     return ""
 
 
+_UNIT_PLAIN = r"(xa|phuong|thi tran|huyen|quan|thi xa|thanh pho|tinh)"
+_NAME_PLAIN = r"([A-Z][A-Za-z]*(?:\s+[A-Z][A-Za-z]*){0,3})"
+
+
+def _legal_start(title: str) -> int | None:
+    """Where the plan's bases or its issuer's lead-in start inside a title run on with
+    them: "… năm 2025 Cin ctir Nghi dinh sé 63/2010/ND-CP …" stops at "năm 2025"."""
+    m = _TITLE_END.search(plain(title))
+    return m.start() if m else None
+
+
+# Matched on the unmarked title; "căn cứ" as OCR leaves it: "Can cu", "Cin ctir", "Căn cử",
+# "Can cu'". "Thực hiện Kế hoạch số …" only with its capital: a title may itself be about
+# "thực hiện Nghị quyết số 57-NQ/TW".
+_TITLE_END = re.compile(
+    r"(?i:\bc[aie]n\s+c(?:u|ir|tir|tu|ti|lr)\b)"
+    r"|\bThuc\s+hien\s+(?i:(?:cac\s+)?(?:ke\s+hoach|nghi\s+quyet|nghi\s+dinh|chi\s+thi"
+    r"|cong\s+van|quyet\s+dinh|thong\s+tu|huong\s+dan|chuong\s+trinh)\s+s[o0-9])"
+    r"|(?i:\b(?:u[yi]\s*ban\s+nhan\s+dan|ubnd|chu\s+tich)\b[^;:.]{0,80}?"
+    r"\b(?:xay\s+dung|ban\s+hanh)\s+ke\s+ho)"
+)
+_PLAN_WORD = re.compile(r"^k[eé]\s*ho[a-z]{2,4}\b", re.IGNORECASE)
+
+
 def _title_and_year(lines: list[Line]) -> tuple[str, int | None]:
     title_lines: list[str] = []
     collecting = False
     for ln in lines[:40]:
         f = fold(ln.text)
-        if f.startswith("ke hoach") and len(ln.text) <= 12:
-            collecting = True
-            continue
+        head = _PLAN_WORD.match(f)
+        if not collecting and head:
+            rest = ln.text[head.end():].strip(" :.")
+            if not rest:  # "KẾ HOẠCH" alone, the title below it
+                collecting = True
+                continue
+            if ln.text[:8].isupper():  # "KẾ HOẠCH Thông tin …" run into one line
+                collecting = True
+                title_lines.append(rest)
+                continue
         if collecting:
             if f.startswith(("can cu", "thuc hien", "i.", "i ")) or len(title_lines) >= 4:
                 break
             title_lines.append(ln.text)
     title = join_lines(title_lines)
+    cut = _legal_start(title)
+    if cut is not None:
+        title = title[:cut].rstrip(" ,;:.-–")
     # folded, so OCR text that lost its marks ("nam 2025") still gives the year
     years = re.findall(r"\bnam (\d{4})\b", fold(title)) or re.findall(
         r"\bnam (\d{4})\b", fold(" ".join(ln.text for ln in lines[:12]))
@@ -206,17 +300,42 @@ def _title_and_year(lines: list[Line]) -> tuple[str, int | None]:
     return title, int(years[-1]) if years else None
 
 
+# "Số: 12/KH-UBND", and as OCR reads it: "S6: 12/KH-UBND", "Sô 12/KH-UBND", "So: 145 /KH-UBND".
+_NUMBER = re.compile(r"(?:^|(?<=\s)(?=S\S?\s*:))s[oóòỏõọôốồổỗộơớờởỡợ06]\s*[:;.]?\s*"
+                     r"(\d*[\w.]*?)\s*/\s*([A-ZĐÐ][\w-]*)", re.IGNORECASE)
+# "Ba Vì, ngày 05 tháng 3 năm 2026", "Ea Kar, ngay    thang 4 nam 2026" (matched unmarked).
+_DATE = re.compile(r"(?:^|(?<=\s))((?:[A-Za-z]+\s+){0,4}[A-Za-z]+)?\s*[,.]?\s*ngay\s*(\d{1,2}|[.…_ ]*)\s*"
+                   r"thang\s*(\d{1,2}|[.…_ ]*)\s*na(?:m|rn)\s*(\d{4})\b", re.IGNORECASE)
+
+
 def _number_and_date(lines: list[Line]) -> tuple[str, str]:
     number = place_date = ""
+    text_around = " ".join(ln.text for ln in lines[:80])
     for ln in lines[:15]:
         text = ln.text[:200]  # header lines are short; the search below backtracks on long ones
-        m = re.match(r"^Số\s*:?\s*(.*?/\s*[A-ZĐ][\w-]*)", text)
+        m = _NUMBER.search(text)
         if m and not number:
-            number = re.sub(r"\s+", "", m.group(1))
-        m = re.search(r"([\wÀ-ỹ ]+,\s*ngày\b.*năm\s+\d{4})", text)
+            # OCR reads a D as the eth Ð; "UBND" has no Đ, other codes may ("ĐU")
+            symbol = re.sub(r"UBN[ĐÐ]\b", "UBND", m.group(2).replace("Ð", "Đ"))
+            number = f"{m.group(1)}/{symbol}"
+        m = _DATE.search(plain(text))
         if m and not place_date:
-            place_date = re.sub(r"\s+", " ", m.group(1)).strip()
+            place_date = _place_date(text, m, text_around)
     return number, place_date
+
+
+def _place_date(text: str, m: re.Match, around: str) -> str:
+    """"Ba Vì, ngày 05 tháng 3 năm 2026" in its marked words, whatever OCR left of them."""
+    words = text[m.start(1):m.end(1)].split() if m.group(1) else []
+    while words and not words[0][:1].isupper():  # "… Hạnh phúc Me Linh": the place is last
+        words = words[1:]
+    lower = [i for i, w in enumerate(words) if not w[:1].isupper()]
+    if lower:
+        words = words[lower[-1] + 1:]
+    place = _best_spelling(" ".join(words), around) if words else ""
+    day, month = m.group(2).strip(), m.group(3).strip()
+    date = re.sub(r"\s+", " ", f"ngày {day} tháng {month} năm {m.group(4)}")
+    return f"{place}, {date}" if place else date
 
 
 def import_plan(path: str | Path, section: str | None = None) -> Plan:

@@ -104,8 +104,8 @@ def as_docx(path: Path, kind: str) -> Iterator[Path]:
         # A private profile: a second import, or an open LibreOffice window, has its own.
         profile = (work / "profile").as_uri()
         cmd = [exe, f"-env:UserInstallation={profile}", "--headless", "--norestore",
-               "--nolockcheck", f"--infilter={_FILTERS[kind]}", "--convert-to", "docx:MS Word 2007 XML", "--outdir",
-               str(outdir), str(src)]
+               "--nolockcheck", f"--infilter={_FILTERS[kind]}",
+               "--convert-to", "docx:MS Word 2007 XML", "--outdir", str(outdir), str(src)]
         _run(cmd, path, kind, work)
         out = outdir / "ke-hoach.docx"
         if not out.is_file() or out.stat().st_size == 0:
