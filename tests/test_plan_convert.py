@@ -62,6 +62,19 @@ def test_converted_plan_gives_the_docx_topics(docs, name, kind):
     assert _digest(src) == before  # the officer's file is only read
 
 
+def test_word_auto_numbering_survives_the_conversion(tmp_path):
+    """Letter items as Word's own numbering (no typed "a)" in the text) stay numbered.
+
+    (Hàng Gòn: its lists start at a). LibreOffice's .doc and .odt export drops the start of
+    a list that begins at b), and then shows a) itself: a fault of that export, not read.)"""
+    docx_path = word_document(SAMPLE_PLANS / "hang-gon-2026.txt", tmp_path / "hang-gon.docx",
+                              auto_letters=True)
+    want = _topics(docx_path)
+    assert len(want) == 6 and all(p.startswith("II.2.") and p[-1].isalpha() for p, _ in want)
+    for fmt in FORMATS.values():
+        assert _topics(convert(docx_path, fmt, tmp_path)) == want, fmt
+
+
 def test_upper_case_suffix_and_odd_name(docs, tmp_path):
     odd = tmp_path / "-Kế hoạch (bản cũ).DOC"  # a leading "-" must not read as an option
     shutil.copyfile(docs["ba-vi-2026"]["doc"], odd)

@@ -29,7 +29,8 @@ def build_parser() -> Parser:
     plan = sub.add_parser("plan", help="đọc kế hoạch tuyên truyền").add_subparsers(
         dest="plan_command", metavar="LỆNH", required=True, title="lệnh")
     imp = plan.add_parser("import", help="tìm các nội dung tuyên truyền, soạn bản tin nháp")
-    imp.add_argument("plan", metavar="KẾ_HOẠCH", help="tệp kế hoạch (.txt, .docx hoặc .pdf)")
+    imp.add_argument("plan", metavar="KẾ_HOẠCH",
+                     help="tệp kế hoạch (.txt, .docx, .doc, .odt, .rtf hoặc .pdf)")
     imp.add_argument("-o", "--output", metavar="TỆP", help="tệp bản tin YAML sẽ ghi ra")
     imp.add_argument("--section", metavar="MỤC",
                      help="chọn mục khác làm nội dung (ví dụ IV hoặc II.2)")
