@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 import zipfile
@@ -161,8 +162,54 @@ def test_binary_garbage_and_empty_files(tmp_path):
     assert "trống" in str(exc.value)
 
 
-def test_password_protected_office_file(tmp_path):
-    """Word 2007+ under a password is an OLE2 container with an EncryptedPackage stream."""
+_SAVE_WITH_PASSWORD = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE script:module PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "module.dtd">
+<script:module xmlns:script="http://openoffice.org/2000/script" script:name="Module1"
+ script:language="StarBasic">
+Sub SaveLocked(src As String, dst As String, filt As String)
+  Dim args(0) As New com.sun.star.beans.PropertyValue
+  args(0).Name = &quot;Hidden&quot; : args(0).Value = True
+  doc = StarDesktop.loadComponentFromURL(src, &quot;_blank&quot;, 0, args())
+  Dim props(1) As New com.sun.star.beans.PropertyValue
+  props(0).Name = &quot;FilterName&quot; : props(0).Value = filt
+  props(1).Name = &quot;Password&quot; : props(1).Value = &quot;matkhau&quot;
+  doc.storeToURL(dst, props())
+  doc.close(True)
+End Sub
+</script:module>
+"""
+
+
+def _save_with_password(src: Path, dst: Path, filter_name: str, profile: Path) -> Path:
+    """Save `src` under a password as LibreOffice's own Save As does (a Basic macro in a
+    private profile: the headless --convert-to has no password option)."""
+    soffice = shutil.which("soffice")
+    env = f"-env:UserInstallation={profile.as_uri()}"
+    if not (profile / "user/basic/Standard").is_dir():
+        subprocess.run([soffice, env, "--headless", "--terminate_after_init"],
+                       capture_output=True, timeout=120, check=True)
+    (profile / "user/basic/Standard/Module1.xba").write_text(_SAVE_WITH_PASSWORD,
+                                                             encoding="utf-8")
+    macro = f'macro:///Standard.Module1.SaveLocked("{src.as_uri()}","{dst.as_uri()}","{filter_name}")'
+    subprocess.run([soffice, env, "--headless", macro], capture_output=True, timeout=120,
+                   check=True)
+    assert dst.exists(), f"LibreOffice did not write {dst}"
+    return dst
+
+
+@pytest.mark.parametrize("suffix,filter_name,kind", [(".doc", "MS Word 97", "Word"),
+                                                      (".odt", "writer8", "OpenDocument")])
+def test_password_protected_file(docs, tmp_path, suffix, filter_name, kind):
+    locked = _save_with_password(docs["ba-vi-2026"]["docx"], tmp_path / f"mat-khau{suffix}",
+                                 filter_name, tmp_path / "profile")
+    with pytest.raises(LoaError) as exc:
+        read_plan_lines(locked)
+    assert f"tệp {kind} được đặt mật khẩu" in str(exc.value) and str(locked) in str(exc.value)
+
+
+def test_password_protected_word_2007_file(tmp_path):
+    """Word 2007+ under a password is an OLE2 container holding an EncryptedPackage stream
+    (LibreOffice cannot write one; the container's signature is built here)."""
     locked = tmp_path / "mat-khau.doc"
     locked.write_bytes(OLE2 + b"\0" * 500 + "EncryptedPackage".encode("utf-16-le") + b"\0" * 500)
     with pytest.raises(LoaError) as exc:
