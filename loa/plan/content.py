@@ -153,18 +153,23 @@ def _best_spelling(name: str, text: str) -> str:
     return name
 
 
+def _plain_table() -> dict[int, str]:
+    table = {}
+    for cp in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:  # Latin-1 to Extended-B, Vietnamese
+        bare = _MARKS.sub("", unicodedata.normalize("NFD", chr(cp)))
+        if len(bare) == 1 and bare != chr(cp):
+            table[cp] = bare
+    table.update({ord("đ"): "d", ord("Đ"): "D", ord("Ð"): "D", ord("ð"): "d"})
+    return table
+
+
+_PLAIN = _plain_table()
+
+
 def plain(text: str) -> str:
     """`text` with its marks stripped, case kept, one character for one: a match found in it
     is at the same place in `text` ("Ủy ban nhân dân" -> "Uy ban nhan dan")."""
-    out = []
-    for ch in text:
-        if ch.isascii():
-            out.append(ch)
-            continue
-        bare = _MARKS.sub("", unicodedata.normalize("NFD", ch))
-        bare = bare.replace("đ", "d").replace("Đ", "D").replace("Ð", "D").replace("ð", "d")
-        out.append(bare[:1] if len(bare) >= 1 else ch)
-    return "".join(out)
+    return text.translate(_PLAIN)
 
 
 # The national motto beside the issuer in the header; OCR of a two-column header often
@@ -205,9 +210,9 @@ def _header_lines(lines: list[Line]) -> list[str]:
     """The lines above "KẾ HOẠCH" (at most 8), the national motto blanked out of them."""
     out = []
     for ln in lines[:8]:
-        if _PLAN_WORD.match(fold(ln.text)):
+        if _PLAN_WORD.match(fold(ln.text[:40])):
             break
-        text = ln.text
+        text = ln.text[:300]  # header lines are short
         for m in _MOTTO.finditer(plain(text)):  # plain(): same places, marks or not
             text = text[:m.start()] + " " * (m.end() - m.start()) + text[m.end():]
         out.append(text)
@@ -231,10 +236,12 @@ def _issuer_raw(lines: list[Line], title: str) -> str:
         found = _unit_and_name(rest) or found
     if found:
         return found
-    body = " ".join(ln.text for ln in lines[:60])
+    body = " ".join(ln.text[:2000] for ln in lines[:60])  # the lead-in is near the top
     flat = plain(body)
-    m = re.search(r"(?:UBND|U[yỷ] ban nhan dan)\s+" + _UNIT_PLAIN + r"\s+" + _NAME_PLAIN
-                  + r"\s+(?:ban\s+hanh|xay\s+dung)\b", flat, re.IGNORECASE)
+    # the lead-in "Ủy ban nhân dân xã X xây dựng/ban hành …", marks or not; the name
+    # capitalised ("xã Hòa Bình về việc ban hành" is not "xã Hòa Bình Về Việc")
+    m = re.search(r"(?i:UBND|Uy\s+ban\s+nhan\s+dan)\s+(?i:" + _UNIT_PLAIN + r")\s+"
+                  + _NAME_PLAIN + r"\s+(?i:ban\s+hanh|xay\s+dung)\b", flat)
     if m:
         unit = _UNIT_NAMES.get(fold(m.group(1)))
         if unit:
@@ -274,7 +281,7 @@ def _title_and_year(lines: list[Line]) -> tuple[str, int | None]:
     title_lines: list[str] = []
     collecting = False
     for ln in lines[:40]:
-        f = fold(ln.text)
+        f = fold(ln.text[:200])  # only how the line starts matters here
         head = _PLAN_WORD.match(f)
         if not collecting and head:
             rest = ln.text[head.end():].strip(" :.")
@@ -295,7 +302,7 @@ def _title_and_year(lines: list[Line]) -> tuple[str, int | None]:
         title = title[:cut].rstrip(" ,;:.-–")
     # folded, so OCR text that lost its marks ("nam 2025") still gives the year
     years = re.findall(r"\bnam (\d{4})\b", fold(title)) or re.findall(
-        r"\bnam (\d{4})\b", fold(" ".join(ln.text for ln in lines[:12]))
+        r"\bnam (\d{4})\b", fold(" ".join(ln.text[:1000] for ln in lines[:12]))
     )
     return title, int(years[-1]) if years else None
 
