@@ -123,6 +123,10 @@ def test_doc_that_is_really_rtf_docx_pdf_or_text(docs, tmp_path):
     shutil.copyfile(SAMPLE_PLANS / "ba-vi-2026.txt", text_as_rtf)
     assert _topics(text_as_rtf) == _topics(SAMPLE_PLANS / "ba-vi-2026.txt")
     assert read_plan_lines(text_as_rtf)[0].unit == "dòng"  # read as the text it is
+    notepad = tmp_path / "notepad.doc"  # Notepad's "Unicode": UTF-16 with its mark
+    notepad.write_bytes(b"\xff\xfe" + (SAMPLE_PLANS / "ba-vi-2026.txt").read_text(
+        encoding="utf-8").encode("utf-16-le"))
+    assert _topics(notepad) == _topics(SAMPLE_PLANS / "ba-vi-2026.txt")
 
 
 def test_odt_that_is_a_spreadsheet_is_refused(tmp_path):

@@ -38,7 +38,9 @@ _FILTERS = {DOC: "MS Word 97", RTF: "Rich Text Format", ODT: "writer8"}
 def sniff(path: Path, head: bytes) -> str:
     """The real kind of a word-processor file from its first bytes (and zip listing)."""
     if head.startswith(OLE2):
-        if _utf16(b"EncryptedPackage") in path.read_bytes()[:1_000_000]:
+        with path.open("rb") as f:
+            start = f.read(1_000_000)
+        if _utf16(b"EncryptedPackage") in start:
             # an Office 2007+ file under a password is stored inside an OLE2 container
             raise LoaError(_LOCKED.format("Word"), path)
         if _doc_encrypted(path):
@@ -51,10 +53,14 @@ def sniff(path: Path, head: bytes) -> str:
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(path) as z:
-                names = set(z.namelist())
-                mimetype = z.read("mimetype")[:100] if "mimetype" in names else b""
-                manifest = (z.read("META-INF/manifest.xml")[:1_000_000]
-                            if "META-INF/manifest.xml" in names else b"")
+                sizes = {i.filename: i.file_size for i in z.infolist()}
+                names = set(sizes)
+
+                def small(name: str, limit: int) -> bytes:  # a zip bomb's part is not read
+                    return z.read(name) if sizes.get(name, limit + 1) <= limit else b""
+
+                mimetype = small("mimetype", 200)
+                manifest = small("META-INF/manifest.xml", 1_000_000)
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError):
             raise LoaError("tệp nén bên trong bị hỏng nên không đọc được; hãy mở bằng Word "
                            "hoặc LibreOffice rồi lưu lại thành .docx.", path) from None
@@ -66,7 +72,7 @@ def sniff(path: Path, head: bytes) -> str:
             return ODT
         raise LoaError("tệp nén này không phải văn bản Word hay OpenDocument (có thể là bảng "
                        "tính hoặc trình chiếu); hãy lưu kế hoạch thành .docx.", path)
-    if b"\0" not in head:
+    if b"\0" not in head or head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return TEXT  # a plan saved as text under a Word name; the text reader checks it
     raise LoaError("không nhận ra định dạng tệp: tệp bị hỏng hoặc không phải văn bản Word, "
                    "OpenDocument hay RTF; hãy mở bằng Word hoặc LibreOffice rồi lưu lại "
