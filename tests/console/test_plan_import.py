@@ -174,6 +174,22 @@ def test_progress_one_job_per_user_and_a_restart(client_as, station, django_user
 
 
 @pytest.mark.django_db
+def test_two_polls_at_once_keep_the_result(client_as, station, django_user_model):
+    from loa import station as svc
+
+    client_as("editor")
+    user = django_user_model.objects.get(username="bientap")
+    job = ImportJob.objects.create(user=user, created="2026-11-30T12:00+07:00",
+                                   names=["ke-hoach.txt"])
+    plan_import._LIVE[job.id] = plan_import.Live(finished=True, plan=svc.read_plan(SAMPLE))
+    first, second = ImportJob.objects.get(pk=job.pk), ImportJob.objects.get(pk=job.pk)
+    assert plan_import._sync(first).state == "done"
+    assert plan_import._sync(second).state == "done"  # not "cut off by a restart"
+    assert len(ImportJob.objects.get(pk=job.pk).result["topics"]) == 19
+    assert AuditEntry.objects.filter(action="plan.import").count() == 1
+
+
+@pytest.mark.django_db
 def test_roles_and_owners(client_as, station):
     editor = client_as("editor")
     job = started(send(editor, ("ke-hoach.txt", SAMPLE.read_bytes())))
@@ -182,7 +198,9 @@ def test_roles_and_owners(client_as, station):
         c = client_as(role)
         assert c.get(URL).status_code == 403
         assert c.post(f"{URL}{job}/soan-ban-tin/").status_code == 403
+    assert 'href="/nhap-ke-hoach/"' not in client_as("leader").get("/").content.decode()
     admin = client_as("admin")
+    assert 'href="/nhap-ke-hoach/"' in admin.get("/").content.decode()  # in the menu
     assert admin.get(URL).status_code == 200
     # another officer's import is not theirs to see or draft
     assert admin.get(f"{URL}{job}/").status_code == 404

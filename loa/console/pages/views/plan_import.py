@@ -143,40 +143,42 @@ def _result(plan) -> dict:
 
 def _sync(job: ImportJob) -> ImportJob:
     """Bring a running job's row up to what its worker reported (or to failed, if no
-    worker of this process has it)."""
+    worker of this process has it). Under the lock, on a fresh row: two polls at once
+    must not both take the finished report, the second calling it lost."""
     if job.state != ImportJob.RUNNING:
         return job
     with _lock:
+        job.refresh_from_db()
+        if job.state != ImportJob.RUNNING:
+            return job
         live = _LIVE.get(job.id)
-        if live is not None and live.finished:
-            del _LIVE[job.id]
-    if live is None:
-        job.state, job.errors = ImportJob.FAILED, [RESTARTED]
-        if job.workdir:
-            shutil.rmtree(job.workdir, ignore_errors=True)
+        if live is None:
+            job.state, job.errors = ImportJob.FAILED, [RESTARTED]
+            if job.workdir:
+                shutil.rmtree(job.workdir, ignore_errors=True)
+            job.workdir = ""
+            job.save()
+            return job
+        job.pages_done, job.pages_total = live.done, live.total
+        if not live.finished:
+            job.save(update_fields=["pages_done", "pages_total"])
+            return job
+        del _LIVE[job.id]
         job.workdir = ""
+        names = ", ".join(job.names)
+        if live.plan is not None:
+            job.state, job.result = ImportJob.DONE, _result(live.plan)
+            job.plan = pickle.dumps(live.plan)
+            n = len(job.result["topics"])
+            audit.record(None, "plan.import", f"kế hoạch «{job.result['title'] or names}»",
+                         f"đọc xong tệp {names}: {n} mục nội dung"
+                         + "".join(f"; {w}" for w in job.result["warnings"]), user=job.user)
+        else:
+            job.state, job.errors = ImportJob.FAILED, live.errors or [BROKEN]
+            audit.record(None, "plan.import_failed", f"tệp {names}",
+                         "; ".join(job.errors)[:1000], user=job.user)
         job.save()
         return job
-    job.pages_done, job.pages_total = live.done, live.total
-    if not live.finished:
-        ImportJob.objects.filter(pk=job.pk, state=ImportJob.RUNNING).update(
-            pages_done=live.done, pages_total=live.total)
-        return job
-    job.workdir = ""
-    names = ", ".join(job.names)
-    if live.plan is not None:
-        job.state, job.result = ImportJob.DONE, _result(live.plan)
-        job.plan = pickle.dumps(live.plan)
-        n = len(job.result["topics"])
-        audit.record(None, "plan.import", f"kế hoạch «{job.result['title'] or names}»",
-                     f"đọc xong tệp {names}: {n} mục nội dung"
-                     + "".join(f"; {w}" for w in job.result["warnings"]), user=job.user)
-    else:
-        job.state, job.errors = ImportJob.FAILED, live.errors or [BROKEN]
-        audit.record(None, "plan.import_failed", f"tệp {names}",
-                     "; ".join(job.errors)[:1000], user=job.user)
-    job.save()
-    return job
 
 
 def _running(user) -> ImportJob | None:
