@@ -264,6 +264,25 @@ def test_phone_imports_a_text_and_a_word_plan_and_drafts(live_console, phone, tm
     assert list((live.data / "nhap-ke-hoach").iterdir()) == []
 
 
+ONE_PAGE = """UBND XÃ BA VÌ
+Số: 12/KH-UBND
+Ba Vì, ngày 05 tháng 3 năm 2026
+
+KẾ HOẠCH
+Tuyên truyền phòng, chống dịch sốt xuất huyết năm 2026
+
+I. MỤC ĐÍCH, YÊU CẦU
+1. Nâng cao nhận thức của người dân về phòng, chống bệnh sốt xuất huyết.
+
+II. NỘI DUNG TUYÊN TRUYỀN
+1. Tuyên truyền về cách diệt lăng quăng, bọ gậy tại mỗi hộ gia đình.
+2. Tuyên truyền về dấu hiệu của bệnh và việc đưa người bệnh đến trạm y tế xã.
+
+III. TỔ CHỨC THỰC HIỆN
+Văn phòng UBND xã chủ trì thực hiện kế hoạch này.
+"""
+
+
 @pytest.mark.browser
 def test_phone_imports_a_photo_of_a_page_through_ocr(live_console, phone, tmp_path):
     from loa import station as svc
@@ -272,11 +291,11 @@ def test_phone_imports_a_photo_of_a_page_through_ocr(live_console, phone, tmp_pa
         pytest.skip("the OCR reader (branch i14-ocr) is not merged here")
     from plan_docs import convert
 
-    # the sample's first page, typed out by LibreOffice and photographed (rasterized)
-    text = SAMPLE.read_text(encoding="utf-8").split("\n")
-    short = tmp_path / "mot-trang.txt"
-    short.write_text("\n".join(text[:45]) + "\n", encoding="utf-8")
-    pdf = convert(short, "pdf", tmp_path)
+    # a one-page plan typed out by LibreOffice, then photographed (rasterized to PNG)
+    txt = tmp_path / "mot-trang.txt"
+    txt.write_text(ONE_PAGE, encoding="utf-8")
+    clean = svc.read_plan(txt)
+    pdf = convert(txt, "pdf", tmp_path)
     subprocess.run(["pdftoppm", "-r", "200", "-png", "-f", "1", "-l", "1", "-singlefile",
                     str(pdf), str(tmp_path / "trang")], check=True, timeout=120)
     live = live_console()
@@ -284,9 +303,14 @@ def test_phone_imports_a_photo_of_a_page_through_ocr(live_console, phone, tmp_pa
     phone.goto(live.url + URL)
     phone.set_input_files("#id_plan", str(tmp_path / "trang.png"))
     phone.get_by_role("button", name="Tải lên và đọc").click()
-    phone.locator("h1", has_text="Đang đọc").or_(phone.locator("#thong-tin")).first.wait_for()
-    phone.locator("#thong-tin").wait_for(timeout=180000)
-    page = phone.content()
-    assert "UBND thành phố Hà Nội" in page
+    phone.locator("#thong-tin").wait_for(timeout=180000)  # the page follows the reading
+    assert f"Các mục nội dung ({len(clean.topics)})" in phone.content()
+    topics = phone.locator("#cac-muc").inner_text()
+    for t in clean.topics:
+        assert t.path in topics
+    assert "diệt lăng quăng" in topics
     assert "OCR" in phone.locator("#canh-bao").inner_text()  # which pages, how sure
     screenshot(phone, "import-photo")
+    phone.get_by_role("button", name="Soạn bản tin nháp").click()
+    assert "Đã tạo 2 bản tin nháp." in phone.locator(".messages").inner_text()
+    assert list((live.data / "nhap-ke-hoach").iterdir()) == []
