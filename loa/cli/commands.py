@@ -24,8 +24,24 @@ from loa.errors import LoaError
 # --- plan ----------------------------------------------------------------------------------
 
 
+def _plan_arg(args):
+    """One file, or the photos of the pages in the order given."""
+    return args.plan[0] if len(args.plan) == 1 else args.plan
+
+
+def _ocr_progress(done: int, total: int) -> None:
+    if done < total:
+        print(f"Đang nhận dạng chữ (OCR) trang {done + 1}/{total}…", file=sys.stderr,
+              flush=True)
+
+
+def _tell_ocr(plan) -> None:
+    if plan.ocr is not None:  # stderr: stdout may be the --json
+        print(f"Lưu ý: {plan.source}: {plan.ocr.describe()}", file=sys.stderr, flush=True)
+
+
 def plan_import(args) -> int:
-    plan = svc.read_plan(args.plan, section=args.section)
+    plan = svc.read_plan(_plan_arg(args), section=args.section, progress=_ocr_progress)
     if args.json:
         out(json.dumps(
             {"plan": plan.plan_id, "title": plan.title, "issuer": plan.issuer,
@@ -33,10 +49,12 @@ def plan_import(args) -> int:
              "references": plan.references,
              "mentions_loudspeakers": plan.mentions_loudspeakers,
              "garbled": plan.quality.garbled if plan.quality else False,
+             "ocr": plan.ocr.to_json() if plan.ocr is not None else None,
              "section": plan.content.path,
              "topics": [{"id": t.path, "title": t.title, "line": t.line, "text": t.text}
                         for t in plan.topics]},
             ensure_ascii=False, indent=2))
+    _tell_ocr(plan)
     if plan.quality is not None and plan.quality.garbled:
         warn(f"{plan.source}: chữ trong kế hoạch có vẻ bị lỗi (mất dấu hoặc nhận dạng sai): "
              f"{plan.quality.describe()}. Bản tin soạn ra cần được gõ lại trước khi duyệt.")
@@ -63,12 +81,13 @@ def plan_import(args) -> int:
 
 
 def plan_text(args) -> int:
-    out(svc.plan_text(args.plan))
+    out(svc.plan_text(_plan_arg(args), progress=_ocr_progress))
     return 0
 
 
 def plan_show(args) -> int:
-    plan = svc.read_plan(args.plan, section=args.section)
+    plan = svc.read_plan(_plan_arg(args), section=args.section, progress=_ocr_progress)
+    _tell_ocr(plan)
     out(f"{plan.title} — {plan.issuer or 'không rõ cơ quan ban hành'}")
     for node in plan.outline.walk():
         if node.kind == "root":

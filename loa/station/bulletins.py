@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,19 +16,23 @@ if TYPE_CHECKING:
     from loa.script.bulletin import Bulletin, BulletinFile, MergeReport
 
 
-def read_plan(path: str | Path, section: str | None = None) -> Plan:
-    """A plan document (.txt, .docx, .pdf) with its outline and broadcast topics."""
+def read_plan(path: str | Path | Sequence[str | Path], section: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> Plan:
+    """A plan document (.txt, .docx, .pdf, a scan or photo) with its outline and broadcast
+    topics. A list of photos is read as the plan's pages in that order; `progress(done,
+    total)` is called as pages are read by OCR (plan.ocr tells which, and how sure)."""
     from loa.plan import import_plan
 
-    return import_plan(path, section=section)
+    return import_plan(path, section=section, progress=progress)
 
 
-def plan_text(path: str | Path) -> str:
-    """The plan's text cleaned and reflowed, as the drafting reads it."""
+def plan_text(path: str | Path | Sequence[str | Path],
+              progress: Callable[[int, int], None] | None = None) -> str:
+    """The plan's text cleaned and reflowed, as the drafting reads it (OCR for scans)."""
     from loa.plan.outline import parse_outline, reflow
     from loa.plan.reader import read_plan_lines
 
-    return reflow(parse_outline(read_plan_lines(path)))
+    return reflow(parse_outline(read_plan_lines(path, progress)))
 
 
 @dataclass
