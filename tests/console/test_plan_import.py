@@ -289,27 +289,30 @@ def test_phone_imports_a_photo_of_a_page_through_ocr(live_console, phone, tmp_pa
 
     if "progress" not in inspect.signature(svc.read_plan).parameters:
         pytest.skip("the OCR reader (branch i14-ocr) is not merged here")
-    from plan_docs import convert
+    from plan_docs import convert, word_document
 
-    # a one-page plan typed out by LibreOffice, then photographed (rasterized to PNG)
+    # a one-page plan typed in Word, printed (LibreOffice) and photographed (a 300 dpi JPEG)
     txt = tmp_path / "mot-trang.txt"
     txt.write_text(ONE_PAGE, encoding="utf-8")
     clean = svc.read_plan(txt)
-    pdf = convert(txt, "pdf", tmp_path)
-    subprocess.run(["pdftoppm", "-r", "200", "-png", "-f", "1", "-l", "1", "-singlefile",
+    pdf = convert(word_document(txt, tmp_path / "mot-trang.docx"), "pdf", tmp_path)
+    subprocess.run(["pdftoppm", "-r", "300", "-jpeg", "-f", "1", "-l", "1", "-singlefile",
                     str(pdf), str(tmp_path / "trang")], check=True, timeout=120)
     live = live_console()
     login(phone, live, "editor")
     phone.goto(live.url + URL)
-    phone.set_input_files("#id_plan", str(tmp_path / "trang.png"))
+    phone.set_input_files("#id_plan", str(tmp_path / "trang.jpg"))
     phone.get_by_role("button", name="Tải lên và đọc").click()
     phone.locator("#thong-tin").wait_for(timeout=180000)  # the page follows the reading
     assert f"Các mục nội dung ({len(clean.topics)})" in phone.content()
+    assert phone.locator("h1").inner_text() == clean.title
     topics = phone.locator("#cac-muc").inner_text()
     for t in clean.topics:
         assert t.path in topics
     assert "diệt lăng quăng" in topics
     assert "OCR" in phone.locator("#canh-bao").inner_text()  # which pages, how sure
+    status = phone.request.get(phone.url + "trang-thai.json").json()
+    assert (status["done"], status["total"]) == (1, 1)  # the reader reported its page
     screenshot(phone, "import-photo")
     phone.get_by_role("button", name="Soạn bản tin nháp").click()
     assert "Đã tạo 2 bản tin nháp." in phone.locator(".messages").inner_text()
