@@ -148,7 +148,7 @@ def test_progress_one_job_per_user_and_a_restart(client_as, station, django_user
     # a job whose worker is still on page 2 of 5 (its report, as the worker writes it)
     job = ImportJob.objects.create(user=user, created="2026-11-30T12:00+07:00",
                                    names=["a.jpg"], photos=True, pages_total=5)
-    plan_import._LIVE[job.id] = plan_import.Live(done=1, total=5)
+    plan_import._LIVE[job.id] = plan_import.Live(done=1, total=5, waiting=False)
     try:
         status = client.get(f"{URL}{job.id}/trang-thai.json").json()
         assert status == {"state": "running", "done": 1, "total": 5,
@@ -171,6 +171,17 @@ def test_progress_one_job_per_user_and_a_restart(client_as, station, django_user
     assert ImportJob.objects.get(pk=job.pk).state == "failed"
     # and a new import may start
     assert send(client, ("ke-hoach.txt", SAMPLE.read_bytes())).status_code == 302
+
+
+@pytest.mark.django_db
+def test_plans_are_read_in_turn(client_as, station):
+    client = client_as("editor")
+    with plan_import._turn:  # another officer's plan is being read
+        job = started(send(client, ("ke-hoach.txt", SAMPLE.read_bytes())))
+        status = client.get(f"{URL}{job}/trang-thai.json").json()
+        assert status["state"] == "running" and "Đang chờ đến lượt" in status["text"]
+        assert "Đang chờ đến lượt" in client.get(f"{URL}{job}/").content.decode()
+    assert finish(client, job)["state"] == "done"
 
 
 @pytest.mark.django_db

@@ -73,6 +73,7 @@ class Live:
 
     done: int = 0
     total: int = 0
+    waiting: bool = True  # for its turn: one plan is read at a time
     finished: bool = False
     plan: object | None = None
     errors: list[str] = field(default_factory=list)
@@ -80,6 +81,8 @@ class Live:
 
 _LIVE: dict[int, Live] = {}
 _lock = threading.RLock()  # _LIVE, and "one job per user" between two quick uploads
+# OCR takes the CPU (a Pi has four slow cores): two officers' plans are read in turn
+_turn = threading.Semaphore(1)
 
 
 def _read(paths: list[Path], progress) -> object:
@@ -102,8 +105,9 @@ def _work(job_id: int, paths: list[Path], names: dict[str, str], workdir: Path) 
         live.done, live.total = done, total
 
     try:
-        plan = _read(paths, progress)
-        live.plan = plan
+        with _turn:
+            live.waiting = False
+            live.plan = _read(paths, progress)
     except LoaError as exc:  # the reader names the temp file: name the officer's
         for p in exc.problems:
             if p.path is not None:
@@ -160,6 +164,7 @@ def _sync(job: ImportJob) -> ImportJob:
             job.save()
             return job
         job.pages_done, job.pages_total = live.done, live.total
+        job.waiting = live.waiting
         if not live.finished:
             job.save(update_fields=["pages_done", "pages_total"])
             return job
@@ -370,6 +375,8 @@ def progress_vi(job: ImportJob) -> str:
         return "Đã đọc xong."
     if job.state == ImportJob.FAILED:
         return "Không đọc được kế hoạch."
+    if getattr(job, "waiting", False):
+        return "Đang chờ đến lượt: máy đang đọc một kế hoạch khác…"
     if job.pages_total:
         page = min(job.pages_done + 1, job.pages_total)
         return f"Đang đọc trang {page}/{job.pages_total}…"
