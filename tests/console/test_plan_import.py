@@ -93,6 +93,19 @@ def test_editor_imports_a_text_plan_sees_its_topics_and_drafts(client_as, statio
 
 
 @pytest.mark.django_db
+def test_a_garbled_plan_is_imported_with_a_warning(client_as, station):
+    client = client_as("editor")
+    garbled = DATA / "unseen_plans" / "ocr-e-2026.txt"  # a poor OCR's text, tones lost
+    job = started(send(client, ("ocr-e.txt", garbled.read_bytes())))
+    assert finish(client, job)["state"] == "done"
+    page = client.get(f"{URL}{job}/").content.decode()
+    assert 'id="chu-loi"' in page and "có vẻ bị lỗi (mất dấu hoặc nhận dạng sai)" in page
+    assert "không phải tiếng Việt hợp lệ" in page  # the guard's own figures
+    assert 'id="canh-bao"' not in page  # a text file: no page was read by OCR
+    assert "Soạn bản tin nháp" in page
+
+
+@pytest.mark.django_db
 def test_a_reader_error_is_shown_in_vietnamese_naming_the_officers_file(client_as, station):
     client = client_as("editor")
     job = started(send(client, ("thong-bao.txt", "Chỉ là một dòng thông báo.\n".encode())))

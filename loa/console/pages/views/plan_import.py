@@ -131,18 +131,20 @@ def _describe(obj) -> str:
 
 def _result(plan) -> dict:
     """What the result page shows, as plain data."""
-    warnings = []
+    garbled, ocr_note = "", ""
     q = getattr(plan, "quality", None)
     if q is not None and getattr(q, "garbled", False):
-        warnings.append(_describe(q))
-    ocr = getattr(plan, "ocr", None)
+        garbled = ("Chữ trong kế hoạch có vẻ bị lỗi (mất dấu hoặc nhận dạng sai): "
+                   f"{_describe(q)}. Bản tin soạn ra cần được gõ lại trước khi duyệt.")
+    ocr = getattr(plan, "ocr", None)  # the pages read by OCR, and how sure
     if ocr is not None:
-        warnings.append(_describe(ocr))
+        ocr_note = _describe(ocr)
     return {"title": plan.title, "issuer": plan.issuer, "number": plan.number,
             "place_date": plan.place_date,
             "topics": [{"path": t.path, "title": t.title, "heading": t.heading}
                        for t in plan.topics],
-            "warnings": [w for w in warnings if w]}
+            "garbled": garbled, "ocr": ocr_note,
+            "warnings": [w for w in (garbled, ocr_note) if w]}
 
 
 def _sync(job: ImportJob) -> ImportJob:
