@@ -322,25 +322,46 @@ Văn phòng UBND xã chủ trì thực hiện kế hoạch này.
 """
 
 
+def two_photos(png: Path, folder: Path) -> list[Path]:
+    """The page cut in two at the blank row nearest its middle, as two JPEG photos: the
+    title on the first, the topics on the second (one page of OCR in all)."""
+    from PIL import Image
+
+    im = Image.open(png).convert("L")
+    w, h = im.size
+    ink = [sum(1 for x in range(0, w, 4) if im.getpixel((x, y)) < 128) for y in range(h)]
+    top = next(y for y in range(h) if ink[y])  # the first line of text
+    bottom = max(y for y in range(h) if ink[y])
+    middle = (top + bottom) // 2
+    cut = min((y for y in range(top, bottom) if not ink[y]), key=lambda y: abs(y - middle))
+    out = []
+    for i, box in enumerate(((0, 0, w, cut), (0, cut, w, h)), 1):
+        path = folder / f"anh-{i}.jpg"
+        im.crop(box).save(path, quality=85)
+        out.append(path)
+    return out
+
+
 @pytest.mark.browser
-def test_phone_imports_a_photo_of_a_page_through_ocr(live_console, phone, tmp_path):
+def test_phone_imports_photos_of_a_page_through_ocr(live_console, phone, tmp_path):
     from loa import station as svc
 
     if "progress" not in inspect.signature(svc.read_plan).parameters:
         pytest.skip("the OCR reader (branch i14-ocr) is not merged here")
     from plan_docs import convert, word_document
 
-    # a one-page plan typed in Word, printed (LibreOffice) and photographed (a 300 dpi JPEG)
+    # a one-page plan typed in Word, printed (LibreOffice), photographed in two halves
     txt = tmp_path / "mot-trang.txt"
     txt.write_text(ONE_PAGE, encoding="utf-8")
     clean = svc.read_plan(txt)
     pdf = convert(word_document(txt, tmp_path / "mot-trang.docx"), "pdf", tmp_path)
-    subprocess.run(["pdftoppm", "-r", "300", "-jpeg", "-f", "1", "-l", "1", "-singlefile",
+    subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "1", "-l", "1", "-singlefile",
                     str(pdf), str(tmp_path / "trang")], check=True, timeout=120)
+    photos = two_photos(tmp_path / "trang.png", tmp_path)
     live = live_console()
     login(phone, live, "editor")
     phone.goto(live.url + URL)
-    phone.set_input_files("#id_plan", str(tmp_path / "trang.jpg"))
+    phone.set_input_files("#id_plan", [str(p) for p in photos])  # in page order
     phone.get_by_role("button", name="Tải lên và đọc").click()
     phone.locator("#thong-tin").wait_for(timeout=180000)  # the page follows the reading
     assert f"Các mục nội dung ({len(clean.topics)})" in phone.content()
@@ -351,8 +372,10 @@ def test_phone_imports_a_photo_of_a_page_through_ocr(live_console, phone, tmp_pa
     assert "diệt lăng quăng" in topics
     assert "OCR" in phone.locator("#canh-bao").inner_text()  # which pages, how sure
     status = phone.request.get(phone.url + "trang-thai.json").json()
-    assert (status["done"], status["total"]) == (1, 1)  # the reader reported its page
+    assert (status["done"], status["total"]) == (2, 2)  # the reader reported its pages
     screenshot(phone, "import-photo")
     phone.get_by_role("button", name="Soạn bản tin nháp").click()
     assert "Đã tạo 2 bản tin nháp." in phone.locator(".messages").inner_text()
+    # photos have no file name worth keeping: the drafts are named by the plan's number
+    assert (live.schedule.parent / "bulletins" / "ke-hoach-12-kh-ubnd.yaml").exists()
     assert list((live.data / "nhap-ke-hoach").iterdir()) == []

@@ -38,7 +38,7 @@ ROLES = ("editor", "admin")
 DOCS = {".txt": "văn bản", ".docx": "Word", ".pdf": "PDF", ".doc": "Word cũ",
         ".odt": "OpenDocument", ".rtf": "RTF"}
 PHOTOS = {".jpg": "ảnh JPEG", ".jpeg": "ảnh JPEG", ".png": "ảnh PNG", ".heic": "ảnh HEIC",
-          ".heif": "ảnh HEIC"}
+          ".heif": "ảnh HEIC", ".webp": "ảnh WebP", ".tif": "ảnh TIFF", ".tiff": "ảnh TIFF"}
 ACCEPT = "image/*," + ",".join(list(DOCS) + list(PHOTOS))
 MAX_PHOTOS = 30  # pages of one plan; a real plan has 2–10
 KEEP_JOBS = 10  # per user; older results are dropped
@@ -211,7 +211,9 @@ def _sniff(head: bytes, suffix: str, name: str) -> None:
           ".rtf": head.lstrip(b"\xef\xbb\xbf").startswith(b"{\\rtf"),
           ".jpg": head.startswith(b"\xff\xd8\xff"), ".jpeg": head.startswith(b"\xff\xd8\xff"),
           ".png": head.startswith(b"\x89PNG\r\n\x1a\n"),
-          ".heic": head[4:8] == b"ftyp", ".heif": head[4:8] == b"ftyp"}[suffix]
+          ".heic": head[4:8] == b"ftyp", ".heif": head[4:8] == b"ftyp",
+          ".webp": head[:4] == b"RIFF" and head[8:12] == b"WEBP",
+          ".tif": head[:4] in (b"II*\0", b"MM\0*"), ".tiff": head[:4] in (b"II*\0", b"MM\0*")}[suffix]
     if not ok:
         what = DOCS.get(suffix) or PHOTOS[suffix]
         raise LoaError(f"nội dung tệp không phải {what} như đuôi {suffix} cho biết; hãy chọn "
