@@ -198,7 +198,7 @@ def test_progress_one_job_per_user_and_a_restart(client_as, station, django_user
     assert not leftover.exists()
     assert ImportJob.objects.get(pk=job.pk).state == "failed"
     # and a new import may start
-    assert send(client, ("ke-hoach.txt", SAMPLE.read_bytes())).status_code == 302
+    assert finish(client, started(send(client, ("ke-hoach.txt", SAMPLE.read_bytes()))))
 
 
 @pytest.mark.django_db
