@@ -90,7 +90,8 @@ def _page_span(pages: list[int]) -> str:
 # --- tools -------------------------------------------------------------------------------------
 
 @functools.cache
-def _tesseract_langs(exe: str) -> frozenset[str]:
+def _tesseract_langs(exe: str, tessdata: str | None) -> frozenset[str]:
+    """The installed models (tessdata: TESSDATA_PREFIX, which moves them)."""
     try:
         done = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
@@ -104,7 +105,7 @@ def tesseract(path: Path) -> str:
     if exe is None:
         raise LoaError(f"tệp là ảnh quét, cần nhận dạng chữ (OCR) nhưng máy chưa có Tesseract; "
                        f"{INSTALL}", path)
-    if "vie" not in _tesseract_langs(exe):
+    if "vie" not in _tesseract_langs(exe, os.environ.get("TESSDATA_PREFIX")):
         raise LoaError("tệp là ảnh quét, cần nhận dạng chữ (OCR) nhưng Tesseract chưa có mô "
                        f"hình tiếng Việt; {INSTALL}", path)
     return exe
