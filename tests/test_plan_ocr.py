@@ -42,8 +42,8 @@ III. TỔ CHỨC THỰC HIỆN
 Giao Trạm Y tế xã chủ trì, phối hợp với các thôn."""
 
 
-def page(text: str, angle: float = 0.0, width: int = 1750, size: int = 34):
-    """The text on white paper at ~300 dpi (34 px is a 12-point line), turned `angle`°."""
+def page(text: str, angle: float = 0.0, width: int = 2000, size: int = 42):
+    """The text on white paper at ~300 dpi (42 px: an 11-point font), turned `angle`°."""
     font = ImageFont.truetype(str(FONT), size)
     lines = text.split("\n")
     im = Image.new("L", (width, 160 + len(lines) * int(size * 1.9)), 255)
@@ -89,8 +89,8 @@ def test_scanned_pdf_turned_a_little_gives_the_clean_topics(tmp_path, clean):
 
 
 def test_mixed_pdf_keeps_its_text_pages_and_reads_the_scanned_one(tmp_path, clean):
-    from pypdf import PdfReader, PdfWriter
     from plan_docs import convert, word_document
+    from pypdf import PdfReader, PdfWriter
 
     docx = word_document(txt(tmp_path, HEAD), tmp_path / "trang1.docx")
     text_pdf = convert(docx, "pdf", tmp_path)  # page 1: a text layer
@@ -115,7 +115,7 @@ def test_mixed_pdf_keeps_its_text_pages_and_reads_the_scanned_one(tmp_path, clea
 def test_photos_are_pages_in_the_order_given(tmp_path, clean):
     one, two = tmp_path / "trang1.jpg", tmp_path / "trang2.png"
     page(HEAD, angle=-1.2).convert("RGB").save(one, quality=80)  # a phone's JPEG
-    small = page(TAIL, width=1000, size=17)  # a distant photo: upscaled before OCR
+    small = page(TAIL, width=1300, size=24)  # a distant photo: upscaled before OCR
     small.save(two)
     calls = []
     plan = import_plan([one, two], progress=lambda d, t: calls.append((d, t)))
@@ -334,3 +334,23 @@ def test_describe_names_pages_and_the_weak_ones():
     assert "trang 5 đọc kém" in said and "trang 4 không có chữ" in said
     assert said.endswith("hãy đối chiếu bản tin với bản giấy.")
     assert info.to_json()["low_pages"] == [5]
+
+
+def test_doubled_vowel_keeps_the_reading_that_is_a_word():
+    assert ocr.correct_line("NỘI DUNG TUYÊN TRUYỀỂN") == "NỘI DUNG TUYÊN TRUYỀN"
+
+
+def test_roman_headings_put_back_in_sequence_on_ocr_pages():
+    pages = ["I. MỤC ĐÍCH\nH. NỘI DUNG\n1. Hướng dẫn", "II. TỔ CHỨC THỰC HIỆN\nl. KINH PHÍ"]
+    got = ocr.fix_roman_headings(pages, {1, 2})
+    assert got == ["I. MỤC ĐÍCH\nII. NỘI DUNG\n1. Hướng dẫn",
+                   "III. TỔ CHỨC THỰC HIỆN\nIV. KINH PHÍ"]
+    jumping = ["I. MỤC ĐÍCH\nIII. NỘI DUNG"]  # a real jump is kept
+    assert ocr.fix_roman_headings(jumping, {1}) == jumping
+    assert ocr.fix_roman_headings(pages, {2})[0] == pages[0]  # text pages are left alone
+
+
+def test_roman_heading_that_lost_its_point():
+    got = ocr.fix_roman_headings(["I. MỤC ĐÍCH\nI NỘI DUNG TUYÊN TRUYỀN\nII: TỔ CHỨC"], {1})
+    assert got == ["I. MỤC ĐÍCH\nII. NỘI DUNG TUYÊN TRUYỀN\nIII. TỔ CHỨC"]
+    assert ocr.fix_roman_headings(["Ví dụ I Nội dung"], {1}) == ["Ví dụ I Nội dung"]

@@ -523,6 +523,7 @@ def _read_pdf(path: Path, progress: Progress | None = None) -> PlanText:
             else:
                 info.blank.append(number)
             _call(progress, done, len(scanned))
+        pages = ocr.fix_roman_headings(pages, set(info.pages))
         if not info.pages:
             raise LoaError("tệp PDF là ảnh quét nhưng nhận dạng chữ (OCR) không thấy chữ nào "
                            "trên các trang; hãy quét lại rõ hơn (300 dpi).", path)
@@ -554,6 +555,7 @@ def _read_images(paths: list[Path], progress: Progress | None) -> PlanText:
         info.pages.append(number)
         info.page_confidence[number] = result.confidence
         _call(progress, number, len(paths))
+    pages = ocr.fix_roman_headings(pages, set(info.pages))
     return PlanText(_join_pages(pages), info)
 
 
