@@ -354,3 +354,34 @@ def test_roman_heading_that_lost_its_point():
     got = ocr.fix_roman_headings(["I. MỤC ĐÍCH\nI NỘI DUNG TUYÊN TRUYỀN\nII: TỔ CHỨC"], {1})
     assert got == ["I. MỤC ĐÍCH\nII. NỘI DUNG TUYÊN TRUYỀN\nIII. TỔ CHỨC"]
     assert ocr.fix_roman_headings(["Ví dụ I Nội dung"], {1}) == ["Ví dụ I Nội dung"]
+
+
+def test_upside_down_photo_is_turned_upright(tmp_path):
+    photo = tmp_path / "nguoc.png"
+    page(TAIL).rotate(180, expand=True).save(photo)
+    read = read_plan_text(photo)
+    assert [ln.text for ln in read.lines][:2] == [
+        "2. Vận động các hộ gia đình ngủ màn, phát quang bụi rậm.",
+        "3. Thông báo lịch phun thuốc diệt muỗi tại các thôn."]
+
+
+def test_ocr_pages_do_not_spend_the_parse_time_limit(tmp_path):
+    import signal
+    import time
+
+    from loa.plan.reader import time_limit, time_limit_paused
+
+    path = tmp_path / "x.pdf"
+    with time_limit(path, 0.3):
+        with time_limit_paused():  # as each OCR page is: its CPU is not the parser's
+            end = time.process_time() + 0.5
+            while time.process_time() < end:
+                pass
+        left = signal.getitimer(signal.ITIMER_PROF)[0]
+        assert 0 < left < 0.4  # the parser's clock runs again, where it stopped (in ticks)
+    with pytest.raises(LoaError) as exc:  # and still stops a parser that spins
+        with time_limit(path, 0.3):
+            end = time.process_time() + 2
+            while time.process_time() < end:
+                pass
+    assert "mất quá 0.3 giây" in str(exc.value)
