@@ -90,7 +90,8 @@ def _page_span(pages: list[int]) -> str:
 # --- tools -------------------------------------------------------------------------------------
 
 @functools.cache
-def _tesseract_langs(exe: str) -> frozenset[str]:
+def _tesseract_langs(exe: str, tessdata: str | None) -> frozenset[str]:
+    """The installed models (tessdata: TESSDATA_PREFIX, which moves them)."""
     try:
         done = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
@@ -104,7 +105,7 @@ def tesseract(path: Path) -> str:
     if exe is None:
         raise LoaError(f"tệp là ảnh quét, cần nhận dạng chữ (OCR) nhưng máy chưa có Tesseract; "
                        f"{INSTALL}", path)
-    if "vie" not in _tesseract_langs(exe):
+    if "vie" not in _tesseract_langs(exe, os.environ.get("TESSDATA_PREFIX")):
         raise LoaError("tệp là ảnh quét, cần nhận dạng chữ (OCR) nhưng Tesseract chưa có mô "
                        f"hình tiếng Việt; {INSTALL}", path)
     return exe
@@ -452,12 +453,60 @@ def fix_word(word: str) -> str:
         fixed = _with_tone(w[:-1], _DETACHED[last])
         if fixed:
             return fixed
+    # "TRUYỀỂN": one vowel read twice with different marks; keep the one that spells a word
+    for i in range(len(w) - 1, 0, -1):
+        if strip(w[i]) == strip(w[i - 1]) and strip(w[i]) in "aeiouy":
+            for cand in (w[:i] + w[i + 1:], w[:i - 1] + w[i:]):
+                fixed = _known(cand, word)
+                if fixed:
+                    return fixed
     return word
+
+
+def strip(ch: str) -> str:
+    from loa.plan.syllables import strip_marks
+
+    return strip_marks(ch)
 
 
 def correct_text(text: str) -> str:
     """Tesseract's known Vietnamese faults put right, line by line."""
     return "\n".join(correct_line(line) for line in text.split("\n"))
+
+
+# A section heading's Roman number as Tesseract misreads it: "II" as "H", "I" as "l" or "|".
+_ROMAN_HEAD = re.compile(r"^([IVXHl|]{1,5})([.:,]?)\s+(?=[A-ZĐÀ-Ỹ]{2,}\b)")
+_ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII",
+          "XIV", "XV"]
+
+
+def fix_roman_headings(pages: list[str], ocr_pages: set[int]) -> list[str]:
+    """Section numbers of upper-case headings put back in sequence on OCR pages.
+
+    "H. NỘI DUNG" after "I. MỤC ĐÍCH" is "II."; "II. TỔ CHỨC" right after that "II." is
+    "III.". Only a number that is unreadable or repeats the last one is changed, and only to
+    the next one, so a plan whose numbering really jumps keeps it."""
+    last = 0
+    out = []
+    for number, text in enumerate(pages, start=1):
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            m = _ROMAN_HEAD.match(line)
+            if not m:
+                continue
+            raw = m.group(1)
+            read = raw.replace("H", "II").replace("l", "I").replace("|", "I")
+            value = _ROMAN.index(read) + 1 if read in _ROMAN else 0
+            if number in ocr_pages:
+                unsure = value in (0, last) or raw != read  # H, l, | are no Roman digits
+                if unsure and value != last + 1 and last < len(_ROMAN):
+                    value = last + 1
+                if value and (_ROMAN[value - 1] != raw or m.group(2) != "."):
+                    lines[i] = f"{_ROMAN[value - 1]}. {line[m.end():]}"
+            if value:
+                last = value
+        out.append("\n".join(lines))
+    return out
 
 
 def correct_line(line: str) -> str:

@@ -82,6 +82,22 @@ def time_limit(path: Path, seconds: float | None = None):
         signal.signal(signal.SIGPROF, signal.SIG_DFL)
 
 
+@contextmanager
+def time_limit_paused():
+    """Stop time_limit's clock meanwhile: an OCR page's preparation takes CPU seconds on a Pi
+    and has its own bounds (pixels, per-page timeouts), so a long scan is not "damaged"."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not \
+            threading.main_thread():
+        yield
+        return
+    left, _ = signal.setitimer(signal.ITIMER_PROF, 0)
+    try:
+        yield
+    finally:
+        if left:
+            signal.setitimer(signal.ITIMER_PROF, left)
+
+
 def _too_big(size: int, limit: int, what: str) -> str:
     return (f"{what} quá lớn ({size / _MB:.1f} MB, tối đa {limit // _MB} MB); kế hoạch thật chỉ "
             "vài trăm KB, hãy kiểm tra lại có đúng tệp kế hoạch không.")
@@ -515,7 +531,9 @@ def _read_pdf(path: Path, progress: Progress | None = None) -> PlanText:
         info = ocr.OcrInfo(total_pages=len(pages))
         _call(progress, 0, len(scanned))
         for done, number in enumerate(scanned, start=1):
-            result = ocr.ocr_image(ocr.rasterize(path, number), path, number, blank_ok=True)
+            with time_limit_paused():
+                result = ocr.ocr_image(ocr.rasterize(path, number), path, number,
+                                       blank_ok=True)
             if result.text.strip():
                 pages[number - 1] = result.text
                 info.pages.append(number)
@@ -523,6 +541,7 @@ def _read_pdf(path: Path, progress: Progress | None = None) -> PlanText:
             else:
                 info.blank.append(number)
             _call(progress, done, len(scanned))
+        pages = ocr.fix_roman_headings(pages, set(info.pages))
         if not info.pages:
             raise LoaError("tệp PDF là ảnh quét nhưng nhận dạng chữ (OCR) không thấy chữ nào "
                            "trên các trang; hãy quét lại rõ hơn (300 dpi).", path)
@@ -549,11 +568,13 @@ def _read_images(paths: list[Path], progress: Progress | None) -> PlanText:
     _call(progress, 0, len(paths))
     for number, p in enumerate(paths, start=1):
         page = number if len(paths) > 1 else None
-        result = ocr.ocr_image(ocr.open_image(p, page), p, page)
+        with time_limit_paused():
+            result = ocr.ocr_image(ocr.open_image(p, page), p, page)
         pages.append(result.text)
         info.pages.append(number)
         info.page_confidence[number] = result.confidence
         _call(progress, number, len(paths))
+    pages = ocr.fix_roman_headings(pages, set(info.pages))
     return PlanText(_join_pages(pages), info)
 
 
