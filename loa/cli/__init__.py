@@ -29,8 +29,10 @@ def build_parser() -> Parser:
     plan = sub.add_parser("plan", help="đọc kế hoạch tuyên truyền").add_subparsers(
         dest="plan_command", metavar="LỆNH", required=True, title="lệnh")
     imp = plan.add_parser("import", help="tìm các nội dung tuyên truyền, soạn bản tin nháp")
-    imp.add_argument("plan", metavar="KẾ_HOẠCH",
-                     help="tệp kế hoạch (.txt, .docx, .doc, .odt, .rtf hoặc .pdf)")
+    imp.add_argument("plan", metavar="KẾ_HOẠCH", nargs="+",
+                     help="tệp kế hoạch (.txt, .docx, .doc, .odt, .rtf, .pdf, kể cả PDF quét), "
+                          "hoặc các ảnh chụp từng trang (.jpg, .png …) theo thứ tự trang; tệp "
+                          "đầu đặt tên kế hoạch")
     imp.add_argument("-o", "--output", metavar="TỆP", help="tệp bản tin YAML sẽ ghi ra")
     imp.add_argument("--section", metavar="MỤC",
                      help="chọn mục khác làm nội dung (ví dụ IV hoặc II.2)")
@@ -41,12 +43,20 @@ def build_parser() -> Parser:
                      help="lấy tên đài và mẫu bản tin (station.template) từ tệp lịch phát")
     imp.set_defaults(func=c.plan_import)
     show = plan.add_parser("show", help="in dàn ý kế hoạch, đánh dấu phần nội dung")
-    show.add_argument("plan", metavar="KẾ_HOẠCH", help="tệp kế hoạch")
+    show.add_argument("plan", metavar="KẾ_HOẠCH", nargs="+",
+                      help="tệp kế hoạch, hoặc các ảnh chụp từng trang theo thứ tự")
     show.add_argument("--section", metavar="MỤC", help="mục nội dung muốn đánh dấu")
     show.set_defaults(func=c.plan_show)
     txt = plan.add_parser("text", help="in văn bản kế hoạch đã làm sạch, nối dòng")
-    txt.add_argument("plan", metavar="KẾ_HOẠCH", help="tệp kế hoạch")
+    txt.add_argument("plan", metavar="KẾ_HOẠCH", nargs="+",
+                     help="tệp kế hoạch, hoặc các ảnh chụp từng trang theo thứ tự")
     txt.set_defaults(func=c.plan_text)
+    rep = plan.add_parser("repair", help="khôi phục dấu tiếng Việt cho kế hoạch .txt bị mất "
+                                         "dấu hoặc nhận dạng sai, ghi ra tệp mới")
+    rep.add_argument("plan", metavar="KẾ_HOẠCH", help="tệp kế hoạch .txt bị lỗi chữ")
+    rep.add_argument("-o", "--output", metavar="TỆP", required=True,
+                     help="tệp .txt đã sửa sẽ ghi ra (không được trùng tệp gốc)")
+    rep.set_defaults(func=c.plan_repair)
 
     bul = sub.add_parser("bulletin", help="xem, sửa và duyệt bản tin").add_subparsers(
         dest="bulletin_command", metavar="LỆNH", required=True, title="lệnh")

@@ -24,8 +24,24 @@ from loa.errors import LoaError
 # --- plan ----------------------------------------------------------------------------------
 
 
+def _plan_arg(args):
+    """One file, or the photos of the pages in the order given."""
+    return args.plan[0] if len(args.plan) == 1 else args.plan
+
+
+def _ocr_progress(done: int, total: int) -> None:
+    if done < total:
+        print(f"Đang nhận dạng chữ (OCR) trang {done + 1}/{total}…", file=sys.stderr,
+              flush=True)
+
+
+def _tell_ocr(plan) -> None:
+    if plan.ocr is not None:  # stderr: stdout may be the --json
+        print(f"Lưu ý: {plan.source}: {plan.ocr.describe()}", file=sys.stderr, flush=True)
+
+
 def plan_import(args) -> int:
-    plan = svc.read_plan(args.plan, section=args.section)
+    plan = svc.read_plan(_plan_arg(args), section=args.section, progress=_ocr_progress)
     if args.json:
         out(json.dumps(
             {"plan": plan.plan_id, "title": plan.title, "issuer": plan.issuer,
@@ -33,13 +49,16 @@ def plan_import(args) -> int:
              "references": plan.references,
              "mentions_loudspeakers": plan.mentions_loudspeakers,
              "garbled": plan.quality.garbled if plan.quality else False,
+             "ocr": plan.ocr.to_json() if plan.ocr is not None else None,
              "section": plan.content.path,
              "topics": [{"id": t.path, "title": t.title, "line": t.line, "text": t.text}
                         for t in plan.topics]},
             ensure_ascii=False, indent=2))
+    _tell_ocr(plan)
     if plan.quality is not None and plan.quality.garbled:
         warn(f"{plan.source}: chữ trong kế hoạch có vẻ bị lỗi (mất dấu hoặc nhận dạng sai): "
-             f"{plan.quality.describe()}. Bản tin soạn ra cần được gõ lại trước khi duyệt.")
+             f"{plan.quality.describe()}. Bản tin soạn ra cần được gõ lại trước khi duyệt. "
+             "Với tệp .txt, thử khôi phục dấu: loa plan repair KẾ_HOẠCH -o <tệp mới>.txt")
     if args.output:
         done = svc.draft_bulletins(plan, args.output, args.template, args.station,
                                    args.schedule)
@@ -62,13 +81,35 @@ def plan_import(args) -> int:
     return 0
 
 
+def plan_repair(args) -> int:
+    from loa.station.bulletins import repair_plan_text
+
+    done = repair_plan_text(args.plan, args.output)
+    r = done.repaired
+    restored = r.syllables - r.unknown
+    line = (f"Đã khôi phục dấu cho {restored}/{r.syllables} âm tiết ({r.changed} chữ được "
+            f"sửa) vào {done.output}")
+    if r.unknown:
+        examples = ", ".join(r.unknown_words[:8])
+        line += (f"; {r.unknown} âm tiết ({r.share_unknown:.1%}) không khôi phục được, "
+                 f"ví dụ: {examples}")
+    out(line + "; hãy đọc lại trước khi nhập.")
+    if not done.garbled_before:
+        out("Tệp gốc vốn không có vẻ bị lỗi chữ: hãy so sánh kỹ, có thể không cần sửa.")
+    elif done.garbled_after:
+        warn(f"{done.output}: chữ vẫn còn lỗi sau khi sửa; hãy gõ lại những chỗ còn sai.")
+    out(f"Tiếp theo: loa plan import {done.output} -o <tệp bản tin>.yaml")
+    return 0
+
+
 def plan_text(args) -> int:
-    out(svc.plan_text(args.plan))
+    out(svc.plan_text(_plan_arg(args), progress=_ocr_progress))
     return 0
 
 
 def plan_show(args) -> int:
-    plan = svc.read_plan(args.plan, section=args.section)
+    plan = svc.read_plan(_plan_arg(args), section=args.section, progress=_ocr_progress)
+    _tell_ocr(plan)
     out(f"{plan.title} — {plan.issuer or 'không rõ cơ quan ban hành'}")
     for node in plan.outline.walk():
         if node.kind == "root":

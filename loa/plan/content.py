@@ -5,13 +5,18 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loa.errors import LoaError
 from loa.plan.outline import Node, join_lines, parse_outline
 from loa.plan.quality import TextQuality, assess
-from loa.plan.reader import Line, read_plan_lines, time_limit
+from loa.plan.reader import Line, read_plan_text, time_limit
+
+if TYPE_CHECKING:
+    from loa.plan.ocr import OcrInfo, Progress
 
 _STRONG = re.compile(
     r"^(?:ve\s+)?(?:cac\s+)?noi\s+dung\s+(?:chinh\s+|chu\s+yeu\s+|trong\s+tam\s+)?"
@@ -66,6 +71,7 @@ class Plan:
     references: list[str] = field(default_factory=list)  # the "Căn cứ …" documents
     mentions_loudspeakers: bool = False
     quality: TextQuality | None = None
+    ocr: OcrInfo | None = None  # the pages read by OCR and how sure it is; None: all text
 
 
 def _heading(node: Node) -> str:
@@ -345,15 +351,23 @@ def _place_date(text: str, m: re.Match, around: str) -> str:
     return f"{place}, {date}" if place else date
 
 
-def import_plan(path: str | Path, section: str | None = None) -> Plan:
-    """Read a plan and return its topics: the leaves of the content section."""
-    path = Path(path)
-    with time_limit(path):  # the reading and the parsing together
-        return _import(path, section)
+def import_plan(path: str | Path | Sequence[str | Path], section: str | None = None,
+                progress: Progress | None = None) -> Plan:
+    """Read a plan and return its topics: the leaves of the content section.
+
+    `path` is one file, or photos of the pages in order (the first names the plan);
+    `progress(done, total)` is called as pages are read by OCR."""
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    if not paths:
+        raise LoaError("chưa chọn tệp kế hoạch nào.")
+    with time_limit(paths[0]):  # the reading and the parsing together
+        return _import(paths, section, progress)
 
 
-def _import(path: Path, section: str | None) -> Plan:
-    lines = read_plan_lines(path)
+def _import(paths: list[Path], section: str | None, progress: Progress | None = None) -> Plan:
+    path = paths[0]
+    read = read_plan_text(paths if len(paths) > 1 else path, progress)
+    lines = read.lines
     if not lines:
         raise LoaError("tệp kế hoạch không có chữ nào.", path)
     root = parse_outline(lines)
@@ -397,5 +411,5 @@ def _import(path: Path, section: str | None) -> Plan:
         outline=root, content=content, topics=topics, number=number, place_date=place_date,
         references=list(dict.fromkeys(m.group(1) for m in _REFERENCES.finditer(preamble))),
         mentions_loudspeakers=bool(_LOUDSPEAKER.search(fold(full_text))),
-        quality=assess(" ".join(t.text for t in topics)),
+        quality=assess(" ".join(t.text for t in topics)), ocr=read.ocr,
     )

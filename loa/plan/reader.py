@@ -11,11 +11,13 @@ import threading
 import unicodedata
 import zipfile
 from collections import Counter
+from collections.abc import Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from loa.errors import LoaError
+from loa.plan.ocr import IMAGE_SUFFIXES, OcrInfo, Progress
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +82,90 @@ def time_limit(path: Path, seconds: float | None = None):
         signal.signal(signal.SIGPROF, signal.SIG_DFL)
 
 
+@contextmanager
+def time_limit_paused():
+    """Stop time_limit's clock meanwhile: an OCR page's preparation takes CPU seconds on a Pi
+    and has its own bounds (pixels, per-page timeouts), so a long scan is not "damaged"."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not \
+            threading.main_thread():
+        yield
+        return
+    left, _ = signal.setitimer(signal.ITIMER_PROF, 0)
+    try:
+        yield
+    finally:
+        if left:
+            signal.setitimer(signal.ITIMER_PROF, left)
+
+
 def _too_big(size: int, limit: int, what: str) -> str:
     return (f"{what} quá lớn ({size / _MB:.1f} MB, tối đa {limit // _MB} MB); kế hoạch thật chỉ "
             "vài trăm KB, hãy kiểm tra lại có đúng tệp kế hoạch không.")
 
 
-def read_plan_lines(path: str | Path) -> list[Line]:
+@dataclass
+class PlanText:
+    """A plan's cleaned lines, and what OCR read of it (None when all pages had text)."""
+
+    lines: list[Line]
+    ocr: OcrInfo | None = None
+
+
+def read_plan_lines(path: str | Path | Sequence[str | Path],
+                    progress: Progress | None = None) -> list[Line]:
     """Cleaned lines of a plan: blank lines, page numbers and running headers dropped.
 
     Blank lines are dropped because PDF copy-out puts them inside paragraphs, so they
-    mean nothing; the outline parser joins what belongs together.
+    mean nothing; the outline parser joins what belongs together. Scanned pages and photos
+    are read by OCR, `progress(done, total)` called as its pages go.
     """
-    path = Path(path)
+    return read_plan_text(path, progress).lines
+
+
+def _paths(path: str | Path | Sequence[str | Path]) -> list[Path]:
+    if isinstance(path, (str, Path)):
+        return [Path(path)]
+    paths = [Path(p) for p in path]
+    if not paths:
+        raise LoaError("chưa chọn tệp kế hoạch nào.")
+    return paths
+
+
+def read_plan_text(path: str | Path | Sequence[str | Path],
+                   progress: Progress | None = None) -> PlanText:
+    """Like read_plan_lines, with what OCR read: one file, or photos of the pages in order."""
+    paths = _paths(path)
+    for p in paths:
+        _check_file(p)
+    if len(paths) > 1:
+        for p in paths:
+            if p.suffix.lower() not in IMAGE_SUFFIXES:
+                raise LoaError("khi chọn nhiều tệp, mỗi tệp phải là ảnh chụp một trang kế hoạch "
+                               "(JPG, PNG, TIFF, WebP, HEIC) theo đúng thứ tự trang; tệp này "
+                               f"là '{p.suffix or 'không đuôi'}'.", p)
+    first = paths[0]
+    suffix = first.suffix.lower()
+    try:
+        with time_limit(first):
+            if suffix in IMAGE_SUFFIXES:
+                return _read_images(paths, progress)
+            if suffix in _CONVERTED:
+                return _read_converted(first, progress)
+            if suffix == ".docx":
+                return PlanText(_read_docx(first))
+            if suffix == ".pdf":
+                return _read_pdf(first, progress)
+            return PlanText(_read_text(first))
+    except PermissionError as exc:
+        raise LoaError("không có quyền đọc tệp kế hoạch.", exc.filename or first) from None
+    except MemoryError:
+        raise LoaError("không đủ bộ nhớ để đọc tệp; tệp quá lớn hoặc bị hỏng.", first) from None
+    except OSError as exc:
+        raise LoaError(f"không đọc được tệp kế hoạch ({exc.strerror or exc}).",
+                       exc.filename or first) from None
+
+
+def _check_file(path: Path) -> None:
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -104,52 +178,37 @@ def read_plan_lines(path: str | Path) -> list[Line]:
         raise LoaError("đây không phải tệp thường (thiết bị, ống dẫn …); hãy chỉ đến tệp kế "
                        "hoạch.", path)
     suffix = path.suffix.lower()
-    if suffix not in {".txt", ".text", "", ".docx", ".pdf"} | _CONVERTED:
-        raise LoaError(f"chưa đọc được tệp dạng '{suffix}' (dùng .txt, .docx, .doc, .odt, .rtf "
-                       "hoặc .pdf).", path)
-    limit = MAX_TEXT_BYTES if suffix not in {".docx", ".pdf"} | _CONVERTED else MAX_FILE_BYTES
+    if suffix not in {".txt", ".text", "", ".docx", ".pdf"} | _CONVERTED | IMAGE_SUFFIXES:
+        raise LoaError(f"chưa đọc được tệp dạng '{suffix}' (dùng .txt, .docx, .doc, .odt, .rtf, "
+                       ".pdf hoặc ảnh chụp .jpg, .png).", path)
+    limit = MAX_TEXT_BYTES if suffix in (".txt", ".text", "") else MAX_FILE_BYTES
     if st.st_size > limit:
         raise LoaError(_too_big(st.st_size, limit, "tệp"), path)
     if st.st_size == 0:
         raise LoaError("tệp kế hoạch trống (0 byte).", path)
-    try:
-        with time_limit(path):
-            if suffix in _CONVERTED:
-                return _read_converted(path)
-            if suffix == ".docx":
-                return _read_docx(path)
-            if suffix == ".pdf":
-                return _read_pdf(path)
-            return _read_text(path)
-    except PermissionError:
-        raise LoaError("không có quyền đọc tệp kế hoạch.", path) from None
-    except MemoryError:
-        raise LoaError("không đủ bộ nhớ để đọc tệp; tệp quá lớn hoặc bị hỏng.", path) from None
-    except OSError as exc:
-        raise LoaError(f"không đọc được tệp kế hoạch ({exc.strerror or exc}).", path) from None
 
 
 # Read through LibreOffice (loa/plan/convert.py), after a look at what they really hold.
 _CONVERTED = {".doc", ".odt", ".rtf"}
 
 
-def _read_converted(path: Path) -> list[Line]:
+def _read_converted(path: Path, progress: Progress | None = None) -> PlanText:
     from loa.plan import convert
 
     with path.open("rb") as f:
         head = f.read(4096)
     kind = convert.sniff(path, head)
     if kind == convert.DOCX:  # a .docx under an old name
-        return _read_docx(path)
+        return PlanText(_read_docx(path))
     if kind == convert.PDF:
-        return _read_pdf(path)
+        return _read_pdf(path, progress)
     if kind == convert.TEXT:
         if path.stat().st_size > MAX_TEXT_BYTES:
             raise LoaError(_too_big(path.stat().st_size, MAX_TEXT_BYTES, "tệp"), path)
-        return _read_text(path)
+        return PlanText(_read_text(path))
     with convert.as_docx(path, kind) as docx_path:
         try:
-            return _read_docx(docx_path)
+            return PlanText(_read_docx(docx_path))
         except LoaError as exc:  # name the officer's file, not the temporary copy
             first = exc.problems[0]
             raise LoaError(first.message, path, first.line, first.unit) from None
@@ -417,7 +476,33 @@ def _read_docx(path: Path) -> list[Line]:
 
 # --- PDF ---------------------------------------------------------------------------------------
 
-def _read_pdf(path: Path) -> list[Line]:
+MIN_PAGE_LETTERS = 25  # fewer letters in a page's text layer: a scan (maybe a stamped number)
+MAX_OCR_PAGES = 100  # a plan is 2-20 pages; OCR takes seconds a page
+
+
+def _letters(text: str) -> int:
+    return sum(c.isalpha() for c in text)
+
+
+def _has_image(page, depth: int = 0) -> bool:
+    """Does the page draw a picture (a scan) — directly or inside a form?"""
+    try:
+        xobjects = page["/Resources"].get_object().get("/XObject")
+        if xobjects is None:
+            return False
+        for ref in xobjects.get_object().values():
+            obj = ref.get_object()
+            kind = obj.get("/Subtype")
+            if kind == "/Image":
+                return True
+            if kind == "/Form" and depth < 3 and _has_image(obj, depth + 1):
+                return True
+    except Exception as exc:  # noqa: BLE001 - a broken resource dictionary: no picture found
+        log.info("pdf resources: %r", exc)
+    return False
+
+
+def _read_pdf(path: Path, progress: Progress | None = None) -> PlanText:
     try:
         import pypdf
         from pypdf import PdfReader
@@ -432,6 +517,7 @@ def _read_pdf(path: Path) -> list[Line]:
          "jbig2_maximum_output_length", "image_maximum_buffer_size"), MAX_STREAM_BYTES)
     configure = getattr(pypdf, "apply_configuration", None)
     pages: list[str] = []
+    scanned: list[int] = []  # 1-based pages with no text layer but a picture
     try:
         with configure(**limits) if configure else nullcontext():
             reader = PdfReader(str(path))
@@ -440,11 +526,13 @@ def _read_pdf(path: Path) -> list[Line]:
                 raise LoaError(f"tệp PDF có {count} trang, quá số trang tối đa "
                                f"({MAX_PDF_PAGES}) của một kế hoạch.", path)
             size = 0
-            for page in reader.pages:
+            for number, page in enumerate(reader.pages, start=1):
                 pages.append(page.extract_text() or "")
                 size += len(pages[-1])
                 if size > MAX_TEXT_BYTES:
                     raise LoaError(_too_big(size, MAX_TEXT_BYTES, "chữ trong tệp PDF"), path)
+                if _letters(pages[-1]) < MIN_PAGE_LETTERS and _has_image(page):
+                    scanned.append(number)
     except (FileNotDecryptedError, DependencyError):
         raise LoaError("tệp PDF được đặt mật khẩu hoặc mã hóa nên không đọc được chữ; hãy xin "
                        "bản không mật khẩu, hoặc mở ra và chép chữ vào tệp .txt.", path) from None
@@ -458,21 +546,82 @@ def _read_pdf(path: Path) -> list[Line]:
         log.info("pdf %s: %r", path, exc)
         raise LoaError(_damaged("PDF").format(_what(exc)), path,
                        len(pages) + 1 if pages else None, "trang") from None
+    info = None
+    if scanned:
+        from loa.plan import ocr
+
+        if len(scanned) > MAX_OCR_PAGES:
+            raise LoaError(f"tệp PDF có {len(scanned)} trang ảnh quét, quá số trang tối đa "
+                           f"({MAX_OCR_PAGES}) nhận dạng chữ (OCR) được cho một kế hoạch.", path)
+        info = ocr.OcrInfo(total_pages=len(pages))
+        _call(progress, 0, len(scanned))
+        for done, number in enumerate(scanned, start=1):
+            with time_limit_paused():
+                result = ocr.ocr_image(ocr.rasterize(path, number), path, number,
+                                       blank_ok=True)
+            if result.text.strip():
+                pages[number - 1] = result.text
+                info.pages.append(number)
+                info.page_confidence[number] = result.confidence
+            else:
+                info.blank.append(number)
+            _call(progress, done, len(scanned))
+        pages = ocr.fix_roman_headings(pages, set(info.pages))
+        if not info.pages:
+            raise LoaError("tệp PDF là ảnh quét nhưng nhận dạng chữ (OCR) không thấy chữ nào "
+                           "trên các trang; hãy quét lại rõ hơn (300 dpi).", path)
     if not any(p.strip() for p in pages):
-        raise LoaError("tệp PDF không có chữ (có thể là ảnh quét); hãy nhận dạng chữ (OCR) "
-                       "rồi chép ra tệp .txt.", path)
+        raise LoaError("tệp PDF không có chữ, cũng không có ảnh quét để nhận dạng chữ (OCR); "
+                       "hãy kiểm tra lại có đúng tệp kế hoạch không.", path)
+    return PlanText(_join_pages(pages), info)
+
+
+def _call(progress: Progress | None, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
+
+
+def _read_images(paths: list[Path], progress: Progress | None) -> PlanText:
+    """Photos or scans of the pages, one image a page, in the order given."""
+    from loa.plan import ocr
+
+    if len(paths) > MAX_OCR_PAGES:
+        raise LoaError(f"chọn {len(paths)} ảnh, quá số trang tối đa ({MAX_OCR_PAGES}) của một "
+                       "kế hoạch.", paths[0])
+    info = ocr.OcrInfo(total_pages=len(paths))
+    pages: list[str] = []
+    _call(progress, 0, len(paths))
+    for number, p in enumerate(paths, start=1):
+        page = number if len(paths) > 1 else None
+        with time_limit_paused():
+            result = ocr.ocr_image(ocr.open_image(p, page), p, page)
+        pages.append(result.text)
+        info.pages.append(number)
+        info.page_confidence[number] = result.confidence
+        _call(progress, number, len(paths))
+    pages = ocr.fix_roman_headings(pages, set(info.pages))
+    return PlanText(_join_pages(pages), info)
+
+
+def _edge_key(line: str) -> str:
+    """A header line's identity: digits and OCR's stray punctuation do not count."""
+    return re.sub(r"\d+", "#", re.sub(r"[^\w\s]", "", line.lower())).strip()
+
+
+def _join_pages(pages: list[str]) -> list[Line]:
+    """Pages' text into lines numbered by page, running headers and footers dropped."""
     # A running header or footer is a line that repeats at the top or bottom of most pages.
     edges: Counter[str] = Counter()
     page_lines = [[clean_text_line(x) for x in p.splitlines() if x.strip()] for p in pages]
     for pl in page_lines:
         for line in set(pl[:2] + pl[-2:]):
-            edges[re.sub(r"\d+", "#", line)] += 1
+            edges[_edge_key(line)] += 1
     running = {k for k, n in edges.items() if len(pages) >= 3 and n >= 0.6 * len(pages)}
     lines, numbers = [], []
     for page_no, pl in enumerate(page_lines, start=1):
         for i, line in enumerate(pl):
             at_edge = i < 2 or i >= len(pl) - 2
-            if at_edge and re.sub(r"\d+", "#", line) in running:
+            if at_edge and _edge_key(line) in running:
                 continue
             lines.append(line)
             numbers.append(page_no)

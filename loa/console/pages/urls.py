@@ -10,6 +10,7 @@ urlpatterns = [
     path("dang-xuat/", roles_required()(LogoutView.as_view()), name="logout"),
     path("", include("loa.console.pages.views.overview")),
     path("ke-hoach/", include("loa.console.pages.views.plans")),
+    path("nhap-ke-hoach/", include("loa.console.pages.views.plan_import")),
     path("ban-tin/", include("loa.console.pages.views.bulletins")),
     path("duyet/", include("loa.console.pages.views.review")),
     path("lich-phat/", include("loa.console.pages.views.schedule")),
