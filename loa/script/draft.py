@@ -91,7 +91,7 @@ def clear_markers(text: str) -> str:
     tests); a [CẦN BỔ SUNG: …] should rather be replaced by the facts."""
     for marker in open_markers(text):
         text = text.replace(marker, "", 1)
-    return tidy(text)
+    return re.sub(r"\s+([,.;:!?])", r"\1", " ".join(text.split()))
 
 
 @dataclass(frozen=True)
@@ -272,8 +272,9 @@ def source_hash(text: str) -> str:
 
 _WORDS = re.compile(r"\w+")
 # A function word cannot end a sentence: "chủ yếu như." "về ," are broken joins.
-_DANGLING = re.compile(r"[\s,;:–-]+(?:như|về|của|và|hoặc|với|gồm|bao gồm|là|cho|đến|tới|tại|"
-                       r"trong|các|những|như sau|cụ thể|sau)\s*$", re.IGNORECASE)
+# ("tại" is left out: "tồn tại", "hiện tại" end a sentence well.)
+_DANGLING = re.compile(r"[\s,;:–-]+(?:như|về|của|và|hoặc|với|gồm|bao gồm|là|cho|đến|tới|"
+                       r"trong|các|những|như sau|cụ thể)\s*$", re.IGNORECASE)
 
 
 def _same_word(a: str, b: str) -> bool:
@@ -353,9 +354,14 @@ def _capital(text: str) -> str:
 
 
 def _words(text: str) -> int:
-    return len([w for w in text.split() if _WORDS.search(w)])
+    """Words as a listener hears them: "09/6/2025" counts three."""
+    return len(_WORDS.findall(text))
 
 
+_PHRASE_STARTS = ("trong", "trên", "tại", "đối", "gắn", "theo", "khi", "qua", "việc", "có",
+                  "đến", "thông", "phục", "với", "từ")
+# words that hold on to the next: "kèm theo", "liên quan đến", "hướng dẫn về"
+_BOUND_BEFORE = ("của", "và", "kèm", "quan", "dẫn", "tiếp", "trực", "thông", "đi", "gửi")
 _CONNECTORS = {"để": "Việc này giúp", "nhằm": "Việc này nhằm", "góp": "Việc này góp"}
 
 
@@ -363,7 +369,7 @@ def short_sentences(sentence: str, max_words: int) -> list[str]:
     """A sentence of at most max_words words, or several: split at ':' ';', then at 'để',
     'nhằm', 'góp phần', then at ',' and 'và', near the middle; each part reads on its own."""
     words = sentence.split()
-    if _words(sentence) <= max_words:
+    if _words(sentence) <= max_words or len(words) < 2:
         return [sentence]
     # list items between commas: a comma between two long stretches is a real pause
     stretch, run = [0] * len(words), 0
@@ -381,17 +387,18 @@ def short_sentences(sentence: str, max_words: int) -> list[str]:
             rank = 1
         elif prev.endswith(",") and word != words[i - 2].lower():  # not "một cửa, một cửa"
             side = min(stretch[i - 1], stretch[i])
-            rank = 2 if side >= 4 else 4
+            rank = 2 if side >= 4 else 5
         elif word == "và" and words[i + 1].lower() not in ("của", "các", "những", "với", "cho"):
             rank = 3
+        elif (word in _PHRASE_STARTS and prev.lower() not in _BOUND_BEFORE) or (
+                word == "ban" and words[i + 1].lower() == "hành"):
+            rank = 4  # before a new phrase ("… hành chính trong giải quyết …"): still reads
         else:
             continue
         cand = (rank, -side, abs(len(words) - 2 * i), i)
         if best is None or cand < best:
             best = cand
-    if best is None:
-        return [sentence]  # no place a reader could pause: left whole
-    i = best[3]
+    i = best[3] if best is not None else len(words) // 2  # no pause at all: cut in two
     head = " ".join(words[:i]).rstrip(",; ")
     rest = words[i:]
     lead = _CONNECTORS.get(rest[0].lower())
@@ -408,7 +415,17 @@ def short_sentences(sentence: str, max_words: int) -> list[str]:
 
 
 def _clauses(text: str) -> list[str]:
-    return [c for c in re.split(r"(?<=[^\d])[;.](?:\s+|$)", text) if c.strip(" .;,…")]
+    """At ';', and at '.' that ends a sentence (not "15.000", not "năm 2026. của")."""
+    out, start = [], 0
+    for m in re.finditer(r"[;.](?:\s+|$)", text):
+        nxt = text[m.end():m.end() + 1]
+        if m.group(0)[0] == "." and text[m.start() - 1:m.start()].isdigit() and not (
+                nxt == "" or nxt.isupper()):
+            continue
+        out.append(text[start:m.start()])
+        start = m.end()
+    out.append(text[start:])
+    return [c for c in out if c.strip(" .;,…")]
 
 
 def _subject(clause: str, limit: int) -> str:
@@ -519,7 +536,7 @@ def resident_points(topic: Topic, tpl: Template | None = None) -> tuple[str, lis
     sentences = []
     for c in clauses:
         for s in short_sentences(_capital(c), tpl.max_words):
-            s = s if s.endswith(":") else tidy(s)
+            s = s if s.endswith(":") else tidy(plain_clause(s, tpl.drop_leadins))
             if _WORDS.search(s):
                 sentences.append(_capital(s))
     return clauses[0], sentences
