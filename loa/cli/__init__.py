@@ -46,6 +46,12 @@ def build_parser() -> Parser:
     txt = plan.add_parser("text", help="in văn bản kế hoạch đã làm sạch, nối dòng")
     txt.add_argument("plan", metavar="KẾ_HOẠCH", help="tệp kế hoạch")
     txt.set_defaults(func=c.plan_text)
+    rep = plan.add_parser("repair", help="khôi phục dấu tiếng Việt cho kế hoạch .txt bị mất "
+                                         "dấu hoặc nhận dạng sai, ghi ra tệp mới")
+    rep.add_argument("plan", metavar="KẾ_HOẠCH", help="tệp kế hoạch .txt bị lỗi chữ")
+    rep.add_argument("-o", "--output", metavar="TỆP", required=True,
+                     help="tệp .txt đã sửa sẽ ghi ra (không được trùng tệp gốc)")
+    rep.set_defaults(func=c.plan_repair)
 
     bul = sub.add_parser("bulletin", help="xem, sửa và duyệt bản tin").add_subparsers(
         dest="bulletin_command", metavar="LỆNH", required=True, title="lệnh")

@@ -39,7 +39,8 @@ def plan_import(args) -> int:
             ensure_ascii=False, indent=2))
     if plan.quality is not None and plan.quality.garbled:
         warn(f"{plan.source}: chữ trong kế hoạch có vẻ bị lỗi (mất dấu hoặc nhận dạng sai): "
-             f"{plan.quality.describe()}. Bản tin soạn ra cần được gõ lại trước khi duyệt.")
+             f"{plan.quality.describe()}. Bản tin soạn ra cần được gõ lại trước khi duyệt. "
+             "Với tệp .txt, thử khôi phục dấu: loa plan repair KẾ_HOẠCH -o <tệp mới>.txt")
     if args.output:
         done = svc.draft_bulletins(plan, args.output, args.template, args.station,
                                    args.schedule)
@@ -59,6 +60,27 @@ def plan_import(args) -> int:
     elif not args.json:
         for t in plan.topics:
             out(f"{t.path:10} {t.title}")
+    return 0
+
+
+def plan_repair(args) -> int:
+    from loa.station.bulletins import repair_plan_text
+
+    done = repair_plan_text(args.plan, args.output)
+    r = done.repaired
+    restored = r.syllables - r.unknown
+    line = (f"Đã khôi phục dấu cho {restored}/{r.syllables} âm tiết ({r.changed} chữ được "
+            f"sửa) vào {done.output}")
+    if r.unknown:
+        examples = ", ".join(r.unknown_words[:8])
+        line += (f"; {r.unknown} âm tiết ({r.share_unknown:.1%}) không khôi phục được, "
+                 f"ví dụ: {examples}")
+    out(line + "; hãy đọc lại trước khi nhập.")
+    if not done.garbled_before:
+        out("Tệp gốc vốn không có vẻ bị lỗi chữ: hãy so sánh kỹ, có thể không cần sửa.")
+    elif done.garbled_after:
+        warn(f"{done.output}: chữ vẫn còn lỗi sau khi sửa; hãy gõ lại những chỗ còn sai.")
+    out(f"Tiếp theo: loa plan import {done.output} -o <tệp bản tin>.yaml")
     return 0
 
 

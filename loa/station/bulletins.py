@@ -13,6 +13,7 @@ from loa.errors import LoaError
 if TYPE_CHECKING:
     from loa.clock import Clock
     from loa.plan.content import Plan
+    from loa.plan.repair import Repaired
     from loa.script.bulletin import Bulletin, BulletinFile, MergeReport
 
 
@@ -29,6 +30,51 @@ def plan_text(path: str | Path) -> str:
     from loa.plan.reader import read_plan_lines
 
     return reflow(parse_outline(read_plan_lines(path)))
+
+
+@dataclass
+class PlanRepair:
+    source: Path
+    output: Path
+    repaired: Repaired  # the text written and its counts
+    garbled_before: bool  # the quality guard's verdict on the file as it was
+    garbled_after: bool
+
+
+def repair_plan_text(path: str | Path, output: str | Path) -> PlanRepair:
+    """Restore the diacritics of a garbled TXT plan into `output` (written atomically, its
+    mode kept), never over `path` itself."""
+    import codecs
+    import os
+
+    from loa.fsio import atomic_write_text, check_target
+    from loa.plan.quality import assess
+    from loa.plan.reader import read_plan_lines, time_limit
+    from loa.plan.repair import restore
+
+    path, output = Path(path), Path(output)
+    if path.suffix.lower() not in (".txt", ".text", ""):
+        raise LoaError("lệnh này chỉ sửa tệp văn bản (.txt). Với tệp .docx hoặc .pdf, hãy "
+                       "chép chữ ra trước: loa plan text KẾ_HOẠCH > kế-hoạch.txt", path)
+    read_plan_lines(path)  # the reader's checks and Vietnamese errors: missing, encoding, …
+    same = os.path.realpath(path) == os.path.realpath(output)
+    if not same:
+        with contextlib.suppress(OSError):
+            same = os.path.samefile(path, output)
+    if same:
+        raise LoaError("tệp ghi ra trùng với tệp kế hoạch gốc; loa không ghi đè bản gốc, hãy "
+                       "chọn tên khác cho -o.", output)
+    check_target(output)
+    raw = path.read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = raw.decode("utf-16")  # read_plan_lines has checked it decodes
+    else:
+        text = raw.decode("utf-8-sig")
+    with time_limit(path):  # a real plan takes well under a second
+        repaired = restore(text)
+    atomic_write_text(output, repaired.text)
+    return PlanRepair(path, output, repaired, assess(text).garbled,
+                      assess(repaired.text).garbled)
 
 
 @dataclass
