@@ -143,6 +143,14 @@ def test_nguyen_giap_typos_are_flagged_not_copied(drafted):
     _plan, bulletins = drafted["nguyen-giap-2024.txt"]
     b = next(b for b in bulletins if b.id == "II.1.-6")
     assert "[KIỂM TRA:" in b.text and "nhiệp" in b.text
+    try:
+        import loa.plan.repair  # noqa: F401  the language model suggests what was meant
+    except ImportError:
+        pass
+    else:
+        assert "trách nhiệm [KIỂM TRA: kế hoạch viết “nhiệp”]" in b.text
+        other = next(b for b in bulletins if b.id == "II.2.-3").text
+        assert "trực tuyến [KIỂM TRA: kế hoạch viết “tuyên”]" in other
     # every "nhiệp" the text keeps is followed by its marker or quoted inside one
     for m in re.finditer("nhiệp", b.text):
         after, before = b.text[m.end():m.end() + 3], b.text[max(0, m.start() - 1)]

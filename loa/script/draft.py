@@ -477,9 +477,9 @@ def _is_word_to_check(word: str) -> bool:
 
 
 def _typos(text: str) -> list[tuple[int, int, str, str | None]]:
-    """(start, end, found, suggestion) for each word the plan probably misspelled. Uses
-    loa.plan.repair.typos (inventory + language model) when present, else the inventory
-    alone (unknown syllables, no suggestion)."""
+    """(start, end, found, suggestion) for each word the plan probably misspelled: from
+    loa.plan.repair.typos (inventory + language model: "trực tuyên" -> "trực tuyến"), and
+    any other syllable the inventory does not know (no suggestion)."""
     try:
         from loa.plan.repair import typos as find
     except ImportError:
@@ -489,12 +489,12 @@ def _typos(text: str) -> list[tuple[int, int, str, str | None]]:
         for t in find(text):
             if _is_word_to_check(t.found.split()[0] if t.found.split() else t.found):
                 out.append((t.start, t.end, t.found, t.suggestion))
-        return out
     from loa.plan.syllables import WORD, is_syllable
 
-    for m in WORD.finditer(text):
+    covered = {i for start, end, _f, _s in out for i in range(start, end)}
+    for m in WORD.finditer(text):  # every unknown syllable is flagged, whatever the model says
         w = m.group(0)
-        if _is_word_to_check(w) and not is_syllable(w):
+        if m.start() not in covered and _is_word_to_check(w) and not is_syllable(w):
             out.append((m.start(), m.end(), w, None))
     return out
 
