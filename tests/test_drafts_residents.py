@@ -213,6 +213,10 @@ def test_a_marker_blocks_approval_until_the_officer_removes_it(plans, tmp_path, 
     out = _draft_file(plans, tmp_path)
     marker = open_markers(load_bulletins(out).get("IV.1.a").text)[0]
     capsys.readouterr()
+    # sending it for approval works, with a warning: the leader may fill it in
+    assert main(["bulletin", "submit", str(out), "IV.1.a", "--by", "Bình"]) == 0
+    err = capsys.readouterr().err
+    assert "Cảnh báo" in err and marker in err and "IV.1.a" in err
     assert main(["bulletin", "approve", str(out), "IV.1.a", "--by", "An"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and str(out) in err and "IV.1.a" in err
@@ -222,7 +226,7 @@ def test_a_marker_blocks_approval_until_the_officer_removes_it(plans, tmp_path, 
     with pytest.raises(LoaError) as exc:
         svc.approve_bulletins(out, ["IV.1.a"], "An", account="os:an")
     assert "CẦN BỔ SUNG" in str(exc.value) and "IV.1.a" in str(exc.value)
-    assert load_bulletins(out).get("IV.1.a").status == "draft"
+    assert load_bulletins(out).get("IV.1.a").status == "pending"
 
     text = load_bulletins(out).get("IV.1.a").text.replace(
         marker, "Bà con làm thủ tục tại Bộ phận Một cửa, từ thứ Hai đến thứ Sáu.")
