@@ -372,7 +372,7 @@ def short_sentences(sentence: str, max_words: int) -> list[str]:
     if _words(sentence) <= max_words or len(words) < 2:
         return [sentence]
     # list items between commas: a comma between two long stretches is a real pause
-    stretch, run = [0] * len(words), 0
+    stretch = [0] * len(words)
     starts = [0] + [i for i in range(1, len(words)) if words[i - 1].endswith(",")]
     for a, b in zip(starts, starts[1:] + [len(words)], strict=True):
         for k in range(a, b):
