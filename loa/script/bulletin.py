@@ -13,7 +13,14 @@ from loa.errors import LoaError, Problem, excerpt
 from loa.fsio import atomic_write_text
 from loa.plan.quality import assess
 from loa.schema import Boolean, Choice, Field, Invalid, Number, Schema, Text, Value
-from loa.script.draft import Template, compose, load_template, open_markers, source_hash
+from loa.script.draft import (
+    Template,
+    clear_markers,
+    compose,
+    load_template,
+    open_markers,
+    source_hash,
+)
 from loa.yamlio import (
     Checker,
     LineDict,
@@ -759,7 +766,7 @@ def approve(bfile: BulletinFile, ids: list[str], by: str, now: datetime,
         unfinished = marker_problem(f"bản tin “{b.title}” [{b.id}]", b.text)
         if unfinished:  # not even with force: the marker itself would be read on air
             problems.append(Problem(unfinished, bfile.path, b.line))
-        quality = assess(b.text)
+        quality = assess(clear_markers(b.text))  # the markers' own words are no evidence
         if quality.garbled and not force:
             problems.append(Problem(
                 f"bản tin '{b.id}' có vẻ bị lỗi chữ: {quality.describe()}. Giọng đọc sẽ đọc "

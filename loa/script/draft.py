@@ -359,7 +359,7 @@ def _words(text: str) -> int:
 
 
 _PHRASE_STARTS = ("trong", "trên", "tại", "đối", "gắn", "theo", "khi", "qua", "việc", "có",
-                  "đến", "thông", "phục", "với", "từ")
+                  "đến", "phục", "với", "từ", "giữa")
 # words that hold on to the next: "kèm theo", "liên quan đến", "hướng dẫn về"
 _BOUND_BEFORE = ("của", "và", "kèm", "quan", "dẫn", "tiếp", "trực", "thông", "đi", "gửi")
 _CONNECTORS = {"để": "Việc này giúp", "nhằm": "Việc này nhằm", "góp": "Việc này góp"}
@@ -428,18 +428,36 @@ def _clauses(text: str) -> list[str]:
     return [c for c in out if c.strip(" .;,…")]
 
 
-def _subject(clause: str, limit: int) -> str:
+_SUBJECT_ENDS = ("và", "trong", "trên", "tại", "của", "nhằm", "để", "theo", "khi", "qua", "cho",
+                 "từ", "ở", "giữa", "với")
+
+
+def _subject(clause: str, limit: int, hard: int | None = None) -> str:
     """The topic in a few words for the opening: "việc cung cấp và sử dụng dịch vụ công trực
-    tuyến" (not the whole clause, never the plan's title)."""
+    tuyến" (not the whole clause, never the plan's title). Cut where a phrase ends, about
+    `limit` words, never past `hard` words, never inside quotes."""
     words = clause.split(":")[0].split()
-    if len(words) > limit:
-        cut = 0
-        for i in range(3, limit + 1):
-            nxt = words[i].lower() if i < len(words) else ""
-            if words[i - 1].endswith(",") or nxt in ("và", "trong", "trên", "tại", "của", "đối",
-                                                      "nhằm", "để", "gắn", "theo", "khi", "qua"):
-                cut = i
-        words = words[:cut or limit]
+    hard = max(limit, hard or limit)
+    heard = [0]  # words heard up to each token: "57-NQ/TW" is three
+    for w in words:
+        heard.append(heard[-1] + len(_WORDS.findall(w)))
+    if heard[-1] > limit:
+        cuts = []
+        last = max(i for i in range(len(words) + 1) if heard[i] <= hard)
+        for i in range(2, min(last, len(words) - 1) + 1):
+            nxt, after = words[i].lower(), (words[i + 1].lower() if i + 1 < len(words) else "")
+            head = " ".join(words[:i])
+            if head.count("“") != head.count("”") or head.count('"') % 2:
+                continue
+            if (words[i - 1].endswith(",") or nxt in _SUBJECT_ENDS
+                    or (nxt in ("gắn", "đối") and after in ("với", "liền"))):
+                cuts.append(i)
+        within = [i for i in cuts if heard[i] <= limit]
+        end = within[-1] if within else cuts[0] if cuts else last
+        quoted = [i for i in range(2, end) if words[i].startswith(("“", '"'))]
+        if not cuts and quoted:  # no pause before the limit: stop before the quoted name
+            end = quoted[0]
+        words = words[:end]
     phrase = tidy(" ".join(words))
     if phrase[:2] != phrase[:2].upper():  # "Các quan điểm" -> "các quan điểm"; "TTHC" stays
         phrase = phrase[0].lower() + phrase[1:]
@@ -570,7 +588,8 @@ def compose(plan: Plan, topic: Topic, tpl: Template) -> list[str]:
     # the opening's sentence with the topic stays within max_words
     frame = max(_first_sentence_words(render(tpl.opening, fill)),
                 _first_sentence_words(render(tpl.part_opening, fill)))
-    subject = _subject(first, max(4, min(12, tpl.max_words - frame)))
+    subject = _subject(first, max(4, min(12, tpl.max_words - frame)),
+                       max(4, tpl.max_words - frame))
     if sentences and sentences[0].lower() == _capital(first).lower() == _capital(subject).lower():
         sentences = sentences[1:]  # the opening already said it all
     fill = {**fill, "topic": flag_typos(subject), "part": 1, "parts": 1}
