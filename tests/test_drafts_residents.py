@@ -261,7 +261,8 @@ def test_a_language_version_with_a_marker_is_not_approved(plans, tmp_path):
 
 def test_the_rules_are_in_the_template_and_a_station_can_change_them(plans, tmp_path):
     shipped = (ROOT / "loa/data/template.yaml").read_text(encoding="utf-8")
-    for key in ("max_words: 25", "drop_leadins:", "facts:", "missing:", "[CẦN BỔ SUNG:"):
+    for key in ("max_words: 25", "drop_leadins:", "facts:", "missing:", "[CẦN BỔ SUNG:",
+                "reasons:", "{why}"):
         assert key in shipped
     tpl = tmp_path / "mau.yaml"
     tpl.write_text("drop_leadins: [tiếp tục]\nmissing: '[CẦN BỔ SUNG: giờ mở cửa, {facts}]'\n"
@@ -270,6 +271,18 @@ def test_the_rules_are_in_the_template_and_a_station_can_change_them(plans, tmp_
     by_id = {b.id: b for b in drafts_from_plan(plan, load_template(tpl))}
     assert "[CẦN BỔ SUNG: giờ mở cửa, giờ mở cửa]" in by_id["IV.2.c"].text  # no hour given
     assert "Tập trung thông tin, tuyên truyền việc cung cấp" in by_id["IV.2.a"].text
+
+
+def test_the_opening_says_why_it_matters_for_the_topic(tmp_path):
+    plan = import_plan(ROOT / "tests/data/unseen_plans_2/quy-hop-tiem-chung-2024.txt")
+    by_id = {b.id: b for b in drafts_from_plan(plan, TPL)}
+    assert "bảo vệ sức khỏe của con em" in by_id["III.2.a"].text  # vaccination: health
+    tpl = tmp_path / "mau.yaml"
+    tpl.write_text("reasons:\n  'Bà con đưa trẻ đi tiêm đúng lịch nhé.': [đúng lịch]\n"
+                   "why: 'Mời bà con nghe.'\n", encoding="utf-8")
+    by_id = {b.id: b for b in drafts_from_plan(plan, load_template(tpl))}
+    assert "Bà con đưa trẻ đi tiêm đúng lịch nhé." in by_id["III.2.b"].text
+    assert "Mời bà con nghe." in by_id["III.2.a"].text  # no cue: the default reason
 
 
 def test_an_old_station_template_still_works(plans, tmp_path):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the plan reader loads only where a plan is read
 
 DEFAULT_TEMPLATE = PACKAGE_DATA / "template.yaml"
 _NUMBER_KEYS = ("max_minutes", "chars_per_second")
-_FIELDS_ALLOWED = ("station", "issuer", "plan", "topic", "part", "parts")
+_FIELDS_ALLOWED = ("station", "issuer", "plan", "topic", "part", "parts", "why")
 _MISSING_FIELDS = ("station", "issuer", "facts")
 # "{{" and "}}" are literal braces, "{name}" a placeholder, any other brace stands alone.
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}\n]*)\}|[{}]")
@@ -108,6 +108,8 @@ class Template:
     drop_leadins: tuple[str, ...] = ()
     facts: tuple[tuple[str, tuple[str, ...]], ...] = ()
     missing: str = f"[{MISSING_TAG}: điều bà con cần làm, kèm {{facts}}]"
+    why: str = ""
+    reasons: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def seconds(self, text: str) -> float:
         return len(text) / self.chars_per_second
@@ -173,21 +175,28 @@ _CUE_PATTERNS = {
 
 
 class _Facts(Value):
-    """Kinds of resident facts, each with the cues that show a plan gave one."""
+    """Names (kinds of resident facts, or reasons to listen), each with the cues that show a
+    topic is about it."""
 
     kind = "facts"
 
+    def __init__(self, what: str = "loại thông tin", sample: str = "địa điểm: [<nơi>, nhà văn hóa]"):
+        self.what, self.sample = what, sample
+
     def parse(self, raw, key, ctx, report):
         if not isinstance(raw, dict) or not raw:
-            raise Invalid(f"'{key}' phải là bảng 'loại thông tin: [các chữ nhận biết]', ví dụ "
-                          "'địa điểm: [<nơi>, nhà văn hóa]'.")
+            raise Invalid(f"'{key}' phải là bảng '{self.what}: [các chữ nhận biết]', ví dụ "
+                          f"'{self.sample}'.")
         out = []
         for name, cues in raw.items():
             items = cues if isinstance(cues, list) else [cues]
             if not isinstance(name, str) or not name.strip() or not items or not all(
                     isinstance(c, str) and c.strip() for c in items):
-                report(f"'{key}': loại '{str(name)[:_EXCERPT]}' phải có danh sách các chữ nhận "
+                report(f"'{key}': '{str(name)[:_EXCERPT]}' phải có danh sách các chữ nhận "
                        "biết, ví dụ [<ngày>, hằng ngày].")
+                continue
+            if "{" in name or "}" in name:
+                report(f"'{key}': '{name[:_EXCERPT]}' không dùng được dấu ngoặc nhọn {{ }}.")
                 continue
             for c in items:
                 if c.strip().startswith("<") and c.strip() not in _CUE_PATTERNS:
@@ -222,6 +231,11 @@ TEMPLATE_SCHEMA = Schema("mẫu bản tin", [
     Field("greeting", _TemplateText(), "Lời chào"),
     Field("opening", _TemplateText(), "Lời mở đầu", "đài nào nói, vì sao bà con cần nghe"),
     Field("part_opening", _TemplateText(), "Lời mở đầu mỗi phần", "{part}, {parts}"),
+    Field("why", _TemplateText(), "Vì sao bà con cần nghe",
+          "khi không lý do nào trong 'reasons' hợp với nội dung"),
+    Field("reasons", _Facts("câu nói vì sao cần nghe", "Những điều này giúp bảo vệ sức khỏe "
+                            "cả gia đình.: [tiêm, y tế]"), "Vì sao bà con cần nghe, theo nội dung",
+          "câu: các chữ nhận biết; câu đầu tiên hợp được dùng cho {why}"),
     Field("details", _TemplateText(), "Trước các ý chính"),
     Field("closing", _TemplateText(), "Lời kết"),
     Field("max_words", Number(8, 100, integer=True), "Câu dài tối đa (chữ)",
@@ -239,7 +253,8 @@ TEMPLATE_SCHEMA = Schema("mẫu bản tin", [
           error_vi=_POSITIVE),
 ], _shipped)
 _TEMPLATE_KEYS = tuple(TEMPLATE_SCHEMA.fields)
-_TEXT_KEYS = ("station", "greeting", "opening", "part_opening", "details", "closing", "missing")
+_TEXT_KEYS = ("station", "greeting", "opening", "part_opening", "details", "closing", "missing",
+              "why")
 
 
 def load_template(path: str | Path | None = None, station: str | None = None) -> Template:
@@ -261,7 +276,7 @@ def load_template(path: str | Path | None = None, station: str | None = None) ->
         **{k: str(values[k] or "") for k in _TEXT_KEYS},
         **{k: float(values[k]) for k in _NUMBER_KEYS},
         max_words=int(values["max_words"]), drop_leadins=tuple(values["drop_leadins"] or ()),
-        facts=tuple(values["facts"] or ()))
+        facts=tuple(values["facts"] or ()), reasons=tuple(values["reasons"] or ()))
 
 
 def source_hash(text: str) -> str:
@@ -467,10 +482,20 @@ def _subject(clause: str, limit: int, hard: int | None = None) -> str:
 def facts_found(text: str, tpl: Template) -> list[str]:
     """The kinds of resident facts the topic gives (a date, a place, a phone number …).
     Document numbers and their dates ("số 63/2010/NĐ-CP ngày 08/6/2010") are not facts."""
+    return _matching(text, tpl.facts)
+
+
+def reason(text: str, tpl: Template) -> str:
+    """Why residents should listen: the template's first reason whose cues the topic has."""
+    found = _matching(text, tpl.reasons)
+    return found[0] if found else tpl.why
+
+
+def _matching(text: str, named: tuple[tuple[str, tuple[str, ...]], ...]) -> list[str]:
     text = _DOC_REF.sub(" ", text)
     low = text.lower()
     found = []
-    for name, cues in tpl.facts:
+    for name, cues in named:
         for cue in cues:
             pattern = _CUE_PATTERNS.get(cue)
             if cue == "<nơi>":
@@ -585,6 +610,7 @@ def compose(plan: Plan, topic: Topic, tpl: Template) -> list[str]:
     station = station_name(plan, tpl)
     fill = {"station": station, "issuer": plan.issuer or "Ủy ban nhân dân",
             "plan": _plan_name(plan), "topic": "", "part": 9, "parts": 9}
+    fill["why"] = render(reason(topic.text, tpl), fill)
     # the opening's sentence with the topic stays within max_words
     frame = max(_first_sentence_words(render(tpl.opening, fill)),
                 _first_sentence_words(render(tpl.part_opening, fill)))
