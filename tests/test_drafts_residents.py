@@ -277,6 +277,9 @@ def test_the_opening_says_why_it_matters_for_the_topic(tmp_path):
     plan = import_plan(ROOT / "tests/data/unseen_plans_2/quy-hop-tiem-chung-2024.txt")
     by_id = {b.id: b for b in drafts_from_plan(plan, TPL)}
     assert "bảo vệ sức khỏe của con em" in by_id["III.2.a"].text  # vaccination: health
+    ba_vi = {b.id: b for b in drafts_from_plan(import_plan(ROOT / "loa/data/plans/ba-vi-2026.txt"),
+                                               TPL)}
+    assert "bà con làm thủ tục nhanh hơn" in ba_vi["IV.2.a"].text  # not "môi trường điện tử"
     tpl = tmp_path / "mau.yaml"
     tpl.write_text("reasons:\n  'Bà con đưa trẻ đi tiêm đúng lịch nhé.': [đúng lịch]\n"
                    "why: 'Mời bà con nghe.'\n", encoding="utf-8")
