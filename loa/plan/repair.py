@@ -465,8 +465,9 @@ def typos(text: str, model: Model | None = None) -> list[Typo]:
             prev = keys[i - 1] if i and keys[i - 1] in inventory else _START
             nxt = keys[i + 1] if i + 1 < len(keys) and keys[i + 1] in inventory else _END
             if k not in inventory:
-                if any(c.isdigit() for c in token) or not _looks_vietnamese(token):
-                    continue
+                if any(c.isdigit() for c in token) or not _looks_vietnamese(token) or (
+                        token.isupper() and not _has_marks(token)):
+                    continue  # "CAP", "PAR" in capitals: abbreviations more likely than typos
                 options = {syllables.key(v): _channel(token.lower(), v, _TYPO_COSTS)
                            for v in syllables.variants(token)}
                 for e in _edits(k):
@@ -476,11 +477,15 @@ def typos(text: str, model: Model | None = None) -> list[Typo]:
                 suggestion = _case_like(token, syllables.spelled(best)) if best else None
                 found.append(Typo(m.start(), m.end(), token, suggestion, "unknown"))
                 continue
+            if model.bigrams.get((prev, k), 0) > 1 or model.bigrams.get((k, nxt), 0) > 1:
+                continue  # the plans write it so next to a neighbour (once may be a typo)
             own = _context_score(model, prev, k, nxt)
             best, best_score = None, own + CONTEXT_MARGIN
             for v in syllables.variants(token):
                 o = syllables.key(v)
-                if o == k or not (model.seen(prev, o) or model.seen(o, nxt)):
+                # the variant must be what the plans write next to both neighbours
+                if o == k or not ((prev == _START or model.seen(prev, o))
+                                  and (nxt == _END or model.seen(o, nxt))):
                     continue
                 score = _context_score(model, prev, o, nxt)
                 if score > best_score:
