@@ -4,7 +4,6 @@ language model, flag a text's typos. Real plans, real files, the real CLI."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -81,10 +80,8 @@ def test_what_cannot_be_restored_is_counted_and_named():
     assert fixed.text.startswith("Xã Ea Kar tuyên truyền về phòng chống")
 
 
-def test_the_model_is_leave_one_out_and_built_once_fast():
-    start = time.perf_counter()
-    model = _others(NGUYEN_GIAP.name)
-    assert time.perf_counter() - start >= 0  # built; its speed is in benchmarks/
+def test_the_model_is_leave_one_out_and_built_once():
+    model = _others(NGUYEN_GIAP.name)  # its speed is measured in benchmarks/plan_repair.py
     full = repair.default_model()
     assert repair.default_model() is full  # cached per process
     assert full.syllables > model.syllables
