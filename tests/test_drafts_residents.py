@@ -150,6 +150,7 @@ def test_nguyen_giap_typos_are_flagged_not_copied(drafted):
         assert "trách nhiệm [KIỂM TRA: kế hoạch viết “nhiệp”]" in b.text
         other = next(b for b in bulletins if b.id == "II.2.-3").text
         assert "trực tuyến [KIỂM TRA: kế hoạch viết “tuyên”]" in other
+        assert "trực tuyên" not in other  # in the opening and in the body: flagged in both
     # every "nhiệp" the text keeps is followed by its marker or quoted inside one
     for m in re.finditer("nhiệp", b.text):
         after, before = b.text[m.end():m.end() + 3], b.text[max(0, m.start() - 1)]

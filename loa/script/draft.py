@@ -550,12 +550,34 @@ def _cased_like(found: str, suggestion: str) -> str:
     return suggestion
 
 
-def flag_typos(text: str) -> str:
+def learned_typos(text: str) -> dict[tuple[str, str], str]:
+    """The typos found in a whole topic, by (word before, word): the model sees a typo where
+    its neighbours are telling ("trực tuyên." at a clause end), and the same two words
+    elsewhere in the draft are the same typo."""
+    from loa.plan.syllables import WORD
+
+    out = {}
+    for start, _end, found, suggestion in _typos(text):
+        before = WORD.findall(text[max(0, start - 40):start])
+        if suggestion and before and suggestion.lower() != found.lower():
+            out[(before[-1].lower(), found.lower())] = suggestion
+    return out
+
+
+def flag_typos(text: str, learned: dict[tuple[str, str], str] | None = None) -> str:
     """Each misspelled word of the plan marked, never copied silently: the suggestion in the
     text with the plan's spelling in a marker ("phổ biến [KIỂM TRA: kế hoạch viết “phố
-    biến”]"), or, with no suggestion, the word with a marker."""
+    biến”]"), or, with no suggestion, the word with a marker. `learned`: typos found in the
+    whole topic (learned_typos), flagged here too."""
+    found_here = _typos(text)
+    covered = {i for start, end, _f, _s in found_here for i in range(start, end)}
+    for (before, word), suggestion in (learned or {}).items():
+        pattern = r"(?<!\w)" + re.escape(before) + r"\s+(" + re.escape(word) + r")(?!\w)"
+        for m in re.finditer(pattern, text, re.IGNORECASE):
+            if m.start(1) not in covered:
+                found_here.append((m.start(1), m.end(1), m.group(1), suggestion))
     out, pos = [], 0
-    for start, end, found, suggestion in sorted(_typos(text)):
+    for start, end, found, suggestion in sorted(found_here):
         if start < pos:
             continue
         out.append(text[pos:start])
@@ -618,8 +640,9 @@ def compose(plan: Plan, topic: Topic, tpl: Template) -> list[str]:
                        max(4, tpl.max_words - frame))
     if sentences and sentences[0].lower() == _capital(first).lower() == _capital(subject).lower():
         sentences = sentences[1:]  # the opening already said it all
-    fill = {**fill, "topic": flag_typos(subject), "part": 1, "parts": 1}
-    points = [flag_typos(s) for s in sentences]
+    learned = learned_typos(topic.text)
+    fill = {**fill, "topic": flag_typos(subject, learned), "part": 1, "parts": 1}
+    points = [flag_typos(s, learned) for s in sentences]
     marker = ""
     if not facts_found(topic.text, tpl):
         kinds = [name for name, _cues in tpl.facts] or ["địa điểm, thời gian, số điện thoại"]
