@@ -11,7 +11,7 @@ from loa.cli import main
 from loa.clock import DEFAULT_TZ
 from loa.plan import import_plan
 from loa.script import approve, load_bulletins, new_bulletin_file
-from loa.script.draft import load_template, plain_clause
+from loa.script.draft import clear_markers, load_template, plain_clause
 
 NOW = datetime(2026, 3, 20, 9, 0, tzinfo=DEFAULT_TZ)
 
@@ -23,15 +23,29 @@ def bvfile(plans, tmp_path):
     return path
 
 
+@pytest.fixture
+def checked(bvfile):
+    """The drafts once an officer has dealt with their [CẦN BỔ SUNG: …] markers."""
+    bfile = load_bulletins(bvfile)
+    for b in bfile.bulletins:
+        b.text = clear_markers(b.text)
+    bfile.save()
+    return bvfile
+
+
 def test_draft_speaks_to_residents_inside_the_template(bvfile):
     b = load_bulletins(bvfile).get("IV.2.a")
     assert b.key == "ba-vi-2026/IV.2.a" and b.status == "draft"
-    assert b.text.startswith("Kính thưa bà con nhân dân! Thực hiện Kế hoạch thông tin, tuyên "
-                             "truyền về Kiểm soát thủ tục hành chính")
-    assert "của UBND xã Ba Vì, Đài truyền thanh xã Ba Vì xin thông tin tới bà con về" in b.text
+    # who speaks and about what, in one short sentence; never the plan's title
+    assert b.text.startswith("Kính thưa bà con nhân dân! Đài truyền thanh xã Ba Vì xin thông "
+                             "tin về việc cung cấp và sử dụng dịch vụ công trực tuyến.")
+    assert "Kế hoạch" not in b.text and b.text.count("Đài truyền thanh") == 1
     # the directive "Tập trung thông tin, tuyên truyền việc …" became what residents should know
-    assert "xin thông tin tới bà con về việc cung cấp và sử dụng dịch vụ công trực tuyến" in b.text
+    assert "Bà con cần biết: Việc cung cấp và sử dụng dịch vụ công trực tuyến trên Cổng Dịch vụ "\
+        "công Quốc gia." in b.text
     assert "Tập trung thông tin, tuyên truyền" not in b.text
+    # the plan gives no place, time or phone number: the officer is asked to add them
+    assert "[CẦN BỔ SUNG: điều bà con cần làm, kèm địa điểm, thời gian, số điện thoại" in b.text
     assert b.text.endswith("Xin cảm ơn bà con đã lắng nghe!")
     assert 20 < b.estimated_seconds() < 180
 
@@ -91,7 +105,8 @@ def test_custom_template_and_its_errors(plans, tmp_path, capsys):
     assert f"{tpl}, dòng 2" in err and "{nguoi_nghe}" in err
 
 
-def test_approval_records_who_and_when_and_only_approved_are_scheduled(bvfile):
+def test_approval_records_who_and_when_and_only_approved_are_scheduled(checked):
+    bvfile = checked
     bfile = load_bulletins(bvfile)
     approve(bfile, ["IV.1.a", "IV.2.a"], "Nguyễn Văn An", NOW)
     bfile.save()
@@ -114,7 +129,8 @@ def _strip_marks(text: str) -> str:
                    if not unicodedata.combining(c))
 
 
-def test_garbled_bulletin_is_refused_unless_forced(bvfile, capsys):
+def test_garbled_bulletin_is_refused_unless_forced(checked, capsys):
+    bvfile = checked
     text = bvfile.read_text(encoding="utf-8")
     start = text.index("- id: IV.2.b")
     end = text.index("- id: IV.2.c")
@@ -138,6 +154,7 @@ def test_reimport_keeps_edits_and_flags_changed_topics(plans, tmp_path, capsys):
     assert main(["plan", "import", str(plan_txt), "-o", str(out)]) == 0
     bfile = load_bulletins(out)
     bfile.get("IV.1.a").text = "Lời bản tin do cán bộ đài viết lại cho dễ hiểu."
+    bfile.get("IV.2.a").text = clear_markers(bfile.get("IV.2.a").text)
     approve(bfile, ["IV.1.a", "IV.2.a"], "Nguyễn Văn An", NOW)
     bfile.save()
 

@@ -13,6 +13,8 @@ def test_demo_runs_end_to_end_offline_and_exits(data_dir, tmp_path):
     out = proc.stdout
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "17 nội dung trong mục IV" in out
+    # the drafts ask for what the plan lacks; the demo adds it, as the officer would, then approves
+    assert "bổ sung điều bà con cần biết vào 2 bản tin (chỗ [CẦN BỔ SUNG: …])" in out
     assert "bộ đọc espeak (bộ đọc dự phòng" in out
     assert "ghi thành tệp WAV" in out
     assert "Xong: 4/4 lượt phát thành công" in out

@@ -16,6 +16,7 @@ from loa.audio import read_wav
 from loa.log import LogStore
 from loa.plan import import_plan
 from loa.script import approve, load_bulletins, new_bulletin_file
+from loa.script.draft import clear_markers
 from loa.yamlio import write_yaml
 
 pytestmark = pytest.mark.audio
@@ -26,6 +27,8 @@ def _schedule(folder: Path, at: datetime) -> Path:
     bfile_path = folder / "bulletins.yaml"
     new_bulletin_file(bfile_path, plan).save()
     bfile = load_bulletins(bfile_path)
+    b = bfile.get("IV.1.đ")
+    b.text = clear_markers(b.text)  # as the officer does before approving
     approve(bfile, ["IV.1.đ"], "test", at)
     bfile.save()
     path = folder / "schedule.yaml"

@@ -35,6 +35,7 @@ from loa.plan import import_plan
 from loa.report import UPWARD_FIELDS, export_json
 from loa.report.periodic import NO_REASON
 from loa.script import approve, load_bulletins, new_bulletin_file
+from loa.script.draft import clear_markers
 from loa.yamlio import write_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,6 +55,8 @@ def _station(folder: Path) -> tuple[Path, list]:
     bpath = folder / "bulletins.yaml"
     new_bulletin_file(bpath, plan).save()
     bfile = load_bulletins(bpath)
+    for b in bfile.bulletins:
+        b.text = clear_markers(b.text)  # as the officer does before approving
     approve(bfile, [b.id for b in bfile.bulletins], "Nguyễn Văn An",
             datetime(2025, 12, 20, tzinfo=DEFAULT_TZ), force=True)
     bfile.save()

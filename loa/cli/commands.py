@@ -221,8 +221,13 @@ def bulletin_submit(args) -> int:
                           strict=True):
             out(f"Đã gửi duyệt bản {v.label} của {bid}: {_title(args.file, bid)}")
         return 0
+    from loa.script.bulletin import marker_problem
+
     for b in svc.submit_bulletins(args.file, args.ids, by):
         out(f"Đã gửi duyệt {b.id}: {b.title}")
+        unfinished = marker_problem(f"{args.file}: bản tin [{b.id}]", b.text)
+        if unfinished:  # sent anyway: the leader may fill it in, but cannot approve it as is
+            warn(unfinished)
     return 0
 
 

@@ -16,10 +16,24 @@ from loa.clock import DEFAULT_TZ, SystemClock
 DEMO_PLAN = "ba-vi-2026.txt"
 DEMO_TOPICS = ("IV.2.a", "IV.1.đ")  # two short topics, so the demo takes seconds
 LEAD_SECONDS = 6
+# What the officer adds where a draft says [CẦN BỔ SUNG: …]: the demo plays the officer.
+DEMO_FACTS = ("Bà con làm thủ tục tại Bộ phận Một cửa của UBND xã Ba Vì, trong giờ hành chính "
+              "từ thứ Hai đến thứ Sáu, không mất phí.")
 
 
 def _say(text: str) -> None:
     print(text, flush=True)
+
+
+def _fill_markers(text: str) -> str:
+    """The officer's edit: each [CẦN BỔ SUNG: …] replaced by the facts, other markers
+    ([KIỂM TRA: …], none in the demo's topics) dropped with the suggestion kept."""
+    from loa.script.draft import open_markers
+
+    for marker in open_markers(text):
+        fill = DEMO_FACTS if "SUNG" in marker.upper() else ""
+        text = text.replace(marker, fill, 1)
+    return " ".join(text.split())
 
 
 def run_demo(sink_kind: str = "auto") -> int:
@@ -42,9 +56,17 @@ def run_demo(sink_kind: str = "auto") -> int:
 
     bfile_path = home / "bulletins.yaml"
     drafted = svc.draft_bulletins(plan, bfile_path)
+    filled = 0
+    for bid in DEMO_TOPICS:
+        draft, _view = svc.show_bulletin(bfile_path, bid)
+        text = _fill_markers(draft.text)
+        if text != draft.text:
+            svc.edit_bulletin(bfile_path, bid, text=text)
+            filled += 1
     approved = svc.approve_bulletins(bfile_path, list(DEMO_TOPICS), "Cán bộ đài (chạy thử)",
                                      clock)
-    _say(f"2. Soạn {drafted.count} bản tin nháp, duyệt "
+    _say(f"2. Soạn {drafted.count} bản tin nháp; bổ sung điều bà con cần biết vào {filled} "
+         "bản tin (chỗ [CẦN BỔ SUNG: …]), duyệt "
          + ", ".join(f"“{b.title}”" for b in approved) + ".")
 
     schedule_path = home / "schedule.yaml"

@@ -33,12 +33,16 @@ _BREAK = re.compile(r"[.;:!?()\[\]{}\"“”«»…/|•*=+<>]|\n\s*\n")
 _START, _END = "<s>", "</s>"
 
 DISCOUNT = 0.75  # Kneser-Ney absolute discount (the usual value for small counts)
-# Channel costs (negative natural logs), tuned on benchmarks/plan_repair.py:
+LM_WEIGHT = 0.8  # the model's log-probabilities against the channel costs: below 1, a sparse
+# model (15k syllables of training text) is trusted less than its raw ratios claim
+# Channel costs (negative natural logs) come from how damaged the text is (`_damage`):
+# a clean text keeps its words unless the model is very sure, a text that lost most of
+# its marks lets the model choose. Constants tuned on benchmarks/plan_repair.py:
 MARKED_SHARE = 0.87  # share of marked syllables in clean plans (quality.py: 84-91%)
-TONE_MISSING = 2.0  # the word has marks, but none for its tone
-TONE_WRONG = 7.0  # a different tone mark: a valid marked word changes only on strong evidence
-SHAPE_MISSING = 2.0  # â ê ô ă ơ ư đ written bare, in a word with other marks
-SHAPE_WRONG = 6.0
+MIN_LOST = 0.0005  # floor of P(a word lost its marks) even in a clean text
+TYPO_SHARE = 0.003  # invalid marked words a clean plan has anyway (typos: 0-0.26%)
+MIN_WRONG = 0.0001  # floor of P(a mark is wrong) in a clean text
+PARTIAL = 2.0  # least cost of a tone or shape mark missing from a word with other marks
 CONFUSION = 3.0  # each OCR letter confusion undone
 EDIT = 6.0  # one letter changed, added or removed (typo suggestions only)
 # typos(): how much more likely (natural log) a variant must be in its context before a
@@ -204,20 +208,27 @@ def _has_marks(word: str) -> bool:
     return tone is not None or any(shapes)
 
 
-def _channel(written: str, candidate: str, strip_cost: float) -> float:
+@dataclass(frozen=True)
+class _Costs:
+    lost: float  # every mark lost
+    missing: float  # one mark missing from a word that has others
+    wrong: float  # a mark read as another
+
+
+def _channel(written: str, candidate: str, costs: _Costs) -> float:
     """Cost of reading `candidate` where `written` (same bare letters) stands."""
     if syllables.key(written) == syllables.key(candidate):
         return 0.0
     if not _has_marks(written):
-        return strip_cost if _has_marks(candidate) else 0.0
+        return costs.lost if _has_marks(candidate) else 0.0
     wt, ws = _marks(written)
     ct, cs = _marks(candidate)
     cost = 0.0
     if wt != ct:
-        cost += TONE_MISSING if wt is None else TONE_WRONG
+        cost += costs.missing if wt is None else costs.wrong
     for a, b in zip(ws, cs, strict=True):
         if a != b:
-            cost += SHAPE_MISSING if not a else SHAPE_WRONG
+            cost += costs.missing if not a else costs.wrong
     return cost
 
 
@@ -249,7 +260,7 @@ def _candidate_forms(lower: str) -> tuple[tuple[str, float], ...]:
 
 
 @functools.lru_cache(maxsize=65536)
-def _candidates(token: str, strip_cost: float) -> tuple[tuple[str, float], ...]:
+def _candidates(token: str, costs: _Costs) -> tuple[tuple[str, float], ...]:
     """(syllable key, channel cost) for a written token, best first."""
     lower = unicodedata.normalize("NFC", token.lower())
     if sum(c.isupper() for c in token) >= 2 and "l" in token:
@@ -261,7 +272,7 @@ def _candidates(token: str, strip_cost: float) -> tuple[tuple[str, float], ...]:
         best[own] = 0.0
     for form, cost in _candidate_forms(lower):
         for v in syllables.variants(form):
-            c = cost + _channel(form, v, strip_cost)
+            c = cost + _channel(form, v, costs)
             k = syllables.key(v)
             if c < best.get(k, math.inf):
                 best[k] = c
@@ -278,17 +289,22 @@ def _case_like(token: str, word: str) -> str:
     return word
 
 
-def _strip_cost(text: str) -> float:
-    """-log P(a marked syllable lost all its marks), from how many words carry marks."""
-    words = marked = 0
+def _damage(text: str) -> _Costs:
+    """The channel's costs for this text: the share of words with marks says how many lost
+    them; the share of marked words that are no syllable says how often marks are misread."""
+    words = marked = invalid = 0
     for m in _TOKEN.finditer(text):
         w = m.group(0)
-        if _kind(w) == "word" and len(w) >= 2:
+        if _kind(w) == "word" and len(w) >= 2 and not any(c.isdigit() for c in w):
             words += 1
-            marked += _has_marks(w)
+            if _has_marks(w):
+                marked += 1
+                invalid += not syllables.is_syllable(w)
     share = marked / words if words else MARKED_SHARE
-    lost = min(max(1.0 - share / MARKED_SHARE, 0.01), 0.99)
-    return -math.log(lost)
+    lost = min(max(1.0 - share / MARKED_SHARE, MIN_LOST), 0.99)
+    # a wrong tone gives an invalid syllable about 40% of the time: 2.5 x the invalid share
+    wrong = min(max(2.5 * (invalid / max(marked, 1) - TYPO_SHARE), MIN_WRONG), 0.5)
+    return _Costs(-math.log(lost), max(PARTIAL, -math.log(lost)), -math.log(wrong) + 1.0)
 
 
 # ---------------------------------------------------------------- restore
@@ -332,14 +348,14 @@ def _viterbi_chain(model: Model, cands: list[tuple[tuple[str, float], ...]]) -> 
         for k, cost in options:
             best, arg = -math.inf, _START
             for prev, s in scores.items():
-                v = s + model.logp(prev, k)
+                v = s + LM_WEIGHT * model.logp(prev, k)
                 if v > best:
                     best, arg = v, prev
             new[k] = best - cost
             ptr[k] = arg
         scores = new
         back.append(ptr)
-    last = max(scores, key=lambda k: scores[k] + model.logp(k, _END))
+    last = max(scores, key=lambda k: scores[k] + LM_WEIGHT * model.logp(k, _END))
     path = [last]
     for ptr in reversed(back[1:]):
         path.append(ptr[path[-1]])
@@ -352,14 +368,14 @@ def restore(text: str, model: Model | None = None) -> Repaired:
     case. A word no candidate fits is left as written and counted unknown."""
     model = model or default_model()
     text = unicodedata.normalize("NFC", text)
-    strip_cost = _strip_cost(text)
+    costs = _damage(text)
     pieces: list[str] = []
     pos = 0
     n = changed = unknown = 0
     unknown_words: dict[str, None] = {}
     for run in _runs(text):
         tokens = [m for m, _ in run]
-        cands = [_candidates(m.group(0), strip_cost) for m in tokens]
+        cands = [_candidates(m.group(0), costs) for m in tokens]
         best = _viterbi(model, cands)
         for m, k in zip(tokens, best, strict=True):
             token = m.group(0)
@@ -425,6 +441,9 @@ def _edits(k: str) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
+_TYPO_COSTS = _Costs(2.0, 2.0, 4.0)  # an unknown word's own letters, marks aside
+
+
 def _context_score(model: Model, prev: str, k: str, nxt: str) -> float:
     return model.logp(prev, k) + model.logp(k, nxt)
 
@@ -446,9 +465,10 @@ def typos(text: str, model: Model | None = None) -> list[Typo]:
             prev = keys[i - 1] if i and keys[i - 1] in inventory else _START
             nxt = keys[i + 1] if i + 1 < len(keys) and keys[i + 1] in inventory else _END
             if k not in inventory:
-                if any(c.isdigit() for c in token) or not _looks_vietnamese(token):
-                    continue
-                options = {syllables.key(v): _channel(token.lower(), v, 2.0)
+                if any(c.isdigit() for c in token) or not _looks_vietnamese(token) or (
+                        token.isupper() and not _has_marks(token)):
+                    continue  # "CAP", "PAR" in capitals: abbreviations more likely than typos
+                options = {syllables.key(v): _channel(token.lower(), v, _TYPO_COSTS)
                            for v in syllables.variants(token)}
                 for e in _edits(k):
                     options.setdefault(e, EDIT)
@@ -457,11 +477,15 @@ def typos(text: str, model: Model | None = None) -> list[Typo]:
                 suggestion = _case_like(token, syllables.spelled(best)) if best else None
                 found.append(Typo(m.start(), m.end(), token, suggestion, "unknown"))
                 continue
+            if model.bigrams.get((prev, k), 0) > 1 or model.bigrams.get((k, nxt), 0) > 1:
+                continue  # the plans write it so next to a neighbour (once may be a typo)
             own = _context_score(model, prev, k, nxt)
             best, best_score = None, own + CONTEXT_MARGIN
             for v in syllables.variants(token):
                 o = syllables.key(v)
-                if o == k or not (model.seen(prev, o) or model.seen(o, nxt)):
+                # the variant must be what the plans write next to both neighbours
+                if o == k or not ((prev == _START or model.seen(prev, o))
+                                  and (nxt == _END or model.seen(o, nxt))):
                     continue
                 score = _context_score(model, prev, o, nxt)
                 if score > best_score:

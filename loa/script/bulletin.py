@@ -13,7 +13,14 @@ from loa.errors import LoaError, Problem, excerpt
 from loa.fsio import atomic_write_text
 from loa.plan.quality import assess
 from loa.schema import Boolean, Choice, Field, Invalid, Number, Schema, Text, Value
-from loa.script.draft import Template, compose, load_template, source_hash
+from loa.script.draft import (
+    Template,
+    clear_markers,
+    compose,
+    load_template,
+    open_markers,
+    source_hash,
+)
 from loa.yamlio import (
     Checker,
     LineDict,
@@ -725,6 +732,17 @@ def submit(bfile: BulletinFile, ids: list[str], by: str, now: datetime) -> list[
     return chosen
 
 
+def marker_problem(what: str, text: str) -> str | None:
+    """Why a text with [CẦN BỔ SUNG: …] or [KIỂM TRA: …] left cannot be approved (Vietnamese),
+    quoting the first marker; None when the officer has dealt with them all."""
+    found = open_markers(text)
+    if not found:
+        return None
+    more = f" (và {len(found) - 1} dấu khác)" if len(found) > 1 else ""
+    return (f"{what} còn dấu {found[0]}{more}: hãy bổ sung hoặc sửa lời theo dấu đó rồi xóa "
+            "dấu, sau đó mới duyệt được.")
+
+
 def approve(bfile: BulletinFile, ids: list[str], by: str, now: datetime,
             force: bool = False, account: str = "") -> list[Bulletin]:
     """Approve bulletins; garbled text (no diacritics, OCR damage) needs force=True.
@@ -745,7 +763,10 @@ def approve(bfile: BulletinFile, ids: list[str], by: str, now: datetime,
                 f"bản tin “{b.title}” [{b.id}]: không tìm thấy tệp ghi âm '{b.audio}' cạnh "
                 "tệp bản tin; ghi âm lại hoặc bỏ 'audio' rồi duyệt.", bfile.path, b.line))
             continue
-        quality = assess(b.text)
+        unfinished = marker_problem(f"bản tin “{b.title}” [{b.id}]", b.text)
+        if unfinished:  # not even with force: the marker itself would be read on air
+            problems.append(Problem(unfinished, bfile.path, b.line))
+        quality = assess(clear_markers(b.text))  # the markers' own words are no evidence
         if quality.garbled and not force:
             problems.append(Problem(
                 f"bản tin '{b.id}' có vẻ bị lỗi chữ: {quality.describe()}. Giọng đọc sẽ đọc "
@@ -862,6 +883,9 @@ def approve_version(bfile: BulletinFile, ids: list[str], lang: str, by: str, now
             problems.append(Problem(
                 f"bản tin “{b.title}” [{b.id}], bản {v.label}: không tìm thấy tệp "
                 f"ghi âm '{v.audio}' cạnh tệp bản tin.", bfile.path, b.line))
+        elif marker_problem("", v.text or ""):
+            problems.append(Problem(marker_problem(
+                f"bản tin “{b.title}” [{b.id}], bản {v.label}", v.text), bfile.path, b.line))
     if problems:
         raise LoaError.many(problems)
     for _b, v in chosen:

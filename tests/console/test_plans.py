@@ -402,6 +402,7 @@ def test_drafting_waits_for_a_writer_of_the_same_bulletins_file(tmp_path):
     from console.conftest import copy_station
     from loa.script.bulletin import approve
     from loa.script.bulletin import load_bulletins as open_bulletins
+    from loa.script.draft import clear_markers
     from loa.station.bulletins import _locked
 
     schedule = copy_station(tmp_path / "schedules")
@@ -417,6 +418,7 @@ def test_drafting_waits_for_a_writer_of_the_same_bulletins_file(tmp_path):
         drafting.join(1.0)
         assert drafting.is_alive()  # waits for the lock
         bfile = open_bulletins(out)
+        bfile.get(first).text = clear_markers(bfile.get(first).text)
         approve(bfile, [first], "Nguyễn Văn An", NOON)
         bfile.save()
     drafting.join(30)
