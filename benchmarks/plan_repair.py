@@ -42,6 +42,7 @@ def _known(text: str) -> int:
 def _unseen() -> dict:
     """Other plans, other topics, garbled the same way; the shipped model repairs them."""
     right_before = right_after = total = changed = flagged = 0
+    half_before = half_after = 0.0
     examples: list = []
     for path in sorted(TESTS.glob("unseen_plans*/*.txt")):
         if path.name in REAL_GARBLED:
@@ -52,13 +53,19 @@ def _unseen() -> dict:
         n = _known(clean)
         right_before += repair.accuracy(clean, garbled) * n
         right_after += repair.accuracy(clean, fixed.text) * n
+        half = repair.garble(clean, seed=SEED, strip=0.5)  # as a poor OCR: half lose marks
+        half_before += repair.accuracy(clean, half) * n
+        half_after += repair.accuracy(clean, repair.restore(half).text) * n
         total += n
         changed += repair.restore(clean).changed
         found = repair.typos(clean)
         flagged += len(found)
         examples += found[:3]
     return {"syllables": total, "accuracy_before": round(right_before / total, 4),
-            "accuracy_after": round(right_after / total, 4), "clean_changed": changed,
+            "accuracy_after": round(right_after / total, 4),
+            "half_stripped_accuracy_before": round(half_before / total, 4),
+            "half_stripped_accuracy_after": round(half_after / total, 4),
+            "clean_changed": changed,
             "typos_flagged": flagged,
             "typos_examples": [f"{t.found}->{t.suggestion} ({t.reason})" for t in examples]}
 

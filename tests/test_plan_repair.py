@@ -219,3 +219,15 @@ def test_cli_repair_refuses_what_it_cannot_do(tmp_path, capsys):
     assert main(["plan", "repair", str(src), "-o", str(folder)]) == 2
     err = capsys.readouterr().err
     assert "thu-muc" in err and "không phải tệp thường" in err
+
+
+def test_the_text_teaches_the_model_its_own_words():
+    """"bầu cử" is in no sample plan; a text that writes it twice with its marks gets its
+    stripped "bau cu" restored (the model alone picks "bàu cu")."""
+    k = syllables.key
+    assert not repair.default_model().seen(k("bầu"), k("cử"))
+    text = ("Ngày bầu cử đại biểu Quốc hội là ngày hội của toàn dân. Cử tri đi bầu cử đúng "
+            "giờ. Cu tri di bau cu tai khu vuc cua minh.")
+    fixed = repair.restore(text)
+    assert "bầu cử tại khu vực" in fixed.text, fixed.text
+    assert fixed.text.startswith("Ngày bầu cử đại biểu Quốc hội là ngày hội của toàn dân.")
