@@ -250,7 +250,9 @@ def prepare(im):
     im = _gray(im)
     if max(im.size) > WORK_LONG_SIDE:
         im.thumbnail((WORK_LONG_SIDE, WORK_LONG_SIDE), Image.LANCZOS)
-    im = ImageOps.autocontrast(im, cutoff=1)
+    # Paper to white, ink left alone: on a sparse page the darkest 1% is paper noise, and
+    # cutting it there turns the whole sheet grey (Tesseract then finds no text at all).
+    im = ImageOps.autocontrast(im, cutoff=(0, 2))
     angle = skew_angle(im)
     if abs(angle) >= 0.2:
         im = im.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
