@@ -9,7 +9,8 @@ Then the scan is imported (real Tesseract, this machine) and compared with the c
 of the .txt:
   word_recall   multiset of the words (letter runs, NFC lowercase) of the imported text
                 against the clean text's: share of the clean words found; target >= 0.98
-  topics_same   the same topics (outline path and title) as the clean import
+  topics_same   the same topics (outline path and title) as the clean import;
+                topic_paths_same: the same outline paths (titles may differ by a letter)
   s_per_page    wall seconds of the whole import per page; target <= 10 on this machine
 
 With --photos the pages are also read as JPG photos (the `loa plan import a.jpg b.jpg`
@@ -128,6 +129,7 @@ def measure_plan(txt: Path, photos: bool, fresh: bool) -> dict:
             "topics": len(topics),
             "topics_clean": len(clean_topics),
             "topics_same": topics == clean_topics,
+            "topic_paths_same": [a for a, _ in topics] == [a for a, _ in clean_topics],
             "topics_differ": [[a, b] for a, b in zip(clean_topics, topics, strict=False)
                               if a != b][:5],
             "garbled": bool(plan.quality and plan.quality.garbled),
@@ -161,6 +163,8 @@ def main() -> None:
     report = {
         "word_recall_min": min(r["word_recall"] for r in runs),
         "topics_same": all(r["topics_same"] for r in runs),
+        "topic_paths_same": all(r["topic_paths_same"] for r in runs),
+        "topic_titles_differ": sum(len(r["topics_differ"]) for r in runs),
         "s_per_page": round(sum(r["seconds"] for r in runs) / max(pages, 1), 2),
         "confidence_min": min(r["confidence"] or 0 for r in runs),
         "pages": pages,

@@ -351,7 +351,7 @@ def test_roman_headings_put_back_in_sequence_on_ocr_pages():
 
 
 def test_roman_heading_that_lost_its_point():
-    got = ocr.fix_roman_headings(["I. MỤC ĐÍCH\nI NỘI DUNG TUYÊN TRUYỀN\nII: TỔ CHỨC"], {1})
+    got = ocr.fix_roman_headings(["I. MỤC ĐÍCH\nI NỘI DUNG TUYÊN TRUYỀN\nI: TỔ CHỨC"], {1})
     assert got == ["I. MỤC ĐÍCH\nII. NỘI DUNG TUYÊN TRUYỀN\nIII. TỔ CHỨC"]
     assert ocr.fix_roman_headings(["Ví dụ I Nội dung"], {1}) == ["Ví dụ I Nội dung"]
 

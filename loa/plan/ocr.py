@@ -250,7 +250,9 @@ def prepare(im):
     im = _gray(im)
     if max(im.size) > WORK_LONG_SIDE:
         im.thumbnail((WORK_LONG_SIDE, WORK_LONG_SIDE), Image.LANCZOS)
-    im = ImageOps.autocontrast(im, cutoff=1)
+    # Paper to white, ink left alone: on a sparse page the darkest 1% is paper noise, and
+    # cutting it there turns the whole sheet grey (Tesseract then finds no text at all).
+    im = ImageOps.autocontrast(im, cutoff=(0, 2))
     angle = skew_angle(im)
     if abs(angle) >= 0.2:
         im = im.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=255)
@@ -484,8 +486,9 @@ def fix_roman_headings(pages: list[str], ocr_pages: set[int]) -> list[str]:
     """Section numbers of upper-case headings put back in sequence on OCR pages.
 
     "H. NỘI DUNG" after "I. MỤC ĐÍCH" is "II."; "II. TỔ CHỨC" right after that "II." is
-    "III.". Only a number that is unreadable or repeats the last one is changed, and only to
-    the next one, so a plan whose numbering really jumps keeps it."""
+    "III."; "I. PHƯƠNG THỨC" after "II." is "III.". Only a number that is unreadable or does
+    not go forward is changed, and only to the next one, so a plan whose numbering really
+    jumps ahead keeps it."""
     last = 0
     out = []
     for number, text in enumerate(pages, start=1):
@@ -498,7 +501,8 @@ def fix_roman_headings(pages: list[str], ocr_pages: set[int]) -> list[str]:
             read = raw.replace("H", "II").replace("l", "I").replace("|", "I")
             value = _ROMAN.index(read) + 1 if read in _ROMAN else 0
             if number in ocr_pages:
-                unsure = value in (0, last) or raw != read  # H, l, | are no Roman digits
+                # H, l, | are no Roman digits; a number that goes back ("I" for "III") lost one
+                unsure = value == 0 or value <= last or raw != read
                 if unsure and value != last + 1 and last < len(_ROMAN):
                     value = last + 1
                 if value and (_ROMAN[value - 1] != raw or m.group(2) != "."):
