@@ -5,6 +5,7 @@ nothing on disk."""
 from __future__ import annotations
 
 import io
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -39,8 +40,22 @@ def stored(schedule: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
 
 
+def finish(client, job: int, deadline_s: float = 120) -> None:
+    """Poll the reading's status as the page does until it has finished."""
+    end = time.monotonic() + deadline_s
+    while not client.get(f"/ke-hoach/dang-doc/{job}/trang-thai.json").json()["finished"]:
+        assert time.monotonic() < end, "still reading"
+        time.sleep(0.05)
+
+
 def upload(client, name: str, data: bytes, **extra):
-    return client.post("/ke-hoach/tai-len/", {"plan": SimpleUploadedFile(name, data), **extra})
+    """Upload as the page does; once the reading has started, wait for it and return the
+    reading's page: a redirect to the stored plan, or what went wrong."""
+    resp = client.post("/ke-hoach/tai-len/", {"plan": SimpleUploadedFile(name, data), **extra})
+    if resp.status_code != 302 or "/dang-doc/" not in resp["Location"]:
+        return resp
+    finish(client, int(resp["Location"].rstrip("/").rsplit("/", 1)[1]))
+    return client.get(resp["Location"])
 
 
 def revised_sample() -> bytes:
@@ -165,7 +180,9 @@ def test_editor_uploads_sees_topics_drafts_and_a_revision_merges(client_as, stat
                    .values_list("action", "target", "username"))
     title = "kế hoạch «Thông tin, tuyên truyền về Kiểm soát thủ tục hành chính trên địa bàn " \
             "thành phố Hà Nội năm 2026»"
-    assert actions == [("plan.upload", title, "bientap"), ("plan.draft", title, "bientap"),
+    start = ("plan.import_start", "tệp Kế hoạch Hà Nội 2026.txt", "bientap")
+    assert actions == [start, ("plan.upload", title, "bientap"), ("plan.draft", title, "bientap"),
+                       ("plan.import_start", "tệp KH sửa đổi.txt", "bientap"),
                        ("plan.upload", title, "bientap"), ("plan.draft", title, "bientap")]
 
 
@@ -213,11 +230,13 @@ def test_a_file_over_the_limit_in_a_small_request_is_refused_too(client_as, stat
     ("KH.pdf", b"Just some text, not a PDF at all.",
      "KH.pdf: nội dung tệp không phải tệp PDF"),
     ("KH.txt", b"%PDF-1.7\n...", "KH.txt: nội dung tệp thực ra là PDF"),
-    ("KH.exe", b"MZ\x90\x00", "KH.exe: chỉ nhận kế hoạch dạng .docx, .pdf hoặc .txt; tệp này "
-                             "đuôi '.exe'"),
-    ("KH.odt", b"PK\x03\x04", "chỉ nhận kế hoạch dạng .docx, .pdf hoặc .txt"),
+    ("KH.exe", b"MZ\x90\x00", "KH.exe: chỉ nhận kế hoạch dạng .docx, .pdf, .txt, .doc, .odt, "
+                             ".rtf hoặc ảnh chụp .jpg, .png, .heic; tệp này đuôi '.exe'"),
+    ("KH.odt", b"{\\rtf1 x}", "KH.odt: nội dung tệp không phải tệp OpenDocument (.odt)"),
     ("KH", b"text", "tệp này không có đuôi"),
-    ("KH.doc", b"\xd0\xcf\x11\xe0", "KH.doc: tệp .doc (Word cũ) chưa đọc được"),
+    ("KH.doc", b"PK\x03\x04rest", "KH.doc: nội dung tệp thực ra là tệp nén ZIP, không khớp với "
+                                  "đuôi .doc"),
+    ("KH.jpg", b"%PDF-1.4\n", "KH.jpg: nội dung tệp không phải ảnh JPEG"),
     ("Giấy mời.txt", "Giấy mời họp chi bộ lúc 8 giờ sáng thứ Hai.\n".encode(),
      "Giấy mời.txt: không tìm thấy phần “Nội dung thông tin, tuyên truyền” trong kế hoạch"),
 ])
