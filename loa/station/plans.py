@@ -306,11 +306,12 @@ def _notes(plan: Plan) -> tuple[str, str]:
 
 
 def _install(folder: Path, source: Path, name: str, plan: Plan, *, by: str, now: datetime,
-             revises: str | None, pages: int = 0) -> tuple[PlanEntry, PlanEntry | None]:
+             revises: str | None, pages: int = 0,
+             base: str | None = None) -> tuple[PlanEntry, PlanEntry | None]:
     """Put a read plan's `source` (a file, or a folder of page photos) in place as the
     current version of its key, the earlier one to cu/. Under the folder's lock."""
     suffix = PAGES if source.is_dir() else source.suffix.lower()
-    key = revises or _choose_key(folder, plan_key(name), plan)
+    key = revises or _choose_key(folder, base or plan_key(name), plan)
     old = _read_meta(folder, key)
     ocr, garbled = _notes(plan)
     entry = PlanEntry(key, f"{key}{suffix}", name, now.isoformat(), by, plan.title,
@@ -365,8 +366,11 @@ def keep_plan(plan: Plan, sources: list[Path], names: list[str], folder: str | P
                         shutil.move(p, source / f"trang-{i:02d}{p.suffix.lower()}")
                     if len(names) > 1:
                         name = f"{name} (+{len(names) - 1} ảnh)"
+                    # a phone names photos IMG_1234: the plan's number names it better
+                    number = (plan.number or "").strip()
+                    base = plan_key(f"ke-hoach-{number}.x") if number[:1].isdigit() else None
                 entry, old = _install(folder, source, name, plan, by=by, now=now,
-                                      revises=revises,
+                                      revises=revises, base=base if source.is_dir() else None,
                                       pages=len(sources) if source.is_dir() else 0)
             finally:
                 shutil.rmtree(tmp_dir, ignore_errors=True)
