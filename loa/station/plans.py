@@ -368,7 +368,7 @@ def keep_plan(plan: Plan, sources: list[Path], names: list[str], folder: str | P
                         name = f"{name} (+{len(names) - 1} ảnh)"
                     # a phone names photos IMG_1234: the plan's number names it better
                     number = (plan.number or "").strip()
-                    base = plan_key(f"ke-hoach-{number}.x") if number[:1].isdigit() else None
+                    base = plan_key(f"ke-hoach-{number if number[:1].isdigit() else 'anh-chup'}.x")
                 entry, old = _install(folder, source, name, plan, by=by, now=now,
                                       revises=revises, base=base if source.is_dir() else None,
                                       pages=len(sources) if source.is_dir() else 0)

@@ -440,3 +440,51 @@ def test_drafting_waits_for_a_writer_of_the_same_bulletins_file(tmp_path):
         bfile.save()
     drafting.join(30)
     assert open_bulletins(out).get(first).status == "approved"
+
+
+def test_photos_are_kept_together_versioned_as_one_and_their_reading_kept(tmp_path):
+    """keep_plan: a plan read from photos (as the background reading gives it) is kept as
+    <key>.anh/ in page order, named by its number; its reading is used for drafting while
+    the photos are unchanged, and a revision moves the whole folder to cu/."""
+    from PIL import Image
+
+    from loa.plan.ocr import OcrInfo
+    from loa.station import read_plan
+
+    folder = tmp_path / "plans"
+
+    def photos(tag: str) -> list[Path]:
+        out = []
+        for i in (1, 2):
+            p = tmp_path / f"IMG_{tag}{i}.jpg"
+            Image.new("L", (64, 64), 255).save(p)  # a blank page: OCR would find no plan
+            out.append(p)
+        return out
+
+    read = read_plan(SAMPLE)
+    read.ocr = OcrInfo(pages=[1, 2], page_confidence={1: 0.9, 2: 0.8}, total_pages=2)
+    up = st_plans.keep_plan(read, photos("a"), ["IMG_a1.jpg", "IMG_a2.jpg"], folder,
+                            by="Trần Thị Bình", now=NOON)
+    key = up.entry.key
+    assert key == "ke-hoach-anh-chup"  # no number legible: not the phone's IMG_… name
+    pages = folder / f"{key}.anh"
+    assert sorted(p.name for p in pages.iterdir()) == ["trang-01.jpg", "trang-02.jpg"]
+    assert up.entry.pages == 2 and up.entry.original_name == "IMG_a1.jpg (+1 ảnh)"
+    assert "OCR" in up.entry.ocr and "85%" in up.entry.ocr
+    assert [e.key for e, _ in st_plans.list_plans(folder, tmp_path / "bulletins")] == [key]
+    # drafting reads the kept reading: the blank photos are not read again
+    entry, again = st_plans.open_plan(folder, key)
+    assert len(again.topics) == 19 and entry.ocr == up.entry.ocr
+
+    # a revision from new photos: the old folder goes to cu/ as one piece
+    read2 = read_plan(SAMPLE)
+    read2.ocr = OcrInfo(pages=[1, 2], page_confidence={1: 0.9, 2: 0.9}, total_pages=2)
+    up2 = st_plans.keep_plan(read2, photos("b"), ["IMG_b1.jpg", "IMG_b2.jpg"], folder,
+                             by="Trần Thị Bình", now=NOON, revises=key)
+    assert up2.revised and up2.entry.versions[0]["file"] == f"cu/{key}-1.anh"
+    assert sorted(p.name for p in (folder / "cu" / f"{key}-1.anh").iterdir()) == [
+        "trang-01.jpg", "trang-02.jpg"]
+    # the photos changed by hand: the kept reading no longer fits, so they are read again
+    Image.new("L", (80, 80), 255).save(pages / "trang-01.jpg")
+    with pytest.raises(LoaError):
+        st_plans.open_plan(folder, key)
