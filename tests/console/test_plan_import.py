@@ -351,8 +351,9 @@ def two_photos(png: Path, folder: Path) -> list[Path]:
 @pytest.mark.browser
 def test_phone_uploads_a_doc_and_photos_on_ke_hoach_sees_progress_and_drafts(
         live_console, phone, tmp_path):
-    from loa import station as svc
     from plan_docs import convert, word_document
+
+    from loa import station as svc
 
     # an old Word file, made by LibreOffice
     doc = convert(word_document(SAMPLE, tmp_path / "ke-hoach-cu.docx"), "doc", tmp_path)
