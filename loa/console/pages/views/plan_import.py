@@ -338,6 +338,9 @@ def _page(request, job: ImportJob):
             job.shown = True
             job.save(update_fields=["shown"])
         return redirect("plan", key=job.key)
+    if job.state == ImportJob.FAILED and not job.shown:  # seen: Kế hoạch stops pointing here
+        job.shown = True
+        job.save(update_fields=["shown"])
     return render(request, "pages/plan_import/job.html", {
         "title": "Đang đọc kế hoạch" if job.state == ImportJob.RUNNING
         else "Không đọc được kế hoạch", "job": job, "progress": progress_vi(job),

@@ -45,7 +45,9 @@ def _index(request, form=None, errors=(), status=200):
     return render(request, "pages/plans/index.html", {
         "title": "Kế hoạch", "rows": rows, "errors": errors,
         "form": form or UploadForm(entries=entries), "accept": plan_import.ACCEPT,
-        "jobs": [j for j in plan_import.recent(request.user) if j.state != ImportJob.DONE],
+        # readings under way, and failed ones the officer has not opened yet
+        "jobs": [j for j in plan_import.recent(request.user)
+                 if j.state == ImportJob.RUNNING or (j.state == ImportJob.FAILED and not j.shown)],
         "max_bytes": settings.PLAN_MAX_BYTES, "max_total": plan_import.max_total(),
         "max_photos": plan_import.MAX_PHOTOS,
         "max_total_mb": plan_import._mb(plan_import.max_total()),
