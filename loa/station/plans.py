@@ -31,7 +31,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = {".txt": "văn bản thuần", ".docx": "Word (.docx)", ".pdf": "PDF"}
+KINDS = {".txt": "văn bản thuần", ".docx": "Word (.docx)", ".pdf": "PDF", ".doc": "Word cũ (.doc)",
+         ".odt": "OpenDocument (.odt)", ".rtf": "RTF"}
+PHOTOS = {".jpg": "ảnh JPEG", ".jpeg": "ảnh JPEG", ".png": "ảnh PNG", ".heic": "ảnh HEIC",
+          ".heif": "ảnh HEIC", ".webp": "ảnh WebP", ".tif": "ảnh TIFF", ".tiff": "ảnh TIFF"}
+# photos of a plan's pages are kept together as ONE version: a folder <key>.anh/ holding
+# trang-01.jpg, trang-02.png, … in page order, so a revision moves to cu/ as one piece
+PAGES = ".anh"
+STORED = (*KINDS, PAGES)
 HISTORY = "cu"  # earlier versions of re-uploaded plans
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 _CHUNK = 1 << 20
@@ -61,6 +68,9 @@ class PlanEntry:
     versions: list[dict] = field(default_factory=list)  # earlier uploads, oldest first
     # {path, title, heading} of each topic as read at upload: the page need not re-read
     topic_list: list[dict] = field(default_factory=list)
+    ocr: str = ""  # which pages were read by OCR and how sure (Vietnamese), if any
+    garbled: str = ""  # the garbled-text guard's warning, if it fired
+    pages: int = 0  # photos of pages kept in <key>.anh/, if the plan came as photos
 
     @property
     def uploaded(self) -> datetime:
@@ -101,25 +111,42 @@ def display_name(name: str) -> str:
     return base[:200] or "(không tên)"
 
 
-def check_kind(name: str) -> str:
-    """The suffix of an acceptable plan file name, or a LoaError naming the file."""
+def check_kind(name: str, photos_too: bool = False) -> str:
+    """The suffix of an acceptable plan file name (or photo of a page, with `photos_too`),
+    or a LoaError naming the file."""
     suffix = Path(name).suffix.lower()
-    if suffix == ".doc":
-        raise LoaError("tệp .doc (Word cũ) chưa đọc được; hãy mở bằng Word hoặc LibreOffice và "
-                       "lưu lại thành .docx.", name)
-    if suffix not in KINDS:
+    if suffix not in KINDS and not (photos_too and suffix in PHOTOS):
         shown = f"đuôi '{suffix}'" if suffix else "không có đuôi"
-        raise LoaError(f"chỉ nhận kế hoạch dạng .docx, .pdf hoặc .txt; tệp này {shown}.", name)
+        raise LoaError("chỉ nhận kế hoạch dạng .docx, .pdf, .txt, .doc, .odt, .rtf hoặc ảnh "
+                       f"chụp .jpg, .png, .heic; tệp này {shown}.", name)
     return suffix
+
+
+_PHOTO_MAGIC = {".jpg": lambda h: h.startswith(b"\xff\xd8\xff"),
+                ".png": lambda h: h.startswith(b"\x89PNG\r\n\x1a\n"),
+                ".heic": lambda h: h[4:8] == b"ftyp",
+                ".webp": lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP",
+                ".tif": lambda h: h[:4] in (b"II*\0", b"MM\0*")}
+_PHOTO_MAGIC.update({".jpeg": _PHOTO_MAGIC[".jpg"], ".heif": _PHOTO_MAGIC[".heic"],
+                     ".tiff": _PHOTO_MAGIC[".tif"]})
 
 
 def sniff(head: bytes, suffix: str, name: str) -> None:
     """Refuse a file whose content is not what its name says (an .exe renamed .docx)."""
     really = next((what for magic, what in _MAGIC if head.startswith(magic)), None)
+    if suffix in PHOTOS:
+        if not _PHOTO_MAGIC[suffix](head):
+            raise LoaError(f"nội dung tệp không phải {PHOTOS[suffix]} như đuôi {suffix} cho biết; "
+                           "hãy chọn đúng tệp kế hoạch.", name)
+        return
     if suffix == ".pdf":
         ok = b"%PDF-" in head[:1024]  # PDF allows a little junk before the header
-    elif suffix == ".docx":
+    elif suffix in (".docx", ".odt"):
         ok = head.startswith(b"PK\x03\x04")
+    elif suffix == ".doc":
+        ok = head.startswith(b"\xd0\xcf\x11\xe0")
+    elif suffix == ".rtf":
+        ok = head.lstrip(b"\xef\xbb\xbf").startswith(b"{\\rtf")
     else:
         # text has no NUL byte, unless it is UTF-16 with its byte-order mark (Notepad)
         ok = really is None and (b"\0" not in head or head.startswith((b"\xff\xfe", b"\xfe\xff")))
@@ -144,11 +171,27 @@ def _locked(folder: Path) -> Iterator[None]:
 
 
 def _current(folder: Path, key: str) -> Path | None:
-    for suffix in KINDS:
+    for suffix in STORED:
         p = folder / f"{key}{suffix}"
-        if p.is_file():
+        if p.is_file() or (suffix == PAGES and p.is_dir()):
             return p
     return None
+
+
+def _pages(folder: Path) -> list[Path]:
+    """The photos of a <key>.anh folder, in page order."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTOS and p.is_file())
+
+
+def _cache(folder: Path, key: str) -> Path:
+    """Where a plan read by OCR is kept as read (hidden: not a plan of its own), so drafting
+    does not OCR it again."""
+    return folder / f".{key}.da-doc.pickle"
+
+
+def _stamp(p: Path) -> list:
+    files = _pages(p) if p.is_dir() else [p]
+    return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
 
 
 def _read_meta(folder: Path, key: str) -> PlanEntry | None:
@@ -232,25 +275,7 @@ def store_plan(data: IO[bytes], original_name: str, folder: str | Path, *, by: s
                     log.exception("reading uploaded plan %s", name)
                     raise LoaError("không đọc được tệp này (tệp có thể bị hỏng); hãy mở bằng Word "
                                    "hoặc LibreOffice, lưu lại rồi tải lên lần nữa.", name) from None
-                key = revises or _choose_key(folder, plan_key(name), plan)
-                old = _read_meta(folder, key)
-                entry = PlanEntry(key, f"{key}{suffix}", name, now.isoformat(), by, plan.title,
-                                  plan.issuer, plan.number, plan.place_date, len(plan.topics),
-                                  versions=list(old.versions) if old else [],
-                                  topic_list=[{"path": t.path, "title": t.title,
-                                               "heading": t.heading} for t in plan.topics])
-                if old is not None:
-                    hist = folder / HISTORY
-                    hist.mkdir(exist_ok=True)
-                    n = len(old.versions) + 1
-                    kept = f"{key}-{n}{Path(old.file).suffix}"
-                    os.replace(folder / old.file, hist / kept)
-                    entry.versions.append({"file": f"{HISTORY}/{kept}",
-                                           "original_name": old.original_name,
-                                           "uploaded_at": old.uploaded_at,
-                                           "uploaded_by": old.uploaded_by})
-                os.replace(tmp, folder / entry.file)
-                _save_meta(folder, entry)
+                entry, old = _install(folder, tmp, name, plan, by=by, now=now, revises=revises)
             finally:
                 shutil.rmtree(tmp_dir, ignore_errors=True)
     except OSError as exc:  # a full disk or a read-only folder: said, not a traceback
@@ -258,7 +283,103 @@ def store_plan(data: IO[bytes], original_name: str, folder: str | Path, *, by: s
 
         raise loa_error(exc, folder) from None
     plan.source = folder / entry.file
-    plan.plan_id = key
+    plan.plan_id = entry.key
+    return Uploaded(entry, plan, old is not None)
+
+
+def _notes(plan: Plan) -> tuple[str, str]:
+    """What the officer must know about how the plan was read: (OCR note, garbled warning)."""
+    def said(obj) -> str:
+        try:
+            return str(obj.describe())
+        except Exception:  # a note must not lose the plan
+            log.exception("describing %r", obj)
+            return ""
+
+    ocr = getattr(plan, "ocr", None)
+    q = getattr(plan, "quality", None)
+    garbled = ""
+    if q is not None and getattr(q, "garbled", False):
+        garbled = ("Chữ trong kế hoạch có vẻ bị lỗi (mất dấu hoặc nhận dạng sai): "
+                   f"{said(q)}. Bản tin soạn ra cần được gõ lại trước khi duyệt.")
+    return (said(ocr) if ocr is not None else ""), garbled
+
+
+def _install(folder: Path, source: Path, name: str, plan: Plan, *, by: str, now: datetime,
+             revises: str | None, pages: int = 0,
+             base: str | None = None) -> tuple[PlanEntry, PlanEntry | None]:
+    """Put a read plan's `source` (a file, or a folder of page photos) in place as the
+    current version of its key, the earlier one to cu/. Under the folder's lock."""
+    suffix = PAGES if source.is_dir() else source.suffix.lower()
+    key = revises or _choose_key(folder, base or plan_key(name), plan)
+    old = _read_meta(folder, key)
+    ocr, garbled = _notes(plan)
+    entry = PlanEntry(key, f"{key}{suffix}", name, now.isoformat(), by, plan.title,
+                      plan.issuer, plan.number, plan.place_date, len(plan.topics),
+                      versions=list(old.versions) if old else [],
+                      topic_list=[{"path": t.path, "title": t.title, "heading": t.heading}
+                                  for t in plan.topics], ocr=ocr, garbled=garbled, pages=pages)
+    if old is not None:
+        hist = folder / HISTORY
+        hist.mkdir(exist_ok=True)
+        n = len(old.versions) + 1
+        kept = f"{key}-{n}{Path(old.file).suffix}"
+        os.replace(folder / old.file, hist / kept)
+        entry.versions.append({"file": f"{HISTORY}/{kept}",
+                               "original_name": old.original_name,
+                               "uploaded_at": old.uploaded_at,
+                               "uploaded_by": old.uploaded_by})
+    _cache(folder, key).unlink(missing_ok=True)
+    os.replace(source, folder / entry.file)
+    if getattr(plan, "ocr", None) is not None:  # slow to read again: kept as read
+        import pickle
+
+        from loa.fsio import atomic_write_bytes
+
+        plan.source, plan.plan_id = folder / entry.file, key
+        atomic_write_bytes(_cache(folder, key), pickle.dumps(
+            {"stamp": _stamp(folder / entry.file), "plan": plan}))
+    _save_meta(folder, entry)
+    return entry, old
+
+
+def keep_plan(plan: Plan, sources: list[Path], names: list[str], folder: str | Path, *,
+              by: str, now: datetime, revises: str | None = None) -> Uploaded:
+    """Keep a plan already read (in the background, by OCR): `sources` are its file, or
+    the photos of its pages in order, named `names` on the officer's device. The sources
+    are moved, not copied. Same keys, versions and notes as store_plan."""
+    folder = Path(folder)
+    name = display_name(names[0])
+    if revises is not None and not (_KEY.match(revises) and _current(folder, revises)):
+        raise LoaError("không có kế hoạch cần thay này (có thể vừa bị đổi); hãy tải lại trang.")
+    try:
+        with _locked(folder):
+            tmp_dir = Path(tempfile.mkdtemp(prefix=".tai-len-", dir=folder))
+            try:
+                if len(sources) == 1 and sources[0].suffix.lower() not in PHOTOS:
+                    source = tmp_dir / f"x{sources[0].suffix.lower()}"
+                    shutil.move(sources[0], source)
+                else:
+                    source = tmp_dir / f"x{PAGES}"
+                    source.mkdir()
+                    for i, p in enumerate(sources, 1):
+                        shutil.move(p, source / f"trang-{i:02d}{p.suffix.lower()}")
+                    if len(names) > 1:
+                        name = f"{name} (+{len(names) - 1} ảnh)"
+                    # a phone names photos IMG_1234: the plan's number names it better
+                    number = (plan.number or "").strip()
+                    base = plan_key(f"ke-hoach-{number if number[:1].isdigit() else 'anh-chup'}.x")
+                entry, old = _install(folder, source, name, plan, by=by, now=now,
+                                      revises=revises, base=base if source.is_dir() else None,
+                                      pages=len(sources) if source.is_dir() else 0)
+            finally:
+                shutil.rmtree(tmp_dir, ignore_errors=True)
+    except OSError as exc:
+        from loa.fsio import loa_error
+
+        raise loa_error(exc, folder) from None
+    plan.source = folder / entry.file
+    plan.plan_id = entry.key
     return Uploaded(entry, plan, old is not None)
 
 
@@ -288,7 +409,8 @@ def list_plans(folder: str | Path, bulletins_folder: str | Path) -> list[tuple[P
     if not folder.is_dir():
         return []
     keys = sorted({p.stem for p in folder.iterdir()
-                   if p.suffix in KINDS and p.is_file() and _KEY.match(p.stem)})
+                   if _KEY.match(p.stem) and ((p.suffix in KINDS and p.is_file())
+                                              or (p.suffix == PAGES and p.is_dir()))})
     out = [(e, drafts_of(e.key, bulletins_folder)) for k in keys
            if (e := _read_meta(folder, k)) is not None]
     out.sort(key=lambda pair: pair[0].uploaded_at, reverse=True)
@@ -308,8 +430,19 @@ def open_plan(folder: str | Path, key: str) -> tuple[PlanEntry, Plan]:
     from loa.station.bulletins import read_plan
 
     entry = get_plan(folder, key)
+    source = Path(folder) / entry.file
+    cache = _cache(Path(folder), key)
+    if cache.is_file():
+        import pickle
+
+        try:
+            kept = pickle.loads(cache.read_bytes())  # written by this station only
+            if kept["stamp"] == _stamp(source):
+                return entry, kept["plan"]
+        except Exception:  # from an older loa, or the file changed: read it again
+            log.info("plan %s: read again (kept reading not usable)", key)
     try:
-        return entry, read_plan(Path(folder) / entry.file)
+        return entry, read_plan(_pages(source) if source.is_dir() else source)
     except LoaError as exc:
         for p in exc.problems:
             p.path = entry.original_name

@@ -1,11 +1,11 @@
-"""Nhập kế hoạch: an editor (or admin) uploads one plan file or photos of its pages; it is
-read in the background with progress; the result shows the plan's topics and warnings and
-drafts bulletins. Limits, wrong files, reader errors, restarts and roles are said in
-Vietnamese, never as a 500, and the upload is not left on disk."""
+"""Reading an uploaded plan on Kế hoạch: an editor uploads one plan file (any form the
+reader reads) or photos of its pages; it is read in the background with progress, then kept
+by the station and listed on Kế hoạch with its topics, warnings and drafts. Limits, wrong
+files, reader errors, restarts and roles are said in Vietnamese, never as a 500, and the
+upload is not left on disk. The day-old Nhập kế hoạch addresses lead to Kế hoạch."""
 
 from __future__ import annotations
 
-import inspect
 import subprocess
 import time
 from pathlib import Path
@@ -20,7 +20,8 @@ from loa.console.pages.views import plan_import
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SAMPLE = DATA / "ha-noi-2026.txt"  # 19 topics
-URL = "/nhap-ke-hoach/"
+URL = "/ke-hoach/tai-len/"
+JOB = "/ke-hoach/dang-doc/"
 
 
 def uploads_left(data: Path) -> list[str]:
@@ -33,15 +34,19 @@ def data_dir(station: Path) -> Path:
     return station.parent.parent / "data"  # the station fixture's LOA_DATA_DIR
 
 
-def send(client, *files: tuple[str, bytes]):
-    return client.post(URL, {"plan": [SimpleUploadedFile(n, b) for n, b in files]})
+def plans_dir(station: Path) -> Path:
+    return station.parent / "plans"
+
+
+def send(client, *files: tuple[str, bytes], **extra):
+    return client.post(URL, {"plan": [SimpleUploadedFile(n, b) for n, b in files], **extra})
 
 
 def finish(client, job_id: int, deadline_s: float = 120) -> dict:
     """Poll the status endpoint as the page does until the reading has finished."""
     end = time.monotonic() + deadline_s
     while True:
-        status = client.get(f"{URL}{job_id}/trang-thai.json").json()
+        status = client.get(f"{JOB}{job_id}/trang-thai.json").json()
         if status["finished"]:
             return status
         assert time.monotonic() < end, f"still reading: {status}"
@@ -50,73 +55,85 @@ def finish(client, job_id: int, deadline_s: float = 120) -> dict:
 
 def started(resp) -> int:
     assert resp.status_code == 302, resp.content.decode()[:2000]
+    assert resp["Location"].startswith(JOB)
     return int(resp["Location"].rstrip("/").rsplit("/", 1)[1])
+
+
+def plan_page(client, job: int) -> tuple[str, str]:
+    """The job's page once read: it leads to the stored plan's page; (its URL, its text)."""
+    resp = client.get(f"{JOB}{job}/")
+    assert resp.status_code == 302 and resp["Location"].startswith("/ke-hoach/")
+    return resp["Location"], client.get(resp["Location"]).content.decode()
 
 
 # --- Django client ----------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
-def test_editor_imports_a_text_plan_sees_its_topics_and_drafts(client_as, station):
+def test_editor_uploads_a_text_plan_it_is_read_kept_listed_and_drafted(client_as, station):
     client = client_as("editor")
-    page = client.get(URL).content.decode()
+    page = client.get("/ke-hoach/").content.decode()
     assert 'accept="image/*,' in page and "multiple" in page and "csrfmiddlewaretoken" in page
 
     job = started(send(client, ("Kế hoạch Hà Nội.txt", SAMPLE.read_bytes())))
     status = finish(client, job)
     assert status["state"] == "done" and status["text"] == "Đã đọc xong."
-    assert uploads_left(data_dir(station)) == []  # the upload is removed once read
+    assert uploads_left(data_dir(station)) == []  # the upload is moved to the plans folder
 
-    page = client.get(f"{URL}{job}/").content.decode()
-    assert "UBND thành phố Hà Nội" in page
-    assert "Các mục nội dung (19)" in page
+    url, page = plan_page(client, job)
+    assert url == "/ke-hoach/ke-hoach-ha-noi/"
+    assert sorted(p.name for p in plans_dir(station).iterdir()) == [
+        "ke-hoach-ha-noi.json", "ke-hoach-ha-noi.txt"]
+    assert "Đã tải lên kế hoạch" in page and "19 mục nội dung" in page
+    assert "UBND thành phố Hà Nội" in page and "Các mục nội dung (19)" in page
     assert "Tuyên truyền về vai trò và tầm quan trọng" in page  # a topic by its name
-    assert "Soạn bản tin nháp" in page
+    assert "Tạo bản nháp" in page
+    assert "Đã tải lên kế hoạch" not in client.get(f"{JOB}{job}/", follow=True).content.decode()
+    assert "Kế hoạch Hà Nội.txt" in client.get("/ke-hoach/").content.decode()  # listed
 
-    resp = client.post(f"{URL}{job}/soan-ban-tin/")
+    resp = client.post(f"{url}ban-nhap/")
     assert resp.status_code == 302
     out = station.parent / "bulletins" / "ke-hoach-ha-noi.yaml"
     assert out.exists()
-    page = client.get(f"{URL}{job}/").content.decode()
-    assert "Đã tạo 19 bản tin nháp." in page and 'href="/ban-tin/"' in page
-    assert "Kế hoạch Hà Nội.txt" in out.read_text(encoding="utf-8")  # not the temp name
-
+    assert "Đã tạo 19 bản tin nháp." in client.get(url).content.decode()
     # drafting again merges, as the CLI does: the officer's edits are kept
-    client.post(f"{URL}{job}/soan-ban-tin/")
-    assert "giữ nguyên 19 bản tin" in client.get(f"{URL}{job}/").content.decode()
+    client.post(f"{url}ban-nhap/")
+    assert "giữ nguyên 19 bản tin" in client.get(url).content.decode()
 
     actions = list(AuditEntry.objects.filter(action__startswith="plan.").order_by("id")
                    .values_list("action", "target"))
-    assert [a for a, _ in actions] == ["plan.import_start", "plan.import", "plan.draft",
+    assert [a for a, _ in actions] == ["plan.import_start", "plan.upload", "plan.draft",
                                        "plan.draft"]
     assert "Kế hoạch Hà Nội.txt" in actions[0][1]
 
 
 @pytest.mark.django_db
-def test_a_garbled_plan_is_imported_with_a_warning(client_as, station):
+def test_a_garbled_plan_is_kept_with_its_warning(client_as, station):
     client = client_as("editor")
     garbled = DATA / "unseen_plans" / "ocr-e-2026.txt"  # a poor OCR's text, tones lost
     job = started(send(client, ("ocr-e.txt", garbled.read_bytes())))
     assert finish(client, job)["state"] == "done"
-    page = client.get(f"{URL}{job}/").content.decode()
+    url, page = plan_page(client, job)
     assert 'id="chu-loi"' in page and "có vẻ bị lỗi (mất dấu hoặc nhận dạng sai)" in page
     assert "không phải tiếng Việt hợp lệ" in page  # the guard's own figures
     assert 'id="canh-bao"' not in page  # a text file: no page was read by OCR
-    assert "Soạn bản tin nháp" in page
+    meta = (plans_dir(station) / "ocr-e.json").read_text(encoding="utf-8")
+    assert "mất dấu hoặc nhận dạng sai" in meta  # kept with the plan, not only shown once
+    assert "không phải tiếng Việt hợp lệ" in client.get(url).content.decode()
 
 
 @pytest.mark.django_db
-def test_an_old_word_file_is_read_through_libreoffice(client_as, station, tmp_path):
+def test_an_old_word_file_is_read_through_libreoffice_and_kept(client_as, station, tmp_path):
     from plan_docs import convert, word_document
 
     doc = convert(word_document(SAMPLE, tmp_path / "ke-hoach.docx"), "doc", tmp_path)
     client = client_as("editor")
     job = started(send(client, ("Kế hoạch cũ.doc", doc.read_bytes())))
-    finish(client, job)
-    page = client.get(f"{URL}{job}/").content.decode()
-    if "tệp .doc (Word cũ) chưa đọc được" in page:
-        pytest.skip("the .doc reader (branch i14-formats) is not merged here")
+    assert finish(client, job)["state"] == "done"
+    url, page = plan_page(client, job)
+    assert url == "/ke-hoach/ke-hoach-cu/"
     assert "Các mục nội dung (19)" in page and "UBND thành phố Hà Nội" in page
+    assert (plans_dir(station) / "ke-hoach-cu.doc").read_bytes() == doc.read_bytes()
     assert uploads_left(data_dir(station)) == []
 
 
@@ -125,13 +142,16 @@ def test_a_reader_error_is_shown_in_vietnamese_naming_the_officers_file(client_a
     client = client_as("editor")
     job = started(send(client, ("thong-bao.txt", "Chỉ là một dòng thông báo.\n".encode())))
     assert finish(client, job)["state"] == "failed"
-    resp = client.get(f"{URL}{job}/")
+    assert "Xem lý do" in client.get("/ke-hoach/").content.decode()  # said on Kế hoạch too
+    resp = client.get(f"{JOB}{job}/")
     page = resp.content.decode()
-    assert resp.status_code == 200 and "Không đọc được kế hoạch" in page
+    assert resp.status_code == 400 and "Không đọc được kế hoạch" in page
     assert "thong-bao.txt" in page and "ke-hoach.txt" not in page  # the officer's name
-    assert "Soạn bản tin nháp" not in page
     assert uploads_left(data_dir(station)) == []
+    assert not plans_dir(station).exists() or not any(
+        p for p in plans_dir(station).iterdir() if not p.name.startswith("."))
     assert AuditEntry.objects.filter(action="plan.import_failed").count() == 1
+    assert "Xem lý do" not in client.get("/ke-hoach/").content.decode()  # once opened
 
 
 @pytest.mark.django_db
@@ -139,7 +159,7 @@ def test_a_reader_error_is_shown_in_vietnamese_naming_the_officers_file(client_a
     ([("ke-hoach.exe", b"MZ\x90\x00")], "chỉ nhận kế hoạch dạng", 400),
     ([("ke-hoach.docx", b"MZ\x90\x00" + b"x" * 100)], "không khớp với đuôi .docx", 400),
     ([("trang-1.jpg", b"%PDF-1.4\n")], "không phải ảnh JPEG", 400),
-    ([("ke-hoach.doc", b"PK\x03\x04rest")], "không phải Word cũ", 400),
+    ([("ke-hoach.doc", b"PK\x03\x04rest")], "không khớp với đuôi .doc", 400),
     ([("ke-hoach.txt", b"")], "tệp trống (0 byte)", 400),
     ([("a.docx", b"PK\x03\x04"), ("b.jpg", b"\xff\xd8\xff")], "Chỉ tải lên MỘT tệp", 400),
     ([], "Hãy chọn tệp kế hoạch", 400),
@@ -159,13 +179,13 @@ def test_size_limits_are_said_before_and_after_reading_the_body(client_as, stati
     settings.PLAN_IMPORT_MAX_BYTES = 2500
     client = client_as("editor")
     resp = send(client, ("ke-hoach.txt", SAMPLE.read_bytes()[:1500]))  # one file too big
-    assert resp.status_code == 400 and "tệp quá lớn (0.0 MB)" in resp.content.decode()
+    assert resp.status_code == 413 and "tệp quá lớn (0.0 MB)" in resp.content.decode()
     photos = [(f"trang-{i}.jpg", b"\xff\xd8\xff" + b"x" * 900) for i in range(3)]
     resp = send(client, *photos)  # each fits, together they do not
-    assert resp.status_code == 400 and "Các ảnh cộng lại quá lớn" in resp.content.decode()
+    assert resp.status_code == 413 and "Các ảnh cộng lại quá lớn" in resp.content.decode()
     big = b"\xff\xd8\xff" + b"x" * 80_000  # over the total before the body is read
     resp = send(client, ("trang-1.jpg", big))
-    assert resp.status_code == 413 and "Tải lên quá lớn" in resp.content.decode()
+    assert resp.status_code == 413 and "tệp quá lớn" in resp.content.decode()
     assert uploads_left(data_dir(station)) == [] and not ImportJob.objects.exists()
 
 
@@ -178,12 +198,13 @@ def test_progress_one_job_per_user_and_a_restart(client_as, station, django_user
                                    names=["a.jpg"], photos=True, pages_total=5)
     plan_import._LIVE[job.id] = plan_import.Live(done=1, total=5, waiting=False)
     try:
-        status = client.get(f"{URL}{job.id}/trang-thai.json").json()
+        status = client.get(f"{JOB}{job.id}/trang-thai.json").json()
         assert status == {"state": "running", "done": 1, "total": 5,
                           "text": "Đang đọc trang 2/5…", "finished": False}
-        page = client.get(f"{URL}{job.id}/").content.decode()
+        page = client.get(f"{JOB}{job.id}/").content.decode()
         assert 'http-equiv="refresh"' in page  # followed without JavaScript too
         assert "Đang đọc trang 2/5…" in page
+        assert "Xem tiến độ" in client.get("/ke-hoach/").content.decode()
         resp = send(client, ("ke-hoach.txt", SAMPLE.read_bytes()))
         assert resp.status_code == 409 and "đang được đọc" in resp.content.decode()
     finally:
@@ -193,11 +214,11 @@ def test_progress_one_job_per_user_and_a_restart(client_as, station, django_user
     leftover.mkdir(parents=True)
     (leftover / "trang-01.jpg").write_bytes(b"\xff\xd8\xff")
     ImportJob.objects.filter(pk=job.pk).update(workdir=str(leftover))
-    page = client.get(f"{URL}{job.id}/").content.decode()
+    page = client.get(f"{JOB}{job.id}/").content.decode()
     assert "khởi động lại" in page and "Không đọc được kế hoạch" in page
     assert not leftover.exists()
     assert ImportJob.objects.get(pk=job.pk).state == "failed"
-    # and a new import may start
+    # and a new upload may start
     assert finish(client, started(send(client, ("ke-hoach.txt", SAMPLE.read_bytes()))))
 
 
@@ -206,53 +227,71 @@ def test_plans_are_read_in_turn(client_as, station):
     client = client_as("editor")
     with plan_import._turn:  # another officer's plan is being read
         job = started(send(client, ("ke-hoach.txt", SAMPLE.read_bytes())))
-        status = client.get(f"{URL}{job}/trang-thai.json").json()
+        status = client.get(f"{JOB}{job}/trang-thai.json").json()
         assert status["state"] == "running" and "Đang chờ đến lượt" in status["text"]
-        assert "Đang chờ đến lượt" in client.get(f"{URL}{job}/").content.decode()
+        assert "Đang chờ đến lượt" in client.get(f"{JOB}{job}/").content.decode()
     assert finish(client, job)["state"] == "done"
 
 
 @pytest.mark.django_db
-def test_two_polls_at_once_keep_the_result(client_as, station, django_user_model):
+def test_two_polls_at_once_keep_the_result(client_as, station, django_user_model, tmp_path):
     from loa import station as svc
+    from loa.console import station as console_station
+    from loa.station import plans as st_plans
 
     client_as("editor")
     user = django_user_model.objects.get(username="bientap")
     job = ImportJob.objects.create(user=user, created="2026-11-30T12:00+07:00",
                                    names=["ke-hoach.txt"])
-    plan_import._LIVE[job.id] = plan_import.Live(finished=True, plan=svc.read_plan(SAMPLE))
+    copy = tmp_path / "ke-hoach.txt"
+    copy.write_bytes(SAMPLE.read_bytes())
+    up = st_plans.keep_plan(svc.read_plan(copy), [copy], ["ke-hoach.txt"],
+                            console_station.plans_dir(), by="x",
+                            now=console_station.clock().now())
+    plan_import._LIVE[job.id] = plan_import.Live(finished=True, entry=up)
     first, second = ImportJob.objects.get(pk=job.pk), ImportJob.objects.get(pk=job.pk)
     assert plan_import._sync(first).state == "done"
     assert plan_import._sync(second).state == "done"  # not "cut off by a restart"
-    assert len(ImportJob.objects.get(pk=job.pk).result["topics"]) == 19
-    assert AuditEntry.objects.filter(action="plan.import").count() == 1
+    assert ImportJob.objects.get(pk=job.pk).result["topics"] == 19
+    assert AuditEntry.objects.filter(action="plan.upload").count() == 1
 
 
 @pytest.mark.django_db
-def test_roles_and_owners(client_as, station):
+def test_roles_owners_and_one_menu_entry(client_as, station, make_user):
+    from django.test import Client
+
     editor = client_as("editor")
     job = started(send(editor, ("ke-hoach.txt", SAMPLE.read_bytes())))
     finish(editor, job)
-    for role in ("leader", "technician"):
+    for role in ("leader", "technician", "admin"):
         c = client_as(role)
-        assert c.get(URL).status_code == 403
-        assert c.post(f"{URL}{job}/soan-ban-tin/").status_code == 403
-    assert 'href="/nhap-ke-hoach/"' not in client_as("leader").get("/").content.decode()
-    admin = client_as("admin")
-    assert 'href="/nhap-ke-hoach/"' in admin.get("/").content.decode()  # in the menu
-    assert admin.get(URL).status_code == 200
-    # another officer's import is not theirs to see or draft
-    assert admin.get(f"{URL}{job}/").status_code == 404
-    assert admin.post(f"{URL}{job}/soan-ban-tin/").status_code == 404
-    assert not (station.parent / "bulletins" / "ke-hoach.yaml").exists()
+        assert c.get("/ke-hoach/").status_code == 403
+        assert c.get(f"{JOB}{job}/").status_code == 403
+        assert c.get(f"{JOB}{job}/trang-thai.json").status_code == 403
+        assert "Nhập kế hoạch" not in c.get("/").content.decode()
+    home = editor.get("/").content.decode()
+    assert 'href="/ke-hoach/"' in home and "Nhập kế hoạch" not in home  # one way in
+    # another officer's reading is not theirs to see
+    other = Client()
+    other.force_login(make_user("bientap2", "editor"))
+    assert other.get(f"{JOB}{job}/").status_code == 404
+    assert other.get(f"{JOB}{job}/trang-thai.json").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_day_old_addresses_lead_to_ke_hoach(client_as, station):
+    editor = client_as("editor")
+    assert editor.get("/nhap-ke-hoach/")["Location"] == "/ke-hoach/"
+    assert editor.get("/nhap-ke-hoach/7/")["Location"] == f"{JOB}7/"
+    assert client_as("leader").get("/nhap-ke-hoach/").status_code == 403
 
 
 @pytest.mark.django_db
 def test_operator_text_is_escaped(client_as, station):
     client = client_as("editor")
-    job = started(send(client, ("<i>x.txt", SAMPLE.read_bytes())))
+    job = started(send(client, ("<i>x.txt", "Chỉ một dòng.\n".encode())))
     finish(client, job)
-    page = client.get(f"{URL}{job}/").content.decode()
+    page = client.get(f"{JOB}{job}/").content.decode()
     assert "&lt;i&gt;x.txt" in page and "<i>x" not in page
 
 
@@ -269,38 +308,6 @@ def test_a_csrf_less_post_is_refused(station, make_user):
 
 
 # --- a phone ----------------------------------------------------------------------------------
-
-
-def _phone_import(phone, live, path: Path, topics: int, name: str) -> None:
-    phone.goto(live.url + URL)
-    phone.set_input_files("#id_plan", str(path))
-    phone.get_by_role("button", name="Tải lên và đọc").click()
-    phone.locator("#cac-muc").wait_for(timeout=120000)  # the page follows the reading
-    assert f"Các mục nội dung ({topics})" in phone.content()
-    screenshot(phone, f"import-{name}")
-
-
-@pytest.mark.browser
-def test_phone_imports_a_text_and_a_word_plan_and_drafts(live_console, phone, tmp_path):
-    from plan_docs import word_document
-
-    live = live_console()
-    login(phone, live, "editor")
-    phone.goto(live.url + URL)
-    screenshot(phone, "import-form")
-    _phone_import(phone, live, SAMPLE, 19, "txt")
-    phone.get_by_role("button", name="Soạn bản tin nháp").click()
-    phone.wait_for_load_state()
-    assert "Đã tạo 19 bản tin nháp." in phone.locator(".messages").inner_text()
-    screenshot(phone, "import-drafted")
-    assert (live.schedule.parent / "bulletins" / "ha-noi-2026.yaml").exists()
-    phone.get_by_role("link", name="Mở Bản tin").click()
-    phone.wait_for_url("**/ban-tin/")
-
-    docx = word_document(SAMPLE, tmp_path / "ke-hoach-word.docx")
-    _phone_import(phone, live, docx, 19, "docx")
-    assert "UBND thành phố Hà Nội" in phone.locator("#thong-tin").inner_text()
-    assert list((live.data / "nhap-ke-hoach").iterdir()) == []
 
 
 ONE_PAGE = """UBND XÃ BA VÌ
@@ -343,13 +350,14 @@ def two_photos(png: Path, folder: Path) -> list[Path]:
 
 
 @pytest.mark.browser
-def test_phone_imports_photos_of_a_page_through_ocr(live_console, phone, tmp_path):
-    from loa import station as svc
-
-    if "progress" not in inspect.signature(svc.read_plan).parameters:
-        pytest.skip("the OCR reader (branch i14-ocr) is not merged here")
+def test_phone_uploads_a_doc_and_photos_on_ke_hoach_sees_progress_and_drafts(
+        live_console, phone, tmp_path):
     from plan_docs import convert, word_document
 
+    from loa import station as svc
+
+    # an old Word file, made by LibreOffice
+    doc = convert(word_document(SAMPLE, tmp_path / "ke-hoach-cu.docx"), "doc", tmp_path)
     # a one-page plan typed in Word, printed (LibreOffice), photographed in two halves
     txt = tmp_path / "mot-trang.txt"
     txt.write_text(ONE_PAGE, encoding="utf-8")
@@ -358,24 +366,52 @@ def test_phone_imports_photos_of_a_page_through_ocr(live_console, phone, tmp_pat
     subprocess.run(["pdftoppm", "-r", "300", "-png", "-f", "1", "-l", "1", "-singlefile",
                     str(pdf), str(tmp_path / "trang")], check=True, timeout=120)
     photos = two_photos(tmp_path / "trang.png", tmp_path)
+
     live = live_console()
     login(phone, live, "editor")
-    phone.goto(live.url + URL)
+    phone.goto(live.url + "/ke-hoach/")
+    assert phone.locator("nav.menu a", has_text="Nhập kế hoạch").count() == 0
+    screenshot(phone, "plans-upload-form")
+
+    phone.set_input_files("#id_plan", str(doc))
+    phone.get_by_role("button", name="Tải lên").click()
+    phone.locator("#cac-muc").wait_for(timeout=120000)  # the reading page leads to the plan
+    assert phone.url.endswith("/ke-hoach/ke-hoach-cu/")
+    assert "Các mục nội dung (19)" in phone.content()
+    assert "UBND thành phố Hà Nội" in phone.locator("#thong-tin").inner_text()
+    phone.get_by_role("button", name="Tạo bản nháp").click()
+    assert "Đã tạo 19 bản tin nháp." in phone.locator(".messages").inner_text()
+    assert (live.schedule.parent / "bulletins" / "ke-hoach-cu.yaml").exists()
+
+    phone.goto(live.url + "/ke-hoach/")
     phone.set_input_files("#id_plan", [str(p) for p in photos])  # in page order
-    phone.get_by_role("button", name="Tải lên và đọc").click()
-    phone.locator("#thong-tin").wait_for(timeout=180000)  # the page follows the reading
-    assert f"Các mục nội dung ({len(clean.topics)})" in phone.content()
+    phone.get_by_role("button", name="Tải lên").click()
+    phone.locator("#tien-do-chu").wait_for(timeout=30000)  # progress, page by page
+    assert "Đang" in phone.locator("#tien-do-chu").inner_text()
+    screenshot(phone, "plans-reading-progress")
+    job_url = phone.url
+    phone.locator("#cac-muc").wait_for(timeout=180000)
+    status = phone.request.get(job_url + "trang-thai.json").json()
+    assert (status["done"], status["total"]) == (2, 2)  # the reader reported its pages
+    assert phone.url.endswith("/ke-hoach/ke-hoach-12-kh-ubnd/")  # named by its number
     assert phone.locator("h1").inner_text() == clean.title
     topics = phone.locator("#cac-muc").inner_text()
     for t in clean.topics:
         assert t.path in topics
     assert "diệt lăng quăng" in topics
     assert "OCR" in phone.locator("#canh-bao").inner_text()  # which pages, how sure
-    status = phone.request.get(phone.url + "trang-thai.json").json()
-    assert (status["done"], status["total"]) == (2, 2)  # the reader reported its pages
-    screenshot(phone, "import-photo")
-    phone.get_by_role("button", name="Soạn bản tin nháp").click()
-    assert "Đã tạo 2 bản tin nháp." in phone.locator(".messages").inner_text()
-    # photos have no file name worth keeping: the drafts are named by the plan's number
+    assert "2 ảnh chụp các trang" in phone.locator("#thong-tin").inner_text()
+    screenshot(phone, "plans-photos-read")
+    phone.get_by_role("button", name="Tạo bản nháp").click()  # from the kept reading: no OCR
+    assert f"Đã tạo {len(clean.topics)} bản tin nháp." in phone.locator(".messages").inner_text()
     assert (live.schedule.parent / "bulletins" / "ke-hoach-12-kh-ubnd.yaml").exists()
+    pages = live.schedule.parent / "plans" / "ke-hoach-12-kh-ubnd.anh"
+    assert sorted(p.name for p in pages.iterdir()) == ["trang-01.jpg", "trang-02.jpg"]
+    assert (pages.parent / ".ke-hoach-12-kh-ubnd.da-doc.pickle").is_file()  # kept as read
+
+    phone.goto(live.url + "/ke-hoach/")
+    listed = phone.locator("table.list").inner_text()
+    assert clean.title in listed and f"{len(clean.topics)} bản tin" in listed
+    assert "Các mục" not in listed and "19 bản tin" in listed  # both plans, with drafts
+    screenshot(phone, "plans-listed")
     assert list((live.data / "nhap-ke-hoach").iterdir()) == []

@@ -5,6 +5,7 @@ nothing on disk."""
 from __future__ import annotations
 
 import io
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -39,8 +40,22 @@ def stored(schedule: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
 
 
+def finish(client, job: int, deadline_s: float = 120) -> None:
+    """Poll the reading's status as the page does until it has finished."""
+    end = time.monotonic() + deadline_s
+    while not client.get(f"/ke-hoach/dang-doc/{job}/trang-thai.json").json()["finished"]:
+        assert time.monotonic() < end, "still reading"
+        time.sleep(0.05)
+
+
 def upload(client, name: str, data: bytes, **extra):
-    return client.post("/ke-hoach/tai-len/", {"plan": SimpleUploadedFile(name, data), **extra})
+    """Upload as the page does; once the reading has started, wait for it and return the
+    reading's page: a redirect to the stored plan, or what went wrong."""
+    resp = client.post("/ke-hoach/tai-len/", {"plan": SimpleUploadedFile(name, data), **extra})
+    if resp.status_code != 302 or "/dang-doc/" not in resp["Location"]:
+        return resp
+    finish(client, int(resp["Location"].rstrip("/").rsplit("/", 1)[1]))
+    return client.get(resp["Location"])
 
 
 def revised_sample() -> bytes:
@@ -165,7 +180,9 @@ def test_editor_uploads_sees_topics_drafts_and_a_revision_merges(client_as, stat
                    .values_list("action", "target", "username"))
     title = "kế hoạch «Thông tin, tuyên truyền về Kiểm soát thủ tục hành chính trên địa bàn " \
             "thành phố Hà Nội năm 2026»"
-    assert actions == [("plan.upload", title, "bientap"), ("plan.draft", title, "bientap"),
+    start = ("plan.import_start", "tệp Kế hoạch Hà Nội 2026.txt", "bientap")
+    assert actions == [start, ("plan.upload", title, "bientap"), ("plan.draft", title, "bientap"),
+                       ("plan.import_start", "tệp KH sửa đổi.txt", "bientap"),
                        ("plan.upload", title, "bientap"), ("plan.draft", title, "bientap")]
 
 
@@ -213,11 +230,13 @@ def test_a_file_over_the_limit_in_a_small_request_is_refused_too(client_as, stat
     ("KH.pdf", b"Just some text, not a PDF at all.",
      "KH.pdf: nội dung tệp không phải tệp PDF"),
     ("KH.txt", b"%PDF-1.7\n...", "KH.txt: nội dung tệp thực ra là PDF"),
-    ("KH.exe", b"MZ\x90\x00", "KH.exe: chỉ nhận kế hoạch dạng .docx, .pdf hoặc .txt; tệp này "
-                             "đuôi '.exe'"),
-    ("KH.odt", b"PK\x03\x04", "chỉ nhận kế hoạch dạng .docx, .pdf hoặc .txt"),
+    ("KH.exe", b"MZ\x90\x00", "KH.exe: chỉ nhận kế hoạch dạng .docx, .pdf, .txt, .doc, .odt, "
+                             ".rtf hoặc ảnh chụp .jpg, .png, .heic; tệp này đuôi '.exe'"),
+    ("KH.odt", b"{\\rtf1 x}", "KH.odt: nội dung tệp không phải tệp OpenDocument (.odt)"),
     ("KH", b"text", "tệp này không có đuôi"),
-    ("KH.doc", b"\xd0\xcf\x11\xe0", "KH.doc: tệp .doc (Word cũ) chưa đọc được"),
+    ("KH.doc", b"PK\x03\x04rest", "KH.doc: nội dung tệp thực ra là tệp nén ZIP, không khớp với "
+                                  "đuôi .doc"),
+    ("KH.jpg", b"%PDF-1.4\n", "KH.jpg: nội dung tệp không phải ảnh JPEG"),
     ("Giấy mời.txt", "Giấy mời họp chi bộ lúc 8 giờ sáng thứ Hai.\n".encode(),
      "Giấy mời.txt: không tìm thấy phần “Nội dung thông tin, tuyên truyền” trong kế hoạch"),
 ])
@@ -423,3 +442,51 @@ def test_drafting_waits_for_a_writer_of_the_same_bulletins_file(tmp_path):
         bfile.save()
     drafting.join(30)
     assert open_bulletins(out).get(first).status == "approved"
+
+
+def test_photos_are_kept_together_versioned_as_one_and_their_reading_kept(tmp_path):
+    """keep_plan: a plan read from photos (as the background reading gives it) is kept as
+    <key>.anh/ in page order, named by its number; its reading is used for drafting while
+    the photos are unchanged, and a revision moves the whole folder to cu/."""
+    from PIL import Image
+
+    from loa.plan.ocr import OcrInfo
+    from loa.station import read_plan
+
+    folder = tmp_path / "plans"
+
+    def photos(tag: str) -> list[Path]:
+        out = []
+        for i in (1, 2):
+            p = tmp_path / f"IMG_{tag}{i}.jpg"
+            Image.new("L", (64, 64), 255).save(p)  # a blank page: OCR would find no plan
+            out.append(p)
+        return out
+
+    read = read_plan(SAMPLE)
+    read.ocr = OcrInfo(pages=[1, 2], page_confidence={1: 0.9, 2: 0.8}, total_pages=2)
+    up = st_plans.keep_plan(read, photos("a"), ["IMG_a1.jpg", "IMG_a2.jpg"], folder,
+                            by="Trần Thị Bình", now=NOON)
+    key = up.entry.key
+    assert key == "ke-hoach-anh-chup"  # no number legible: not the phone's IMG_… name
+    pages = folder / f"{key}.anh"
+    assert sorted(p.name for p in pages.iterdir()) == ["trang-01.jpg", "trang-02.jpg"]
+    assert up.entry.pages == 2 and up.entry.original_name == "IMG_a1.jpg (+1 ảnh)"
+    assert "OCR" in up.entry.ocr and "85%" in up.entry.ocr
+    assert [e.key for e, _ in st_plans.list_plans(folder, tmp_path / "bulletins")] == [key]
+    # drafting reads the kept reading: the blank photos are not read again
+    entry, again = st_plans.open_plan(folder, key)
+    assert len(again.topics) == 19 and entry.ocr == up.entry.ocr
+
+    # a revision from new photos: the old folder goes to cu/ as one piece
+    read2 = read_plan(SAMPLE)
+    read2.ocr = OcrInfo(pages=[1, 2], page_confidence={1: 0.9, 2: 0.9}, total_pages=2)
+    up2 = st_plans.keep_plan(read2, photos("b"), ["IMG_b1.jpg", "IMG_b2.jpg"], folder,
+                             by="Trần Thị Bình", now=NOON, revises=key)
+    assert up2.revised and up2.entry.versions[0]["file"] == f"cu/{key}-1.anh"
+    assert sorted(p.name for p in (folder / "cu" / f"{key}-1.anh").iterdir()) == [
+        "trang-01.jpg", "trang-02.jpg"]
+    # the photos changed by hand: the kept reading no longer fits, so they are read again
+    Image.new("L", (80, 80), 255).save(pages / "trang-01.jpg")
+    with pytest.raises(LoaError):
+        st_plans.open_plan(folder, key)

@@ -1,8 +1,8 @@
-"""Jobs of the console's Nhập kế hoạch page.
+"""Readings of plans uploaded on the console's Kế hoạch page (OCR, LibreOffice: seconds).
 
 A Django model rather than a station file: a job belongs to a console account (one at a
 time per user, shown only to its owner) and lives only as long as the page needs it; the
-station's own files (plans, bulletins) are written only when the officer drafts."""
+plan itself is kept by the station (loa.station.plans) once read."""
 
 from __future__ import annotations
 
@@ -24,10 +24,8 @@ class ImportJob(models.Model):
     pages_total = models.IntegerField(default=0)
     result = models.JSONField(default=dict)  # title, issuer, number, topics, warnings (vi)
     errors = models.JSONField(default=list)  # Vietnamese, for the officer
-    # the plan as read, pickled: only this server writes it, and drafting must not OCR again
-    plan = models.BinaryField(null=True)
-    key = models.CharField(max_length=80, blank=True)  # bulletins/<key>.yaml when drafted
-    drafted = models.TextField(blank=True)  # what drafting did (Vietnamese)
+    key = models.CharField(max_length=80, blank=True)  # the stored plan, once read
+    shown = models.BooleanField(default=False)  # the officer has been shown the result
     workdir = models.CharField(max_length=500, blank=True)  # the upload, while it is read
 
     class Meta:

@@ -29,9 +29,9 @@ ACTIONS_VI = {
     "user.password": "Đặt lại mật khẩu",
     "plan.upload": "Tải lên kế hoạch",
     "plan.draft": "Tạo bản nháp từ kế hoạch",
-    "plan.import_start": "Bắt đầu nhập kế hoạch",
-    "plan.import": "Nhập kế hoạch",
-    "plan.import_failed": "Nhập kế hoạch không thành",
+    "plan.import_start": "Bắt đầu đọc kế hoạch tải lên",
+    "plan.import": "Nhập kế hoạch",  # entries written before Kế hoạch took the upload over
+    "plan.import_failed": "Không đọc được kế hoạch tải lên",
     "bulletin.edit": "Sửa bản tin",
     "bulletin.submit": "Gửi duyệt bản tin",
     "bulletin.approve": "Duyệt bản tin",

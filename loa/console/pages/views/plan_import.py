@@ -1,5 +1,7 @@
-"""Nhập kế hoạch: one plan file (.txt .docx .pdf .doc .odt .rtf) or photos of its pages,
-read in the background (OCR takes seconds a page), its topics shown, then drafted.
+"""Reading an uploaded plan in the background for the Kế hoạch page: one plan file (.txt
+.docx .pdf .doc .odt .rtf) or photos of its pages (OCR takes seconds a page, LibreOffice
+a few), with progress; once read, the station keeps it (st_plans.keep_plan) and the
+officer lands on the plan's page. The old "Nhập kế hoạch" addresses redirect here.
 
 The reading runs in a worker thread of this process and reports only into `_LIVE`; the
 database is written by request threads alone (the status poll, the pages), so a worker
@@ -8,9 +10,7 @@ process does not know was cut off by a restart: it is marked failed when next se
 
 from __future__ import annotations
 
-import inspect
 import logging
-import pickle
 import shutil
 import tempfile
 import threading
@@ -21,24 +21,21 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.urls import path
 
 from loa import station as svc
 from loa.console import station
 from loa.console.accounts import audit
-from loa.console.accounts.roles import roles_required
+from loa.console.accounts.roles import display_name, roles_required
 from loa.console.pages.models import ImportJob
 from loa.errors import LoaError
 from loa.station import plans as st_plans
 
 log = logging.getLogger(__name__)
 
-ROLES = ("editor", "admin")
-DOCS = {".txt": "văn bản", ".docx": "Word", ".pdf": "PDF", ".doc": "Word cũ",
-        ".odt": "OpenDocument", ".rtf": "RTF"}
-PHOTOS = {".jpg": "ảnh JPEG", ".jpeg": "ảnh JPEG", ".png": "ảnh PNG", ".heic": "ảnh HEIC",
-          ".heif": "ảnh HEIC", ".webp": "ảnh WebP", ".tif": "ảnh TIFF", ".tiff": "ảnh TIFF"}
+ROLES = ("editor",)  # as the Kế hoạch page
+DOCS = st_plans.KINDS
+PHOTOS = st_plans.PHOTOS
 ACCEPT = "image/*," + ",".join(list(DOCS) + list(PHOTOS))
 MAX_PHOTOS = 30  # pages of one plan; a real plan has 2–10
 KEEP_JOBS = 10  # per user; older results are dropped
@@ -76,6 +73,7 @@ class Live:
     waiting: bool = True  # for its turn: one plan is read at a time
     finished: bool = False
     plan: object | None = None
+    entry: object | None = None  # the stored plan (st_plans.Uploaded)
     errors: list[str] = field(default_factory=list)
 
 
@@ -85,20 +83,8 @@ _lock = threading.RLock()  # _LIVE, and "one job per user" between two quick upl
 _turn = threading.Semaphore(1)
 
 
-def _read(paths: list[Path], progress) -> object:
-    """svc.read_plan with a progress callback and a list of photos where it takes them
-    (the OCR reader adds both); a single path otherwise."""
-    params = inspect.signature(svc.read_plan).parameters
-    arg = paths[0] if len(paths) == 1 else paths
-    if "progress" in params:
-        return svc.read_plan(arg, progress=progress)
-    if len(paths) > 1:
-        raise LoaError("bản loa này chưa đọc được nhiều ảnh chụp của một kế hoạch; hãy tải lên "
-                       "tệp kế hoạch (.docx, .pdf hoặc .txt).")
-    return svc.read_plan(arg)
-
-
-def _work(job_id: int, paths: list[Path], names: dict[str, str], workdir: Path) -> None:
+def _work(job_id: int, paths: list[Path], names: dict[str, str], workdir: Path,
+          keep: dict) -> None:
     live = _LIVE[job_id]
 
     def progress(done: int, total: int) -> None:
@@ -107,7 +93,11 @@ def _work(job_id: int, paths: list[Path], names: dict[str, str], workdir: Path) 
     try:
         with _turn:
             live.waiting = False
-            live.plan = _read(paths, progress)
+            plan = svc.read_plan(paths[0] if len(paths) == 1 else paths,
+                                 progress=progress)
+        shown = [names[p.name] for p in paths]
+        live.entry = st_plans.keep_plan(plan, paths, shown, **keep)
+        live.plan = plan
     except LoaError as exc:  # the reader names the temp file: name the officer's
         for p in exc.problems:
             if p.path is not None:
@@ -121,30 +111,12 @@ def _work(job_id: int, paths: list[Path], names: dict[str, str], workdir: Path) 
         live.finished = True
 
 
-def _describe(obj) -> str:
-    try:
-        return str(obj.describe())
-    except Exception:  # a warning must not hide the result
-        log.exception("describing %r", obj)
-        return ""
-
-
-def _result(plan) -> dict:
-    """What the result page shows, as plain data."""
-    garbled, ocr_note = "", ""
-    q = getattr(plan, "quality", None)
-    if q is not None and getattr(q, "garbled", False):
-        garbled = ("Chữ trong kế hoạch có vẻ bị lỗi (mất dấu hoặc nhận dạng sai): "
-                   f"{_describe(q)}. Bản tin soạn ra cần được gõ lại trước khi duyệt.")
-    ocr = getattr(plan, "ocr", None)  # the pages read by OCR, and how sure
-    if ocr is not None:
-        ocr_note = _describe(ocr)
-    return {"title": plan.title, "issuer": plan.issuer, "number": plan.number,
-            "place_date": plan.place_date,
-            "topics": [{"path": t.path, "title": t.title, "heading": t.heading}
-                       for t in plan.topics],
-            "garbled": garbled, "ocr": ocr_note,
-            "warnings": [w for w in (garbled, ocr_note) if w]}
+def _result(up) -> dict:
+    """What the job keeps of the stored plan, as plain data."""
+    e = up.entry
+    return {"title": e.title, "key": e.key, "revised": up.revised, "topics": e.topics,
+            "original_name": e.original_name,
+            "warnings": [w for w in (e.garbled, e.ocr) if w]}
 
 
 def _sync(job: ImportJob) -> ImportJob:
@@ -173,13 +145,13 @@ def _sync(job: ImportJob) -> ImportJob:
         del _LIVE[job.id]
         job.workdir = ""
         names = ", ".join(job.names)
-        if live.plan is not None:
-            job.state, job.result = ImportJob.DONE, _result(live.plan)
-            job.plan = pickle.dumps(live.plan)
-            n = len(job.result["topics"])
-            audit.record(None, "plan.import", f"kế hoạch «{job.result['title'] or names}»",
-                         f"đọc xong tệp {names}: {n} mục nội dung"
-                         + "".join(f"; {w}" for w in job.result["warnings"]), user=job.user)
+        if live.entry is not None:
+            r = job.result = _result(live.entry)
+            job.state, job.key = ImportJob.DONE, r["key"]
+            what = "bản sửa đổi của kế hoạch" if r["revised"] else "kế hoạch"
+            audit.record(None, "plan.upload", f"kế hoạch «{r['title'] or r['original_name']}»",
+                         f"tải lên {what}, tệp «{r['original_name']}», {r['topics']} mục nội "
+                         "dung" + "".join(f"; {w}" for w in r["warnings"]), user=job.user)
         else:
             job.state, job.errors = ImportJob.FAILED, live.errors or [BROKEN]
             audit.record(None, "plan.import_failed", f"tệp {names}",
@@ -202,40 +174,22 @@ def _kind(name: str) -> str:
     return Path(name).suffix.lower()
 
 
-def _sniff(head: bytes, suffix: str, name: str) -> None:
-    """Refuse a file whose content is not what its name says."""
-    if suffix in (".txt", ".docx", ".pdf"):
-        return st_plans.sniff(head, suffix, name)
-    ok = {".doc": head.startswith(b"\xd0\xcf\x11\xe0"),
-          ".odt": head.startswith(b"PK\x03\x04"),
-          ".rtf": head.lstrip(b"\xef\xbb\xbf").startswith(b"{\\rtf"),
-          ".jpg": head.startswith(b"\xff\xd8\xff"), ".jpeg": head.startswith(b"\xff\xd8\xff"),
-          ".png": head.startswith(b"\x89PNG\r\n\x1a\n"),
-          ".heic": head[4:8] == b"ftyp", ".heif": head[4:8] == b"ftyp",
-          ".webp": head[:4] == b"RIFF" and head[8:12] == b"WEBP",
-          ".tif": head[:4] in (b"II*\0", b"MM\0*"), ".tiff": head[:4] in (b"II*\0", b"MM\0*")}[suffix]
-    if not ok:
-        what = DOCS.get(suffix) or PHOTOS[suffix]
-        raise LoaError(f"nội dung tệp không phải {what} như đuôi {suffix} cho biết; hãy chọn "
-                       "đúng tệp kế hoạch.", name)
+class TooBig(LoaError):
+    """An upload over the size limits (HTTP 413)."""
 
 
 def _check(files) -> bool:
     """Raise LoaError (Vietnamese) unless `files` is one document or photos of pages;
     True for photos."""
     if not files:
-        raise LoaError("Hãy chọn tệp kế hoạch hoặc ảnh chụp các trang để tải lên.")
+        raise LoaError("Hãy chọn tệp kế hoạch để tải lên.")
     kinds = [_kind(f.name) for f in files]
-    for f, k in zip(files, kinds, strict=True):
-        if k not in DOCS and k not in PHOTOS:
-            shown = f"đuôi '{k}'" if k else "không có đuôi"
-            raise LoaError("chỉ nhận kế hoạch dạng .docx, .pdf, .txt, .doc, .odt, .rtf hoặc ảnh "
-                           f"chụp .jpg, .png, .heic; tệp này {shown}.",
-                           st_plans.display_name(f.name))
+    for f in files:
+        st_plans.check_kind(st_plans.display_name(f.name), photos_too=True)
         if f.size == 0:
             raise LoaError("tệp trống (0 byte).", st_plans.display_name(f.name))
         if f.size > max_bytes():
-            raise LoaError(st_plans.too_big_vi(f.size, max_bytes()), st_plans.display_name(f.name))
+            raise TooBig(st_plans.too_big_vi(f.size, max_bytes()), st_plans.display_name(f.name))
     photos = kinds[0] in PHOTOS
     if len(files) > 1 and not all(k in PHOTOS for k in kinds):
         raise LoaError("Chỉ tải lên MỘT tệp kế hoạch, hoặc nhiều ẢNH chụp các trang của cùng "
@@ -244,7 +198,7 @@ def _check(files) -> bool:
         raise LoaError(f"Quá nhiều ảnh ({len(files)}); một lần nhập tối đa {MAX_PHOTOS} trang.")
     total = sum(f.size for f in files)
     if total > max_total():
-        raise LoaError(f"Các ảnh cộng lại quá lớn ({total / (1024 * 1024):.1f} MB); tối đa "
+        raise TooBig(f"Các ảnh cộng lại quá lớn ({total / (1024 * 1024):.1f} MB); tối đa "
                        f"{_mb(max_total())}. Hãy chụp ở cỡ ảnh nhỏ hơn.")
     return photos
 
@@ -269,7 +223,7 @@ def _store(files, photos: bool) -> tuple[Path, list[Path], dict[str, str]]:
                     if len(head) < 4096:
                         head += chunk[:4096 - len(head)]
                     out.write(chunk)
-            _sniff(head, suffix, shown)
+            st_plans.sniff(head, suffix, shown)
             paths.append(p)
             names[p.name], names[str(p)] = shown, shown
     except BaseException:
@@ -286,50 +240,26 @@ def _too_big(request) -> int:
     return length if length > max_total() + FORM_SLACK else 0
 
 
-def _form(request, errors=(), status=200):
-    jobs = list(ImportJob.objects.filter(user=request.user)[:KEEP_JOBS])
-    return render(request, "pages/plan_import/form.html", {
-        "title": "Nhập kế hoạch", "errors": errors, "accept": ACCEPT, "jobs": jobs,
-        "running": next((j for j in jobs if j.state == ImportJob.RUNNING), None),
-        "max_bytes": max_bytes(), "max_mb": _mb(max_bytes()), "max_total": max_total(),
-        "max_total_mb": _mb(max_total()), "max_photos": MAX_PHOTOS}, status=status)
-
-
-@csrf_exempt  # checked in _start, once the body is known to be of a sane size
-@roles_required(*ROLES)
-def index(request):
-    if request.method != "POST":
-        for job in ImportJob.objects.filter(user=request.user, state=ImportJob.RUNNING):
-            _sync(job)
-        return _form(request)
-    size = _too_big(request)
-    if size:
-        return _form(request, [f"Tải lên quá lớn ({size / (1024 * 1024):.1f} MB); một kế hoạch "
-                               f"tối đa {_mb(max_total())}."], status=413)
-    return _start(request)
-
-
-@csrf_protect
-def _start(request):
-    files = request.FILES.getlist("plan")
+def start(request, files, *, revises: str | None) -> tuple[ImportJob | None, list[str], int]:
+    """Check an upload, put it aside and start reading it: (the job, [], 0), or (None,
+    Vietnamese errors, HTTP status) with nothing left on disk. CSRF is the caller's."""
     try:
         photos = _check(files)
     except LoaError as exc:
-        return _form(request, [str(p) for p in exc.problems], status=400)
+        return None, [str(p) for p in exc.problems], 413 if isinstance(exc, TooBig) else 400
     with _lock:
         busy = _running(request.user)
         if busy is not None:
-            return _form(request, ["Bạn đang có một kế hoạch đang được đọc; hãy chờ xong rồi "
-                                   "nhập kế hoạch khác."], status=409)
+            return None, ["Bạn đang có một kế hoạch đang được đọc; hãy chờ xong rồi tải lên "
+                          "kế hoạch khác."], 409
         try:
             workdir, paths, names = _store(files, photos)
         except LoaError as exc:
-            return _form(request, [str(p) for p in exc.problems], status=400)
+            return None, [str(p) for p in exc.problems], 400
         except OSError as exc:  # a full disk: said, not a traceback
             from loa.fsio import loa_error
 
-            return _form(request, [str(p) for p in loa_error(exc, workdir_home()).problems],
-                         status=507)
+            return None, [str(p) for p in loa_error(exc, workdir_home()).problems], 507
         shown = [st_plans.display_name(f.name) for f in files]
         job = ImportJob.objects.create(user=request.user, created=_now(), names=shown,
                                        photos=photos, workdir=str(workdir),
@@ -338,10 +268,18 @@ def _start(request):
     what = f"{len(files)} ảnh chụp" if photos else f"tệp «{shown[0]}»"
     audit.record(request, "plan.import_start", f"tệp {', '.join(shown)}",
                  f"bắt đầu đọc kế hoạch từ {what}")
-    threading.Thread(target=_work, args=(job.id, paths, names, workdir),
+    keep = {"folder": station.plans_dir(), "by": display_name(request.user),
+            "now": station.clock().now(), "revises": revises}
+    threading.Thread(target=_work, args=(job.id, paths, names, workdir, keep),
                      name=f"plan-import-{job.id}", daemon=True).start()
     _prune(request.user)
-    return redirect("import_job", job=job.id)
+    return job, [], 0
+
+
+def recent(user) -> list[ImportJob]:
+    """The user's recent readings, the running ones brought up to date."""
+    jobs = list(ImportJob.objects.filter(user=user)[:KEEP_JOBS])
+    return [_sync(j) for j in jobs]
 
 
 def workdir_home() -> Path:
@@ -387,13 +325,27 @@ def progress_vi(job: ImportJob) -> str:
     return "Đang đọc kế hoạch…"
 
 
-def _page(request, job: ImportJob, errors=(), status=200):
-    topics = job.result.get("topics", [])
+def _page(request, job: ImportJob):
+    if job.state == ImportJob.DONE and job.key:
+        r = job.result
+        what = "bản sửa đổi của kế hoạch" if r.get("revised") else "kế hoạch"
+        if not job.shown:  # said once, on the first view of the result
+            name = r.get("title") or r.get("original_name")
+            messages.success(request, f"Đã tải lên {what} «{name}»: "
+                                      f"{r.get('topics', 0)} mục nội dung."
+                             + (" Bấm «Tạo bản nháp» để cập nhật bản nháp theo bản mới."
+                                if r.get("revised") else ""))
+            job.shown = True
+            job.save(update_fields=["shown"])
+        return redirect("plan", key=job.key)
+    if job.state == ImportJob.FAILED and not job.shown:  # seen: Kế hoạch stops pointing here
+        job.shown = True
+        job.save(update_fields=["shown"])
     return render(request, "pages/plan_import/job.html", {
-        "title": job.result.get("title") or "Nhập kế hoạch", "job": job, "r": job.result,
-        "topics": topics, "progress": progress_vi(job), "poll_ms": POLL_MS,
-        "errors": list(job.errors) + list(errors),
-        "drafts_url": reverse("bulletins")}, status=status)
+        "title": "Đang đọc kế hoạch" if job.state == ImportJob.RUNNING
+        else "Không đọc được kế hoạch", "job": job, "progress": progress_vi(job),
+        "poll_ms": POLL_MS, "errors": list(job.errors)},
+        status=400 if job.state == ImportJob.FAILED else 200)  # the file was not a plan
 
 
 @roles_required(*ROLES)
@@ -408,48 +360,25 @@ def job_status(request, job: int):
                          "text": progress_vi(j), "finished": j.state != ImportJob.RUNNING})
 
 
-def _draft_key(job: ImportJob, plan) -> str:
-    """The bulletins file: named as the Kế hoạch page names the same file's drafts, so a
-    plan imported again merges into its drafts; photos are named by the plan's number."""
-    if not job.photos:
-        return st_plans.plan_key(job.names[0])
-    number = (plan.number or "").strip()
-    return st_plans.plan_key(f"ke-hoach-{number if number[:1].isdigit() else 'anh-chup'}.x")
+@roles_required(*ROLES)
+def old_index(request):
+    """The day-old "Nhập kế hoạch" address: uploading is on Kế hoạch now."""
+    return redirect("plans")
 
 
 @roles_required(*ROLES)
-def draft(request, job: int):
-    j = _job(request, job)
-    if request.method != "POST":
-        return redirect("import_job", job=j.id)
-    if j.state != ImportJob.DONE or j.plan is None:
-        return _page(request, j, ["Kế hoạch chưa đọc xong nên chưa soạn được bản tin."], 409)
-    try:
-        plan = pickle.loads(bytes(j.plan))
-    except Exception:  # a result kept from an older loa
-        log.exception("unpickling import job %s", j.id)
-        return _page(request, j, ["Kết quả đọc cũ không dùng được nữa; hãy tải kế hoạch lên "
-                                  "lần nữa."], 409)
-    key = j.key or _draft_key(j, plan)
-    plan.plan_id = key
-    plan.source = Path(j.names[0])  # the drafts name the officer's file, not the temp one
-    try:
-        drafted = svc.draft_bulletins(plan, station.bulletins_dir() / f"{key}.yaml",
-                                      schedule=station.schedule_path())
-    except LoaError as exc:
-        return _page(request, j, [str(p) for p in exc.problems], status=400)
-    summary = st_plans.merge_summary_vi(drafted)
-    j.key, j.drafted = key, summary
-    j.save(update_fields=["key", "drafted"])
-    audit.record(request, "plan.draft", f"kế hoạch «{plan.title or ', '.join(j.names)}»",
-                 f"{summary} (tệp bulletins/{drafted.path.name})")
-    messages.success(request, summary)
-    return redirect("import_job", job=j.id)
+def old_job(request, job: int):
+    return redirect("import_job", job=job)
 
 
+# under /ke-hoach/ (the Kế hoạch page's own urls include these)
+job_urls = [
+    path("dang-doc/<int:job>/", job_page, name="import_job"),
+    path("dang-doc/<int:job>/trang-thai.json", job_status, name="import_status"),
+]
+
+# under /nhap-ke-hoach/
 urlpatterns = [
-    path("", index, name="import_plan"),
-    path("<int:job>/", job_page, name="import_job"),
-    path("<int:job>/trang-thai.json", job_status, name="import_status"),
-    path("<int:job>/soan-ban-tin/", draft, name="import_draft"),
+    path("", old_index, name="import_plan"),
+    path("<int:job>/", old_job, name="import_job_old"),
 ]

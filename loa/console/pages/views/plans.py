@@ -1,4 +1,5 @@
-"""Kế hoạch: upload a plan, see its topics, draft its bulletins (editors).
+"""Kế hoạch: upload a plan (any file the reader reads, or photos of its pages), follow its
+reading in the background, see its topics, draft its bulletins (editors).
 
 The upload view refuses an oversize body BEFORE anything reads it: CSRF's check reads the
 form, so that check runs inside the view, after the size is known to be sane."""
@@ -15,21 +16,18 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from loa.console import station
 from loa.console.accounts import audit
-from loa.console.accounts.roles import display_name, roles_required
+from loa.console.accounts.roles import roles_required
+from loa.console.pages.models import ImportJob
+from loa.console.pages.views import plan_import
 from loa.console.pages.views.audit import vi_when
 from loa.errors import LoaError
 from loa.station import plans as st_plans
 
-# room for the form's other fields and multipart boundaries around the file itself
-FORM_SLACK = 64 * 1024
-
 
 class UploadForm(forms.Form):
-    plan = forms.FileField(
-        label="Tệp kế hoạch (.docx, .pdf hoặc .txt)",
-        error_messages={"required": "Hãy chọn tệp kế hoạch để tải lên.",
-                        "empty": "Tệp trống (0 byte).", "invalid": "Không nhận được tệp."},
-        widget=forms.ClearableFileInput(attrs={"accept": ".docx,.pdf,.txt"}))
+    """The revision choice; the files (one document, or photos of pages) are checked by
+    plan_import.start, as a form field takes only one."""
+
     revises = forms.ChoiceField(label="Đây là", required=False)
 
     def __init__(self, *args, entries=(), **kwargs):
@@ -40,22 +38,19 @@ class UploadForm(forms.Form):
             "Không có kế hoạch cần thay này; hãy tải lại trang.")
 
 
-def _too_big(request) -> bool:
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return length > settings.PLAN_MAX_BYTES + FORM_SLACK
-
-
 def _index(request, form=None, errors=(), status=200):
     entries = st_plans.list_plans(station.plans_dir(), station.bulletins_dir())
     tz = station.clock().now().tzinfo
     rows = [{"entry": e, "drafts": d, "when": vi_when(e.uploaded, tz)} for e, d in entries]
     return render(request, "pages/plans/index.html", {
         "title": "Kế hoạch", "rows": rows, "errors": errors,
-        "form": form or UploadForm(entries=entries),
-        "max_bytes": settings.PLAN_MAX_BYTES,
+        "form": form or UploadForm(entries=entries), "accept": plan_import.ACCEPT,
+        # readings under way, and failed ones the officer has not opened yet
+        "jobs": [j for j in plan_import.recent(request.user)
+                 if j.state == ImportJob.RUNNING or (j.state == ImportJob.FAILED and not j.shown)],
+        "max_bytes": settings.PLAN_MAX_BYTES, "max_total": plan_import.max_total(),
+        "max_photos": plan_import.MAX_PHOTOS,
+        "max_total_mb": plan_import._mb(plan_import.max_total()),
         "max_mb": settings.PLAN_MAX_BYTES // (1024 * 1024)}, status=status)
 
 
@@ -69,10 +64,10 @@ def index(request):
 def upload(request):
     if request.method != "POST":
         return redirect("plans")
-    if _too_big(request):
-        size = int(request.META["CONTENT_LENGTH"])
-        msg = st_plans.too_big_vi(size, settings.PLAN_MAX_BYTES)
-        return _index(request, errors=[msg], status=413)
+    size = plan_import._too_big(request)
+    if size:
+        return _index(request, errors=[st_plans.too_big_vi(size, plan_import.max_total())],
+                      status=413)
     return _upload(request)
 
 
@@ -83,26 +78,11 @@ def _upload(request):
     if not form.is_valid():
         errs = [e for es in form.errors.values() for e in es]
         return _index(request, form, errs, status=400)
-    f = form.cleaned_data["plan"]
-    if f.size > settings.PLAN_MAX_BYTES:
-        return _index(request, form, [st_plans.too_big_vi(f.size, settings.PLAN_MAX_BYTES)],
-                      status=413)
-    try:
-        up = st_plans.store_plan(f, f.name, station.plans_dir(), by=display_name(request.user),
-                                 now=station.clock().now(),
-                                 revises=form.cleaned_data["revises"] or None,
-                                 max_bytes=settings.PLAN_MAX_BYTES)
-    except LoaError as exc:
-        return _index(request, form, [str(p) for p in exc.problems], status=400)
-    e = up.entry
-    what = "bản sửa đổi của kế hoạch" if up.revised else "kế hoạch"
-    audit.record(request, "plan.upload", f"kế hoạch «{e.title or e.original_name}»",
-                 f"tải lên {what}, tệp «{e.original_name}», {e.topics} mục nội dung")
-    messages.success(request, f"Đã tải lên {what} «{e.title or e.original_name}»: "
-                              f"{e.topics} mục nội dung."
-                     + (" Bấm «Tạo bản nháp» để cập nhật bản nháp theo bản mới."
-                        if up.revised else ""))
-    return redirect("plan", key=e.key)
+    job, errors, status = plan_import.start(request, request.FILES.getlist("plan"),
+                                            revises=form.cleaned_data["revises"] or None)
+    if job is None:
+        return _index(request, form, errors, status=status)
+    return redirect("import_job", job=job.id)
 
 
 def _entry(key):
@@ -154,7 +134,7 @@ def draft(request, key):
     return redirect("plan", key=key)
 
 
-urlpatterns = [
+urlpatterns = [*plan_import.job_urls,
     path("", index, name="plans"),
     path("tai-len/", upload, name="plans-upload"),
     path("<slug:key>/", detail, name="plan"),
