@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from loa.errors import LoaError
 from loa.plan.outline import Node, join_lines, parse_outline
 from loa.plan.quality import TextQuality, assess
-from loa.plan.reader import Line, read_plan_text, time_limit
+from loa.plan.reader import Line, PlanText, read_plan_text, time_limit
 
 if TYPE_CHECKING:
     from loa.plan.ocr import OcrInfo, Progress
@@ -72,6 +72,7 @@ class Plan:
     mentions_loudspeakers: bool = False
     quality: TextQuality | None = None
     ocr: OcrInfo | None = None  # the pages read by OCR and how sure it is; None: all text
+    read: PlanText | None = field(default=None, repr=False, compare=False)  # lines it came from
 
 
 def _heading(node: Node) -> str:
@@ -366,7 +367,13 @@ def import_plan(path: str | Path | Sequence[str | Path], section: str | None = N
 
 def _import(paths: list[Path], section: str | None, progress: Progress | None = None) -> Plan:
     path = paths[0]
-    read = read_plan_text(paths if len(paths) > 1 else path, progress)
+    return plan_from_text(path, read_plan_text(paths if len(paths) > 1 else path, progress),
+                          section)
+
+
+def plan_from_text(path: Path, read: PlanText, section: str | None = None) -> Plan:
+    """The plan in text already read from `path` (a station keeps an OCR reading as text,
+    so drafting does not read the scan again)."""
     lines = read.lines
     if not lines:
         raise LoaError("tệp kế hoạch không có chữ nào.", path)
@@ -411,5 +418,5 @@ def _import(paths: list[Path], section: str | None, progress: Progress | None = 
         outline=root, content=content, topics=topics, number=number, place_date=place_date,
         references=list(dict.fromkeys(m.group(1) for m in _REFERENCES.finditer(preamble))),
         mentions_loudspeakers=bool(_LOUDSPEAKER.search(fold(full_text))),
-        quality=assess(" ".join(t.text for t in topics)), ocr=read.ocr,
+        quality=assess(" ".join(t.text for t in topics)), ocr=read.ocr, read=read,
     )

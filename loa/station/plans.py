@@ -186,7 +186,30 @@ def _pages(folder: Path) -> list[Path]:
 def _cache(folder: Path, key: str) -> Path:
     """Where a plan read by OCR is kept as read (hidden: not a plan of its own), so drafting
     does not OCR it again."""
-    return folder / f".{key}.da-doc.pickle"
+    return folder / f".{key}.da-doc.json"
+
+
+def _text_data(lines, ocr) -> dict:
+    """A plan's lines and OCR note (reader.PlanText) as plain JSON data."""
+    return {"lines": [[ln.number, ln.text, ln.unit] for ln in lines],
+            "ocr": None if ocr is None else {
+                "pages": list(ocr.pages), "total_pages": ocr.total_pages,
+                "blank": list(ocr.blank),
+                "page_confidence": [[p, c] for p, c in ocr.page_confidence.items()]}}
+
+
+def _text_from(data: dict):
+    """reader.PlanText from _text_data's JSON; ValueError/TypeError/KeyError if not it."""
+    from loa.plan.ocr import OcrInfo
+    from loa.plan.reader import Line, PlanText
+
+    lines = [Line(int(n), str(t), str(u)) for n, t, u in data["lines"]]
+    o = data["ocr"]
+    ocr = None if o is None else OcrInfo(
+        pages=[int(p) for p in o["pages"]], total_pages=int(o["total_pages"]),
+        blank=[int(p) for p in o["blank"]],
+        page_confidence={int(p): float(c) for p, c in o["page_confidence"]})
+    return PlanText(lines, ocr)
 
 
 def _stamp(p: Path) -> list:
@@ -331,14 +354,16 @@ def _install(folder: Path, source: Path, name: str, plan: Plan, *, by: str, now:
                                "uploaded_by": old.uploaded_by})
     _cache(folder, key).unlink(missing_ok=True)
     os.replace(source, folder / entry.file)
-    if getattr(plan, "ocr", None) is not None:  # slow to read again: kept as read
-        import pickle
-
-        from loa.fsio import atomic_write_bytes
+    for stale in folder.glob(f".{key}.da-doc.pickle"):  # older loa's: never loaded now
+        stale.unlink(missing_ok=True)
+    read = getattr(plan, "read", None)
+    if getattr(plan, "ocr", None) is not None and read is not None:  # slow to read again
+        from loa.fsio import atomic_write_text
 
         plan.source, plan.plan_id = folder / entry.file, key
-        atomic_write_bytes(_cache(folder, key), pickle.dumps(
-            {"stamp": _stamp(folder / entry.file), "plan": plan}))
+        atomic_write_text(_cache(folder, key), json.dumps(
+            {"stamp": _stamp(folder / entry.file), "text": _text_data(read.lines, plan.ocr)},
+            ensure_ascii=False) + "\n")
     _save_meta(folder, entry)
     return entry, old
 
@@ -433,13 +458,16 @@ def open_plan(folder: str | Path, key: str) -> tuple[PlanEntry, Plan]:
     source = Path(folder) / entry.file
     cache = _cache(Path(folder), key)
     if cache.is_file():
-        import pickle
-
+        # Plain data, parsed again: a file in the plans folder must never run code (pickle)
         try:
-            kept = pickle.loads(cache.read_bytes())  # written by this station only
+            kept = json.loads(cache.read_text(encoding="utf-8"))
             if kept["stamp"] == _stamp(source):
-                return entry, kept["plan"]
-        except Exception:  # from an older loa, or the file changed: read it again
+                from loa.plan.content import plan_from_text
+
+                plan = plan_from_text(source, _text_from(kept["text"]))
+                plan.plan_id = key
+                return entry, plan
+        except Exception:  # damaged, or the file changed: read it again
             log.info("plan %s: read again (kept reading not usable)", key)
     try:
         return entry, read_plan(_pages(source) if source.is_dir() else source)

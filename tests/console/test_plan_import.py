@@ -407,7 +407,7 @@ def test_phone_uploads_a_doc_and_photos_on_ke_hoach_sees_progress_and_drafts(
     assert (live.schedule.parent / "bulletins" / "ke-hoach-12-kh-ubnd.yaml").exists()
     pages = live.schedule.parent / "plans" / "ke-hoach-12-kh-ubnd.anh"
     assert sorted(p.name for p in pages.iterdir()) == ["trang-01.jpg", "trang-02.jpg"]
-    assert (pages.parent / ".ke-hoach-12-kh-ubnd.da-doc.pickle").is_file()  # kept as read
+    assert (pages.parent / ".ke-hoach-12-kh-ubnd.da-doc.json").is_file()  # kept as read
 
     phone.goto(live.url + "/ke-hoach/")
     listed = phone.locator("table.list").inner_text()
