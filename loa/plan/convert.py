@@ -157,6 +157,10 @@ def as_docx(path: Path, kind: str) -> Iterator[Path]:
         shutil.copyfile(path, src)
         outdir = work / "out"
         # A private profile: a second import, or an open LibreOffice window, has its own.
+        # Locked down: an uploaded file runs no macro and fetches nothing by its links.
+        (work / "profile" / "user").mkdir(parents=True)
+        (work / "profile" / "user" / "registrymodifications.xcu").write_text(
+            _PROFILE, encoding="utf-8")
         profile = (work / "profile").as_uri()
         cmd = [exe, f"-env:UserInstallation={profile}", "--headless", "--norestore",
                "--nolockcheck", f"--infilter={_FILTERS[kind]}",
@@ -170,9 +174,39 @@ def as_docx(path: Path, kind: str) -> Iterator[Path]:
         yield out
 
 
+def _item(path: str, prop: str, value: str) -> str:
+    return (f'<item oor:path="{path}"><prop oor:name="{prop}" oor:op="fuse">'
+            f'<value>{value}</value></prop></item>')
+
+
+_SEC = "/org.openoffice.Office.Common/Security/Scripting"
+_PROFILE = ('<?xml version="1.0" encoding="UTF-8"?>\n<oor:items '
+            'xmlns:oor="http://openoffice.org/2001/registry" '
+            'xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n' + "\n".join([
+                _item(_SEC, "MacroSecurityLevel", "3"),  # very high: none run
+                _item(_SEC, "DisableMacrosExecution", "true"),
+                _item(_SEC, "BlockUntrustedRefererLinks", "true"),
+                # links (images, sections, OLE) never updated from their source
+                _item("/org.openoffice.Office.Writer/Content/Update", "Link", "2"),
+                # any fetch that is still tried goes to a closed local port
+                _item("/org.openoffice.Inet/Settings", "ooInetProxyType", "1"),
+                _item("/org.openoffice.Inet/Settings", "ooInetHTTPProxyName", "127.0.0.1"),
+                _item("/org.openoffice.Inet/Settings", "ooInetHTTPProxyPort", "9"),
+                _item("/org.openoffice.Inet/Settings", "ooInetHTTPSProxyName", "127.0.0.1"),
+                _item("/org.openoffice.Inet/Settings", "ooInetHTTPSProxyPort", "9"),
+                _item("/org.openoffice.Inet/Settings", "ooInetNoProxy", ""),
+            ]) + "\n</oor:items>\n")
+# curl (LibreOffice's HTTP) honours these too: nothing reaches the network
+_NO_NET = {"http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9",
+           "all_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+           "HTTPS_PROXY": "http://127.0.0.1:9", "ALL_PROXY": "http://127.0.0.1:9",
+           "no_proxy": "", "NO_PROXY": ""}
+
+
 def _run(cmd: list[str], path: Path, kind: str, work: Path) -> None:
     seconds = timeout_seconds()
-    env = dict(os.environ, HOME=str(work))  # nothing written to the officer's home
+    env = dict(os.environ, HOME=str(work), **_NO_NET)  # nothing written to the officer's home
     try:
         # Its own process group, so a timeout kills soffice.bin too, not just the wrapper.
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
