@@ -74,3 +74,113 @@ def test_a_forged_json_reading_cannot_name_another_type(tmp_path):
     cache.write_text(json.dumps(data), encoding="utf-8")
     _, plan = st_plans.open_plan(folder, up.entry.key)
     assert plan.topics and plan.ocr is None
+
+
+def _hostile_odt(out: Path, url: str, marker: Path) -> None:
+    """An .odt whose opening runs a Basic macro (writing `marker`) and that links an image
+    from `url`: what a hostile uploader would send."""
+    import zipfile
+
+    content = f'''<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+ xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"
+ xmlns:xlink="http://www.w3.org/1999/xlink"
+ xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"
+ xmlns:script="urn:oasis:names:tc:opendocument:xmlns:script:1.0" office:version="1.2">
+<office:scripts><office:event-listeners><script:event-listener script:language="ooo:script"
+ script:event-name="dom:load"
+ xlink:href="vnd.sun.star.script:Standard.Module1.Boom?language=Basic&amp;location=document"/>
+</office:event-listeners></office:scripts>
+<office:body><office:text><text:p>KẾ HOẠCH thử</text:p>
+<text:p><draw:frame svg:width="2cm" svg:height="2cm"><draw:image xlink:href="{url}"
+ xlink:type="simple" xlink:show="embed" xlink:actuate="onLoad"/></draw:frame></text:p>
+</office:text></office:body></office:document-content>'''
+    module = f'''<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE script:module PUBLIC "-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "module.dtd">
+<script:module xmlns:script="http://openoffice.org/2000/script" script:name="Module1"
+ script:language="StarBasic">Sub Boom
+Open "{marker}" For Output As #1
+Print #1, "x"
+Close #1
+End Sub
+</script:module>'''
+    lib = ('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE library:library PUBLIC '
+           '"-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "library.dtd">\n<library:library '
+           'xmlns:library="http://openoffice.org/2000/library" library:name="Standard" '
+           'library:readonly="false" library:passwordprotected="false">'
+           '<library:element library:name="Module1"/></library:library>')
+    libs = ('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE library:libraries PUBLIC '
+            '"-//OpenOffice.org//DTD OfficeDocument 1.0//EN" "libraries.dtd">\n'
+            '<library:libraries xmlns:library="http://openoffice.org/2000/library" '
+            'xmlns:xlink="http://www.w3.org/1999/xlink"><library:library '
+            'library:name="Standard" library:link="false"/></library:libraries>')
+    parts = ["content.xml", "Basic/Standard/Module1.xml", "Basic/Standard/script-lb.xml",
+             "Basic/script-lc.xml"]
+    manifest = ('<?xml version="1.0" encoding="UTF-8"?>\n<manifest:manifest xmlns:manifest='
+                '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+                '<manifest:file-entry manifest:full-path="/" manifest:media-type='
+                '"application/vnd.oasis.opendocument.text"/>'
+                + "".join(f'<manifest:file-entry manifest:full-path="{p}" '
+                          'manifest:media-type="text/xml"/>' for p in parts)
+                + "</manifest:manifest>")
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        for name, data in zip(parts, [content, module, lib, libs]):
+            z.writestr(name, data)
+        z.writestr("META-INF/manifest.xml", manifest)
+
+
+@pytest.mark.skipif(not __import__("shutil").which("soffice"), reason="needs LibreOffice")
+def test_conversion_runs_no_macro_and_fetches_no_link(tmp_path):
+    import http.server
+    import threading
+
+    from loa.plan.reader import read_plan_lines
+
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _any(self):
+            asked.append(f"{self.command} {self.path}")
+            self.send_response(404)
+            self.end_headers()
+
+        do_GET = do_HEAD = do_OPTIONS = do_PROPFIND = _any
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        marker = tmp_path / "macro-ran"
+        doc = tmp_path / "ke-hoach.odt"
+        _hostile_odt(doc, f"http://127.0.0.1:{server.server_address[1]}/anh.png", marker)
+        lines = read_plan_lines(doc)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [ln.text for ln in lines] == ["KẾ HOẠCH thử"]  # converted all the same
+    assert asked == []  # before: "OPTIONS /anh.png", "GET /anh.png" from the server
+    assert not marker.exists()
+
+
+def test_a_scanned_pdf_page_made_huge_is_refused_before_rasterizing(tmp_path):
+    from PIL import Image
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import RectangleObject
+
+    from loa.errors import LoaError
+    from loa.plan.reader import read_plan_lines
+
+    Image.new("L", (50, 50), 255).save(tmp_path / "scan.pdf")  # one "scanned" page
+    page = PdfReader(tmp_path / "scan.pdf").pages[0]
+    page.mediabox = page.cropbox = RectangleObject([0, 0, 14400, 14400])  # 5 m square
+    out = PdfWriter()
+    out.add_page(page)
+    out.write(tmp_path / "to.pdf")
+    with pytest.raises(LoaError) as err:
+        read_plan_lines(tmp_path / "to.pdf")
+    text = str(err.value)
+    assert "trang quá lớn" in text and "to.pdf" in text and "trang 1" in text

@@ -502,6 +502,25 @@ def _has_image(page, depth: int = 0) -> bool:
     return False
 
 
+def _check_raster_size(page, path: Path, number: int) -> None:
+    """A page to rasterize for OCR must fit in memory: a page box made huge (a hostile
+    file) would have pdftoppm write gigabytes of pixels before any image check."""
+    from loa.plan import ocr
+
+    try:
+        unit = float(page.get("/UserUnit", 1) or 1)
+        box = page.mediabox
+        width, height = abs(float(box.width)) * unit, abs(float(box.height)) * unit
+    except Exception as exc:  # noqa: BLE001 - an odd box: pdftoppm says what it can
+        log.info("pdf %s page %s box: %r", path, number, exc)
+        return
+    pixels = width * height * (ocr.DPI / 72) ** 2
+    if pixels > ocr.MAX_PIXELS:
+        raise LoaError(f"trang quá lớn để nhận dạng chữ ({width / 72 * 2.54:.0f}×"
+                       f"{height / 72 * 2.54:.0f} cm); tệp có thể bị hỏng hoặc cố ý làm to, hãy "
+                       "quét lại kế hoạch ở khổ A4.", path, number, "trang")
+
+
 def _read_pdf(path: Path, progress: Progress | None = None) -> PlanText:
     try:
         import pypdf
@@ -533,6 +552,7 @@ def _read_pdf(path: Path, progress: Progress | None = None) -> PlanText:
                     raise LoaError(_too_big(size, MAX_TEXT_BYTES, "chữ trong tệp PDF"), path)
                 if _letters(pages[-1]) < MIN_PAGE_LETTERS and _has_image(page):
                     scanned.append(number)
+                    _check_raster_size(page, path, number)
     except (FileNotDecryptedError, DependencyError):
         raise LoaError("tệp PDF được đặt mật khẩu hoặc mã hóa nên không đọc được chữ; hãy xin "
                        "bản không mật khẩu, hoặc mở ra và chép chữ vào tệp .txt.", path) from None
