@@ -165,6 +165,10 @@ def _locked(folder: Path) -> Iterator[None]:
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        # a temp folder found now was left by a process killed while storing (the lock is
+        # ours): the officer's upload must not stay there forever
+        for stale in folder.glob(".tai-len-*"):
+            shutil.rmtree(stale, ignore_errors=True)
         yield
     finally:
         os.close(fd)  # closing drops the lock

@@ -240,6 +240,21 @@ def _too_big(request) -> int:
     return length if length > max_total() + FORM_SLACK else 0
 
 
+def _sweep() -> None:
+    """Cut-off readings of any user ended as failed, and the upload folders no reading
+    of this process holds removed: a plan uploaded before a crash must not stay on disk
+    because its officer never came back to see it. Under _lock."""
+    for job in ImportJob.objects.filter(state=ImportJob.RUNNING):
+        _sync(job)
+    held = {Path(w) for w in ImportJob.objects.filter(
+        state=ImportJob.RUNNING).values_list("workdir", flat=True) if w}
+    home = workdir_home()
+    if home.is_dir():
+        for d in home.glob("job-*"):
+            if d not in held:
+                shutil.rmtree(d, ignore_errors=True)
+
+
 def start(request, files, *, revises: str | None) -> tuple[ImportJob | None, list[str], int]:
     """Check an upload, put it aside and start reading it: (the job, [], 0), or (None,
     Vietnamese errors, HTTP status) with nothing left on disk. CSRF is the caller's."""
@@ -248,6 +263,7 @@ def start(request, files, *, revises: str | None) -> tuple[ImportJob | None, lis
     except LoaError as exc:
         return None, [str(p) for p in exc.problems], 413 if isinstance(exc, TooBig) else 400
     with _lock:
+        _sweep()
         busy = _running(request.user)
         if busy is not None:
             return None, ["Bạn đang có một kế hoạch đang được đọc; hãy chờ xong rồi tải lên "
