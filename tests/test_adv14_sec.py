@@ -184,3 +184,25 @@ def test_a_scanned_pdf_page_made_huge_is_refused_before_rasterizing(tmp_path):
         read_plan_lines(tmp_path / "to.pdf")
     text = str(err.value)
     assert "trang quá lớn" in text and "to.pdf" in text and "trang 1" in text
+
+
+def test_an_odt_zip_bomb_is_refused_before_libreoffice(tmp_path):
+    import zipfile
+
+    from loa.errors import LoaError
+    from loa.plan.reader import MAX_XML_BYTES, read_plan_lines
+
+    doc = tmp_path / "bom.odt"
+    filler = "<!--" + "x" * (MAX_XML_BYTES + 1_000_000) + "-->"
+    content = ('<?xml version="1.0" encoding="UTF-8"?>' + filler +
+               '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:'
+               'office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+               'office:version="1.2"><office:body><office:text><text:p>KẾ HOẠCH</text:p>'
+               '</office:text></office:body></office:document-content>')
+    with zipfile.ZipFile(doc, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        z.writestr("content.xml", content)
+    assert doc.stat().st_size < 200_000  # small to upload, ~50 MB once unpacked
+    with pytest.raises(LoaError) as err:
+        read_plan_lines(doc)
+    assert "OpenDocument khi giải nén" in str(err.value) and "bom.odt" in str(err.value)

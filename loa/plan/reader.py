@@ -206,6 +206,8 @@ def _read_converted(path: Path, progress: Progress | None = None) -> PlanText:
         if path.stat().st_size > MAX_TEXT_BYTES:
             raise LoaError(_too_big(path.stat().st_size, MAX_TEXT_BYTES, "tệp"), path)
         return PlanText(_read_text(path))
+    if kind == convert.ODT:
+        _check_odt_zip(path)
     with convert.as_docx(path, kind) as docx_path:
         try:
             return PlanText(_read_docx(docx_path))
@@ -419,6 +421,21 @@ def _check_docx_zip(path: Path) -> None:
     total = sum(i.file_size for i in infos)
     if total > 4 * MAX_FILE_BYTES:
         raise LoaError(_too_big(total, 4 * MAX_FILE_BYTES, "tệp Word khi giải nén"), path)
+
+
+def _check_odt_zip(path: Path) -> None:
+    """An .odt is a zip too: a bomb is refused before LibreOffice spends minutes and
+    gigabytes of memory unpacking it (its .docx would be refused only afterwards)."""
+    with zipfile.ZipFile(path) as z:  # convert.sniff has opened it already
+        infos = z.infolist()
+    xml = sum(i.file_size for i in infos if i.filename.endswith(".xml"))
+    if xml > MAX_XML_BYTES:
+        raise LoaError(_too_big(xml, MAX_XML_BYTES, "nội dung tệp OpenDocument khi giải nén"),
+                       path)
+    total = sum(i.file_size for i in infos)
+    if total > 4 * MAX_FILE_BYTES:
+        raise LoaError(_too_big(total, 4 * MAX_FILE_BYTES, "tệp OpenDocument khi giải nén"),
+                       path)
 
 
 def _read_docx(path: Path) -> list[Line]:
