@@ -206,3 +206,39 @@ def test_an_odt_zip_bomb_is_refused_before_libreoffice(tmp_path):
     with pytest.raises(LoaError) as err:
         read_plan_lines(doc)
     assert "OpenDocument khi giải nén" in str(err.value) and "bom.odt" in str(err.value)
+
+
+def _sheet(text: str):
+    from PIL import Image, ImageDraw, ImageFont
+
+    im = Image.new("L", (900, 260), 255)
+    ImageDraw.Draw(im).text((30, 80), text, fill=0, font=ImageFont.load_default(size=64))
+    return im
+
+
+def test_every_page_of_a_multi_page_tiff_is_read(tmp_path):
+    from loa.plan.reader import read_plan_text
+
+    scan = tmp_path / "may-quet.tiff"  # what an office scanner makes of a whole plan
+    first, *rest = [_sheet(t) for t in ("MOT HAI BA", "BON NAM SAU", "BAY TAM CHIN")]
+    first.save(scan, save_all=True, append_images=rest)
+    seen: list[tuple[int, int]] = []
+    read = read_plan_text(scan, progress=lambda d, t: seen.append((d, t)))
+    text = " ".join(ln.text for ln in read.lines)
+    assert "MOT HAI BA" in text and "BON NAM SAU" in text and "BAY TAM CHIN" in text
+    assert read.ocr.pages == [1, 2, 3] and seen[-1] == (3, 3)
+
+
+def test_a_huge_later_frame_of_a_tiff_is_refused_not_decoded(tmp_path):
+    from PIL import Image
+
+    from loa.errors import LoaError
+    from loa.plan.reader import read_plan_lines
+
+    scan = tmp_path / "bom.tif"
+    big = Image.new("1", (12000, 11000), 1)  # 132 Mpx of blank: small once compressed
+    _sheet("MOT HAI BA").convert("1").save(scan, save_all=True, append_images=[big],
+                              compression="group4")
+    with pytest.raises(LoaError) as err:
+        read_plan_lines(scan)
+    assert "ảnh quá lớn" in str(err.value) and "trang 2" in str(err.value)

@@ -618,24 +618,71 @@ def _call(progress: Progress | None, done: int, total: int) -> None:
         progress(done, total)
 
 
+def _frames(p: Path) -> int:
+    """Pages in one image file: a scanner's TIFF holds the whole plan; other images one."""
+    if p.suffix.lower() not in (".tif", ".tiff"):
+        return 1
+    try:
+        from PIL import Image
+
+        with Image.open(p) as im:
+            return max(1, int(getattr(im, "n_frames", 1)))
+    except Exception as exc:  # noqa: BLE001 - a damaged TIFF: open_image says so, page 1
+        log.info("tiff %s: %r", p, exc)
+        return 1
+
+
+def _frame(p: Path, index: int, page: int):
+    """Page `index` (0-based) of a multi-page TIFF, through open_image's checks."""
+    import io
+
+    from PIL import Image
+
+    from loa.plan import ocr
+
+    try:
+        with Image.open(p) as im:
+            im.seek(index)
+            width, height = im.size
+            if width * height > ocr.MAX_PIXELS:  # before its pixels are decoded
+                raise LoaError(f"ảnh quá lớn ({width}×{height} điểm ảnh, tối đa "
+                               f"{ocr.MAX_PIXELS // 1_000_000} triệu); ảnh có thể bị hỏng hoặc "
+                               "cố ý làm to, hãy chụp hoặc quét lại.", p, page, "trang")
+            buf = io.BytesIO()
+            im.save(buf, "PNG")
+    except LoaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged frame: open_image words it
+        log.info("tiff %s frame %s: %r", p, index, exc)
+        return ocr.open_image(p, page, data=b"not an image")
+    return ocr.open_image(p, page, data=buf.getvalue())
+
+
 def _read_images(paths: list[Path], progress: Progress | None) -> PlanText:
-    """Photos or scans of the pages, one image a page, in the order given."""
+    """Photos or scans of the pages, one image a page (every page of a multi-page TIFF),
+    in the order given."""
     from loa.plan import ocr
 
     if len(paths) > MAX_OCR_PAGES:
         raise LoaError(f"chọn {len(paths)} ảnh, quá số trang tối đa ({MAX_OCR_PAGES}) của một "
                        "kế hoạch.", paths[0])
-    info = ocr.OcrInfo(total_pages=len(paths))
+    sheets = [(p, i) for p in paths for i in range(_frames(p))]
+    if len(sheets) > MAX_OCR_PAGES:
+        raise LoaError(f"các ảnh có {len(sheets)} trang, quá số trang tối đa ({MAX_OCR_PAGES}) "
+                       "của một kế hoạch.", paths[0])
+    total = len(sheets)
+    info = ocr.OcrInfo(total_pages=total)
     pages: list[str] = []
-    _call(progress, 0, len(paths))
-    for number, p in enumerate(paths, start=1):
-        page = number if len(paths) > 1 else None
+    _call(progress, 0, total)
+    for number, (p, index) in enumerate(sheets, start=1):
+        page = number if total > 1 else None
         with time_limit_paused():
-            result = ocr.ocr_image(ocr.open_image(p, page), p, page)
+            im = _frame(p, index, page) if _frames(p) > 1 else ocr.open_image(p, page)
+            result = ocr.ocr_image(im, p, page)
         pages.append(result.text)
         info.pages.append(number)
         info.page_confidence[number] = result.confidence
-        _call(progress, number, len(paths))
+        _call(progress, number, total)
     pages = ocr.fix_roman_headings(pages, set(info.pages))
     return PlanText(_join_pages(pages), info)
 
