@@ -87,3 +87,14 @@ def test_leftovers_of_a_killed_reading_are_removed_at_the_next_upload(client_as,
     assert cut.state == "failed"
     assert not list(plans.glob(".tai-len-*"))
     assert list(home.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_a_flood_of_files_is_said_in_vietnamese(client_as, station):
+    client = client_as("editor")
+    files = [SimpleUploadedFile(f"a{i}.jpg", b"\xff\xd8\xff" + b"x" * 10) for i in range(150)]
+    resp = client.post(URL, {"plan": files})
+    page = resp.content.decode()
+    assert resp.status_code == 400 and 'lang="vi"' in page  # was Django's English page
+    assert "Quá nhiều tệp trong một lần tải lên" in page and "tối đa 30 ảnh" in page
+    assert not ImportJob.objects.exists()

@@ -68,6 +68,14 @@ def upload(request):
     if size:
         return _index(request, errors=[st_plans.too_big_vi(size, plan_import.max_total())],
                       status=413)
+    from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+
+    try:
+        request.FILES  # parsed here: a flood of files is said in Vietnamese, not a bare 400
+    except (TooManyFilesSent, TooManyFieldsSent, RequestDataTooBig):
+        return _index(request, errors=[
+            f"Quá nhiều tệp trong một lần tải lên; một lần nhập tối đa {plan_import.MAX_PHOTOS} "
+            "ảnh (các trang của MỘT kế hoạch)."], status=400)
     return _upload(request)
 
 
