@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from loa.station import plans as st_plans
 from loa.station.bulletins import read_plan
 
 PLANS = Path(__file__).resolve().parent.parent / "loa" / "data" / "plans"
-NOW = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 class _Boom:
@@ -126,7 +126,7 @@ End Sub
                 + "</manifest:manifest>")
     with zipfile.ZipFile(out, "w") as z:
         z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
-        for name, data in zip(parts, [content, module, lib, libs]):
+        for name, data in zip(parts, [content, module, lib, libs], strict=True):
             z.writestr(name, data)
         z.writestr("META-INF/manifest.xml", manifest)
 

@@ -4,7 +4,7 @@ killed worker, escaping of what the officer sent."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -69,7 +69,7 @@ def test_leftovers_of_a_killed_reading_are_removed_at_the_next_upload(client_as,
     orphan = home / "job-cut-off"
     orphan.mkdir()
     (orphan / "trang-01.jpg").write_bytes(b"\xff\xd8\xff scan of a signed plan")
-    cut = ImportJob.objects.create(user=other, created=datetime(2026, 3, 2, tzinfo=timezone.utc),
+    cut = ImportJob.objects.create(user=other, created=datetime(2026, 3, 2, tzinfo=UTC),
                                    names=["a.jpg"], photos=True, workdir=str(orphan))
     lost = home / "job-no-row"  # its row pruned or never written
     lost.mkdir()

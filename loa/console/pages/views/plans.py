@@ -71,7 +71,7 @@ def upload(request):
     from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 
     try:
-        request.FILES  # parsed here: a flood of files is said in Vietnamese, not a bare 400
+        _ = request.FILES  # parsed here: a flood of files is said in Vietnamese, not a bare 400
     except (TooManyFilesSent, TooManyFieldsSent, RequestDataTooBig):
         return _index(request, errors=[
             f"Quá nhiều tệp trong một lần tải lên; một lần nhập tối đa {plan_import.MAX_PHOTOS} "
