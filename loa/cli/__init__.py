@@ -327,8 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except LoaError as exc:
+        from loa.cli.show import terminal
+
         for problem in exc.problems:
-            print(f"Lỗi: {problem}", file=sys.stderr)
+            print(f"Lỗi: {terminal(problem)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("Đã dừng.", file=sys.stderr)
@@ -345,5 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         if reason is None:
             raise
         where = f"{exc.filename}: " if exc.filename is not None else ""
-        print(f"Lỗi: {where}{reason}.", file=sys.stderr)
+        from loa.cli.show import terminal
+
+        print(f"Lỗi: {terminal(where)}{reason}.", file=sys.stderr)
         return 2

@@ -8,16 +8,22 @@ import sys
 from loa.languages import lower_name
 
 
+def terminal(text: str) -> str:
+    """Lines as a terminal may show them: control characters out except newline and tab (a
+    file name with an escape sequence must not repaint or retitle the officer's screen)."""
+    return re.sub("[\x00-\x08\x0b-\x1f\x7f-\x9f]", " ", str(text))
+
+
 def out(text: str = "") -> None:
-    print(text, flush=True)
+    print(terminal(text), flush=True)
 
 
 def warn(text: str) -> None:
-    print(f"Cảnh báo: {text}", file=sys.stderr, flush=True)
+    print(f"Cảnh báo: {terminal(text)}", file=sys.stderr, flush=True)
 
 
 def err(text: str) -> None:
-    print(f"Lỗi: {text}", file=sys.stderr, flush=True)
+    print(f"Lỗi: {terminal(text)}", file=sys.stderr, flush=True)
 
 
 def shown(text: str | None) -> str:
