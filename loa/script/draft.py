@@ -432,12 +432,12 @@ def short_sentences(sentence: str, max_words: int,
     for i in range(3, len(words) - 2):
         prev, word = words[i - 1], words[i].lower()
         side = 0
+        if in_list(i) and (i == list_start or not prev.endswith(",")):
+            continue  # "như: A, B và C" is one list: cut only between its items
         if prev.endswith((":", ";")):
             rank = 0
         elif word in ("để", "nhằm") or (word == "góp" and words[i + 1].lower() == "phần"):
             rank = 1
-        elif in_list(i) and (i == list_start or not prev.endswith(",")):
-            continue  # "như: A, B và C" is one list: cut only between its items
         elif prev.endswith(",") and word != words[i - 2].lower():  # not "một cửa, một cửa"
             side = min(stretch[i - 1], stretch[i])
             rank = 2 if side >= 4 and not _needs_object(words[:i]) else 5
@@ -469,7 +469,7 @@ def short_sentences(sentence: str, max_words: int,
             rest[2:3] = ["góp", "phần"]
     elif rest[0].lower() == "và":
         rest = rest[1:]
-    if in_list(i) and i > list_start:  # the list goes on: "… gồm: A, B. Ngoài ra còn C, D."
+    if in_list(i) and i > list_start and _fold(rest[0]) != "ngoai":  # the list goes on: "… gồm: A, B. Ngoài ra còn C, D."
         rest = ["Ngoài", "ra", "còn"] + rest
     if not head.endswith(":"):
         head = tidy(head)
@@ -478,6 +478,8 @@ def short_sentences(sentence: str, max_words: int,
         if _fold(tail).startswith(start + " "):
             tail = lead + " " + tail[0].lower() + tail[1:]
             break
+    if len(tail.split()) >= len(words):  # a lead must not make the piece as long as the whole
+        tail = tidy(" ".join(words[i:]))
     tail = _capital(tail)
     return short_sentences(head, max_words, leads) + short_sentences(tail, max_words, leads)
 
@@ -517,18 +519,26 @@ def _subject(clause: str, limit: int, hard: int | None = None) -> str:
             head = " ".join(words[:i])
             if head.count("“") != head.count("”") or head.count('"') % 2:
                 continue
-            if (words[i - 1].endswith(",") or nxt in _SUBJECT_ENDS
+            if ((words[i - 1].endswith(",") and not _needs_object(words[:i]))
+                    or nxt in _SUBJECT_ENDS
                     or (nxt in ("gắn", "đối") and after in ("với", "liền"))):
                 cuts.append(i)
         if heard[-1] <= hard or (len(words) > last and words[last - 1].endswith(",")):
             cuts.append(last)  # the whole phrase up to a pause: "vai trò và tầm quan trọng của …"
+        whole = cuts + [len(words)] if heard[-1] <= hard else cuts  # the clause ends: a pause
         within = [i for i in cuts if heard[i] <= limit]
         end = within[-1] if within else cuts[0] if cuts else last
         if end < len(words) and words[end].lower() in ("và", "của"):
             # "vai trò | và tầm quan trọng của …": keep the object, up to the next pause
-            end = next((i for i in cuts if i > end and (i == len(words) or words[i].lower()
+            end = next((i for i in whole if i > end and (i == len(words) or words[i].lower()
                                                          not in ("và", "của"))),
                        last if last in cuts else end)
+            conj = words.index("và") if "và" in words[:end] else 0
+            if end < len(words) and words[end].lower() == "của" and conj >= 1:
+                # too long with both: "vai trò (và tầm quan trọng) của nhiệm vụ …"
+                short = words[:conj] + words[end:]
+                if sum(len(_WORDS.findall(w)) for w in short) <= hard:
+                    words, end = short, len(short)
         quoted = [i for i in range(2, end) if words[i].startswith(("“", '"'))]
         if not cuts and quoted:  # no pause before the limit: stop before the quoted name
             end = quoted[0]
