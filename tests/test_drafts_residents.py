@@ -316,3 +316,67 @@ def test_bad_rules_are_clear_errors(tmp_path, body, words):
         load_template(tpl)
     message = str(exc.value)
     assert str(tpl) in message and all(w in message for w in words), message
+
+
+# --- second pass: each sentence a readable sentence (faults read in the Ba Vì, Hà Nội and
+# Nguyên Giáp drafts) --------------------------------------------------------------------
+
+def _texts(drafted, name):
+    return [b.text for _n, _p, b in _all(drafted, {name})]
+
+
+def test_a_name_is_never_cut_in_two(drafted):
+    spoken = " ".join(_spoken(t) for n in ("ba-vi-2026.txt", "ha-noi-2026.txt")
+                      for t in _texts(drafted, n))
+    assert "Điểm phục vụ hành chính công số" in spoken
+    assert "Cổng Dịch vụ công quốc gia" in spoken
+    for name, _plan, b in _all(drafted):
+        # a capitalized word then a full stop then the rest of the name
+        assert not re.search(r"\b(?:Điểm|Cổng|Bộ phận|UBND)\.\s", _spoken(b.text)), (name, b.id)
+
+
+def test_fragments_get_a_lead_that_makes_a_sentence(drafted):
+    for name, _plan, b in _all(drafted):
+        for s in _sentences(b.text):
+            assert not re.match(r"(?:Qua (?!đó)|Một phần\s)", s), (name, b.id, s)
+    spoken = " ".join(_spoken(t) for t in _texts(drafted, "ba-vi-2026.txt"))
+    assert "Bà con cũng có thể thực hiện qua dịch vụ bưu chính công ích" in spoken
+    assert "Bà con cũng có thể làm một phần trên Cổng Dịch vụ công quốc gia" in spoken
+
+
+def test_no_empty_instruction(drafted):
+    for name, _plan, b in _all(drafted):
+        for s in _sentences(b.text):
+            assert not re.search(r"^Hướng dẫn .*(?:thực hiện|tra cứu)\.$", s), (name, b.id, s)
+
+
+def test_the_opening_topic_keeps_its_object(drafted):
+    openings = [t.split("!", 1)[1].split(".", 1)[0] for t in _texts(drafted, "ba-vi-2026.txt")]
+    assert any(o.endswith("vai trò và tầm quan trọng của nhiệm vụ kiểm soát thủ tục hành chính")
+               for o in openings), openings
+    for name, _plan, b in _all(drafted):
+        opening = _spoken(b.text).split("!", 1)[1].split(".", 1)[0]
+        assert not re.search(r"\bvà tầm quan trọng$", opening), (name, b.id)
+        assert len(re.findall(r"\w+", opening)) <= 25, (name, b.id)
+
+
+def test_a_list_after_nhu_is_not_cut_into_a_hanging_piece(drafted):
+    spoken = " ".join(_spoken(t) for t in _texts(drafted, "nguyen-giap-2024.txt"))
+    assert "văn hoá. Công an" not in spoken
+    assert "như: Đất đai" in spoken
+    parts = short_sentences("Chú trọng một số lĩnh vực chủ yếu như: Đất đai, xây dựng, hộ tịch, "
+                            "chứng thực, đăng ký kinh doanh, lĩnh vực tư pháp và các lĩnh vực "
+                            "khác của ngành văn hoá, công an và quân sự", 20, TPL.lead_starts())
+    assert parts[0].startswith("Chú trọng một số lĩnh vực chủ yếu như: Đất đai"), parts
+    assert all(p.startswith("Ngoài ra còn") for p in parts[1:]) and len(parts) > 1, parts
+
+
+def test_fragment_leads_come_from_the_template(plans, tmp_path):
+    custom = tmp_path / "mau.yaml"
+    custom.write_text('leads:\n  "Người dân có thể gửi": [qua]\n', encoding="utf-8")
+    tpl = load_template(custom)
+    parts = short_sentences("Tra cứu tiến độ giải quyết các thủ tục hành chính tại Điểm phục vụ "
+                            "hành chính công số, qua dịch vụ bưu chính công ích của tỉnh", 15,
+                            tpl.lead_starts())
+    assert parts[-1].startswith("Người dân có thể gửi qua dịch vụ bưu chính"), parts
+    assert any("Điểm phục vụ hành chính công số" in p for p in parts), parts

@@ -110,6 +110,13 @@ class Template:
     missing: str = f"[{MISSING_TAG}: điều bà con cần làm, kèm {{facts}}]"
     why: str = ""
     reasons: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    leads: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def lead_starts(self) -> tuple[tuple[str, str], ...]:
+        """(folded first words, lead) for short_sentences, longest start first."""
+        pairs = [(" ".join(_fold(w) for w in _WORDS.findall(c)), lead)
+                 for lead, cues in self.leads for c in cues]
+        return tuple(sorted(((c, lead) for c, lead in pairs if c), key=lambda p: -len(p[0])))
 
     def seconds(self, text: str) -> float:
         return len(text) / self.chars_per_second
@@ -236,6 +243,8 @@ TEMPLATE_SCHEMA = Schema("mẫu bản tin", [
     Field("reasons", _Facts("câu nói vì sao cần nghe", "Những điều này giúp bảo vệ sức khỏe "
                             "cả gia đình.: [tiêm, y tế]"), "Vì sao bà con cần nghe, theo nội dung",
           "câu: các chữ nhận biết; câu đầu tiên hợp được dùng cho {why}"),
+    Field("leads", _Facts("lời dẫn", "Bà con cũng có thể làm: [qua]"),
+          "Lời dẫn cho mẩu câu bị tách", "lời dẫn: các chữ đầu mẩu câu cần lời dẫn"),
     Field("details", _TemplateText(), "Trước các ý chính"),
     Field("closing", _TemplateText(), "Lời kết"),
     Field("max_words", Number(8, 100, integer=True), "Câu dài tối đa (chữ)",
@@ -276,7 +285,8 @@ def load_template(path: str | Path | None = None, station: str | None = None) ->
         **{k: str(values[k] or "") for k in _TEXT_KEYS},
         **{k: float(values[k]) for k in _NUMBER_KEYS},
         max_words=int(values["max_words"]), drop_leadins=tuple(values["drop_leadins"] or ()),
-        facts=tuple(values["facts"] or ()), reasons=tuple(values["reasons"] or ()))
+        facts=tuple(values["facts"] or ()), reasons=tuple(values["reasons"] or ()),
+        leads=tuple(values["leads"] or ()))
 
 
 def source_hash(text: str) -> str:
@@ -374,13 +384,33 @@ def _words(text: str) -> int:
 
 
 _PHRASE_STARTS = ("trong", "trên", "tại", "đối", "gắn", "theo", "khi", "qua", "việc", "có",
-                  "đến", "phục", "với", "từ", "giữa")
+                  "đến", "phục", "với", "từ", "giữa", "được")
 # words that hold on to the next: "kèm theo", "liên quan đến", "hướng dẫn về"
 _BOUND_BEFORE = ("của", "và", "kèm", "quan", "dẫn", "tiếp", "trực", "thông", "đi", "gửi")
 _CONNECTORS = {"để": "Việc này giúp", "nhằm": "Việc này nhằm", "góp": "Việc này góp"}
 
 
-def short_sentences(sentence: str, max_words: int) -> list[str]:
+# a list follows "như:", "gồm:", "sau:"; its items are not cut apart without a lead
+_LIST_WORDS = ("nhu", "gom", "sau", "bao gom")
+# a verb that takes what follows the comma as its object: "thực hiện, tra cứu X" is one act
+_NEEDS_OBJECT = ("thuc hien", "huong dan", "tra cuu", "su dung", "tham gia", "dang ky")
+
+
+def _needs_object(head: list[str]) -> bool:
+    tail = _fold(" ".join(head[-2:]).rstrip(",;"))
+    return tail in _NEEDS_OBJECT
+
+
+def _in_name(words: list[str], i: int) -> bool:
+    """Cutting before words[i] would cut a name: the word before is capitalized mid-sentence
+    ("tại Điểm | phục vụ", "Bộ phận | Một cửa") and not followed by a comma."""
+    prev = words[i - 1]
+    return (i - 1 > 0 and prev[:1].isupper() and not prev.isupper()
+            and not prev.endswith((",", ";", ":")))
+
+
+def short_sentences(sentence: str, max_words: int,
+                    leads: tuple[tuple[str, str], ...] | None = None) -> list[str]:
     """A sentence of at most max_words words, or several: split at ':' ';', then at 'để',
     'nhằm', 'góp phần', then at ',' and 'và', near the middle; each part reads on its own."""
     words = sentence.split()
@@ -392,28 +422,44 @@ def short_sentences(sentence: str, max_words: int) -> list[str]:
     for a, b in zip(starts, starts[1:] + [len(words)], strict=True):
         for k in range(a, b):
             stretch[k] = b - a
+    list_start = next((k + 1 for k, w in enumerate(words)
+                       if w.endswith(":") and _fold(w[:-1]) in _LIST_WORDS), None)
+
+    def in_list(i: int) -> bool:
+        return list_start is not None and i >= list_start
+
     best: tuple[int, int, int, int] | None = None  # (rank, -shorter side, off-middle, index)
     for i in range(3, len(words) - 2):
         prev, word = words[i - 1], words[i].lower()
         side = 0
+        if in_list(i) and (i == list_start or not prev.endswith(",")):
+            continue  # "như: A, B và C" is one list: cut only between its items
         if prev.endswith((":", ";")):
             rank = 0
         elif word in ("để", "nhằm") or (word == "góp" and words[i + 1].lower() == "phần"):
             rank = 1
         elif prev.endswith(",") and word != words[i - 2].lower():  # not "một cửa, một cửa"
             side = min(stretch[i - 1], stretch[i])
-            rank = 2 if side >= 4 else 5
-        elif word == "và" and words[i + 1].lower() not in ("của", "các", "những", "với", "cho"):
+            rank = 2 if side >= 4 and not _needs_object(words[:i]) else 5
+        elif word == "và" and i >= 5 and len(words) - i >= 5 and words[i + 1].lower() not in (
+                "của", "các", "những", "với", "cho"):  # not "người dân và doanh nghiệp"
             rank = 3
         elif (word in _PHRASE_STARTS and prev.lower() not in _BOUND_BEFORE) or (
                 word == "ban" and words[i + 1].lower() == "hành"):
             rank = 4  # before a new phrase ("… hành chính trong giải quyết …"): still reads
         else:
             continue
+        if _in_name(words, i) and rank > 1:
+            continue  # "Điểm phục vụ hành chính công", "Cổng Dịch vụ công": one name
         cand = (rank, -side, abs(len(words) - 2 * i), i)
         if best is None or cand < best:
             best = cand
-    i = best[3] if best is not None else len(words) // 2  # no pause at all: cut in two
+    if best is None:  # no pause at all: cut in two, outside any name
+        mid = len(words) // 2
+        i = min((k for k in range(2, len(words) - 1) if not _in_name(words, k)),
+                key=lambda k: abs(k - mid), default=mid)
+    else:
+        i = best[3]
     head = " ".join(words[:i]).rstrip(",; ")
     rest = words[i:]
     lead = _CONNECTORS.get(rest[0].lower())
@@ -423,10 +469,19 @@ def short_sentences(sentence: str, max_words: int) -> list[str]:
             rest[2:3] = ["góp", "phần"]
     elif rest[0].lower() == "và":
         rest = rest[1:]
+    if in_list(i) and i > list_start and _fold(rest[0]) != "ngoai":  # the list goes on: "… gồm: A, B. Ngoài ra còn C, D."
+        rest = ["Ngoài", "ra", "còn"] + rest
     if not head.endswith(":"):
         head = tidy(head)
-    tail = _capital(tidy(" ".join(rest)))
-    return short_sentences(head, max_words) + short_sentences(tail, max_words)
+    tail = tidy(" ".join(rest))
+    for start, lead in (leads or ()):  # "Qua dịch vụ bưu chính …" is no sentence on its own
+        if _fold(tail).startswith(start + " "):
+            tail = lead + " " + tail[0].lower() + tail[1:]
+            break
+    if len(tail.split()) >= len(words):  # a lead must not make the piece as long as the whole
+        tail = tidy(" ".join(words[i:]))
+    tail = _capital(tail)
+    return short_sentences(head, max_words, leads) + short_sentences(tail, max_words, leads)
 
 
 def _clauses(text: str) -> list[str]:
@@ -464,11 +519,26 @@ def _subject(clause: str, limit: int, hard: int | None = None) -> str:
             head = " ".join(words[:i])
             if head.count("“") != head.count("”") or head.count('"') % 2:
                 continue
-            if (words[i - 1].endswith(",") or nxt in _SUBJECT_ENDS
+            if ((words[i - 1].endswith(",") and not _needs_object(words[:i]))
+                    or nxt in _SUBJECT_ENDS
                     or (nxt in ("gắn", "đối") and after in ("với", "liền"))):
                 cuts.append(i)
+        if heard[-1] <= hard or (len(words) > last and words[last - 1].endswith(",")):
+            cuts.append(last)  # the whole phrase up to a pause: "vai trò và tầm quan trọng của …"
+        whole = cuts + [len(words)] if heard[-1] <= hard else cuts  # the clause ends: a pause
         within = [i for i in cuts if heard[i] <= limit]
         end = within[-1] if within else cuts[0] if cuts else last
+        if end < len(words) and words[end].lower() in ("và", "của"):
+            # "vai trò | và tầm quan trọng của …": keep the object, up to the next pause
+            end = next((i for i in whole if i > end and (i == len(words) or words[i].lower()
+                                                         not in ("và", "của"))),
+                       last if last in cuts else end)
+            conj = words.index("và") if "và" in words[:end] else 0
+            if end < len(words) and words[end].lower() == "của" and conj >= 1:
+                # too long with both: "vai trò (và tầm quan trọng) của nhiệm vụ …"
+                short = words[:conj] + words[end:]
+                if sum(len(_WORDS.findall(w)) for w in short) <= hard:
+                    words, end = short, len(short)
         quoted = [i for i in range(2, end) if words[i].startswith(("“", '"'))]
         if not cuts and quoted:  # no pause before the limit: stop before the quoted name
             end = quoted[0]
@@ -600,7 +670,7 @@ def resident_points(topic: Topic, tpl: Template | None = None) -> tuple[str, lis
         clauses = [tidy(plain_clause(topic.title, tpl.drop_leadins))]
     sentences = []
     for c in clauses:
-        for s in short_sentences(_capital(c), tpl.max_words):
+        for s in short_sentences(_capital(c), tpl.max_words, tpl.lead_starts()):
             s = s if s.endswith(":") else tidy(plain_clause(s, tpl.drop_leadins))
             if _WORDS.search(s):
                 sentences.append(_capital(s))
