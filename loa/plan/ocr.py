@@ -618,7 +618,7 @@ def context_pass(text: str, confidence: list[list[float]], model=None) -> tuple[
     inventory = syllables.inventory()
     keys = [syllables.key(w[3]) if w[3] else "" for w in words]
     fixes = 0
-    for i, (li, ti, lead, core, trail, conf) in enumerate(words):
+    for i, (_li, _ti, lead, core, trail, conf) in enumerate(words):
         k = keys[i]
         if not core or conf < 0 or conf >= UNSURE or k not in inventory:
             continue
