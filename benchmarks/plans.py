@@ -12,6 +12,8 @@ of the .txt:
   topics_same   the same topics (outline path and title) as the clean import;
                 topic_paths_same: the same outline paths (titles may differ by a letter)
   s_per_page    wall seconds of the whole import per page; target <= 10 on this machine
+  context_fixes words the OCR context pass changed; context_model "leave-one-out": its
+                syllable bigrams come from the other shared plans, never the one read
 
 With --photos the pages are also read as JPG photos (the `loa plan import a.jpg b.jpg`
 path). When benchmarks/plan_repair.py (`loa plan repair`) is importable its measure() is
@@ -41,7 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from loa.plan import ocr  # noqa: E402
 from loa.plan.content import import_plan  # noqa: E402
+from loa.plan.repair import train  # noqa: E402
 from loa.plan.syllables import WORD  # noqa: E402
 
 PLANS = ROOT / "loa" / "data" / "plans"
@@ -106,15 +110,24 @@ def make_scan(txt: Path, fresh: bool = False) -> tuple[Path, list[Path]]:
     return scan, photos
 
 
+def held_out_model(txt: Path):
+    """The OCR context pass's model trained on the other shared plans only: the plan under
+    test must not teach the model its own word pairs (production uses all four)."""
+    return train([p.read_text(encoding="utf-8") for p in sorted(PLANS.glob("*.txt"))
+                  if p.stem != txt.stem])
+
+
 def measure_plan(txt: Path, photos: bool, fresh: bool) -> dict:
     scan, jpgs = make_scan(txt, fresh)
+    model = held_out_model(txt)
     clean_plan = import_plan(txt)
     clean_words = words(clean_plan)
     clean_topics = [(t.path, t.title) for t in clean_plan.topics]
     result: dict = {}
     for kind, source in (("pdf", scan), ("photos", jpgs))[: 2 if photos else 1]:
         start = time.perf_counter()
-        plan = import_plan(source)
+        with ocr.context_model(model):
+            plan = import_plan(source)
         seconds = time.perf_counter() - start
         got = words(plan)
         topics = [(t.path, t.title) for t in plan.topics]
@@ -126,6 +139,7 @@ def measure_plan(txt: Path, photos: bool, fresh: bool) -> dict:
             "s_per_page": round(seconds / max(pages, 1), 2),
             "word_recall": round(recall(clean_words, got), 4),
             "confidence": round(plan.ocr.confidence, 3) if plan.ocr else None,
+            "context_fixes": plan.ocr.context_fixes if plan.ocr else 0,
             "topics": len(topics),
             "topics_clean": len(clean_topics),
             "topics_same": topics == clean_topics,
@@ -167,6 +181,8 @@ def main() -> None:
         "topic_titles_differ": sum(len(r["topics_differ"]) for r in runs),
         "s_per_page": round(sum(r["seconds"] for r in runs) / max(pages, 1), 2),
         "confidence_min": min(r["confidence"] or 0 for r in runs),
+        "context_fixes": sum(r["context_fixes"] for r in runs),
+        "context_model": "leave-one-out",
         "pages": pages,
         "targets": {"word_recall_min": 0.98, "topics_same": True, "s_per_page": 10},
         "recipe": RECIPE,

@@ -86,6 +86,7 @@ def test_scanned_pdf_turned_a_little_gives_the_clean_topics(tmp_path, clean):
     assert f"{plan.ocr.confidence:.0%}" in said
     assert not plan.quality.garbled  # the guard judged the OCR text, and it is clean
     assert plan.issuer == clean.issuer and plan.year == 2026
+    assert plan.ocr.context_fixes == 0 and "ngữ cảnh" not in said  # no false fix
 
 
 def test_mixed_pdf_keeps_its_text_pages_and_reads_the_scanned_one(tmp_path, clean):
@@ -124,6 +125,7 @@ def test_photos_are_pages_in_the_order_given(tmp_path, clean):
     assert plan.source == one and plan.plan_id == "trang1"  # the first file names the plan
     assert plan.ocr.pages == [1, 2]
     assert plan.topics[-1].unit == "trang" and plan.topics[-1].line == 2
+    assert plan.ocr.context_fixes == 0  # the context pass changes nothing read right
 
 
 def test_cli_prints_ocr_progress_and_confidence(tmp_path, capsys):
@@ -323,6 +325,7 @@ def test_tsv_gives_lines_and_confidence():
     got = ocr.parse_tsv("\n".join(rows))
     assert got.text == "KẾ HOẠCH\nnăm" and got.words == 3
     assert got.confidence == pytest.approx(0.82)
+    assert got.word_confidence == [[0.96, 0.90], [0.60]]  # carried to the context pass
 
 
 def test_describe_names_pages_and_the_weak_ones():
@@ -385,3 +388,54 @@ def test_ocr_pages_do_not_spend_the_parse_time_limit(tmp_path):
             while time.process_time() < end:
                 pass
     assert "mất quá 0.3 giây" in str(exc.value)
+
+
+# --- context pass ---------------------------------------------------------------------------------
+
+# What the model learns: "chi nhánh" (a branch), and "chỉ" in its own pairs.
+BRANCHES = ("Người dân có thể nộp hồ sơ tại các chi nhánh của trung tâm. "
+            "Các chi nhánh mở cửa cả thứ bảy. Ủy ban chỉ đạo các thôn thực hiện. "
+            "Xã chỉ đạo các chi nhánh hỗ trợ người dân.")
+READ = "Bà con đến các Chỉ nhánh gần nhà, mang theo 02 bản sao CCCD."
+
+
+def _confs(text: str, low: dict[str, float]) -> list[list[float]]:
+    return [[low.get(w, 0.97) for w in line.split(" ")] for line in text.split("\n")]
+
+
+def test_context_pass_fixes_an_unsure_tone_the_context_rules_out():
+    from loa.plan.repair import train
+
+    model = train([BRANCHES])
+    fixed, n = ocr.context_pass(READ, _confs(READ, {"Chỉ": 0.55}), model)
+    assert fixed == "Bà con đến các Chi nhánh gần nhà, mang theo 02 bản sao CCCD."
+    assert n == 1
+    with ocr.context_model(model):  # how the benchmark injects its held-out model
+        assert ocr.context_pass(READ, _confs(READ, {"Chỉ": 0.55})) == (fixed, 1)
+
+
+def test_context_pass_leaves_words_tesseract_was_sure_of():
+    from loa.plan.repair import train
+
+    model = train([BRANCHES])
+    assert ocr.context_pass(READ, _confs(READ, {"Chỉ": 0.96}), model) == (READ, 0)
+    # nor are numbers, abbreviations or unsure words the model knows no better variant for
+    unsure = {w: 0.3 for w in READ.split(" ") if w != "Chỉ"}
+    unsure["Chỉ"] = 0.97
+    assert ocr.context_pass(READ, _confs(READ, unsure), model) == (READ, 0)
+
+
+def test_context_pass_keeps_a_line_whose_words_were_joined():
+    from loa.plan.repair import train
+
+    # post-correction joined a loose mark, so the line has fewer words than Tesseract gave
+    # confidences for: nothing there can be matched to its confidence, nothing is changed
+    model = train([BRANCHES])
+    confs = [[0.55] * (len(READ.split(" ")) + 1)]
+    assert ocr.context_pass(READ, confs, model) == (READ, 0)
+
+
+def test_describe_counts_the_context_fixes():
+    info = ocr.OcrInfo(pages=[1], page_confidence={1: 0.9}, total_pages=1, context_fixes=2)
+    assert "đã sửa 2 chữ theo ngữ cảnh" in info.describe()
+    assert info.to_json()["context_fixes"] == 2

@@ -17,7 +17,9 @@ import shutil
 import subprocess
 import unicodedata
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +48,7 @@ class OcrInfo:
     page_confidence: dict[int, float] = field(default_factory=dict)  # page -> 0..1
     total_pages: int = 0
     blank: list[int] = field(default_factory=list)  # scanned pages with no text on them
+    context_fixes: int = 0  # unsure words replaced by the variant the context asks for
 
     @property
     def confidence(self) -> float:
@@ -66,6 +69,8 @@ class OcrInfo:
                      "từng chữ")
         if self.blank:
             text += f"; {_page_span(self.blank)} không có chữ nên bị bỏ qua"
+        if self.context_fixes:
+            text += f"; đã sửa {self.context_fixes} chữ theo ngữ cảnh"
         return text + "; hãy đối chiếu bản tin với bản giấy."
 
     def to_json(self) -> dict:
@@ -73,6 +78,7 @@ class OcrInfo:
                 "page_confidence": {str(p): round(c, 3)
                                     for p, c in self.page_confidence.items()},
                 "low_pages": self.low_pages, "blank_pages": self.blank,
+                "context_fixes": self.context_fixes,
                 "message": self.describe()}
 
 
@@ -272,6 +278,9 @@ class PageText:
     text: str
     confidence: float  # mean word confidence 0..1; 0 with no words
     words: int
+    # per line, each word's confidence 0..1 (-1 unknown), in the order of `text`'s words
+    word_confidence: list[list[float]] = field(default_factory=list)
+    context_fixes: int = 0
 
 
 def _run_tesseract(exe: str, png: bytes, args: list[str], path: Path, page: int) -> str:
@@ -301,6 +310,7 @@ def _png(im) -> bytes:
 def parse_tsv(tsv: str) -> PageText:
     """Tesseract's TSV into lines of text (its block/paragraph/line order) and confidence."""
     lines: dict[tuple[int, int, int], list[str]] = {}
+    line_confs: dict[tuple[int, int, int], list[float]] = {}
     order: list[tuple[int, int, int]] = []
     confs: list[float] = []
     for row in tsv.splitlines()[1:]:
@@ -313,16 +323,19 @@ def parse_tsv(tsv: str) -> PageText:
         ident = (int(cols[2]), int(cols[3]), int(cols[4]))
         if ident not in lines:
             lines[ident] = []
+            line_confs[ident] = []
             order.append(ident)
         lines[ident].append(word)
         try:
             conf = float(cols[10])
         except ValueError:
-            continue
+            conf = -1.0
+        line_confs[ident].append(conf / 100 if conf >= 0 else -1.0)
         if conf >= 0:
             confs.append(conf / 100)
     text = "\n".join(" ".join(lines[i]) for i in order)
-    return PageText(text, sum(confs) / len(confs) if confs else 0.0, len(confs))
+    return PageText(text, sum(confs) / len(confs) if confs else 0.0, len(confs),
+                    [line_confs[i] for i in order])
 
 
 def _osd_rotation(exe: str, png: bytes, path: Path, page: int) -> int:
@@ -362,6 +375,7 @@ def ocr_image(im, path: Path, page: int | None, blank_ok: bool = False) -> PageT
                        "hoặc không phải văn bản); hãy chụp hoặc quét lại rõ hơn.", path, page,
                        "trang")
     result.text = correct_text(result.text)
+    result.text, result.context_fixes = context_pass(result.text, result.word_confidence)
     return result
 
 
@@ -545,3 +559,101 @@ def correct_line(line: str) -> str:
         last_word = len(out) - 1
     out.append(line[pos:])
     return "".join(out)
+
+
+# --- context pass ------------------------------------------------------------------------------
+
+# A known syllable with a wrong tone ("Chỉ nhánh", "cuộc thị") passes every syllable check;
+# only its neighbours tell. A word is replaced only when Tesseract itself was unsure of it
+# AND the syllable bigram model prefers a same-letter variant by a wide margin.
+UNSURE = 0.90  # word confidence below which Tesseract may be wrong ("Chỉ nhánh" read at 0.89)
+CONTEXT_GAIN = 4.0  # natural log: the variant at least ~55 times likelier in its context
+_MODEL: ContextVar = ContextVar("loa_ocr_context_model", default=None)
+_SPLIT = re.compile(r"^([^\w]*)([^\W\d_]+)([^\w]*)$")
+_RUN_BREAK = re.compile(r"[.;:!?()\[\]{}\"“”«»…/|•*=+<>]")
+
+
+@contextmanager
+def context_model(model) -> Iterator[None]:
+    """Within the block, the context pass uses `model` (a loa.plan.repair.Model) instead of
+    the model of the shipped plans: the benchmark's leave-one-out measurement."""
+    token = _MODEL.set(model)
+    try:
+        yield
+    finally:
+        _MODEL.reset(token)
+
+
+def _model():
+    model = _MODEL.get()
+    if model is None:
+        from loa.plan.repair import default_model
+
+        model = default_model()
+    return model
+
+
+def context_pass(text: str, confidence: list[list[float]], model=None) -> tuple[str, int]:
+    """Unsure words put right by their context; returns (text, words changed).
+
+    `confidence` gives each line's words their Tesseract confidence; a line whose word count
+    the post-correction changed (a loose mark joined) keeps its words as read."""
+    from loa.plan import syllables
+
+    model = model or _model()
+    lines = text.split("\n")
+    # the words of the page in order: (line, index, lead, core, trail, confidence)
+    words: list[list] = []
+    for li, line in enumerate(lines):
+        toks = line.split(" ")
+        confs = confidence[li] if li < len(confidence) else []
+        if len(confs) != len(toks):
+            confs = [-1.0] * len(toks)
+        for ti, tok in enumerate(toks):
+            m = _SPLIT.match(tok)
+            if m:
+                words.append([li, ti, m.group(1), m.group(2), m.group(3), confs[ti]])
+            else:  # numbers, "63/2010/NĐ-CP": a word the model has no key for
+                words.append([li, ti, tok, "", "", confs[ti]])
+    inventory = syllables.inventory()
+    keys = [syllables.key(w[3]) if w[3] else "" for w in words]
+    fixes = 0
+    for i, (_li, _ti, lead, core, trail, conf) in enumerate(words):
+        k = keys[i]
+        if not core or conf < 0 or conf >= UNSURE or k not in inventory:
+            continue
+        if core.isupper() and len(core) > 1 and not _has_tone(core):
+            continue  # "UBND"-like capitals: an abbreviation, not a syllable to retone
+        linked_prev = (i > 0 and keys[i - 1] in inventory and not _RUN_BREAK.search(lead)
+                       and not _RUN_BREAK.search(words[i - 1][4]))
+        linked_next = (i + 1 < len(words) and keys[i + 1] in inventory
+                       and not _RUN_BREAK.search(trail)
+                       and not _RUN_BREAK.search(words[i + 1][2]))
+        prev = keys[i - 1] if linked_prev else "<s>"
+        nxt = keys[i + 1] if linked_next else "</s>"
+        if model.bigrams.get((prev, k), 0) > 0 or model.bigrams.get((k, nxt), 0) > 0:
+            continue  # the plans write it so beside a neighbour
+        own = model.logp(prev, k) + model.logp(k, nxt)
+        best, best_score = None, own + CONTEXT_GAIN
+        for v in syllables.variants(core):
+            o = syllables.key(v)
+            # the variant must be what the plans write beside a real neighbour
+            if o == k or not ((linked_prev and model.seen(prev, o))
+                              or (linked_next and model.seen(o, nxt))):
+                continue
+            score = model.logp(prev, o) + model.logp(o, nxt)
+            if score > best_score:
+                best, best_score = o, score
+        if best is None:
+            continue
+        new = _cased(syllables.spelled(best), core)
+        log.info("context fix %r -> %r (conf %.2f)", core, new, conf)
+        words[i][3] = new
+        keys[i] = best
+        fixes += 1
+    if not fixes:
+        return text, 0
+    out = [line.split(" ") for line in lines]
+    for li, ti, lead, core, trail, _ in words:
+        out[li][ti] = lead + core + trail
+    return "\n".join(" ".join(t) for t in out), fixes

@@ -600,6 +600,7 @@ def _read_pdf(path: Path, progress: Progress | None = None) -> PlanText:
                 pages[number - 1] = result.text
                 info.pages.append(number)
                 info.page_confidence[number] = result.confidence
+                info.context_fixes += result.context_fixes
             else:
                 info.blank.append(number)
             _call(progress, done, len(scanned))
@@ -682,6 +683,7 @@ def _read_images(paths: list[Path], progress: Progress | None) -> PlanText:
         pages.append(result.text)
         info.pages.append(number)
         info.page_confidence[number] = result.confidence
+        info.context_fixes += result.context_fixes
         _call(progress, number, total)
     pages = ocr.fix_roman_headings(pages, set(info.pages))
     return PlanText(_join_pages(pages), info)
