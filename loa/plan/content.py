@@ -413,10 +413,17 @@ def plan_from_text(path: Path, read: PlanText, section: str | None = None) -> Pl
     full_text = "\n".join(ln.text for ln in lines)
     preamble = join_lines(root.lines)
     plan_id = re.sub(r"[^a-z0-9]+", "-", fold(path.stem)).strip("-") or "plan"
+    quality = assess(" ".join(t.text for t in topics))
+    if not quality.garbled:
+        # Topics can keep their marks while the rest lost them (the Mê Linh plan: 76% vs
+        # 59%); the officer still needs the warning and the repair hint.
+        whole = assess(full_text)
+        if whole.garbled:
+            quality = whole
     return Plan(
         source=path, plan_id=plan_id, title=title, issuer=_issuer(lines, title), year=year,
         outline=root, content=content, topics=topics, number=number, place_date=place_date,
         references=list(dict.fromkeys(m.group(1) for m in _REFERENCES.finditer(preamble))),
         mentions_loudspeakers=bool(_LOUDSPEAKER.search(fold(full_text))),
-        quality=assess(" ".join(t.text for t in topics)), ocr=read.ocr, read=read,
+        quality=quality, ocr=read.ocr, read=read,
     )
