@@ -357,6 +357,9 @@ def test_roman_heading_that_lost_its_point():
     got = ocr.fix_roman_headings(["I. MỤC ĐÍCH\nI NỘI DUNG TUYÊN TRUYỀN\nI: TỔ CHỨC"], {1})
     assert got == ["I. MỤC ĐÍCH\nII. NỘI DUNG TUYÊN TRUYỀN\nIII. TỔ CHỨC"]
     assert ocr.fix_roman_headings(["Ví dụ I Nội dung"], {1}) == ["Ví dụ I Nội dung"]
+    # a serif scan read "II." as "IL."
+    assert ocr.fix_roman_headings(["I. MỤC ĐÍCH\nIL. NỘI DUNG"], {1}) == [
+        "I. MỤC ĐÍCH\nII. NỘI DUNG"]
 
 
 def test_upside_down_photo_is_turned_upright(tmp_path):

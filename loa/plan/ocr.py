@@ -491,7 +491,7 @@ def correct_text(text: str) -> str:
 
 
 # A section heading's Roman number as Tesseract misreads it: "II" as "H", "I" as "l" or "|".
-_ROMAN_HEAD = re.compile(r"^([IVXHl|]{1,5})([.:,]?)\s+(?=[A-ZĐÀ-Ỹ]{2,}\b)")
+_ROMAN_HEAD = re.compile(r"^([IVXHLl|]{1,5})([.:,]?)\s+(?=[A-ZĐÀ-Ỹ]{2,}\b)")
 _ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII",
           "XIV", "XV"]
 
@@ -512,10 +512,11 @@ def fix_roman_headings(pages: list[str], ocr_pages: set[int]) -> list[str]:
             if not m:
                 continue
             raw = m.group(1)
-            read = raw.replace("H", "II").replace("l", "I").replace("|", "I")
+            read = raw.replace("H", "II").replace("L", "I").replace("l", "I").replace("|", "I")
             value = _ROMAN.index(read) + 1 if read in _ROMAN else 0
             if number in ocr_pages:
-                # H, l, | are no Roman digits; a number that goes back ("I" for "III") lost one
+                # H, L, l, | are no Roman digits here (no plan has fifty sections); a number
+                # that goes back ("I" for "III") lost one
                 unsure = value == 0 or value <= last or raw != read
                 if unsure and value != last + 1 and last < len(_ROMAN):
                     value = last + 1
