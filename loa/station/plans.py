@@ -257,6 +257,27 @@ def _save_meta(folder: Path, entry: PlanEntry) -> None:
                       json.dumps(data, ensure_ascii=False, indent=1) + "\n")
 
 
+def check_room(folder: str | Path, need: int) -> None:
+    """Refuse up front, in Vietnamese naming the plans folder, an upload the folder cannot
+    take (read-only, or less free space than the files plus a margin): the officer hears it
+    at once, not after minutes of OCR."""
+    import errno
+
+    from loa.fsio import loa_error
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".tai-len-")
+        os.close(fd)
+        os.unlink(probe)
+        st = os.statvfs(folder)
+        if st.f_bavail * st.f_frsize < need + (1 << 20):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(folder))
+    except OSError as exc:
+        raise loa_error(exc, folder) from None
+
+
 def store_plan(data: IO[bytes], original_name: str, folder: str | Path, *, by: str,
                now: datetime, revises: str | None = None,
                max_bytes: int | None = None) -> Uploaded:

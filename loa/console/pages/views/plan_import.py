@@ -262,6 +262,10 @@ def start(request, files, *, revises: str | None) -> tuple[ImportJob | None, lis
         photos = _check(files)
     except LoaError as exc:
         return None, [str(p) for p in exc.problems], 413 if isinstance(exc, TooBig) else 400
+    try:  # where the plan will be kept: a full or read-only disk is said now, not after OCR
+        st_plans.check_room(station.plans_dir(), sum(f.size for f in files))
+    except LoaError as exc:
+        return None, [str(p) for p in exc.problems], 400
     with _lock:
         _sweep()
         busy = _running(request.user)
