@@ -292,47 +292,34 @@ def store_plan(data: IO[bytes], original_name: str, folder: str | Path, *, by: s
     folder = Path(folder)
     name = display_name(original_name)
     suffix = check_kind(name)
-    if revises is not None and not (_KEY.match(revises) and _current(folder, revises)):
-        raise LoaError("không có kế hoạch cần thay này (có thể vừa bị đổi); hãy tải lại trang.")
-    try:
-        with _locked(folder):
-            tmp_dir = Path(tempfile.mkdtemp(prefix=".tai-len-", dir=folder))
-            try:
-                tmp = tmp_dir / f"{revises or plan_key(name)}{suffix}"
-                size, head = 0, b""
-                with open(tmp, "wb") as out:
-                    while chunk := data.read(_CHUNK):
-                        size += len(chunk)
-                        if max_bytes is not None and size > max_bytes:
-                            raise LoaError(too_big_vi(size, max_bytes, more=True), name)
-                        if len(head) < 4096:
-                            head += chunk[:4096 - len(head)]
-                        out.write(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-                if size == 0:
-                    raise LoaError("tệp trống (0 byte).", name)
-                sniff(head, suffix, name)
-                try:
-                    plan = read_plan(tmp)
-                except LoaError as exc:  # the reader names the temp file: name the officer's
-                    for p in exc.problems:
-                        p.path = name
-                    raise LoaError.many(exc.problems) from None
-                except Exception:  # a parser's bug must not become a traceback on the page
-                    log.exception("reading uploaded plan %s", name)
-                    raise LoaError("không đọc được tệp này (tệp có thể bị hỏng); hãy mở bằng Word "
-                                   "hoặc LibreOffice, lưu lại rồi tải lên lần nữa.", name) from None
-                entry, old = _install(folder, tmp, name, plan, by=by, now=now, revises=revises)
-            finally:
-                shutil.rmtree(tmp_dir, ignore_errors=True)
-    except OSError as exc:  # a full disk or a read-only folder: said, not a traceback
-        from loa.fsio import loa_error
-
-        raise loa_error(exc, folder) from None
-    plan.source = folder / entry.file
-    plan.plan_id = entry.key
-    return Uploaded(entry, plan, old is not None)
+    with _staging(folder, revises) as tmp_dir:
+        tmp = tmp_dir / f"{revises or plan_key(name)}{suffix}"
+        size, head = 0, b""
+        with open(tmp, "wb") as out:
+            while chunk := data.read(_CHUNK):
+                size += len(chunk)
+                if max_bytes is not None and size > max_bytes:
+                    raise LoaError(too_big_vi(size, max_bytes, more=True), name)
+                if len(head) < 4096:
+                    head += chunk[:4096 - len(head)]
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if size == 0:
+            raise LoaError("tệp trống (0 byte).", name)
+        sniff(head, suffix, name)
+        try:
+            plan = read_plan(tmp)
+        except LoaError as exc:  # the reader names the temp file: name the officer's
+            for p in exc.problems:
+                p.path = name
+            raise LoaError.many(exc.problems) from None
+        except Exception:  # a parser's bug must not become a traceback on the page
+            log.exception("reading uploaded plan %s", name)
+            raise LoaError("không đọc được tệp này (tệp có thể bị hỏng); hãy mở bằng Word "
+                           "hoặc LibreOffice, lưu lại rồi tải lên lần nữa.", name) from None
+        entry, old = _install(folder, tmp, name, plan, by=by, now=now, revises=revises)
+    return _uploaded(folder, entry, old, plan)
 
 
 def _notes(plan: Plan) -> tuple[str, str]:
@@ -400,34 +387,46 @@ def keep_plan(plan: Plan, sources: list[Path], names: list[str], folder: str | P
     are moved, not copied. Same keys, versions and notes as store_plan."""
     folder = Path(folder)
     name = display_name(names[0])
+    with _staging(folder, revises) as tmp_dir:
+        if len(sources) == 1 and sources[0].suffix.lower() not in PHOTOS:
+            source = tmp_dir / f"x{sources[0].suffix.lower()}"
+            shutil.move(sources[0], source)
+        else:
+            source = tmp_dir / f"x{PAGES}"
+            source.mkdir()
+            for i, p in enumerate(sources, 1):
+                shutil.move(p, source / f"trang-{i:02d}{p.suffix.lower()}")
+            if len(names) > 1:
+                name = f"{name} (+{len(names) - 1} ảnh)"
+            # a phone names photos IMG_1234: the plan's number names it better
+            number = (plan.number or "").strip()
+            base = plan_key(f"ke-hoach-{number if number[:1].isdigit() else 'anh-chup'}.x")
+        entry, old = _install(folder, source, name, plan, by=by, now=now,
+                              revises=revises, base=base if source.is_dir() else None,
+                              pages=len(sources) if source.is_dir() else 0)
+    return _uploaded(folder, entry, old, plan)
+
+
+@contextlib.contextmanager
+def _staging(folder: Path, revises: str | None) -> Iterator[Path]:
+    """A private temp folder inside `folder`, under its lock, removed after; a full disk or a
+    read-only folder is said in Vietnamese, not a traceback."""
+    from loa.fsio import loa_error
+
     if revises is not None and not (_KEY.match(revises) and _current(folder, revises)):
         raise LoaError("không có kế hoạch cần thay này (có thể vừa bị đổi); hãy tải lại trang.")
     try:
         with _locked(folder):
             tmp_dir = Path(tempfile.mkdtemp(prefix=".tai-len-", dir=folder))
             try:
-                if len(sources) == 1 and sources[0].suffix.lower() not in PHOTOS:
-                    source = tmp_dir / f"x{sources[0].suffix.lower()}"
-                    shutil.move(sources[0], source)
-                else:
-                    source = tmp_dir / f"x{PAGES}"
-                    source.mkdir()
-                    for i, p in enumerate(sources, 1):
-                        shutil.move(p, source / f"trang-{i:02d}{p.suffix.lower()}")
-                    if len(names) > 1:
-                        name = f"{name} (+{len(names) - 1} ảnh)"
-                    # a phone names photos IMG_1234: the plan's number names it better
-                    number = (plan.number or "").strip()
-                    base = plan_key(f"ke-hoach-{number if number[:1].isdigit() else 'anh-chup'}.x")
-                entry, old = _install(folder, source, name, plan, by=by, now=now,
-                                      revises=revises, base=base if source.is_dir() else None,
-                                      pages=len(sources) if source.is_dir() else 0)
+                yield tmp_dir
             finally:
                 shutil.rmtree(tmp_dir, ignore_errors=True)
     except OSError as exc:
-        from loa.fsio import loa_error
-
         raise loa_error(exc, folder) from None
+
+
+def _uploaded(folder: Path, entry: PlanEntry, old: PlanEntry | None, plan: Plan) -> Uploaded:
     plan.source = folder / entry.file
     plan.plan_id = entry.key
     return Uploaded(entry, plan, old is not None)
