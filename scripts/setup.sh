@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up loa on Debian 12 / Raspberry Pi OS (bookworm). Safe to run again.
 #   scripts/setup.sh         runtime: espeak-ng, ffmpeg, PortAudio, .venv with loa
-#   scripts/setup.sh --dev   also what the tests need: PulseAudio, LibreOffice, Chromium, pytest
+#   scripts/setup.sh --dev   also what the tests need: PulseAudio, LibreOffice, Chromium,
+#                            PostgreSQL, Mosquitto, pytest
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,9 @@ packages=(espeak-ng ffmpeg libportaudio2 python3-venv python3-pip
           tesseract-ocr tesseract-ocr-vie poppler-utils hunspell-vi)
 if [ "$dev" = 1 ]; then
   packages+=(pulseaudio pulseaudio-utils libasound2-plugins libreoffice-calc-nogui libreoffice-writer-nogui
-             chromium)
+             chromium postgresql mosquitto mosquitto-clients)
+  # the server-tier tests start their own PostgreSQL and Mosquitto on loopback; the
+  # system services the packages enable are not needed (a test machine may have no systemd)
   # not fonts-liberation (Chromium only recommends it): its old Liberation Serif has no
   # precomposed Vietnamese, and LibreOffice's PDF reports then split the accents off
 fi

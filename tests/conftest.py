@@ -81,3 +81,31 @@ def pytest_sessionfinish(session, exitstatus):
     for suffix in ("", "-wal", "-shm"):
         if name:
             Path(name + suffix).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One real PostgreSQL for the run (tests/services.py); each test makes its own database."""
+    from services import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_db(postgres):
+    """A fresh, empty PostgreSQL database for one test: (server, name)."""
+    name = postgres.create_database()
+    yield postgres, name
+    postgres.drop_database(name)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A real Mosquitto with per-device authentication (dynsec) for one test."""
+    from services import start_broker
+
+    b = start_broker(tmp_path / "mosquitto")
+    yield b
+    b.stop()
