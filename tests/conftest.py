@@ -102,10 +102,16 @@ def pg_db(postgres):
 
 
 @pytest.fixture
-def broker(tmp_path):
+def broker():
     """A real Mosquitto with per-device authentication (dynsec) for one test."""
+    import shutil
+    import tempfile
+
     from services import start_broker
 
-    b = start_broker(tmp_path / "mosquitto")
+    # not under tmp_path: pytest's folders are 0700 and mosquitto runs as its own user
+    root = Path(tempfile.mkdtemp(prefix="loa-mqtt-"))
+    b = start_broker(root / "broker")
     yield b
     b.stop()
+    shutil.rmtree(root, ignore_errors=True)

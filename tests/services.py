@@ -144,6 +144,7 @@ def start_broker(root: Path, persistence: bool = True) -> Broker:
     knows every device) and, with persistence, the QoS 1 sessions survive a restart."""
     root.mkdir(parents=True, exist_ok=True)
     if os.getuid() == 0:
+        os.chmod(root.parent, 0o755)
         # mosquitto drops root for the `mosquitto` user: it must write its files
         os.chmod(root, 0o777)
     port = free_port()
