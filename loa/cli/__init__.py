@@ -223,6 +223,7 @@ def build_parser() -> Parser:
     run.add_argument("--no-time-sync", action="store_true",
                      help="phát cả khi hệ thống chưa báo đã đồng bộ giờ (máy không có NTP)")
     run.set_defaults(func=c.run)
+    from loa.cli import fleet_device; fleet_device.add_parsers(sub, run)  # noqa: E702, I001
 
     nw = sub.add_parser("now", help="phát tin khẩn cấp ngay (ngắt buổi phát đang chạy)")
     nw.add_argument("what", metavar="LỜI|MÃ",

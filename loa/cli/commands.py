@@ -367,6 +367,15 @@ def calendar(args) -> int:
 def run(args) -> int:
     from loa.clock import SystemClock
 
+    if getattr(args, "server", None):
+        from loa.cli.fleet_device import run_server
+
+        run_server(args, report=out)
+        out("Đã dừng phát tự động.")
+        return 0
+    if not args.schedule:
+        raise LoaError("cần tên tệp lịch phát (loa run LỊCH), hoặc --server ĐỊA_CHỈ để phát "
+                       "theo lịch của máy chủ.")
     station = svc.load_station(args.schedule)
     until = (SystemClock(station.schedule.station.tz).now() + timedelta(seconds=args.run_for)
              if args.run_for else None)

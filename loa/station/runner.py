@@ -20,19 +20,23 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 def run_daemon(schedule_path, sink_kind: str, wav_dir: Path | None,
                until: datetime | None, until_idle: bool,
                report: Callable[[str], None] = print, trust_sync: bool = True,
-               clock: Clock | None = None, fast: bool = False):
+               clock: Clock | None = None, fast: bool = False, follower=None):
     """Start the daemon and block until `until`, idle, or a signal; `report` gets the
     Vietnamese lines an officer reads (which sink, each play as it happens, the next play).
     The clock defaults to the wall clock in the station's zone. fast: the WAV sink does not
-    keep real time (tests only)."""
+    keep real time (tests only). follower (loa.fleet.follower.Follower): play a server's
+    bundle (schedule_path None: its current one, fetched first if there is none yet) and
+    keep in step with the server beside the daemon."""
     from loa import settings
     from loa.player.control import DaemonLock
 
     # One daemon per data folder, held for its whole life: taken before anything opens the
     # log, so a second one refuses without touching it (no recovery, no event).
     with DaemonLock(settings.data_dir(), clock):
+        if follower is not None and schedule_path is None:
+            schedule_path = follower.first_bundle()
         return _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report,
-                           trust_sync, clock, fast)
+                           trust_sync, clock, fast, follower)
 
 
 def _next_line(schedule, occ) -> str:
@@ -60,7 +64,7 @@ def _played_line(schedule, played) -> str:
 
 
 def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, trust_sync,
-                clock, fast):
+                clock, fast, follower=None):
     from loa import settings
     from loa.clock import SystemClock
     from loa.log.journal import JournaledLogStore
@@ -70,6 +74,8 @@ def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, tr
     from loa.station.wiring import ChildRendering, relays_for, sink_factory
 
     def load():
+        if follower is not None:  # the bundle's station, this device's zones only
+            return follower.load()
         loaded = load_station(schedule_path)
         return loaded.schedule, loaded.bulletins
 
@@ -79,7 +85,8 @@ def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, tr
     store = JournaledLogStore(settings.db_path(), clock=clock)  # a failed write never stops a play
     sink_for, note = sink_factory(sink_kind, wav_dir, clock, fast)
     report(note)
-    clips = ChildRendering(schedule_path, station)
+    # a follower plays the server's verified clips and never renders
+    clips = follower.clips if follower is not None else ChildRendering(schedule_path, station)
     trust = ClockTrust(store, clock, system_time_synced if trust_sync else (lambda: None))
     player = Player(store, clock, sink_for, clips.at_air, schedule.zones, relays_for(station, clock),
                     station.pre_roll, station.post_roll, trust)
@@ -90,7 +97,8 @@ def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, tr
             report(_next_line(daemon.schedule, occ))
 
     daemon = Daemon(load, player, clock, store, prepare=clips.ahead,
-                    control_dir=settings.control_dir(), trust=trust, upgrade=clips.upgrade,
+                    control_dir=settings.control_dir(), trust=trust,
+                    upgrade=None if follower is not None else clips.upgrade,
                     on_play=lambda p: report(_played_line(daemon.schedule, p)), on_next=on_next)
 
     def on_signal(signum, frame):
@@ -100,6 +108,9 @@ def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, tr
     previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, lambda s, f: daemon.request_reload())
     try:
         upcoming = daemon.start()
+        if follower is not None:
+            follower.attach(daemon, trust)
+            follower.start()
         pending = daemon.pending()
         problem = trust.problem()
         if problem:
@@ -110,6 +121,8 @@ def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, tr
         started.set()
         daemon.wait(until=until, until_idle=until_idle)
     finally:
+        if follower is not None:
+            follower.stop()
         daemon.shutdown()
         for s, h in previous.items():
             signal.signal(s, h)
