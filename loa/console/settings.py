@@ -9,6 +9,9 @@ LOA_HTTPS=1             behind a TLS proxy (Caddy/nginx): secure cookies; `loa s
 LOA_CSRF_ORIGINS        comma-separated extra origins such as https://loa.xa-ba-vi.vn (only
                         needed when the proxy is another machine or rewrites the host)
 LOA_DEBUG=1             Django's debug pages (never on a station)
+LOA_DATABASE_URL        postgresql://user:pw@host:port/db (or ?host=/socket/dir): the server
+                        role (a province or a large commune) on PostgreSQL; unset: SQLite
+LOA_MQTT_URL            mqtt://user:pw@host:port: the broker the server pushes emergencies on
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "loa.console.accounts",
     "loa.console.pages",
+    "loa.console.fleet",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -84,7 +88,7 @@ TEMPLATES = [{
         "loa.console.station.context",
     ]},
 }]
-DATABASES = {"default": {
+_SQLITE = {
     "ENGINE": "django.db.backends.sqlite3",
     "NAME": os.environ.get("LOA_CONSOLE_DB") or str(DATA_DIR / "console.sqlite3"),
     # a daemon and the console may both be busy: wait for the lock instead of failing
@@ -92,7 +96,37 @@ DATABASES = {"default": {
     # tests too on a file, as in production: Django's default in-memory shared-cache test
     # database fails two concurrent writers at once ("table is locked") instead of waiting
     "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"loa-console-test-{os.getpid()}.sqlite3")},
-}}
+}
+
+
+def database_from_url(url: str) -> dict:
+    """postgresql://user:pw@host:port/db[?host=/socket/dir&sslmode=...] -> Django's settings
+    for its postgresql backend (psycopg 3)."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        raise ValueError(f"not a postgresql://user@host/db URL: {parts.scheme}://…")
+    query = dict(parse_qsl(parts.query))
+    host = query.pop("host", None) or unquote(parts.hostname or "")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.strip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": host,
+        "PORT": str(parts.port or ""),
+        # waitress threads keep their connection for a while (no reconnect per request);
+        # health checks drop one the database closed (a PostgreSQL restart)
+        "CONN_MAX_AGE": 300,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": query,  # sslmode, connect_timeout ... as libpq names them
+    }
+
+
+LOA_DATABASE_URL = os.environ.get("LOA_DATABASE_URL", "")
+DATABASES = {"default": database_from_url(LOA_DATABASE_URL) if LOA_DATABASE_URL else _SQLITE}
+LOA_MQTT_URL = os.environ.get("LOA_MQTT_URL", "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Argon2 first (memory-hard, at OWASP's minimum so a Pi survives logins at once);
