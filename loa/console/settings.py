@@ -21,6 +21,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from loa.console.dburl import database_from_url
 from loa.settings import data_dir
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -73,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "loa.console.nocache.no_store",
     "loa.console.nocache.station_paths",
+    "loa.console.nocache.no_schedule",
 ]
 ROOT_URLCONF = "loa.console.urls"
 WSGI_APPLICATION = "loa.console.wsgi.application"
@@ -97,31 +99,6 @@ _SQLITE = {
     # database fails two concurrent writers at once ("table is locked") instead of waiting
     "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"loa-console-test-{os.getpid()}.sqlite3")},
 }
-
-
-def database_from_url(url: str) -> dict:
-    """postgresql://user:pw@host:port/db[?host=/socket/dir&sslmode=...] -> Django's settings
-    for its postgresql backend (psycopg 3)."""
-    from urllib.parse import parse_qsl, unquote, urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
-        raise ValueError(f"not a postgresql://user@host/db URL: {parts.scheme}://…")
-    query = dict(parse_qsl(parts.query))
-    host = query.pop("host", None) or unquote(parts.hostname or "")
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": unquote(parts.path.strip("/")),
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": host,
-        "PORT": str(parts.port or ""),
-        # waitress threads keep their connection for a while (no reconnect per request);
-        # health checks drop one the database closed (a PostgreSQL restart)
-        "CONN_MAX_AGE": 300,
-        "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": query,  # sslmode, connect_timeout ... as libpq names them
-    }
 
 
 LOA_DATABASE_URL = os.environ.get("LOA_DATABASE_URL", "")

@@ -64,6 +64,9 @@ class Device(models.Model):
     token_hash = models.CharField(max_length=64, unique=True)  # sha256 hex of the token
     enrolled_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # when the broker forgot its MQTT credentials (the server process does it, even for a
+    # `loa fleet revoke` run elsewhere)
+    broker_removed_at = models.DateTimeField(null=True, blank=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
     last_heartbeat = models.JSONField(null=True, blank=True)
     # copied out of the last heartbeat: what a dashboard sorts and filters by
@@ -178,6 +181,9 @@ class Emergency(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # sent_at is null until a server process with the MQTT bus has pushed it
+        indexes = [models.Index(fields=["sent_at"], name="fleet_emergency_unsent",
+                                condition=models.Q(sent_at__isnull=True))]
 
     def payload(self) -> dict:
         return {"id": self.id, "title": self.title, "text": self.text,
