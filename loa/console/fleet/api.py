@@ -68,7 +68,7 @@ def bundle(request):
     service.touch(dev)
     b = service.current_bundle(dev.station)
     if b is None:
-        return error("no_bundle", f"đài {dev.station.name} chưa có gói phát nào.", 404)
+        return error("no_bundle", f"{dev.station.name} chưa có gói phát nào.", 404)
     etag = f'"{b.etag}"'
     wanted = [t.strip() for t in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]
     if etag in wanted or b.etag in wanted:

@@ -500,7 +500,7 @@ def validate_rows(rows: Any) -> list[dict]:
 def ingest_plays(dev: Device, rows: Any) -> tuple[list[str], int]:
     """Store a batch of a device's final plays, idempotent by (device, play_key).
     Returns (every play key of the batch, in order: all are safely stored now; how many
-    were already stored)."""
+    rows of the batch were not stored now: already there, or twice in the batch)."""
     checked = validate_rows(rows)
     keys = list(dict.fromkeys(r["play_key"] for r in checked))
     if not checked:
@@ -517,7 +517,7 @@ def ingest_plays(dev: Device, rows: Any) -> tuple[list[str], int]:
         fresh.append(Play(device_id=dev.pk, station_id=dev.station_id, received_at=received, **r))
     # a retry racing its first attempt: the unique (device, play_key) keeps one row
     Play.objects.bulk_create(fresh, batch_size=1000, ignore_conflicts=True)
-    return keys, len(keys) - len(fresh)
+    return keys, len(checked) - len(fresh)
 
 
 # --- heartbeats ---------------------------------------------------------------------------------
