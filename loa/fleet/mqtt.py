@@ -171,7 +171,7 @@ class BrokerAdmin:
             raise LoaError(f"Không kết nối được máy chủ MQTT {self.url.host}:{self.url.port}: "
                            f"{exc.strerror or exc}.") from None
         self._client.loop_start()
-        if not self._subscribed.wait(timeout):
+        if not self._subscribed.wait(timeout) or self._connect_error:
             self.close()
             raise LoaError(f"Máy chủ MQTT {self.url.host}:{self.url.port} không nhận tài khoản "
                            f"quản trị {self.url.username!r}"
@@ -180,6 +180,7 @@ class BrokerAdmin:
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if _failed(reason_code):
             self._connect_error = str(reason_code)
+            self._subscribed.set()  # wake __init__: it reports the refusal at once
             return
         client.subscribe(RESPONSE_TOPIC, qos=1)
 
@@ -294,6 +295,7 @@ class _Bus:
         self._connected_evt = threading.Event()
         client.on_connect = self._on_connect_base
         client.on_disconnect = self._on_disconnect_base
+        client.on_subscribe = self._on_subscribe
         self._started = False
 
     def start(self) -> None:
@@ -315,7 +317,15 @@ class _Bus:
         self._connected_evt.clear()
 
     def wait_connected(self, timeout: float) -> bool:
+        """Wait until connected and subscribed (the broker's SUBACK), up to `timeout` s."""
         return self._connected_evt.wait(timeout)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        if any(_failed(rc) for rc in reason_codes):
+            self.last_error = f"subscribe refused: {reason_codes}"
+            log.error("broker refused the subscription: %s", reason_codes)
+        else:
+            self._connected_evt.set()
 
     def _on_connect_base(self, client, userdata, flags, reason_code, properties):
         if _failed(reason_code):
@@ -324,7 +334,6 @@ class _Bus:
             return
         self.last_error = self.refused = None
         self.connected = True
-        self._connected_evt.set()
         self._on_connected(client, flags)
 
     def _on_disconnect_base(self, client, userdata, flags, reason_code, properties):
@@ -349,7 +358,10 @@ class FleetBus(_Bus):
         client.max_queued_messages_set(0)
         super().__init__(client, u.host, u.port)
         self._on_ack = on_ack
+        self._count_lock = threading.Lock()
+        self._sent = self._confirmed = 0
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
 
     def _on_connected(self, client, flags) -> None:
         client.subscribe("loa/p/+/ack", qos=1)
@@ -367,11 +379,23 @@ class FleetBus(_Bus):
             return
         _safe("on_ack", self._on_ack, levels[2], payload)
 
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        with self._count_lock:
+            self._confirmed += 1
+
+    def in_flight(self) -> int:
+        """Emergency messages the broker has not yet confirmed (PUBACK) holding for delivery."""
+        with self._count_lock:
+            return self._sent - self._confirmed
+
     def publish_emergency(self, device_ids: list[str], payload: dict) -> None:
         """QoS 1 to each device; queued by paho (and then the broker) if one is offline."""
         body = json.dumps(payload, ensure_ascii=False)
-        for device_id in device_ids:
-            self._client.publish(khan_cap_topic(check_device_id(device_id)), body, qos=1)
+        topics = [khan_cap_topic(check_device_id(d)) for d in device_ids]
+        for topic in topics:
+            with self._count_lock:
+                self._sent += 1
+            self._client.publish(topic, body, qos=1)
 
 
 class DeviceBus(_Bus):
@@ -393,17 +417,10 @@ class DeviceBus(_Bus):
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_lock = threading.Lock()
         client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        self.subscribe_failed: bool = False  # the broker refused our own topic (bad role)
 
     def _on_connected(self, client, flags) -> None:
         # also when the session is present: cheap, and repairs a session the broker lost
         client.subscribe(khan_cap_topic(self.device_id), qos=1)
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
-        self.subscribe_failed = any(_failed(rc) for rc in reason_codes)
-        if self.subscribe_failed:
-            log.error("broker refused the khan-cap subscription: %s", reason_codes)
 
     def _on_message(self, client, userdata, msg):
         try:
