@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import random
 import shutil
 import sqlite3
@@ -314,6 +315,8 @@ class Follower:
         self._refused: set[str] = set()
         self._offline_told = False
         self._emergency_lock = threading.Lock()
+        self._inbox: queue.Queue[dict] = queue.Queue()
+        self._workers: list[threading.Thread] = []
 
     # --- what the daemon runs on -----------------------------------------------------
 
@@ -489,11 +492,21 @@ class Follower:
     # --- emergencies ----------------------------------------------------------------------
 
     def on_emergency(self, payload: dict) -> None:
-        """From MQTT (its network thread) or the HTTP poll: play it once per id, ever."""
-        try:
-            self._take(payload)
-        except Exception:  # noqa: BLE001 - never kill the bus's thread
-            log.exception("emergency %s not handled", payload.get("id"))
+        """From MQTT (its network thread: queue and return, the PUBACK waits on us) or
+        the HTTP poll; played once per id, ever."""
+        if isinstance(payload, dict):
+            self._inbox.put(payload)
+
+    def _emergencies(self) -> None:
+        while not self._stop.is_set():
+            try:
+                payload = self._inbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                self._take(payload)
+            except Exception:  # noqa: BLE001 - the next one must still be heard
+                log.exception("emergency %s not handled", payload.get("id"))
 
     def _take(self, payload: dict) -> None:
         eid = payload.get("id")
@@ -602,6 +615,10 @@ class Follower:
             self.start_bus()
         self._thread = threading.Thread(target=self._loop, name="follower", daemon=True)
         self._thread.start()
+        worker = threading.Thread(target=self._emergencies, name="follower-emergencies",
+                                  daemon=True)
+        worker.start()
+        self._workers.append(worker)
 
     def stop(self) -> None:
         self._stop.set()
@@ -610,6 +627,8 @@ class Follower:
                 self.bus.stop()
         if self._thread is not None:
             self._thread.join(30)
+        for worker in self._workers:
+            worker.join(10)
         self.outbox.close()
 
     def _revoke(self, exc: Exception) -> None:
