@@ -316,6 +316,7 @@ class Follower:
         self._offline_told = False
         self._emergency_lock = threading.Lock()
         self._inbox: queue.Queue[dict] = queue.Queue()
+        self._early: list[tuple[str, datetime, str]] = []
         self._workers: list[threading.Thread] = []
 
     # --- what the daemon runs on -----------------------------------------------------
@@ -400,7 +401,8 @@ class Follower:
 
     def _event(self, kind: str, detail: str) -> None:
         store = getattr(self.daemon, "store", None)
-        if store is None:
+        if store is None:  # before the daemon runs: logged once it does
+            self._early.append((kind, self.now(), detail))
             return
         try:
             store.event(kind, self.now(), detail)
@@ -609,6 +611,12 @@ class Follower:
 
     def attach(self, daemon, trust=None) -> None:
         self.daemon, self.trust = daemon, trust
+        for kind, at, detail in self._early:
+            try:
+                daemon.store.event(kind, at, detail)
+            except Exception as exc:  # noqa: BLE001 - the log's failure is not the sync's
+                log.error("cannot record %s: %s", kind, exc)
+        self._early.clear()
 
     def start(self) -> None:
         if not self.revoked:
@@ -619,6 +627,10 @@ class Follower:
                                   daemon=True)
         worker.start()
         self._workers.append(worker)
+
+    def cancel(self) -> None:
+        """Stop waiting for the first bundle (a signal handler: nothing else)."""
+        self._stop.set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -34,7 +34,14 @@ def run_daemon(schedule_path, sink_kind: str, wav_dir: Path | None,
     # log, so a second one refuses without touching it (no recovery, no event).
     with DaemonLock(settings.data_dir(), clock):
         if follower is not None and schedule_path is None:
-            schedule_path = follower.first_bundle()
+            # a stop while waiting for the first bundle ends the wait, not the process
+            waiting = {s: signal.signal(s, lambda *_: follower.cancel())
+                       for s in (signal.SIGTERM, signal.SIGINT)}
+            try:
+                schedule_path = follower.first_bundle()
+            finally:
+                for s, h in waiting.items():
+                    signal.signal(s, h)
         return _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report,
                            trust_sync, clock, fast, follower)
 

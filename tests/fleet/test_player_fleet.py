@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from helpers import events_in, rows_in, soon, wait_for
+from helpers import events_in, heartbeat_up, rows_in, soon, wait_for
 from services import free_port, start_broker
 
 from fleet.server_rig import REPO, ServerRig
@@ -82,10 +82,11 @@ def publish(rig, slug: str, schedule: Path) -> None:
 
 
 def latest_manifest(rig, slug: str) -> dict:
-    (man,) = sql(rig, "SELECT b.manifest FROM fleet_bundle b JOIN fleet_station s ON "
-                      "s.id = b.station_id WHERE s.slug = %s ORDER BY b.created_at DESC, "
-                      "b.id DESC LIMIT 1", slug)[0]
-    return man if isinstance(man, dict) else json.loads(man)
+    man, etag = sql(rig, "SELECT b.manifest, b.etag FROM fleet_bundle b JOIN fleet_station s "
+                         "ON s.id = b.station_id WHERE s.slug = %s ORDER BY b.created_at DESC, "
+                         "b.id DESC LIMIT 1", slug)[0]
+    man = man if isinstance(man, dict) else json.loads(man)
+    return {**man, "version": etag}
 
 
 def player_env(data: Path, base: dict | None = None) -> dict[str, str]:
@@ -140,7 +141,8 @@ def test_three_players_play_the_servers_session_once_each_and_ack_an_emergency(
     procs = {d: start_player(fleet, env) for d, (data, env, _) in players.items()}
     try:
         v1 = latest_manifest(fleet, "xa-ba-vi")["version"]
-        assert wait_for(lambda: all(current_etag(p[0]) == v1 for p in players.values()), 60)
+        assert wait_for(lambda: all(current_etag(p[0]) == v1 and heartbeat_up(p[0])
+                                    for p in players.values()), 60)
         # the session the players will play: published while they run, ~25 s ahead
         at = soon(25, run_s=120)
         publish(fleet, "xa-ba-vi", write_schedule(tmp_path / "v2", {"s": at}))
@@ -196,7 +198,6 @@ def test_three_players_play_the_servers_session_once_each_and_ack_an_emergency(
 def test_corrupt_bundle_refused_then_revoked_token_the_last_good_bundle_keeps_playing(
         fleet, tmp_path):
     add_station(fleet, "xa-tan-lap", "Đài xã Tân Lập")
-    add_station(fleet, "xa-nhap", "Đài xã Nháp")
     t1 = soon(40, run_s=120)
     t2 = t1 + timedelta(seconds=35)
     publish(fleet, "xa-tan-lap", write_schedule(tmp_path / "v1", {"s1": t1, "s2": t2}))
@@ -206,21 +207,28 @@ def test_corrupt_bundle_refused_then_revoked_token_the_last_good_bundle_keeps_pl
     dev = enroll(fleet, env, "xa-tan-lap", "Cụm loa thôn Đoài", "thon-2")
     proc = start_player(fleet, env, sink="wav")
     try:
-        assert wait_for(lambda: current_etag(data) == v1["version"], 60)
-        # a new bulletin text whose clip is damaged in the server's store: produced first for
-        # another station, its file then corrupted in place (same size: the store keeps it)
-        v2_schedule = write_schedule(tmp_path / "v2", {"s1": t1, "s2": t2},
-                                     text="Lời mới: bà con họp thôn tối thứ sáu.")
-        publish(fleet, "xa-nhap", v2_schedule)
-        (bad,) = {c["sha256"] for c in latest_manifest(fleet, "xa-nhap")["clips"]} - {
+        assert wait_for(lambda: current_etag(data) == v1["version"] and heartbeat_up(data), 60)
+        # a new bulletin text whose clip is damaged in the server's store (the player is
+        # stopped meanwhile so that it cannot fetch the clip before the damage)
+        out1, err1 = stop_player(proc)
+        assert proc.returncode == 0, err1
+        publish(fleet, "xa-tan-lap", write_schedule(tmp_path / "v2", {"s1": t1, "s2": t2},
+                                                    text="Lời mới: bà con họp thôn tối thứ sáu."))
+        (bad,) = {c["sha256"] for c in latest_manifest(fleet, "xa-tan-lap")["clips"]} - {
             c["sha256"] for c in v1["clips"]}
         path = fleet.data / "server" / "clips" / bad[:2] / f"{bad}.wav"
         blob = bytearray(path.read_bytes())
-        blob[len(blob) // 2: len(blob) // 2 + 64] = bytes(64)
+        blob[len(blob) // 2: len(blob) // 2 + 64] = b"\x55" * 64
         path.write_bytes(bytes(blob))
-        publish(fleet, "xa-tan-lap", v2_schedule)
+        import hashlib
+        assert hashlib.sha256(path.read_bytes()).hexdigest() != bad
+        served = fleet.call("GET", f"/api/v1/clips/{bad}", dev["token"])
+        assert served.status == 200 and hashlib.sha256(served.body).hexdigest() != bad, (
+            served.status, len(served.body), len(blob))
+        proc = start_player(fleet, env, sink="wav")
         v2 = latest_manifest(fleet, "xa-tan-lap")["version"]
-        assert wait_for(lambda: events_in(data, "bundle-refused"), 30)
+        assert wait_for(lambda: events_in(data, "bundle-refused"), 30), (
+            current_etag(data), v2, stop_player(proc))
         refused = events_in(data, "bundle-refused")
         assert len(refused) == 1 and v2 in refused[0][2] and "bị hỏng" in refused[0][2]
         assert current_etag(data) == v1["version"]
@@ -245,7 +253,7 @@ def test_corrupt_bundle_refused_then_revoked_token_the_last_good_bundle_keeps_pl
         out, err = stop_player(proc)
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
-    assert "Không nhận gói lịch mới từ máy chủ" in out
+    assert "Không nhận gói lịch mới từ máy chủ" in out and "Traceback" not in err1
     assert out.count("Máy chủ đã thu hồi mã của thiết bị này") == 1
     assert [k for k, _ in on_server()] == [s1[0].play_key]  # s2 never sent after the 401
     assert len(events_in(data, "server-revoked")) == 1
