@@ -32,6 +32,7 @@ MANIFEST = ".bundle.json"
 CURRENT = "current"
 KEEP = 2
 ENGINE = "may-chu"  # the log's engine for a clip the server produced
+EMERGENCY = "khan-cap"  # the daemon's emergency bulletins: khan-cap-YYYYMMDD-HHMMSS
 _ETAG = re.compile(r"[A-Za-z0-9._-]{1,128}")
 _SHA = re.compile(r"[0-9a-f]{64}")
 MAX_FILES = 500
@@ -271,6 +272,8 @@ class BundleClips:
         self.store = store
         self._fixed = manifest
         self._cache: tuple[str | None, dict] = (None, {})
+        # an emergency's words come with it, not in a bundle: read on this machine, offline
+        self.emergency: Callable[[object], Clip] | None = None
 
     def _index(self) -> dict[tuple[str, str], dict]:
         if self._fixed is not None:
@@ -297,6 +300,8 @@ class BundleClips:
         Raises ClipError (Vietnamese) when there is none or it was damaged."""
         from loa.audio.wav import read_wav
 
+        if self.emergency is not None and bulletin.id.startswith(EMERGENCY):
+            return self.emergency(bulletin)
         c = self.entry(bulletin)
         if c is None:
             raise ClipError("gói lịch từ máy chủ không có đoạn âm thanh cho bản tin này")

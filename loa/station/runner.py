@@ -94,6 +94,8 @@ def _run_daemon(schedule_path, sink_kind, wav_dir, until, until_idle, report, tr
     report(note)
     # a follower plays the server's verified clips and never renders
     clips = follower.clips if follower is not None else ChildRendering(schedule_path, station)
+    if follower is not None:
+        clips.emergency = ChildRendering(schedule_path, station).at_air
     trust = ClockTrust(store, clock, system_time_synced if trust_sync else (lambda: None))
     player = Player(store, clock, sink_for, clips.at_air, schedule.zones, relays_for(station, clock),
                     station.pre_roll, station.post_roll, trust)

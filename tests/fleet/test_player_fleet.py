@@ -169,9 +169,9 @@ def test_three_players_play_the_servers_session_once_each_and_ack_an_emergency(
 
         def acks():
             return sql(fleet, "SELECT device_id, received_at, started_at, finished_at, "
-                              "failed_at FROM fleet_delivery")
+                              "failed_at, detail FROM fleet_delivery")
         assert wait_for(lambda: len(acks()) == 3 and all(a[3] for a in acks()), 90), acks()
-        for dev, received, started, finished, failed in acks():
+        for dev, received, started, finished, failed, _ in acks():
             assert dev in players and failed is None
             assert received <= started <= finished
         assert wait_for(lambda: len(played_on_server()) == 6, 30), played_on_server()
