@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def fleet(postgres):
     rig.start()
     rig.pg = (postgres, name)
     rig.root = root
+    rig.broker = broker
     yield rig
     err = rig.stop()
     broker.stop()
@@ -326,3 +328,47 @@ def test_three_days_offline_then_back_every_row_arrives_exactly_once(fleet, data
     assert counts == [(1801, 1801, 180)]
     assert sql(fleet, "SELECT unsent, version FROM fleet_device WHERE id = %s",
                dev.device)[0][0] == 0
+
+
+def test_broker_down_during_an_emergency_the_player_polls_then_plays_it_once(fleet, tmp_path):
+    """Last in the module: it stops the module's broker. The player is on MQTT first; with
+    the broker killed the emergency comes by polling the server; the broker back (and the
+    server's bus with its queued message) must not make it play twice."""
+    add_station(fleet, "xa-minh-quang", "Đài xã Minh Quang")
+    later = datetime.now(DEFAULT_TZ).replace(microsecond=0) + timedelta(hours=3)
+    publish(fleet, "xa-minh-quang", write_schedule(tmp_path / "v1", {"s": later}))
+    data = tmp_path / "player"
+    env = player_env(data)
+    dev = enroll(fleet, env, "xa-minh-quang", "Cụm loa thôn Nam", "thon-3")
+    broker_log = fleet.broker.root / "mosquitto.log"
+    proc = start_player(fleet, env, sink="wav")
+    try:
+        assert wait_for(lambda: heartbeat_up(data) and f"as loa-{dev['device']}" in
+                        broker_log.read_text(errors="replace"), 60), stop_player(proc)
+        fleet.broker.stop(kill=True)
+        sent = fleet.fleet("emergency", "Lũ quét, bà con tránh xa bờ suối.", "--title",
+                           "Lũ quét", "--station", "xa-minh-quang")
+        assert sent.returncode == 0, sent.stderr
+
+        def delivery():
+            return sql(fleet, "SELECT received_at, started_at, finished_at, failed_at FROM "
+                              "fleet_delivery WHERE device_id = %s", dev["device"])
+        assert wait_for(lambda: delivery() and delivery()[0][2] is not None, 90), (
+            delivery(), rows_in(data))
+        def connections(who: str) -> int:
+            return broker_log.read_text(errors="replace").count(f"as {who}")
+        before = {w: connections(w) for w in (f"loa-{dev['device']}", "loa-server")}
+        fleet.broker.start()
+        # both back on MQTT (the broker logs each reconnection); a message the server's
+        # bus kept for the device would come now: give it a moment to, then look
+        assert wait_for(lambda: all(connections(w) > n for w, n in before.items()), 90)
+        time.sleep(3)
+    finally:
+        out, err = stop_player(proc)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    emergency = [r for r in rows_in(data) if r.session == "khan-cap"]
+    assert [(r.zone, r.status) for r in emergency] == [("thon-3", "played")]
+    assert out.count("Tin khẩn cấp từ máy chủ: «Lũ quét»") == 1
+    received, started, finished, failed = delivery()[0]
+    assert received <= started <= finished and failed is None
