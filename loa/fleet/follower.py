@@ -315,7 +315,7 @@ class Follower:
         self._refused: set[str] = set()
         self._offline_told = False
         self._emergency_lock = threading.Lock()
-        self._inbox: queue.Queue[dict] = queue.Queue()
+        self._inbox: queue.Queue[tuple[bool, dict]] = queue.Queue()
         self._early: list[tuple[str, datetime, str]] = []
         self._workers: list[threading.Thread] = []
 
@@ -497,16 +497,19 @@ class Follower:
         """From MQTT (its network thread: queue and return, the PUBACK waits on us) or
         the HTTP poll; played once per id, ever."""
         if isinstance(payload, dict):
-            self._inbox.put(payload)
+            self._inbox.put((False, payload))
 
     def _emergencies(self) -> None:
         while not self._stop.is_set():
             try:
-                payload = self._inbox.get(timeout=0.5)
+                resume, payload = self._inbox.get(timeout=0.5)
             except queue.Empty:
                 continue
             try:
-                self._take(payload)
+                if resume:
+                    self._start(payload["id"], payload)
+                else:
+                    self._take(payload)
             except Exception:  # noqa: BLE001 - the next one must still be heard
                 log.exception("emergency %s not handled", payload.get("id"))
 
@@ -546,13 +549,10 @@ class Follower:
         self._ack(eid, "started", self.now())
 
     def _progress(self) -> None:
-        """Finished/failed once the emergency's rows are all final; not-yet-started ones
-        (taken before the daemon ran) start now."""
-        for eid, local, payload in self.outbox.open_emergencies():
+        """Finished/failed once the emergency's rows are all final."""
+        for eid, local, _ in self.outbox.open_emergencies():
             if local is None:
-                if self.daemon is not None:
-                    self._start(eid, payload)
-                continue
+                continue  # being started by the emergencies thread
             rows = self.outbox.emergency_rows(local)
             if not rows or any(s == "playing" for s, _ in rows):
                 continue
@@ -623,6 +623,11 @@ class Follower:
             self.start_bus()
         self._thread = threading.Thread(target=self._loop, name="follower", daemon=True)
         self._thread.start()
+        # taken by an earlier run that stopped before handing them to its daemon: one
+        # thread starts emergencies, so none starts twice
+        for eid, local, payload in self.outbox.open_emergencies():
+            if local is None:
+                self._inbox.put((True, {**payload, "id": eid}))
         worker = threading.Thread(target=self._emergencies, name="follower-emergencies",
                                   daemon=True)
         worker.start()
