@@ -27,7 +27,8 @@ def add_parsers(sub, run) -> None:
     run.add_argument("--server", metavar="ĐỊA_CHỈ",
                      help="phát theo lịch của máy chủ (đã đăng ký bằng loa enroll)")
     run.add_argument("--token", metavar="MÃ_THIẾT_BỊ",
-                     help="mã thiết bị (mặc định: mã lưu khi loa enroll, hoặc biến LOA_TOKEN)")
+                     help="mã thiết bị (mặc định: mã đã lưu khi loa enroll; hoặc đặt trong "
+                          "biến môi trường, xem docs/fleet-player.md)")
 
 
 def enroll(args) -> int:
