@@ -176,6 +176,8 @@ def test_a_heartbeat_updates_the_device_and_history_stays_bounded(fleet):
     dev = enrolled(fleet["a"]).device
     old = Heartbeat.objects.create(device=dev, received_at=service.now() - timedelta(days=4),
                                    data={})
+    recent = Heartbeat.objects.create(device=dev, data={},
+                                      received_at=service.now() - timedelta(hours=20))
     answer = service.record_heartbeat(dev, {
         "at": "2026-11-30T20:00:00+07:00", "clock_trusted": False, "disk_free_mb": 812.5,
         "version": "0.15", "audio": "ok", "last_play": "2026-11-30T19:30:00+07:00",
@@ -187,7 +189,8 @@ def test_a_heartbeat_updates_the_device_and_history_stays_bounded(fleet):
     assert d.last_play_at == datetime(2026, 11, 30, 19, 30, tzinfo=TZ)
     assert d.heartbeat_at is not None and d.last_heartbeat["unsent"] == 42
     assert not Heartbeat.objects.filter(pk=old.pk).exists()  # older than kept: pruned
-    assert Heartbeat.objects.filter(device=dev).count() == 1
+    assert Heartbeat.objects.filter(device=dev).count() == 2  # the one of 20 h ago stays
+    assert Heartbeat.objects.filter(pk=recent.pk).exists()
     with pytest.raises(service.Refused):
         service.record_heartbeat(dev, ["not", "an", "object"])
 

@@ -40,7 +40,7 @@ from loa.errors import LoaError
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_KEEP = timedelta(days=3)  # history per device; the latest is on Device itself
+HEARTBEAT_KEEP = timedelta(days=2)  # history per device (~2,900 rows); the latest is on Device
 MAX_BATCH_ROWS = 1000
 MAX_ROW_BYTES = 16 * 1024
 FINAL_STATUSES = ("played", "late", "failed", "missed", "interrupted", "skipped")
