@@ -20,9 +20,8 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 def rig(pg_db, broker, tmp_path):
     server, name = pg_db
     r = ServerRig(server.url(name), tmp_path / "server", extra=["--mqtt", broker.url])
-    for args in (("station", "add", "xa-ba-vi", "--name", "Đài xã Ba Vì"),
-                 ("station", "add", "xa-tan-lap", "--name", "Đài xã Tân Lập")):
-        assert r.fleet(*args).returncode == 0
+    r.service('s.add_station("xa-ba-vi", "Đài xã Ba Vì")\n'
+              's.add_station("xa-tan-lap", "Đài xã Tân Lập")\n')
     r.start()
     r.pg = (server, name)
     yield r
