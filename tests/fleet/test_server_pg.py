@@ -147,6 +147,15 @@ def test_bad_requests_get_vietnamese_json_not_a_500_on_postgresql(rig):
                      {"rows": [{**play_row("k"), "ThoiGianBatDau": "2026-11-30T06:00:00"}]})
     assert naive.status == 400 and "thiếu múi giờ" in naive.json["message"]
     assert rig.call("POST", "/api/v1/enroll", body={"code": "sai"}).json["error"] == "bad_code"
+    # what PostgreSQL cannot store is refused up front, never a 500
+    nul = rig.call("POST", "/api/v1/plays", a["token"], {"rows": [{**play_row("k"),
+                                                                 "TieuDe": "a\x00b"}]})
+    assert nul.status == 400 and "NUL" in nul.json["message"]
+    half = rig.call("POST", "/api/v1/heartbeat", a["token"],
+                    raw=b'{"audio": "\\ud800 loa"}')
+    assert half.status == 400 and "surrogate" in half.json["message"]
+    pair = rig.call("POST", "/api/v1/heartbeat", a["token"], body={"audio": "loa 🔊"})
+    assert pair.status == 200
     assert sql(rig, "SELECT count(*) FROM fleet_play") == [(0,)]
 
 
