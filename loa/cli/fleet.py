@@ -11,7 +11,7 @@ def add_parsers(sub) -> None:
     fl = sub.add_parser("fleet", help="máy chủ tỉnh/xã: đài, cụm loa, gói phát, tin khẩn cấp")
     fl.add_argument("--database", metavar="ĐỊA_CHỈ",
                     help="cơ sở dữ liệu PostgreSQL như loa serve --database (mặc định: "
-                         "biến LOA_DATABASE_URL, hoặc SQLite trên máy này)")
+                         "theo biến môi trường như loa serve, hoặc SQLite trên máy này)")
     cmds = fl.add_subparsers(dest="fleet_command", metavar="LỆNH", required=True, title="lệnh")
 
     pv = cmds.add_parser("province", help="tỉnh").add_subparsers(
