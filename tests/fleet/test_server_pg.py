@@ -259,4 +259,10 @@ def test_serve_refuses_bad_setups_in_vietnamese(rig, tmp_path):
     down = rig.loa("serve", "--database", f"postgresql://loa@127.0.0.1:{free_port()}/x",
                    "--port", str(free_port()))
     assert down.returncode == 2 and "không kết nối được cơ sở dữ liệu PostgreSQL" in down.stderr
-    assert "Traceback" not in bad.stderr + down.stderr + none.stderr
+    no_broker = rig.loa("serve", "--database", rig.db_url, "--mqtt",
+                        f"mqtt://quantri:x@127.0.0.1:{free_port()}", "--port", str(free_port()))
+    assert no_broker.returncode == 2
+    assert "Không kết nối được máy chủ MQTT 127.0.0.1" in no_broker.stderr, no_broker.stderr
+    alone = rig.loa("serve", str(tmp_path / "x.yaml"), "--mqtt", "mqtt://a:b@h:1")
+    assert alone.returncode == 2 and "--mqtt chỉ dùng cho máy chủ tỉnh/xã" in alone.stderr
+    assert "Traceback" not in bad.stderr + down.stderr + none.stderr + no_broker.stderr
