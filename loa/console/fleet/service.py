@@ -40,7 +40,7 @@ from loa.errors import LoaError
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_KEEP = timedelta(days=3)  # history per device; the latest is on Device itself
+HEARTBEAT_KEEP = timedelta(days=2)  # history per device (~2,900 rows); the latest is on Device
 MAX_BATCH_ROWS = 1000
 MAX_ROW_BYTES = 16 * 1024
 FINAL_STATUSES = ("played", "late", "failed", "missed", "interrupted", "skipped")
@@ -725,13 +725,57 @@ def record_ack(device_id: str, emergency_id: str, stage: str, at: datetime | str
     return True
 
 
-def on_mqtt_ack(device_id: str, payload: dict) -> None:
-    """FleetBus's on_ack: runs on the bus's network thread."""
-    from django.db import close_old_connections
+@dataclass
+class Ack:
+    device_id: str
+    emergency_id: str
+    stage: str
+    at: Any  # datetime, ISO text or None (then: when recorded)
+    detail: str = ""
+    recorded: datetime | None = None  # when the server got it (fan-out is measured to it)
 
-    try:
-        if isinstance(payload, dict):
-            record_ack(device_id, str(payload.get("id") or ""), str(payload.get("stage") or ""),
-                       payload.get("at"), str(payload.get("detail") or ""))
-    finally:
-        close_old_connections()
+
+def record_acks(acks: list[Ack]) -> int:
+    """Many acks at once (the MQTT listener's batches: a thousand devices acking one
+    emergency within a second), with record_ack's rules: the first time of each stage
+    wins, a device acks only what it was sent. Two queries whatever the count. Returns
+    how many acks matched a delivery."""
+    good = [a for a in acks if a.stage in STAGES and a.emergency_id and a.device_id]
+    if not good:
+        return 0
+    matched = 0
+    fields = {"detail", "received_recorded_at"} | {f"{s}_at" for s in STAGES}
+    with transaction.atomic():
+        found = {(d.emergency_id, d.device_id): d for d in Delivery.objects.select_for_update()
+                 .filter(emergency_id__in={a.emergency_id for a in good},
+                         device_id__in={a.device_id for a in good})}
+        changed = {}
+        for a in good:
+            d = found.get((a.emergency_id, a.device_id))
+            if d is None:
+                continue
+            matched += 1
+            recorded = a.recorded or now()
+            at = _opt_time(a.at) if isinstance(a.at, str) else a.at
+            if not isinstance(at, datetime) or at.tzinfo is None:
+                at = recorded
+            field = f"{a.stage}_at"
+            if getattr(d, field) is None:
+                setattr(d, field, at)
+                if a.stage == "received":
+                    d.received_recorded_at = recorded
+                changed[d.pk] = d
+            if a.detail and not d.detail:
+                d.detail = str(a.detail)[:2000]
+                changed[d.pk] = d
+        if changed:
+            Delivery.objects.bulk_update(list(changed.values()), sorted(fields), batch_size=500)
+    return matched
+
+
+def ack_from_mqtt(device_id: str, payload: Any, recorded: datetime | None = None) -> Ack | None:
+    """An ack message's payload {"id","stage","at","detail"} (the topic names the device)."""
+    if not isinstance(payload, dict):
+        return None
+    return Ack(device_id, str(payload.get("id") or ""), str(payload.get("stage") or ""),
+               payload.get("at"), str(payload.get("detail") or ""), recorded or now())
