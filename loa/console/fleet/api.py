@@ -46,9 +46,9 @@ def api(view):
     return login_not_required(csrf_exempt(wrapped))
 
 
+@enroll_limited
 @api
 @require_POST
-@enroll_limited
 def enroll(request):
     body = json_body(request)
     if isinstance(body, HttpResponse):

@@ -36,6 +36,14 @@ class Buckets:
         self._b: OrderedDict[str, tuple[float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def wait(self, key: str) -> float:
+        """Like take, without taking: 0 when a request would be allowed now."""
+        t = time.monotonic()
+        with self._lock:
+            level, last = self._b.get(key, (self.burst, t))
+        level = min(self.burst, level + (t - last) * self.rate)
+        return 0.0 if level >= 1 else (1 - level) / self.rate
+
     def take(self, key: str) -> float:
         """0 when allowed; else the seconds to wait before the next request."""
         t = time.monotonic()
@@ -57,7 +65,7 @@ def _limits() -> tuple[Buckets, Buckets]:
     per_min = float(getattr(settings, "LOA_API_RATE_PER_MIN", 600))
     burst = float(getattr(settings, "LOA_API_BURST", 120))
     return (Buckets(per_min / 60, burst),
-            Buckets(float(getattr(settings, "LOA_ENROLL_RATE_PER_MIN", 20)) / 60, 10))
+            Buckets(float(getattr(settings, "LOA_ENROLL_FAILURES_PER_MIN", 10)) / 60, 10))
 
 
 DEVICE_BUCKETS, ENROLL_BUCKETS = _limits()
@@ -104,12 +112,19 @@ def device_required(view):
 
 
 def enroll_limited(view):
+    """Wrong enroll codes per address are limited (guessing), right ones are not (a
+    technician enrolls a whole commune's clusters from one office)."""
+
     @wraps(view)
     def guarded(request, *args, **kwargs):
-        wait = ENROLL_BUCKETS.take(request.META.get("REMOTE_ADDR", ""))
+        addr = request.META.get("REMOTE_ADDR", "")
+        wait = ENROLL_BUCKETS.wait(addr)
         if wait:
             return _too_many(wait)
-        return view(request, *args, **kwargs)
+        resp = view(request, *args, **kwargs)
+        if resp.status_code in (400, 403):
+            ENROLL_BUCKETS.take(addr)
+        return resp
 
     return guarded
 
