@@ -288,17 +288,23 @@ def plan_topics(stations, plan_id: str) -> dict[str, str]:
     return dict(sorted(topics.items()))
 
 
-def aired_topics(station: Station, plan_id: str, since: datetime, until: datetime) -> set[str]:
-    return {topic_of(t) for t in Play.objects.filter(
-        station=station, plan=plan_id, status__in=AIRED, at__gte=since, at__lt=until)
-        .values_list("topic", flat=True).distinct() if t}
+def aired_topics_by_station(stations, plan_id: str, since: datetime, until: datetime
+                            ) -> dict[int, set[str]]:
+    """One query for every station: station id -> the plan's topics it aired."""
+    out: dict[int, set[str]] = defaultdict(set)
+    for sid, t in (Play.objects.filter(station__in=stations, plan=plan_id, status__in=AIRED,
+                                       at__gte=since, at__lt=until)
+                   .values_list("station_id", "topic").distinct()):
+        if t:
+            out[sid].add(topic_of(t))
+    return out
 
 
 def with_plan_share(totals: list[CommuneTotals], plan_id: str, topics: dict[str, str],
                     since: datetime, until: datetime) -> list[CommuneTotals]:
+    by_station = aired_topics_by_station([t.station for t in totals], plan_id, since, until)
     for t in totals:
-        aired = aired_topics(t.station, plan_id, since, until) & set(topics)
+        aired = by_station.get(t.station.pk, set()) & set(topics)
         t.topics_aired = len(aired)
         t.share = len(aired) / len(topics) if topics else None
     return totals
-

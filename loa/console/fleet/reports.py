@@ -113,10 +113,10 @@ def write_xlsx(rep: FleetReport) -> bytes:
         wt = wb.create_sheet("Chủ đề kế hoạch")
         header(wt, ["Mục", "Chủ đề"] + [r.station.name for r in rep.rows],
                [10, 60] + [14] * len(rep.rows))
-        aired = {r.station.pk: queries.aired_topics(r.station, rep.plan_id, rep.since, rep.until)
-                 for r in rep.rows}
+        aired = queries.aired_topics_by_station([r.station for r in rep.rows], rep.plan_id,
+                                                rep.since, rep.until)
         for key, title in rep.topics.items():
-            append(wt, [key, title] + ["đã phát" if key in aired[r.station.pk] else "chưa phát"
+            append(wt, [key, title] + ["đã phát" if key in aired.get(r.station.pk, ()) else "chưa phát"
                                        for r in rep.rows])
         wt.freeze_panes = "C2"
     buf = io.BytesIO()
