@@ -246,6 +246,21 @@ def test_an_emergency_to_communes_and_clusters_shows_each_ack_and_who_sent_it(fl
     assert client_for(fleet["khac"]).get("/tin-khan-cap/").context["recent"].count() == 0
 
 
+def test_an_unfinished_emergency_is_followed_for_an_hour_then_shown_without_polling(
+        fleet, settings):
+    c = client_for(fleet["tinh"])
+    r = c.post("/tin-khan-cap/", {"text": "Lũ về.", "devices": [fleet["lap"].device.pk]})
+    url = r["Location"]
+    html = c.get(url).content.decode()
+    assert '<meta http-equiv="refresh" content="5">' in html
+    # the red header button leads a fleet account to the fleet's emergencies
+    assert '<a class="emergency" href="/tin-khan-cap/">' in html
+    settings.LOA_CLOCK.advance(timedelta(hours=1, seconds=1))
+    html = c.get(url).content.decode()
+    assert '<meta http-equiv="refresh"' not in html
+    assert "chưa xong; tải lại trang để xem mới nhất" in html
+
+
 def test_emergency_form_refuses_in_vietnamese_and_scope_is_enforced(fleet):
     c = client_for(fleet["xa"])
     r = c.post("/tin-khan-cap/", {"title": "x", "text": "Lời", "stations": []})

@@ -201,8 +201,7 @@ def station_rows(stations, at: datetime | None = None) -> list[StationRow]:
         etag = current[dev.station_id]
         row.devices.append(DeviceRow(dev, is_up(dev, at), t,
                                      None if etag is None else dev.bundle == etag))
-        if dev.revoked_at is None:
-            row.today.add(t)
+        row.today.add(t)  # a cluster revoked today still aired what it aired
         if dev.heartbeat_at and (row.last_heartbeat is None or dev.heartbeat_at > row.last_heartbeat):
             row.last_heartbeat = dev.heartbeat_at
     return [rows[st.pk] for st in stations]

@@ -6,7 +6,7 @@ is 404, as if it did not exist (a commune never learns another commune's names).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django import forms
 from django.contrib import messages
@@ -22,7 +22,8 @@ from loa.console.fleet.models import Delivery, Device, Emergency, Province, Scop
 from loa.errors import LoaError
 from loa.log import period as periods
 
-REFRESH_S = 5  # the emergency page reloads itself while a cluster has not finished
+REFRESH_S = 5  # the emergency page reloads itself while a cluster has not finished...
+FOLLOW_FOR = timedelta(hours=1)  # ...for this long: a cluster off for days is shown, not polled
 
 
 def _scope(request):
@@ -235,7 +236,7 @@ def emergency(request, emergency_id: str):
     complete = len(done) == len(ds)
     response = render(request, "fleet/emergency.html", {
         "title": e.title, "e": e, "deliveries": ds, "counts": counts, "complete": complete,
-        "refresh": None if complete else REFRESH_S,
+        "refresh": None if complete or queries.now() - e.created_at > FOLLOW_FOR else REFRESH_S,
         "stations": sorted({d.device.station.name for d in ds})})
     response["Cache-Control"] = "no-store"
     return response
