@@ -5,6 +5,7 @@ aware; a station's day is its own zone's day."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import tempfile
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Q, Sum
 
 from loa.console.fleet.models import Bundle, Device, Play, Station
-from loa.console.fleet.service import current_bundle, now
+from loa.console.fleet.service import canonical, current_bundle, now
 from loa.log.store import topic_of
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,10 @@ _expect_lock = threading.Lock()
 
 def _expected_by_zone(bundle: Bundle, day: date) -> dict[str, int] | None:
     """Plays the bundle's schedule expects on `day`, per zone (one per item and zone);
-    None when the schedule cannot be read. Cached per (bundle, day): a bundle never changes."""
-    key = (bundle.etag, day)
+    None when the schedule cannot be read. Cached per (schedule files, day): a bundle never
+    changes, and communes publishing the same files share one expansion."""
+    m = bundle.manifest
+    key = (hashlib.sha256(canonical([m.get("schedule"), m.get("files")])).hexdigest(), day)
     with _expect_lock:
         if key in _expect_cache:
             return _expect_cache[key]
@@ -220,21 +223,49 @@ class CommuneTotals:
     topics_aired: int = 0
 
 
-def commune_totals(stations, since: datetime, until: datetime) -> list[CommuneTotals]:
+@dataclass
+class PeriodTally:
+    """One scan of the period's plays, grouped by (station, status, plan, topic): the
+    commune totals, the plans seen and the topics aired all come from it."""
+
+    stations: list[Station]
+    groups: list[tuple[int, str, str, str, int, float]]  # station, status, plan, topic, n, s
+
+    def totals(self) -> list[CommuneTotals]:
+        out = {st.pk: CommuneTotals(st) for st in self.stations}
+        for sid, status, _plan, _topic, n, secs in self.groups:
+            t = out[sid]
+            if status in AIRED:
+                t.aired += n
+                t.seconds += secs
+            elif status in MISSED:
+                t.missed += n
+            elif status in FAILED:
+                t.failed += n
+        return [out[st.pk] for st in self.stations]
+
+    def plan_ids(self) -> set[str]:
+        return {g[2] for g in self.groups if g[2]}
+
+    def aired_topics(self, plan_id: str) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = defaultdict(set)
+        for sid, status, plan, topic, _n, _s in self.groups:
+            if plan == plan_id and topic and status in AIRED:
+                out[sid].add(topic_of(topic))
+        return out
+
+
+def tally(stations, since: datetime, until: datetime) -> PeriodTally:
     stations = list(stations)
-    out = {st.pk: CommuneTotals(st) for st in stations}
     rows = (Play.objects.filter(station__in=stations, at__gte=since, at__lt=until)
-            .values("station_id", "status").annotate(n=Count("id"), s=Sum("seconds")))
-    for r in rows:
-        t = out[r["station_id"]]
-        if r["status"] in AIRED:
-            t.aired += r["n"]
-            t.seconds += r["s"] or 0.0
-        elif r["status"] in MISSED:
-            t.missed += r["n"]
-        elif r["status"] in FAILED:
-            t.failed += r["n"]
-    return [out[st.pk] for st in stations]
+            .values_list("station_id", "status", "plan", "topic")
+            .annotate(n=Count("id"), s=Sum("seconds")).order_by())
+    return PeriodTally(stations, [(sid, st, pl, tp, n, s or 0.0)
+                                  for sid, st, pl, tp, n, s in rows])
+
+
+def commune_totals(stations, since: datetime, until: datetime) -> list[CommuneTotals]:
+    return tally(stations, since, until).totals()
 
 
 def _plan_files(stations):
@@ -256,16 +287,19 @@ def _plan_files(stations):
                 yield doc["plan"], doc.get("bulletins") or []
 
 
-def plans_seen(stations, since: datetime, until: datetime) -> list[tuple[str, str]]:
-    """(plan id, title) of the plans whose bulletins aired in the period, by title."""
-    ids = set(Play.objects.filter(station__in=stations, at__gte=since, at__lt=until)
-              .exclude(plan="").values_list("plan", flat=True).distinct())
+def plans_seen(stations, since: datetime, until: datetime,
+               ids: set[str] | None = None) -> list[tuple[str, str]]:
+    """(plan id, title) of the plans whose bulletins aired in the period, by title
+    (`ids`: those plan ids, already known from a tally)."""
+    if ids is None:
+        ids = set(Play.objects.filter(station__in=stations, at__gte=since, at__lt=until)
+                  .exclude(plan="").values_list("plan", flat=True).distinct())
     titles: dict[str, str] = {}
     for plan, _ in _plan_files(stations):
         pid = str(plan.get("id") or "")
         if pid in ids and pid not in titles:
             titles[pid] = " ".join(str(plan.get("title") or "").split())
-    for pid in ids - set(titles):
+    for pid in ids - set(titles):  # a plan no bundle carries now: the name its rows gave
         last = (Play.objects.filter(station__in=stations, plan=pid).order_by("-at")
                 .values_list("row", flat=True).first()) or {}
         titles[pid] = str(last.get("KeHoach") or "") if isinstance(last, dict) else ""
@@ -287,23 +321,10 @@ def plan_topics(stations, plan_id: str) -> dict[str, str]:
     return dict(sorted(topics.items()))
 
 
-def aired_topics_by_station(stations, plan_id: str, since: datetime, until: datetime
-                            ) -> dict[int, set[str]]:
-    """One query for every station: station id -> the plan's topics it aired."""
-    out: dict[int, set[str]] = defaultdict(set)
-    for sid, t in (Play.objects.filter(station__in=stations, plan=plan_id, status__in=AIRED,
-                                       at__gte=since, at__lt=until)
-                   .values_list("station_id", "topic").distinct()):
-        if t:
-            out[sid].add(topic_of(t))
-    return out
-
-
-def with_plan_share(totals: list[CommuneTotals], plan_id: str, topics: dict[str, str],
-                    since: datetime, until: datetime) -> list[CommuneTotals]:
-    by_station = aired_topics_by_station([t.station for t in totals], plan_id, since, until)
+def with_plan_share(totals: list[CommuneTotals], topics: dict[str, str],
+                    aired_by_station: dict[int, set[str]]) -> list[CommuneTotals]:
     for t in totals:
-        aired = by_station.get(t.station.pk, set()) & set(topics)
+        aired = aired_by_station.get(t.station.pk, set()) & set(topics)
         t.topics_aired = len(aired)
         t.share = len(aired) / len(topics) if topics else None
     return totals

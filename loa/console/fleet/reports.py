@@ -28,9 +28,11 @@ class FleetReport:
     since: datetime
     until: datetime
     rows: list[queries.CommuneTotals]
+    plans: list[tuple[str, str]]  # (id, title) of the plans seen in the period's plays
     plan_id: str
     plan_title: str
     topics: dict[str, str]  # the plan's topics: outline path -> title
+    aired: dict[int, set[str]]  # station id -> the plan's topics it aired
     made_at: datetime
 
     @property
@@ -46,17 +48,22 @@ class FleetReport:
 
 def build(scope: str, stations, period: Period, plan_id: str = "",
           made_at: datetime | None = None) -> FleetReport:
+    """`plan_id`: the plan whose topics' share is reported; not seen in the period (or
+    blank): the first seen, by title."""
     stations = list(stations)
     since, until = period.bounds(TZ)
-    rows = queries.commune_totals(stations, since, until)
-    plans = dict(queries.plans_seen(stations, since, until))
-    if plan_id not in plans:
-        plan_id = next(iter(plans), "")
+    tally = queries.tally(stations, since, until)  # one scan of the period's plays
+    rows = tally.totals()
+    plans = queries.plans_seen(stations, since, until, ids=tally.plan_ids())
+    titles = dict(plans)
+    if plan_id not in titles:
+        plan_id = plans[0][0] if plans else ""
     topics = queries.plan_topics(stations, plan_id) if plan_id else {}
+    aired = tally.aired_topics(plan_id) if plan_id else {}
     if plan_id:
-        queries.with_plan_share(rows, plan_id, topics, since, until)
-    return FleetReport(scope, period, since, until, rows, plan_id, plans.get(plan_id, ""),
-                       topics, made_at or queries.now())
+        queries.with_plan_share(rows, topics, aired)
+    return FleetReport(scope, period, since, until, rows, plans, plan_id,
+                       titles.get(plan_id, ""), topics, aired, made_at or queries.now())
 
 
 def _share(r: queries.CommuneTotals) -> str:
@@ -113,8 +120,7 @@ def write_xlsx(rep: FleetReport) -> bytes:
         wt = wb.create_sheet("Chủ đề kế hoạch")
         header(wt, ["Mục", "Chủ đề"] + [r.station.name for r in rep.rows],
                [10, 60] + [14] * len(rep.rows))
-        aired = queries.aired_topics_by_station([r.station for r in rep.rows], rep.plan_id,
-                                                rep.since, rep.until)
+        aired = rep.aired
         for key, title in rep.topics.items():
             append(wt, [key, title] + ["đã phát" if key in aired.get(r.station.pk, ()) else "chưa phát"
                                        for r in rep.rows])

@@ -303,6 +303,6 @@ def report(request):
                          "application/vnd.openxmlformats-officedocument.wordprocessingml"
                          ".document")
     ctx.update(rep=rep, period=period, total=rep.total,
-               plans=queries.plans_seen(scope, rep.since, rep.until),
+               plans=rep.plans,
                query=q.urlencode())
     return render(request, "fleet/report.html", ctx)
