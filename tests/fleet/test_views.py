@@ -155,6 +155,7 @@ def test_station_page_lists_clusters_escaped_with_their_state(fleet):
     r = client_for(fleet["xa"]).get("/dai/xa-ba-vi/")
     html = r.content.decode()
     assert "Cụm loa &lt;Văn Hòa&gt;" in html and "<Văn Hòa>" not in html
+    assert "Toàn xã" in html  # the cluster's zone by its name
     assert "không mở được thiết bị âm thanh" in html
     assert "-71 dBm" in html and "1.4" in html
     assert "chưa nhận lịch mới" in html and "mới nhất" in html
@@ -179,6 +180,19 @@ def test_an_admin_makes_an_enroll_code_shown_once_that_enrolls_a_cluster(fleet):
     r = c.post("/dai/xa-ba-vi/ma-dang-ky/", {"name": "", "hours": 9999})
     assert r.status_code == 400 and r.context["code"] is None
     assert "cần tên cụm loa" in r.content.decode() and "tối đa 720 giờ" in r.content.decode()
+    # zones are ticked by name from the station's schedule; a zone it does not have is refused
+    page = c.get("/dai/xa-ba-vi/").content.decode()
+    assert "Thôn Văn Hòa" in page and 'value="thon-van-hoa"' in page
+    r = c.post("/dai/xa-ba-vi/ma-dang-ky/", {"name": "X", "zones": "thon-khac", "hours": 1})
+    assert r.status_code == 400 and "vùng &#x27;thon-khac&#x27; không có trong lịch phát" in (
+        r.content.decode())
+    # a station with no schedule yet: zone ids typed, checked
+    p = client_for(fleet["tinh"])
+    r = p.post("/dai/xa-tan-lap/ma-dang-ky/", {"name": "X", "zone_ids": "Thôn Đoài", "hours": 1})
+    assert r.status_code == 400 and "không hợp lệ: chỉ chữ thường không dấu" in r.content.decode()
+    r = p.post("/dai/xa-tan-lap/ma-dang-ky/", {"name": "Cụm 2", "zone_ids": "thon-a, thon-b",
+                                               "hours": 1})
+    assert service.enroll(r.context["code"]["code"]).device.zones == ["thon-a", "thon-b"]
     # an editor of the same station may not
     assert client_for(fleet["bientap"]).post(
         "/dai/xa-ba-vi/ma-dang-ky/", {"name": "x", "hours": 1}).status_code == 403

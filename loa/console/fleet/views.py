@@ -6,13 +6,13 @@ is 404, as if it did not exist (a commune never learns another commune's names).
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from loa.console.accounts import audit
@@ -62,29 +62,72 @@ def stations(request):
         "down_minutes": int(queries.DOWN_AFTER.total_seconds() // 60)})
 
 
+ZONE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
+
+
 class CodeForm(forms.Form):
     name = forms.CharField(label="Tên cụm loa", max_length=200,
                            error_messages={"required": "cần tên cụm loa, ví dụ \"Cụm loa "
                                                        "thôn Đoài\"."})
-    zones = forms.CharField(label="Vùng phát (mã vùng, cách nhau bằng dấu phẩy)",
-                            required=False, max_length=500)
+    zones = forms.MultipleChoiceField(label="Vùng phát của cụm loa", required=False,
+                                      widget=forms.CheckboxSelectMultiple)
+    zone_ids = forms.CharField(label="Vùng phát (mã vùng, cách nhau bằng dấu phẩy)",
+                               required=False, max_length=500)
     hours = forms.IntegerField(label="Mã dùng được trong (giờ)", initial=24, min_value=1,
                                max_value=720, error_messages={
                                    "min_value": "thời hạn ít nhất 1 giờ.",
                                    "max_value": "thời hạn tối đa 720 giờ (30 ngày).",
                                    "invalid": "thời hạn phải là số giờ."})
 
+    def __init__(self, *args, zone_names: dict[str, str], **kw):
+        super().__init__(*args, **kw)
+        # the station's schedule names its zones: tick them; without one, type their ids
+        if zone_names:
+            self.fields["zones"].choices = list(zone_names.items())
+            self.fields["zones"].error_messages["invalid_choice"] = (
+                "vùng '%(value)s' không có trong lịch phát của đài; hãy chọn lại.")
+            del self.fields["zone_ids"]
+        else:
+            del self.fields["zones"]
+
+    def clean_zone_ids(self):
+        ids = [z.strip() for z in (self.cleaned_data.get("zone_ids") or "").split(",")
+               if z.strip()]
+        bad = [z for z in ids if not ZONE_ID.match(z)]
+        if bad:
+            raise forms.ValidationError(
+                f"mã vùng '{bad[0]}' không hợp lệ: chỉ chữ thường không dấu, số và dấu gạch "
+                "ngang, ví dụ thon-doai.")
+        return ids
+
     def zone_list(self) -> list[str]:
-        raw = self.cleaned_data.get("zones") or ""
-        return [slugify(z) or z.strip() for z in raw.split(",") if z.strip()]
+        return list(self.cleaned_data.get("zones") or self.cleaned_data.get("zone_ids") or [])
+
+
+def zone_names(st) -> dict[str, str]:
+    """Zone id -> name from the station's current schedule (the bundle's)."""
+    import yaml
+
+    b = service.current_bundle(st)
+    if b is None:
+        return {}
+    try:
+        doc = yaml.safe_load(b.manifest["files"][b.manifest["schedule"]])
+        return {str(z["id"]): str(z.get("name") or z["id"]) for z in doc.get("zones") or []
+                if isinstance(z, dict) and z.get("id")}
+    except Exception:  # an unreadable schedule still shows its clusters, by zone id
+        return {}
 
 
 def _station_page(request, st, form=None, code=None, status=200):
     row = queries.station_rows([st])[0]
+    names = zone_names(st)
+    for d in row.devices:  # names, not ids
+        d.zones_shown = ", ".join(names.get(z, z) for z in d.device.zones) or "mọi vùng"
     return render(request, "fleet/station.html", {
         "title": st.name, "st": st, "row": row, "tz": queries.zone_of(st),
         "bundle": service.current_bundle(st), "manage": service.can_manage(request.user, st),
-        "form": form or CodeForm(), "code": code,
+        "form": form or CodeForm(zone_names=names), "code": code,
         "emergencies": Emergency.objects.filter(stations=st).order_by("-created_at")[:5],
     }, status=status)
 
@@ -101,7 +144,7 @@ def enroll_code(request, slug: str):
     st = _station(request, slug)
     if not service.can_manage(request.user, st):
         raise _forbidden()
-    form = CodeForm(request.POST)
+    form = CodeForm(request.POST, zone_names=zone_names(st))
     if not form.is_valid():
         return _station_page(request, st, form=form, status=400)
     try:
