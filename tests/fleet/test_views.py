@@ -214,6 +214,10 @@ def test_revoking_a_cluster_asks_first_needs_csrf_and_stops_its_token(fleet):
     assert r.status_code == 302 and r["Location"] == "/dai/xa-ba-vi/"
     assert Device.objects.get(pk=dev.pk).revoked_at is not None
     assert service.authenticate(token) is None
+    from loa.console.accounts.models import AuditEntry
+
+    entry = AuditEntry.objects.get(action="fleet.revoke")
+    assert (entry.target, entry.full_name) == ("Cụm loa thôn Đoài", "Lê Thị Xã")
     assert "đã thu hồi" in c.get("/dai/xa-ba-vi/").content.decode()
     # an editor cannot revoke
     other = fleet["van"].device

@@ -153,7 +153,7 @@ def enroll_code(request, slug: str):
     except LoaError as e:
         form.add_error(None, str(e))
         return _station_page(request, st, form=form, status=400)
-    audit.record(request, "fleet-enroll-code", st.name, f"cụm loa: {form.cleaned_data['name']}")
+    audit.record(request, "fleet.enroll_code", st.name, f"cụm loa: {form.cleaned_data['name']}")
     response = _station_page(request, st, code={"code": code, "name": form.cleaned_data["name"],
                                                 "hours": form.cleaned_data["hours"]})
     response["Cache-Control"] = "no-store"
@@ -184,7 +184,7 @@ def revoke(request, slug: str, device_id: str):
         return render(request, "fleet/revoke.html", {"title": "Thu hồi cụm loa", "st": st,
                                                      "dev": dev})
     service.revoke_device(dev.pk, user=request.user)
-    audit.record(request, "fleet-revoke", dev.name, f"đài: {st.name}")
+    audit.record(request, "fleet.revoke", dev.name, f"đài: {st.name}")
     messages.success(request, f"Đã thu hồi {dev.name}: cụm loa này không còn nhận lịch, "
                               "không gửi được nhật ký nữa.")
     return redirect("fleet_station", slug=st.slug)
@@ -251,7 +251,7 @@ def emergencies(request):
             except LoaError as err:
                 form.add_error(None, str(err))
             else:
-                audit.record(request, "fleet-emergency", e.title,
+                audit.record(request, "emergency.send", e.title,
                              f"{e.deliveries.count()} cụm loa; {e.text[:200]}")
                 return redirect("fleet_emergency", emergency_id=e.pk)
         status = 400
