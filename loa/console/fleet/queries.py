@@ -5,7 +5,6 @@ aware; a station's day is its own zone's day."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import tempfile
@@ -19,7 +18,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Count, Q, Sum
 
 from loa.console.fleet.models import Bundle, Device, Play, Station
-from loa.console.fleet.service import canonical, current_bundle, now
+from loa.console.fleet.service import now
 from loa.log.store import topic_of
 
 log = logging.getLogger(__name__)
@@ -55,10 +54,9 @@ _expect_lock = threading.Lock()
 
 def _expected_by_zone(bundle: Bundle, day: date) -> dict[str, int] | None:
     """Plays the bundle's schedule expects on `day`, per zone (one per item and zone);
-    None when the schedule cannot be read. Cached per (schedule files, day): a bundle never
-    changes, and communes publishing the same files share one expansion."""
-    m = bundle.manifest
-    key = (hashlib.sha256(canonical([m.get("schedule"), m.get("files")])).hexdigest(), day)
+    None when the schedule cannot be read. Cached per (bundle, day): a bundle never changes
+    (its manifest, deferred by the caller, is read only on a miss)."""
+    key = (bundle.etag, day)
     with _expect_lock:
         if key in _expect_cache:
             return _expect_cache[key]
@@ -181,16 +179,27 @@ class StationRow:
         return sum(d.device.unsent or 0 for d in self.active)
 
 
+def current_bundles(stations) -> dict[int, Bundle]:
+    """Station id -> its current bundle (as service.current_bundle), in one query, without
+    the manifests (the schedule and bulletin texts)."""
+    out: dict[int, Bundle] = {}
+    for b in (Bundle.objects.filter(station__in=stations).defer("manifest")
+              .order_by("station_id", "-created_at", "-id")):
+        out.setdefault(b.station_id, b)
+    return out
+
+
 def station_rows(stations, at: datetime | None = None) -> list[StationRow]:
     """One row per station with its devices: up/down, heartbeat, clock, unsent, today."""
     at = at or now()
     stations = list(stations)
     bounds, by_zone, current = {}, {}, {}
+    latest = current_bundles(stations)
     for st in stations:
         tz = zone_of(st)
         day = at.astimezone(tz).date()
         bounds[st.pk] = day_bounds(day, tz)
-        b = current_bundle(st)
+        b = latest.get(st.pk)
         current[st.pk] = b.etag if b else None
         by_zone[st.pk] = _expected_by_zone(b, day) if b else {}
     counts = _today_counts([s.pk for s in stations], bounds)
