@@ -28,13 +28,9 @@ def rig(pg_db, tmp_path, fake_google):
     server, name = pg_db
     r = ServerRig(server.url(name), tmp_path / "server",
                   env_extra={"LOA_GTTS_ENDPOINT": fake_google.endpoint})
-    for args in (("province", "add", "binh-phuoc", "--name", "Bình Phước"),
-                 ("station", "add", "xa-ba-vi", "--name", "Đài xã Ba Vì", "--province",
-                  "binh-phuoc"),
-                 ("station", "add", "xa-tan-lap", "--name", "Đài xã Tân Lập", "--province",
-                  "binh-phuoc")):
-        done = r.fleet(*args)
-        assert done.returncode == 0, done.stderr
+    r.service('s.add_province("binh-phuoc", "Bình Phước")\n'
+              's.add_station("xa-ba-vi", "Đài xã Ba Vì", "binh-phuoc")\n'
+              's.add_station("xa-tan-lap", "Đài xã Tân Lập", "binh-phuoc")\n')
     r.start()
     r.pg = (server, name)
     yield r
@@ -49,6 +45,14 @@ def sql(rig, query: str, *args):
 
 
 def test_publish_enroll_bundle_clips_plays_emergency_on_postgresql(rig, tmp_path):
+    added = rig.fleet("station", "add", "xa-moi", "--name", "Đài xã Mới", "--province",
+                      "binh-phuoc")
+    assert added.returncode == 0 and "Đã thêm đài Đài xã Mới (xa-moi), thuộc Bình Phước" in (
+        added.stdout)
+    twice = rig.fleet("station", "add", "xa-moi", "--name", "Đài xã Mới")
+    assert twice.returncode == 2 and "đã có đài mã 'xa-moi'" in twice.stderr
+    listed = rig.fleet("stations")
+    assert "Đài xã Tân Lập" in listed.stdout and "Bình Phước" in listed.stdout
     station = tmp_path / "lich"
     shutil.copytree(REPO / "schedules", station)
     pub = rig.fleet("station", "publish", "xa-ba-vi", str(station / "ba-vi.yaml"))
@@ -143,16 +147,25 @@ def test_bad_requests_get_vietnamese_json_not_a_500_on_postgresql(rig):
                      {"rows": [{**play_row("k"), "ThoiGianBatDau": "2026-11-30T06:00:00"}]})
     assert naive.status == 400 and "thiếu múi giờ" in naive.json["message"]
     assert rig.call("POST", "/api/v1/enroll", body={"code": "sai"}).json["error"] == "bad_code"
+    # what PostgreSQL cannot store is refused up front, never a 500
+    nul = rig.call("POST", "/api/v1/plays", a["token"], {"rows": [{**play_row("k"),
+                                                                 "TieuDe": "a\x00b"}]})
+    assert nul.status == 400 and "NUL" in nul.json["message"]
+    half = rig.call("POST", "/api/v1/heartbeat", a["token"],
+                    raw=b'{"audio": "\\ud800 loa"}')
+    assert half.status == 400 and "surrogate" in half.json["message"]
+    pair = rig.call("POST", "/api/v1/heartbeat", a["token"], body={"audio": "loa 🔊"})
+    assert pair.status == 200
     assert sql(rig, "SELECT count(*) FROM fleet_play") == [(0,)]
 
 
 def test_server_killed_during_uploads_then_resent_keeps_every_row_exactly_once(rig):
     """kill -9 while devices upload (one request half sent, others in flight), restart,
     resend everything: each play key is stored once, none lost."""
-    devs = [rig.enroll(rig.code("xa-ba-vi", f"Cụm loa {i}", f"thon-{i}")) for i in range(4)]
+    devs = [rig.enroll(c) for c in rig.codes("xa-ba-vi", [f"Cụm loa {i}" for i in range(4)])]
     batches = {d["device"]: [[play_row(f"{d['device']}-{b:03d}-{i:03d}",
                                        at=f"2026-11-{1 + b % 28:02d}T06:{i % 60:02d}:00+07:00")
-                              for i in range(500)] for b in range(12)] for d in devs}
+                              for i in range(500)] for b in range(8)] for d in devs}
     confirmed: dict[str, set[int]] = {d["device"]: set() for d in devs}
     failures = []
     enough = threading.Event()
@@ -185,11 +198,12 @@ def test_server_killed_during_uploads_then_resent_keeps_every_row_exactly_once(r
     half.close()
     assert failures, "the kill must interrupt the uploads"
     done_before = sum(map(len, confirmed.values()))
-    assert done_before < 48  # the kill came mid-upload
+    assert done_before < 32  # the kill came mid-upload
+    rig.start()  # same port, same database
+    # counted after the restart: a statement in flight when the server died may still
+    # commit (PostgreSQL notices the lost client only when it answers)
     stored_before = sql(rig, "SELECT count(*) FROM fleet_play")[0][0]
     assert stored_before >= done_before * 500  # every confirmed batch survived the kill
-
-    rig.start()  # same port, same database
     dup_total = 0
     for d in devs:  # the devices resend every batch they have not seen confirmed
         for n, rows in enumerate(batches[d["device"]]):
@@ -207,7 +221,7 @@ def test_server_killed_during_uploads_then_resent_keeps_every_row_exactly_once(r
     assert dup_total == stored_before - done_before * 500
     total, distinct = sql(rig, "SELECT count(*), count(DISTINCT (device_id, play_key)) "
                                "FROM fleet_play")[0]
-    assert total == distinct == 4 * 12 * 500
+    assert total == distinct == 4 * 8 * 500
     assert sql(rig, "SELECT count(*) FROM fleet_play WHERE play_key LIKE 'half-%%'") == [(0,)]
 
 
@@ -245,4 +259,10 @@ def test_serve_refuses_bad_setups_in_vietnamese(rig, tmp_path):
     down = rig.loa("serve", "--database", f"postgresql://loa@127.0.0.1:{free_port()}/x",
                    "--port", str(free_port()))
     assert down.returncode == 2 and "không kết nối được cơ sở dữ liệu PostgreSQL" in down.stderr
-    assert "Traceback" not in bad.stderr + down.stderr + none.stderr
+    no_broker = rig.loa("serve", "--database", rig.db_url, "--mqtt",
+                        f"mqtt://quantri:x@127.0.0.1:{free_port()}", "--port", str(free_port()))
+    assert no_broker.returncode == 2
+    assert "Không kết nối được máy chủ MQTT 127.0.0.1" in no_broker.stderr, no_broker.stderr
+    alone = rig.loa("serve", str(tmp_path / "x.yaml"), "--mqtt", "mqtt://a:b@h:1")
+    assert alone.returncode == 2 and "--mqtt chỉ dùng cho máy chủ tỉnh/xã" in alone.stderr
+    assert "Traceback" not in bad.stderr + down.stderr + none.stderr + no_broker.stderr
