@@ -2,6 +2,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("api/v1/", include("loa.console.fleet.urls")),
+    path("", include("loa.console.fleet.page_urls")),
     path("", include("loa.console.pages.urls")),
 ]
 handler403 = "loa.console.pages.views.errors.forbidden"
