@@ -308,9 +308,10 @@ def build_parser() -> Parser:
     demo.add_argument("--sink", choices=SINKS, default="auto",
                       help="phát ra loa (device), ghi tệp WAV (wav) hay tự chọn (auto)")
     demo.set_defaults(func=c.demo)
-    from loa.cli import console
+    from loa.cli import console, fleet
 
     console.add_parsers(sub)
+    fleet.add_parsers(sub)
     return p
 
 

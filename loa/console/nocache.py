@@ -36,3 +36,26 @@ def station_paths(get_response):
         finally:
             reset_paths_shown(token)
     return middleware
+
+
+def no_schedule(get_response):
+    """On a server with no station schedule of its own (`loa serve --database` alone), a
+    page that needs one explains that instead of failing with an error page."""
+    from django.shortcuts import render
+
+    from loa.console.station import NoSchedule
+
+    def middleware(request):
+        return get_response(request)
+
+    def process_exception(request, exception):
+        if not isinstance(exception, NoSchedule):
+            return None
+        return render(request, "pages/error.html", {
+            "title": "Máy chủ chưa có lịch phát riêng",
+            "message": "Máy chủ này quản lý các đài và cụm loa (chạy không có lịch phát của "
+                       "riêng một đài), nên trang này không dùng được ở đây. Hãy mở trang "
+                       "của từng đài trong mục Các đài."}, status=200)
+
+    middleware.process_exception = process_exception
+    return middleware

@@ -48,22 +48,59 @@ def lan_addresses() -> list[str]:
     return found
 
 
-def prepare(schedule: str | Path) -> int:
-    """Set Django up for `schedule`, create/upgrade the console's tables; return how many
-    accounts exist (0: the officer must run `loa users add` first)."""
-    path = Path(schedule)
-    if not path.is_file():
-        raise LoaError("không có tệp lịch phát này.", path)
+def prepare(schedule: str | Path | None, database: str | None = None) -> int:
+    """Set Django up for `schedule` (None: a province/commune server with no schedule of
+    its own) on SQLite or `database` (postgresql://...), create/upgrade the console's
+    tables; return how many accounts exist (0: the officer must run `loa users add` first)."""
+    path = None
+    if schedule is not None:
+        path = Path(schedule)
+        if not path.is_file():
+            raise LoaError("không có tệp lịch phát này.", path)
+    use_database(database)
     from loa.console import migrate, setup
 
     setup(path)
-    migrate()
-    from django.contrib.auth import get_user_model
+    try:
+        migrate()
+        from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.filter(is_active=True).count()
+        return get_user_model().objects.filter(is_active=True).count()
+    except Exception as exc:
+        raise database_error(exc) from None
 
 
-def serve(schedule: str | Path, host: str, port: int, threads: int = 6) -> None:
+def use_database(database: str | None) -> None:
+    """Point this process's Django at `database` (before django.setup); check its form."""
+    if not database:
+        return
+    from loa.console.dburl import database_from_url
+
+    try:
+        database_from_url(database)
+    except ValueError:
+        raise LoaError("địa chỉ cơ sở dữ liệu phải có dạng "
+                       "postgresql://người_dùng:mật_khẩu@máy:cổng/tên_csdl.") from None
+    os.environ["LOA_DATABASE_URL"] = database
+
+
+def database_error(exc: Exception) -> Exception:
+    """A database that cannot be reached, in Vietnamese (the URL's password never shown)."""
+    from django.db import DatabaseError
+
+    if not isinstance(exc, DatabaseError):
+        return exc
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("postgresql"):
+        where = f"{db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}/{db.get('NAME')}"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return LoaError(f"không kết nối được cơ sở dữ liệu PostgreSQL {where}: {first}")
+    return LoaError(f"không mở được cơ sở dữ liệu của trang quản lý: {exc}")
+
+
+def serve(schedule: str | Path | None, host: str, port: int, threads: int = 6) -> None:
     """Serve until stopped (Ctrl+C, SIGTERM)."""
     from waitress.server import create_server
 

@@ -9,6 +9,9 @@ LOA_HTTPS=1             behind a TLS proxy (Caddy/nginx): secure cookies; `loa s
 LOA_CSRF_ORIGINS        comma-separated extra origins such as https://loa.xa-ba-vi.vn (only
                         needed when the proxy is another machine or rewrites the host)
 LOA_DEBUG=1             Django's debug pages (never on a station)
+LOA_DATABASE_URL        postgresql://user:pw@host:port/db (or ?host=/socket/dir): the server
+                        role (a province or a large commune) on PostgreSQL; unset: SQLite
+LOA_MQTT_URL            mqtt://user:pw@host:port: the broker the server pushes emergencies on
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from loa.console.dburl import database_from_url
 from loa.settings import data_dir
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -56,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "loa.console.accounts",
     "loa.console.pages",
+    "loa.console.fleet",
 ]
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -69,6 +74,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "loa.console.nocache.no_store",
     "loa.console.nocache.station_paths",
+    "loa.console.nocache.no_schedule",
 ]
 ROOT_URLCONF = "loa.console.urls"
 WSGI_APPLICATION = "loa.console.wsgi.application"
@@ -84,7 +90,7 @@ TEMPLATES = [{
         "loa.console.station.context",
     ]},
 }]
-DATABASES = {"default": {
+_SQLITE = {
     "ENGINE": "django.db.backends.sqlite3",
     "NAME": os.environ.get("LOA_CONSOLE_DB") or str(DATA_DIR / "console.sqlite3"),
     # a daemon and the console may both be busy: wait for the lock instead of failing
@@ -92,7 +98,12 @@ DATABASES = {"default": {
     # tests too on a file, as in production: Django's default in-memory shared-cache test
     # database fails two concurrent writers at once ("table is locked") instead of waiting
     "TEST": {"NAME": str(Path(tempfile.gettempdir()) / f"loa-console-test-{os.getpid()}.sqlite3")},
-}}
+}
+
+
+LOA_DATABASE_URL = os.environ.get("LOA_DATABASE_URL", "")
+DATABASES = {"default": database_from_url(LOA_DATABASE_URL) if LOA_DATABASE_URL else _SQLITE}
+LOA_MQTT_URL = os.environ.get("LOA_MQTT_URL", "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Argon2 first (memory-hard, at OWASP's minimum so a Pi survives logins at once);

@@ -16,9 +16,18 @@ if TYPE_CHECKING:
     from loa.station import LoadedStation
 
 
+class NoSchedule(RuntimeError):
+    """A province or commune server (`loa serve --database` with no schedule) has no
+    station schedule of its own: the pages that need one say so (loa.console.nocache)."""
+
+
+def has_schedule() -> bool:
+    return bool(settings.LOA_SCHEDULE)
+
+
 def schedule_path() -> Path:
     if not settings.LOA_SCHEDULE:
-        raise RuntimeError("LOA_SCHEDULE is not set (start the console with `loa serve`)")
+        raise NoSchedule("LOA_SCHEDULE is not set (start the console with `loa serve`)")
     return Path(settings.LOA_SCHEDULE)
 
 
@@ -35,6 +44,8 @@ def plans_dir() -> Path:
     """Where uploaded plans are kept (under names the console chooses)."""
     return schedule_dir() / "plans"
 
+
+SERVER_TITLE = "Máy chủ truyền thanh"  # header of a server with no schedule of its own
 
 _loaded: dict[Path, tuple[tuple, LoadedStation, list[Path]]] = {}
 
@@ -77,6 +88,8 @@ def context(request) -> dict:
 
 def station_name() -> str:
     """The station's name for the page header, even when the schedule has errors."""
+    if not settings.LOA_SCHEDULE:
+        return SERVER_TITLE
     try:
         return load().name
     except Exception:  # a broken schedule must not hide the console that can fix it

@@ -1,0 +1,141 @@
+"""The server process's MQTT side (`loa serve --mqtt URL`): the broker admin (device
+credentials on enroll/revoke) and the FleetBus (emergencies out, acks in through
+service.record_ack). URL: the dynamic-security admin, mqtt://admin:pw@host:port."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from loa.errors import LoaError
+
+log = logging.getLogger(__name__)
+SERVER_CLIENT = "loa-server"
+
+
+class LockedAdmin:
+    """BrokerAdmin shared by the web server's threads: one request at a time."""
+
+    def __init__(self, admin):
+        self._admin = admin
+        self._lock = threading.Lock()
+
+    def add_device(self, device_id: str, token: str) -> None:
+        with self._lock:
+            self._admin.add_device(device_id, token)
+
+    def remove_device(self, device_id: str) -> None:
+        with self._lock:
+            self._admin.remove_device(device_id)
+
+    def close(self) -> None:
+        with self._lock:
+            self._admin.close()
+
+
+def public_mqtt(url: str) -> dict:
+    """What devices are told at enrollment: host, port, TLS (never credentials)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise LoaError("địa chỉ máy chủ MQTT phải có dạng mqtt://máy:cổng hoặc mqtts://máy:cổng.")
+    tls = parts.scheme == "mqtts"
+    return {"host": parts.hostname, "port": parts.port or (8883 if tls else 1883), "tls": tls}
+
+
+def _server_password() -> str:
+    """The server's own broker password, made once and kept beside the data (0600)."""
+    from loa.settings import data_dir
+
+    path = data_dir() / "server" / "mqtt-server-password.txt"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pw = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(pw)
+        return pw
+
+
+def _with_user(url: str, user: str, password: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def start(url: str, public: str | None = None):
+    """Set the broker up for devices and the server, start the bus, install both in the
+    service layer. Returns the bus (stop it at exit)."""
+    from loa.console.fleet import service
+
+    try:
+        from loa.fleet.mqtt import BrokerAdmin, FleetBus
+    except ImportError:
+        raise LoaError("bản loa này chưa có phần MQTT (loa.fleet.mqtt).") from None
+    pub = public_mqtt(public or url)
+    try:
+        admin = BrokerAdmin(url)
+        admin.ensure_device_role()
+        password = _server_password()
+        admin.ensure_server(SERVER_CLIENT, password)
+    except LoaError:
+        raise
+    except Exception as exc:
+        where = urlsplit(url)
+        raise LoaError(f"không quản lý được máy chủ MQTT {where.hostname}:{where.port}: "
+                       f"{exc}") from None
+    bus = FleetBus(_with_user(url, SERVER_CLIENT, password), on_ack=service.on_mqtt_ack,
+                   client_id=SERVER_CLIENT)
+    bus.start()
+    service.use_mqtt(bus, LockedAdmin(admin), pub)
+    bus.loa_dispatcher = Dispatcher()
+    bus.loa_dispatcher.start()
+    return bus
+
+
+class Dispatcher(threading.Thread):
+    """Pushes what other processes queued (`loa fleet emergency`, `loa fleet revoke`)."""
+
+    INTERVAL_S = 0.25
+
+    def __init__(self):
+        super().__init__(name="loa-fleet-dispatch", daemon=True)
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        from django.db import close_old_connections
+
+        from loa.console.fleet import service
+
+        while not self.stopping.wait(self.INTERVAL_S):
+            try:
+                service.dispatch_pending()
+            except Exception:  # a database restart: try again next round
+                log.exception("fleet dispatch failed")
+            finally:
+                close_old_connections()
+
+
+def stop(bus) -> None:
+    from loa.console.fleet import service
+
+    admin = service._broker_admin
+    service.use_mqtt()
+    dispatcher = getattr(bus, "loa_dispatcher", None)
+    if dispatcher is not None:
+        dispatcher.stopping.set()
+        dispatcher.join(5)
+    try:
+        bus.stop()
+    finally:
+        if admin is not None:
+            admin.close()
