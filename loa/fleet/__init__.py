@@ -1,0 +1,1 @@
+"""The server tier: one server, many players (issue 15)."""
