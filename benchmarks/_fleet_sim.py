@@ -48,6 +48,11 @@ class Http:
                 pass
         self._r = self._w = None
 
+    async def hang_up(self) -> None:
+        """Close between requests (never in the middle of one)."""
+        async with self._lock:
+            await self.close()
+
     async def request(self, method: str, path: str, body: object = None,
                       headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
         """(status, headers, body); raises OSError/HttpError on a broken connection."""
@@ -273,7 +278,8 @@ class Stats:
 class Player:
     def __init__(self, sim: "Sim", device: str, token: str, station: str, zone: str):
         self.sim, self.device, self.token, self.station, self.zone = sim, device, token, station, zone
-        self.http = Http(sim.host, sim.port, token)
+        # patient: a request may wait in the server's accept queue behind 1,000 others
+        self.http = Http(sim.host, sim.port, token, timeout=300)
         self.etag: str | None = None
         self.unsent: list[dict] = []
         self.last_play: str | None = None
@@ -335,6 +341,10 @@ class Player:
         await asyncio.sleep(random.random() * every)  # devices are not in step
         while not stop.is_set():
             await self.heartbeat()
+            if not self.unsent:
+                # a device idle until its next heartbeat does not hold a server connection
+                # (waitress serves a bounded number of connections: idle ones starve others)
+                await self.http.hang_up()
             try:
                 await asyncio.wait_for(stop.wait(), every)
             except asyncio.TimeoutError:

@@ -253,6 +253,7 @@ async def _run(args, pg, dbname, db_url, broker, data, out, server, codes) -> No
         await p.bundle()
         await p.upload(args.batch, time.monotonic() + args.timeout)
         await p.bundle()
+        await p.http.hang_up()  # done until the next heartbeat
 
     await asyncio.gather(*(day(p) for p in sim.players))
     wall = time.perf_counter() - t0
@@ -299,8 +300,11 @@ async def _run(args, pg, dbname, db_url, broker, data, out, server, codes) -> No
     before = len(sim.stats.accepted)
     target = before + (len(sent) - before) // 3
     t2 = time.perf_counter()
-    ups = asyncio.gather(*(p.upload(args.batch, time.monotonic() + args.timeout)
-                           for p in sim.players))
+    async def resend(p: Player) -> None:
+        await p.upload(args.batch, time.monotonic() + args.timeout)
+        await p.http.hang_up()
+
+    ups = asyncio.gather(*(resend(p) for p in sim.players))
     while len(sim.stats.accepted) < target and not ups.done():
         await asyncio.sleep(0.01)
     killed_at = len(sim.stats.accepted) - before
