@@ -375,10 +375,10 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=300, help="bound on each phase")
     ap.add_argument("--no-mqtt", action="store_true")
     ap.add_argument("--quick", action="store_true",
-                    help="40 players, 60 plays a day, heartbeats every 5 s (the test's mode, < 90 s)")
+                    help="30 players, 60 plays a day, heartbeats every 5 s (the test's mode, < 90 s)")
     args = ap.parse_args()
     if args.quick:
-        args.players, args.rows, args.heartbeat_s, args.timeout = 40, 60, 5.0, 60
+        args.players, args.rows, args.heartbeat_s, args.timeout = 30, 60, 5.0, 60
     args.steady_s = args.steady_s or args.heartbeat_s
     args.stations = args.stations or max(1, args.players // 10)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -20,7 +20,7 @@ def test_fleet_bench_quick_loses_and_duplicates_nothing():
     out = json.loads(r.stdout.strip().splitlines()[-1])
     for key in KEYS:
         assert key in out, key
-    assert out["players"] == 40
+    assert out["players"] == 30
     assert out["rows_sent"] > 0
     assert out["lost_rows"] == 0
     assert out["duplicate_rows"] == 0
