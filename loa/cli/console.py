@@ -24,7 +24,8 @@ def add_parsers(sub) -> None:
                           "SQLite trên máy này)")
     srv.add_argument("--mqtt", metavar="ĐỊA_CHỈ",
                      help="máy chủ tỉnh/xã: Mosquitto để đẩy tin khẩn cấp tới cụm loa, dạng "
-                          "mqtt://quản_trị:mật_khẩu@máy:cổng (tài khoản dynamic-security)")
+                          "mqtt://quản_trị:mật_khẩu@máy:cổng (tài khoản quản trị "
+                          "dynamic-security)")
     srv.add_argument("--mqtt-public", metavar="ĐỊA_CHỈ",
                      help="địa chỉ Mosquitto mà cụm loa dùng, nếu khác --mqtt "
                           "(ví dụ mqtts://loa.tinh.gov.vn:8883)")

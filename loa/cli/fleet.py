@@ -11,7 +11,7 @@ def add_parsers(sub) -> None:
     fl = sub.add_parser("fleet", help="máy chủ tỉnh/xã: đài, cụm loa, gói phát, tin khẩn cấp")
     fl.add_argument("--database", metavar="ĐỊA_CHỈ",
                     help="cơ sở dữ liệu PostgreSQL như loa serve --database (mặc định: "
-                         "biến LOA_DATABASE_URL, hoặc SQLite trên máy này)")
+                         "theo biến môi trường như loa serve, hoặc SQLite trên máy này)")
     cmds = fl.add_subparsers(dest="fleet_command", metavar="LỆNH", required=True, title="lệnh")
 
     pv = cmds.add_parser("province", help="tỉnh").add_subparsers(
@@ -62,6 +62,8 @@ def add_parsers(sub) -> None:
     em.add_argument("--device", action="append", default=[], metavar="MÃ_CỤM_LOA",
                     help="một cụm loa (ghi nhiều lần)")
     em.add_argument("--all", action="store_true", help="mọi đài trên máy chủ")
+    em.add_argument("--zone", action="append", default=[], metavar="VÙNG",
+                    help="chỉ phát ở vùng này của mỗi cụm loa (mặc định: mọi vùng)")
     em.set_defaults(func=emergency)
 
     sc = cmds.add_parser("scope", help="tài khoản xem được những đài nào: cả tỉnh hoặc một đài")
@@ -184,7 +186,7 @@ def emergency(args) -> int:
     if not stations and not args.device:
         raise LoaError("chọn nơi nhận: --station MÃ_ĐÀI, --device MÃ_CỤM_LOA hoặc --all.")
     e = service.send_emergency(None, args.title, args.text, stations=stations,
-                               devices=args.device)
+                               devices=args.device, zones=args.zone)
     n = e.deliveries.count()
     print(f"Đã gửi tin khẩn cấp “{e.title}” tới {n} cụm loa (mã {e.id}). Cụm loa xác nhận "
           "khi nhận, khi bắt đầu và khi phát xong; xem ở trang Tin khẩn cấp.")

@@ -176,6 +176,8 @@ def test_a_heartbeat_updates_the_device_and_history_stays_bounded(fleet):
     dev = enrolled(fleet["a"]).device
     old = Heartbeat.objects.create(device=dev, received_at=service.now() - timedelta(days=4),
                                    data={})
+    recent = Heartbeat.objects.create(device=dev, data={},
+                                      received_at=service.now() - timedelta(hours=20))
     answer = service.record_heartbeat(dev, {
         "at": "2026-11-30T20:00:00+07:00", "clock_trusted": False, "disk_free_mb": 812.5,
         "version": "0.15", "audio": "ok", "last_play": "2026-11-30T19:30:00+07:00",
@@ -187,7 +189,8 @@ def test_a_heartbeat_updates_the_device_and_history_stays_bounded(fleet):
     assert d.last_play_at == datetime(2026, 11, 30, 19, 30, tzinfo=TZ)
     assert d.heartbeat_at is not None and d.last_heartbeat["unsent"] == 42
     assert not Heartbeat.objects.filter(pk=old.pk).exists()  # older than kept: pruned
-    assert Heartbeat.objects.filter(device=dev).count() == 1
+    assert Heartbeat.objects.filter(device=dev).count() == 2  # the one of 20 h ago stays
+    assert Heartbeat.objects.filter(pk=recent.pk).exists()
     with pytest.raises(service.Refused):
         service.record_heartbeat(dev, ["not", "an", "object"])
 
@@ -229,3 +232,32 @@ def test_an_emergency_reaches_the_chosen_stations_and_devices_and_acks_are_idemp
     assert not Delivery.objects.filter(device=c1).exists()
     with pytest.raises(LoaError, match="không có cụm loa nào nhận tin"):
         service.send_emergency(None, "Bão", "Bão", devices=[gone.id])
+
+
+def test_acks_in_a_batch_follow_the_same_rules(fleet):
+    from loa.console.fleet import service
+    from loa.console.fleet.models import Delivery
+
+    devs = [enrolled(fleet["a"], f"Cụm loa {i}").device for i in range(3)]
+    stranger = enrolled(fleet["c"]).device
+    e = service.send_emergency(None, "Bão", "Bão số 3", stations=[fleet["a"]])
+    t = datetime(2026, 11, 30, 20, 0, 1, tzinfo=TZ)
+    later = t + timedelta(seconds=5)
+    Ack = service.Ack
+    matched = service.record_acks([
+        Ack(devs[0].id, e.id, "received", t), Ack(devs[0].id, e.id, "received", later),
+        Ack(devs[1].id, e.id, "received", t.isoformat()), Ack(devs[1].id, e.id, "failed", later,
+                                                               "loa hỏng"),
+        Ack(stranger.id, e.id, "received", t), Ack(devs[2].id, e.id, "sung", t),
+        Ack(devs[2].id, "e-none", "received", t)])
+    assert matched == 4
+    rows = {d.device_id: d for d in Delivery.objects.filter(emergency=e)}
+    assert rows[devs[0].id].received_at == t  # the first time wins
+    assert (rows[devs[1].id].failed_at, rows[devs[1].id].detail) == (later, "loa hỏng")
+    assert rows[devs[2].id].received_at is None
+    assert not Delivery.objects.filter(device=stranger).exists()
+    assert service.ack_from_mqtt(devs[2].id, ["x"]) is None
+    a = service.ack_from_mqtt(devs[2].id, {"id": e.id, "stage": "received", "at": None})
+    assert service.record_acks([a]) == 1
+    d = Delivery.objects.get(emergency=e, device=devs[2])
+    assert d.received_at == d.received_recorded_at  # no time from the device: when recorded

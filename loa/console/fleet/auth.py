@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -129,6 +130,7 @@ def enroll_limited(view):
     return guarded
 
 
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 MAX_BODY = 4 * 1024 * 1024  # 1000 upward rows are ~1 MB
 
 
@@ -147,6 +149,16 @@ def json_body(request):
         return error("too_large", f"nội dung gửi lên lớn quá {MAX_BODY // (1024 * 1024)} MB.",
                      413)
     try:
-        return json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return error("bad_json", "nội dung gửi lên không phải JSON hợp lệ (UTF-8).", 400)
+    # PostgreSQL stores neither NUL nor half a surrogate pair: refused here, not a 500 later
+    if b"\\u0000" in raw:
+        return error("bad_json", "nội dung gửi lên có ký tự NUL (\\u0000).", 400)
+    if _SURROGATE.search(raw):
+        try:
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return error("bad_json", "nội dung gửi lên có ký tự Unicode hỏng (nửa cặp "
+                                     "surrogate).", 400)
+    return data

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import secrets
 import threading
+import time
+from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from loa.errors import LoaError
@@ -93,13 +96,70 @@ def start(url: str, public: str | None = None):
         where = urlsplit(url)
         raise LoaError(f"không quản lý được máy chủ MQTT {where.hostname}:{where.port}: "
                        f"{exc}") from None
-    bus = FleetBus(_with_user(url, SERVER_CLIENT, password), on_ack=service.on_mqtt_ack,
+    acks = AckWriter()
+    bus = FleetBus(_with_user(url, SERVER_CLIENT, password), on_ack=acks.on_ack,
                    client_id=SERVER_CLIENT)
+    acks.start()
+    bus.loa_acks = acks
     bus.start()
     service.use_mqtt(bus, LockedAdmin(admin), pub)
     bus.loa_dispatcher = Dispatcher()
     bus.loa_dispatcher.start()
     return bus
+
+
+class AckWriter(threading.Thread):
+    """The bus's on_ack only queues (it runs on paho's network thread: no database
+    there); this thread writes the queue in batches through service.record_acks."""
+
+    BATCH = 1000
+
+    def __init__(self):
+        super().__init__(name="loa-fleet-acks", daemon=True)
+        self.queue: queue.Queue = queue.Queue()
+
+    def on_ack(self, device_id: str, payload: dict) -> None:
+        from loa.console.fleet import service
+
+        ack = service.ack_from_mqtt(device_id, payload, datetime.now(UTC))
+        if ack is not None:
+            self.queue.put(ack)
+
+    def stop(self) -> None:
+        self.queue.put(None)
+        self.join(10)
+
+    def run(self) -> None:
+        from django.db import close_old_connections
+
+        from loa.console.fleet import service
+
+        while True:
+            first = self.queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self.BATCH:
+                try:
+                    more = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            for attempt in range(5):
+                try:
+                    service.record_acks(batch)
+                    break
+                except Exception:  # the database restarting: keep the batch, try again
+                    log.exception("writing %d acks failed (attempt %d)", len(batch), attempt + 1)
+                    close_old_connections()
+                    time.sleep(min(30, 2 ** attempt))
+            close_old_connections()
+            if stop:
+                return
 
 
 class Dispatcher(threading.Thread):
@@ -136,6 +196,9 @@ def stop(bus) -> None:
         dispatcher.join(5)
     try:
         bus.stop()
+        acks = getattr(bus, "loa_acks", None)
+        if acks is not None:
+            acks.stop()
     finally:
         if admin is not None:
             admin.close()

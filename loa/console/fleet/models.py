@@ -152,8 +152,9 @@ class Play(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["device", "play_key"],
                                                name="fleet_play_device_key")]
-        indexes = [models.Index(fields=["station", "at"], name="fleet_play_station_at"),
-                   models.Index(fields=["device", "at"], name="fleet_play_device_at")]
+        # few indexes: ingestion speed; a device's plays are found through the unique
+        # (device, play_key) index's leading column
+        indexes = [models.Index(fields=["station", "at"], name="fleet_play_station_at")]
 
 
 class Heartbeat(models.Model):
