@@ -41,6 +41,8 @@ ACTIONS_VI = {
     "bulletin.record": "Thu giọng bản tin",
     "bulletin.listen": "Nghe thử bản tin",
     "emergency.send": "Phát khẩn cấp",
+    "fleet.enroll_code": "Tạo mã đăng ký cụm loa",
+    "fleet.revoke": "Thu hồi cụm loa",
     "emergency.failed": "Phát khẩn cấp không thành",
     "log.export": "Tải nhật ký phát",
     "log.report": "Tải báo cáo",
