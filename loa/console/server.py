@@ -116,6 +116,9 @@ def serve(schedule: str | Path | None, host: str, port: int, threads: int = 6) -
     try:
         server = create_server(application, host=host, port=port, threads=threads,
                                max_request_body_size=MAX_REQUEST_BYTES,
+                               # a province server holds many players' keep-alive connections:
+                               # waitress's default 100 starved uploads behind idle ones
+                               connection_limit=2000, channel_timeout=60,
                                ident="loa", clear_untrusted_proxy_headers=True, **proxy)
     except OSError as exc:
         if exc.errno in (98, 48):  # EADDRINUSE (Linux, BSD)
