@@ -133,20 +133,11 @@ def write_xlsx(rep: FleetReport) -> bytes:
 # --- DOCX ---------------------------------------------------------------------------------------
 
 def write_docx(rep: FleetReport) -> bytes:
-    from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml.ns import qn
-    from docx.shared import Mm, Pt
 
-    font = "Times New Roman"
-    doc = Document()
-    sec = doc.sections[0]
-    sec.page_width, sec.page_height = Mm(210), Mm(297)
-    sec.top_margin, sec.bottom_margin = Mm(20), Mm(20)
-    sec.left_margin, sec.right_margin = Mm(30), Mm(15)
-    style = doc.styles["Normal"]
-    style.font.name, style.font.size = font, Pt(13)
-    style.element.rPr.rFonts.set(qn("w:eastAsia"), font)
+    from loa.report.periodic import official_document
+
+    doc = official_document()
 
     def para(text, bold=False, center=False):
         p = doc.add_paragraph()
