@@ -469,7 +469,8 @@ def short_sentences(sentence: str, max_words: int,
             rest[2:3] = ["góp", "phần"]
     elif rest[0].lower() == "và":
         rest = rest[1:]
-    if in_list(i) and i > list_start and _fold(rest[0]) != "ngoai":  # the list goes on: "… gồm: A, B. Ngoài ra còn C, D."
+    # the list goes on: "… gồm: A, B. Ngoài ra còn C, D."
+    if in_list(i) and i > list_start and _fold(rest[0]) != "ngoai":
         rest = ["Ngoài", "ra", "còn"] + rest
     if not head.endswith(":"):
         head = tidy(head)
