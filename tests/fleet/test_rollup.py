@@ -33,8 +33,9 @@ def out(**kw):
 
 def mismatch():
     # the rollup against a fresh count of the plays, both ways
-    mine = "SELECT station_id, day, status, plan, topic, plays, round(seconds::numeric, 6) FROM fleet_play_daily"
-    fresh = ("SELECT station_id, day, status, plan, topic, plays, round(seconds::numeric, 6) FROM ("
+    cols = "station_id, day, status, plan, topic, plays, round(seconds::numeric, 6)"
+    mine = f"SELECT {{cols}} FROM fleet_play_daily"
+    fresh = (f"SELECT {{cols}} FROM ("
              + rollup.groups("fleet_play", only_its_stations=False) + ") g")
     with connection.cursor() as c:
         c.execute(f"({{mine}} EXCEPT {{fresh}}) UNION ALL ({{fresh}} EXCEPT {{mine}})")
