@@ -18,30 +18,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from services import free_port
 
-from fleet.server_rig import REPO, ServerRig, play_row
+from fleet.server_rig import REPO, play_row, serve, sql
 
 PASSWORD = "Loa-kiem-thu-2026"
 
 
 @pytest.fixture
 def rig(pg_db, tmp_path, fake_google):
-    server, name = pg_db
-    r = ServerRig(server.url(name), tmp_path / "server",
-                  env_extra={"LOA_GTTS_ENDPOINT": fake_google.endpoint})
-    r.service('s.add_province("binh-phuoc", "Bình Phước")\n'
-              's.add_station("xa-ba-vi", "Đài xã Ba Vì", "binh-phuoc")\n'
-              's.add_station("xa-tan-lap", "Đài xã Tân Lập", "binh-phuoc")\n')
-    r.start()
-    r.pg = (server, name)
-    yield r
-    err = r.stop()
-    assert "Traceback" not in err, err
-
-
-def sql(rig, query: str, *args):
-    server, name = rig.pg
-    with server.connect(name) as conn:
-        return conn.execute(query, args).fetchall()
+    yield from serve(pg_db, tmp_path / "server",
+                     's.add_province("binh-phuoc", "Bình Phước")\n'
+                     's.add_station("xa-ba-vi", "Đài xã Ba Vì", "binh-phuoc")\n'
+                     's.add_station("xa-tan-lap", "Đài xã Tân Lập", "binh-phuoc")\n',
+                     env_extra={"LOA_GTTS_ENDPOINT": fake_google.endpoint})
 
 
 def test_publish_enroll_bundle_clips_plays_emergency_on_postgresql(rig, tmp_path):
