@@ -211,6 +211,11 @@ def test_server_killed_during_uploads_then_resent_keeps_every_row_exactly_once(r
                                "FROM fleet_play")[0]
     assert total == distinct == 4 * 8 * 500
     assert sql(rig, "SELECT count(*) FROM fleet_play WHERE play_key LIKE 'half-%%'") == [(0,)]
+    # the daily rollup (concurrent uploads, a kill, resends) counted each stored row once
+    assert sql(rig, "SELECT sum(plays) FROM fleet_play_daily") == [(4 * 8 * 500,)]
+    assert sql(rig, "SELECT day, sum(plays) FROM fleet_play_daily GROUP BY 1 EXCEPT "
+                    "SELECT (at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, count(*) FROM fleet_play "
+                    "GROUP BY 1") == []
 
 
 def test_the_console_runs_on_postgresql(rig):
