@@ -29,9 +29,10 @@ CREATE TABLE {TABLE} (
 """
 
 # the zone check runs once per station of a statement, not per play (an EXCEPTION block
-# costs a subtransaction)
+# costs a subtransaction): VOLATILE keeps the planner from pulling the per-station
+# subquery below into the join, which would call it once per play
 ZONE_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION fleet_zone(tz text) RETURNS text LANGUAGE plpgsql STABLE AS $$
+CREATE OR REPLACE FUNCTION fleet_zone(tz text) RETURNS text LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     PERFORM now() AT TIME ZONE tz;
     RETURN tz;
