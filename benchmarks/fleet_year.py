@@ -10,9 +10,11 @@ commune: aired / missed / failed, and each topic's share of what aired):
   a_indexes     one table, the unique key and (station, at) only
   b_partitions  the same table range-partitioned by month on `at` (the unique key must
                 then include `at`: UNIQUE (device, play_key, at))
-  c_rollup      table (a) plus a daily rollup per station / local day / status / topic,
-                kept by a statement-level AFTER INSERT trigger (transition table: only
-                the rows an ON CONFLICT DO NOTHING batch really inserted are counted)
+  c_rollup      table (a) plus the server's daily rollup per station / local day (the
+                station's zone) / status / plan / topic, kept by statement-level triggers
+                (transition tables: only the rows an ON CONFLICT DO NOTHING batch really
+                inserted are counted). The SQL is the server's own: imported from
+                loa/console/fleet/rollup.py, which migration 0004 runs
 
 For each: load_s (generate + indexes + VACUUM ANALYZE; for c: building the rollup from
 the table), size_mb, report_year_s (the province's year, best of 3), report_month_s (one
@@ -31,12 +33,16 @@ import json
 import os
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 from services import start_postgres  # noqa: E402
+
+from loa.console.fleet import rollup  # noqa: E402
 
 YEAR = 2026
 TOPICS = ["thoi-tiet", "phong-chong-thien-tai", "nong-nghiep", "y-te", "an-ninh-trat-tu",
@@ -63,7 +69,8 @@ COLUMNS = """
 # a) the Django model's table as the server brief describes it
 SCHEMA_A = f"""
 CREATE TABLE fleet_station (id bigint PRIMARY KEY, slug varchar(100) UNIQUE NOT NULL,
-    name varchar(200) NOT NULL, province_id bigint NOT NULL);
+    name varchar(200) NOT NULL, province_id bigint NOT NULL,
+    tz varchar(64) NOT NULL DEFAULT 'Asia/Ho_Chi_Minh');
 CREATE TABLE fleet_play ({COLUMNS}, PRIMARY KEY (id));
 """
 INDEXES_A = """
@@ -80,38 +87,11 @@ CREATE UNIQUE INDEX fleet_play_device_key ON fleet_play (device_id, play_key, at
 CREATE INDEX fleet_play_station_at ON fleet_play (station_id, at);
 """
 
-# c) daily rollup kept by a statement trigger (what the server's migration would add)
-ROLLUP = """
-CREATE TABLE fleet_play_daily (
-    station_id bigint NOT NULL,
-    day date NOT NULL,
-    status varchar(20) NOT NULL,
-    topic varchar(100) NOT NULL,
-    plays integer NOT NULL,
-    seconds double precision NOT NULL,
-    PRIMARY KEY (station_id, day, status, topic));
-
-CREATE FUNCTION fleet_play_daily_add() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO fleet_play_daily AS d (station_id, day, status, topic, plays, seconds)
-    SELECT station_id, (at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, status, topic,
-           count(*), sum(seconds)
-    FROM new_plays GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (station_id, day, status, topic)
-    DO UPDATE SET plays = d.plays + EXCLUDED.plays, seconds = d.seconds + EXCLUDED.seconds;
-    RETURN NULL;
-END $$;
-"""
-ROLLUP_TRIGGER = """
-CREATE TRIGGER fleet_play_daily_add AFTER INSERT ON fleet_play
-    REFERENCING NEW TABLE AS new_plays FOR EACH STATEMENT
-    EXECUTE FUNCTION fleet_play_daily_add();
-"""
-ROLLUP_FILL = """
-INSERT INTO fleet_play_daily (station_id, day, status, topic, plays, seconds)
-SELECT station_id, (at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, status, topic, count(*), sum(seconds)
-FROM fleet_play GROUP BY 1, 2, 3, 4
-"""
+# c) the server's daily rollup (loa/console/fleet/rollup.py): table and trigger functions,
+# filled from the table, then the triggers
+ROLLUP = [rollup.CREATE_TABLE, rollup.ZONE_FUNCTION, *rollup.TRIGGER_FUNCTIONS]
+ROLLUP_FILL = rollup.FILL
+ROLLUP_TRIGGER = rollup.TRIGGERS
 
 # generated plays: station = g % S, PER_DAY plays a day from 05:00 local, spread over 16 h;
 # status and topic from a multiplicative hash of g so they are mixed, not striped
@@ -166,7 +146,8 @@ FROM fleet_play p JOIN fleet_station s ON s.id = p.station_id
 WHERE s.province_id = %(province)s AND p.at >= %(start)s AND p.at < %(end)s
 GROUP BY s.name, p.topic ORDER BY s.name, p.topic
 """
-# the same report from the rollup; days are local days, so the period is given in dates
+# the same report from the rollup; days are each station's local days (all stations here
+# are in Asia/Ho_Chi_Minh, so the same period as the timestamps above)
 REPORT_ROLLUP = """
 SELECT s.name, d.topic,
        coalesce(sum(d.plays) FILTER (WHERE d.status IN ('played', 'late')), 0) AS aired,
@@ -174,13 +155,14 @@ SELECT s.name, d.topic,
        coalesce(sum(d.plays) FILTER (WHERE d.status = 'failed'), 0) AS failed,
        sum(d.plays) AS plays
 FROM fleet_play_daily d JOIN fleet_station s ON s.id = d.station_id
-WHERE s.province_id = %(province)s AND d.day >= (%(start)s::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh')::date
-  AND d.day < (%(end)s::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh')::date
+WHERE s.province_id = %(province)s AND d.day >= %(first)s AND d.day < %(stop)s
 GROUP BY s.name, d.topic ORDER BY s.name, d.topic
 """
 
-YEAR_PERIOD = {"province": 1, "start": f"{YEAR}-01-01 00:00+07", "end": f"{YEAR + 1}-01-01 00:00+07"}
-MONTH_PERIOD = {"province": 1, "start": f"{YEAR}-06-01 00:00+07", "end": f"{YEAR}-07-01 00:00+07"}
+YEAR_PERIOD = {"province": 1, "start": f"{YEAR}-01-01 00:00+07", "end": f"{YEAR + 1}-01-01 00:00+07",
+               "first": date(YEAR, 1, 1), "stop": date(YEAR + 1, 1, 1)}
+MONTH_PERIOD = {"province": 1, "start": f"{YEAR}-06-01 00:00+07", "end": f"{YEAR}-07-01 00:00+07",
+                "first": date(YEAR, 6, 1), "stop": date(YEAR, 7, 1)}
 
 
 def _sql_array(items: list[str]) -> str:
@@ -266,13 +248,15 @@ def main() -> None:
             out["a_indexes"] = a
             # c) rollup on top of (a)
             t0 = time.perf_counter()
-            conn.execute(ROLLUP)
+            for sql in ROLLUP:
+                conn.execute(sql)
             conn.execute(ROLLUP_FILL)
             conn.execute("VACUUM ANALYZE fleet_play_daily")
             c = {"load_s": round(time.perf_counter() - t0, 1), "load_note": "rollup built from table (a)",
                  "size_mb": size_mb(conn, ["fleet_play_daily"]),
                  "rollup_rows": conn.execute("SELECT count(*) FROM fleet_play_daily").fetchone()[0]}
-            conn.execute(ROLLUP_TRIGGER)
+            for sql in ROLLUP_TRIGGER:
+                conn.execute(sql)
             c["report_year_s"], n = best_of(conn, REPORT_ROLLUP, YEAR_PERIOD)
             c["report_month_s"], _ = best_of(conn, REPORT_ROLLUP, MONTH_PERIOD)
             c["report_same_as_table"] = (

@@ -162,3 +162,24 @@ def play_row(key: str, at: str = "2026-11-30T06:00:00+07:00", status: str = "pla
             "LyDo": None, "ThoiGianTheoLich": at, "TenCumLoa": "Thôn Đoài",
             "KeHoach": "Kế hoạch 2026", "TenLoaiBanTin": "theo lịch",
             "TenTrangThai": "đã phát", "NgonNgu": "vi", "TenNgonNgu": "tiếng Việt"}
+
+
+def serve(pg_db, data: Path, stations: str, **kw):
+    """The body of a test's `rig` fixture: `loa serve` on the test's PostgreSQL database
+    with the stations made by `stations` (service code, see ServerRig.service); yields
+    the rig (rig.pg = (server, db name)), then stops it and checks it did not fail."""
+    server, name = pg_db
+    r = ServerRig(server.url(name), data, **kw)
+    r.service(stations)
+    r.start()
+    r.pg = (server, name)
+    yield r
+    err = r.stop()
+    assert "Traceback" not in err, err
+
+
+def sql(rig: ServerRig, query: str, *args):
+    """Rows of a query on the rig's database (what the server stored)."""
+    server, name = rig.pg
+    with server.connect(name) as conn:
+        return conn.execute(query, args).fetchall()

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from fleet.server_rig import ServerRig
+from fleet.server_rig import serve, sql
 from loa.fleet.mqtt import DeviceBus, wait_until
 
 WAIT = 30  # generous: wait on conditions, never assert on durations
@@ -18,21 +18,8 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 @pytest.fixture
 def rig(pg_db, broker, tmp_path):
-    server, name = pg_db
-    r = ServerRig(server.url(name), tmp_path / "server", extra=["--mqtt", broker.url])
-    r.service('s.add_station("xa-ba-vi", "Đài xã Ba Vì")\n'
-              's.add_station("xa-tan-lap", "Đài xã Tân Lập")\n')
-    r.start()
-    r.pg = (server, name)
-    yield r
-    err = r.stop()
-    assert "Traceback" not in err, err
-
-
-def sql(rig, query: str, *args):
-    server, name = rig.pg
-    with server.connect(name) as conn:
-        return conn.execute(query, args).fetchall()
+    yield from serve(pg_db, tmp_path / "server", 's.add_station("xa-ba-vi", "Đài xã Ba Vì")\n'
+                     's.add_station("xa-tan-lap", "Đài xã Tân Lập")\n', extra=["--mqtt", broker.url])
 
 
 class Player:

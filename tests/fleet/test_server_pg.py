@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import http.cookiejar
+import io
 import re
 import shutil
 import socket
@@ -18,30 +19,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from services import free_port
 
-from fleet.server_rig import REPO, ServerRig, play_row
+from fleet.server_rig import REPO, play_row, serve, sql
 
 PASSWORD = "Loa-kiem-thu-2026"
 
 
 @pytest.fixture
 def rig(pg_db, tmp_path, fake_google):
-    server, name = pg_db
-    r = ServerRig(server.url(name), tmp_path / "server",
-                  env_extra={"LOA_GTTS_ENDPOINT": fake_google.endpoint})
-    r.service('s.add_province("binh-phuoc", "Bình Phước")\n'
-              's.add_station("xa-ba-vi", "Đài xã Ba Vì", "binh-phuoc")\n'
-              's.add_station("xa-tan-lap", "Đài xã Tân Lập", "binh-phuoc")\n')
-    r.start()
-    r.pg = (server, name)
-    yield r
-    err = r.stop()
-    assert "Traceback" not in err, err
-
-
-def sql(rig, query: str, *args):
-    server, name = rig.pg
-    with server.connect(name) as conn:
-        return conn.execute(query, args).fetchall()
+    yield from serve(pg_db, tmp_path / "server",
+                     's.add_province("binh-phuoc", "Bình Phước")\n'
+                     's.add_station("xa-ba-vi", "Đài xã Ba Vì", "binh-phuoc")\n'
+                     's.add_station("xa-tan-lap", "Đài xã Tân Lập", "binh-phuoc")\n',
+                     env_extra={"LOA_GTTS_ENDPOINT": fake_google.endpoint})
 
 
 def test_publish_enroll_bundle_clips_plays_emergency_on_postgresql(rig, tmp_path):
@@ -223,6 +212,11 @@ def test_server_killed_during_uploads_then_resent_keeps_every_row_exactly_once(r
                                "FROM fleet_play")[0]
     assert total == distinct == 4 * 8 * 500
     assert sql(rig, "SELECT count(*) FROM fleet_play WHERE play_key LIKE 'half-%%'") == [(0,)]
+    # the daily rollup (concurrent uploads, a kill, resends) counted each stored row once
+    assert sql(rig, "SELECT sum(plays) FROM fleet_play_daily") == [(4 * 8 * 500,)]
+    assert sql(rig, "SELECT day, sum(plays) FROM fleet_play_daily GROUP BY 1 EXCEPT "
+                    "SELECT (at AT TIME ZONE 'Asia/Ho_Chi_Minh')::date, count(*) FROM fleet_play "
+                    "GROUP BY 1") == []
 
 
 def test_the_console_runs_on_postgresql(rig):
@@ -249,6 +243,46 @@ def test_the_console_runs_on_postgresql(rig):
     assert "quantri" in users and "Quản trị" in users
     assert sql(rig, "SELECT count(*) FROM django_session")[0][0] == 1
     assert sql(rig, "SELECT count(*) FROM accounts_auditentry")[0][0] >= 1
+
+
+def test_a_province_account_lands_on_its_stations_and_reports_from_the_rollup(rig):
+    """`loa serve --database` (no schedule): a province account logs in to /dai/; the year
+    report (page and XLSX) counts each uploaded play once, read from the daily rollup."""
+    from openpyxl import load_workbook
+
+    add = rig.loa("users", "add", "tinh", "--role", "leader", "--name", "Lê Văn Tỉnh",
+                  "--password-stdin", "--database", rig.db_url, stdin=PASSWORD + "\n")
+    assert add.returncode == 0, add.stderr
+    assert rig.fleet("scope", "tinh", "--province", "binh-phuoc").returncode == 0
+    dev = rig.enroll(rig.code("xa-ba-vi", "Cụm loa thôn Đoài"))
+    statuses = ["played"] * 5 + ["late", "missed", "failed"]
+    rows = [play_row(f"k-{i}", at=f"2026-0{1 + i % 8}-1{i % 10}T06:00:00+07:00",
+                     status=statuses[i % 8]) for i in range(40)]
+    for _ in range(2):  # a retried upload
+        assert rig.call("POST", "/api/v1/plays", dev["token"], {"rows": rows}).status == 200
+    assert sql(rig, "SELECT sum(plays) FROM fleet_play_daily") == [(40,)]
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = browser.open(rig.url + "/dang-nhap/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    data = urllib.parse.urlencode({"csrfmiddlewaretoken": token, "username": "tinh",
+                                   "password": PASSWORD}).encode()
+    req = urllib.request.Request(rig.url + "/dang-nhap/", data=data,
+                                 headers={"Referer": rig.url + "/dang-nhap/"})
+    with browser.open(req) as resp:
+        assert resp.url == rig.url + "/dai/"
+        page = resp.read().decode()
+    assert "Đài xã Ba Vì" in page and "Đài xã Tân Lập" in page
+    # the report must come from the rollup: change the plays behind its back (triggers off)
+    with rig.pg[0].connect(rig.pg[1]) as conn:
+        conn.execute("ALTER TABLE fleet_play DISABLE TRIGGER USER")
+        conn.execute("UPDATE fleet_play SET status = 'skipped'")
+    year = rig.url + "/bao-cao/?ky=nam&nam=2026"
+    report = browser.open(year).read().decode()
+    assert "<td>Đài xã Ba Vì</td><td>30</td><td>5</td><td>5</td>" in report, report
+    wb = load_workbook(io.BytesIO(browser.open(year + "&tai=xlsx").read()))
+    cells = {r[0]: r[1:4] for r in wb["Theo xã"].iter_rows(values_only=True) if r and r[0]}
+    assert cells["Đài xã Ba Vì"] == (30, 5, 5) and cells["Đài xã Tân Lập"] == (0, 0, 0)
 
 
 def test_serve_refuses_bad_setups_in_vietnamese(rig, tmp_path):

@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.forms.utils import ErrorDict
+from django.shortcuts import resolve_url
 from django.utils.decorators import method_decorator
 
 from loa.console.accounts import throttle
@@ -36,6 +37,18 @@ class LoginView(auth_views.LoginView):
             form.add_error(None, f"Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.")
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().post(request, *args, **kwargs)
+
+    def get_default_redirect_url(self):
+        """A server with no station schedule of its own opens on its stations (/dai/) for
+        an account that sees at least one; else the overview."""
+        from loa.console.station import has_schedule
+
+        if not has_schedule():
+            from loa.console.fleet.service import stations_for
+
+            if stations_for(self.request.user).exists():
+                return resolve_url("fleet_stations")
+        return super().get_default_redirect_url()
 
     def form_valid(self, form):
         throttle.succeeded(form.get_user().get_username())

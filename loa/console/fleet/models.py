@@ -210,3 +210,21 @@ class Delivery(models.Model):
         constraints = [models.UniqueConstraint(fields=["emergency", "device"],
                                                name="fleet_delivery_once")]
         indexes = [models.Index(fields=["device", "finished_at"])]
+
+
+class PlayDaily(models.Model):
+    """Plays of one station's local day by status, plan and topic. PostgreSQL only: kept
+    by triggers on the play table (rollup.py, migration 0004), read by the reports."""
+
+    pk = models.CompositePrimaryKey("station", "day", "status", "plan", "topic")
+    station = models.ForeignKey(Station, on_delete=models.DO_NOTHING, related_name="+")
+    day = models.DateField()
+    status = models.CharField(max_length=20)
+    plan = models.CharField(max_length=300)
+    topic = models.CharField(max_length=100)
+    plays = models.IntegerField()
+    seconds = models.FloatField()
+
+    class Meta:
+        managed = False
+        db_table = "fleet_play_daily"

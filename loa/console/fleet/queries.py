@@ -15,9 +15,10 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from django.db import connection
 from django.db.models import Count, Q, Sum
 
-from loa.console.fleet.models import Bundle, Device, Play, Station
+from loa.console.fleet.models import Bundle, Device, Play, PlayDaily, Station
 from loa.console.fleet.service import now
 from loa.log.store import topic_of
 
@@ -264,17 +265,47 @@ class PeriodTally:
         return out
 
 
-def tally(stations, since: datetime, until: datetime) -> PeriodTally:
+def use_rollup() -> bool:
+    """PostgreSQL keeps the daily rollup (rollup.py); SQLite counts plays directly."""
+    return connection.vendor == "postgresql"
+
+
+def local_days(stations, first: date, end: date) -> Q:
+    """Plays in each station's own local days first <= day < end."""
+    by_zone: dict[str, list[int]] = defaultdict(list)
+    for st in stations:
+        by_zone[zone_of(st).key].append(st.pk)
+    q = Q(pk__in=[])
+    for key, ids in by_zone.items():
+        tz = ZoneInfo(key)
+        q |= Q(station_id__in=ids, at__gte=datetime.combine(first, time(0), tzinfo=tz),
+               at__lt=datetime.combine(end, time(0), tzinfo=tz))
+    return q
+
+
+def tally(stations, first: date, end: date, source: str = "auto") -> PeriodTally:
+    """The plays of each station's local days first <= day < end. `source`: "rollup"
+    (PostgreSQL's daily rollup), "direct" (the plays), "auto" (the rollup where there is
+    one); both give the same numbers."""
     stations = list(stations)
-    rows = (Play.objects.filter(station__in=stations, at__gte=since, at__lt=until)
-            .values_list("station_id", "status", "plan", "topic")
-            .annotate(n=Count("id"), s=Sum("seconds")).order_by())
+    if not stations:
+        return PeriodTally(stations, [])
+    if source == "auto":
+        source = "rollup" if use_rollup() else "direct"
+    if source == "rollup":
+        rows = (PlayDaily.objects.filter(station__in=stations, day__gte=first, day__lt=end)
+                .values_list("station_id", "status", "plan", "topic")
+                .annotate(n=Sum("plays"), s=Sum("seconds")).order_by())
+    else:
+        rows = (Play.objects.filter(local_days(stations, first, end))
+                .values_list("station_id", "status", "plan", "topic")
+                .annotate(n=Count("id"), s=Sum("seconds")).order_by())
     return PeriodTally(stations, [(sid, st, pl, tp, n, s or 0.0)
                                   for sid, st, pl, tp, n, s in rows])
 
 
-def commune_totals(stations, since: datetime, until: datetime) -> list[CommuneTotals]:
-    return tally(stations, since, until).totals()
+def commune_totals(stations, first: date, end: date) -> list[CommuneTotals]:
+    return tally(stations, first, end).totals()
 
 
 def _plan_files(stations):
@@ -296,20 +327,20 @@ def _plan_files(stations):
                 yield doc["plan"], doc.get("bulletins") or []
 
 
-def plans_seen(stations, since: datetime, until: datetime,
+def plans_seen(stations, first: date, end: date,
                ids: set[str] | None = None) -> list[tuple[str, str]]:
-    """(plan id, title) of the plans whose bulletins aired in the period, by title
-    (`ids`: those plan ids, already known from a tally)."""
+    """(plan id, title) of the plans whose bulletins aired in the local days
+    first <= day < end, by title (`ids`: those plan ids, already known from a tally)."""
+    stations = list(stations)
     if ids is None:
-        ids = set(Play.objects.filter(station__in=stations, at__gte=since, at__lt=until)
-                  .exclude(plan="").values_list("plan", flat=True).distinct())
+        ids = tally(stations, first, end).plan_ids()
     titles: dict[str, str] = {}
     for plan, _ in _plan_files(stations):
         pid = str(plan.get("id") or "")
         if pid in ids and pid not in titles:
             titles[pid] = " ".join(str(plan.get("title") or "").split())
     for pid in ids - set(titles):  # a plan no bundle carries now: the name its rows gave
-        last = (Play.objects.filter(station__in=stations, plan=pid).order_by("-at")
+        last = (Play.objects.filter(local_days(stations, first, end), plan=pid).order_by("-at")
                 .values_list("row", flat=True).first()) or {}
         titles[pid] = str(last.get("KeHoach") or "") if isinstance(last, dict) else ""
     return sorted(((p, titles[p] or p) for p in ids), key=lambda x: (x[1], x[0]))

@@ -52,9 +52,12 @@ def build(scope: str, stations, period: Period, plan_id: str = "",
     blank): the first seen, by title."""
     stations = list(stations)
     since, until = period.bounds(TZ)
-    tally = queries.tally(stations, since, until)  # one scan of the period's plays
+    # one read of the period (each station's own local days): PostgreSQL's daily rollup,
+    # or the plays themselves on SQLite
+    tally = queries.tally(stations, period.start, period.end + timedelta(days=1))
     rows = tally.totals()
-    plans = queries.plans_seen(stations, since, until, ids=tally.plan_ids())
+    plans = queries.plans_seen(stations, period.start, period.end + timedelta(days=1),
+                               ids=tally.plan_ids())
     titles = dict(plans)
     if plan_id not in titles:
         plan_id = plans[0][0] if plans else ""
