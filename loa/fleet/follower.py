@@ -110,6 +110,11 @@ class Outbox:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript("""
             CREATE TABLE IF NOT EXISTS sent (play_key TEXT PRIMARY KEY, sent_at TEXT NOT NULL);
+            -- rows the server refused one by one (400 bad_row): kept, never resent by
+            -- themselves; the log keeps the play itself
+            CREATE TABLE IF NOT EXISTS refused (
+                play_key TEXT PRIMARY KEY, refused_at TEXT NOT NULL, code TEXT NOT NULL,
+                message TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT);
             CREATE TABLE IF NOT EXISTS emergencies (
                 id TEXT PRIMARY KEY, payload TEXT NOT NULL, local TEXT,
@@ -137,10 +142,15 @@ class Outbox:
         row = self.db.execute("SELECT v FROM state WHERE k='floor'").fetchone()
         return int(row[0]) if row else 0
 
+    def _done(self) -> set[str]:
+        """Play keys never to send again: accepted, or refused by the server."""
+        return {k for (k,) in self.db.execute(
+            "SELECT play_key FROM sent UNION ALL SELECT play_key FROM refused")}
+
     def _unsent(self, con, floor: int, limit: int | None):
         from loa.log.store import COLUMNS
 
-        sent = {k for (k,) in self.db.execute("SELECT play_key FROM sent")} if floor >= 0 else set()
+        sent = self._done()
         out, n = [], 0
         cur = con.execute(f"SELECT {', '.join(COLUMNS)} FROM plays WHERE id > ? "
                           "AND status != 'playing' ORDER BY id", (floor,))
@@ -190,7 +200,7 @@ class Outbox:
             return
         try:
             floor = self.floor
-            sent = {k for (k,) in self.db.execute("SELECT play_key FROM sent")}
+            sent = self._done()
             new = floor
             for rid, key, status in con.execute(
                     "SELECT id, play_key, status FROM plays WHERE id > ? ORDER BY id", (floor,)):
@@ -201,6 +211,17 @@ class Outbox:
             con.close()
         if new != floor:
             self.db.execute("INSERT OR REPLACE INTO state VALUES ('floor', ?)", (str(new),))
+
+    def refuse(self, key: str, at: datetime, code: str, message: str) -> bool:
+        """Mark one row refused by the server; True the first time (to log it once)."""
+        with self._lock:
+            cur = self.db.execute("INSERT OR IGNORE INTO refused VALUES (?, ?, ?, ?)",
+                                  (key, at.isoformat(), code, message))
+        self._raise_floor()
+        return cur.rowcount == 1
+
+    def refused(self) -> int:
+        return self.db.execute("SELECT count(*) FROM refused").fetchone()[0]
 
     # emergencies
     def emergency_known(self, eid: str) -> bool:
@@ -423,26 +444,65 @@ class Follower:
             return Names()
 
     def upload_plays(self) -> int:
-        """Send final rows until none is left; returns rows accepted."""
-        from loa.report.export import upward_record
-
+        """Send final rows until none is left; returns rows accepted. A batch the server
+        refuses for a bad row (400/413 "bad_row") is split in halves until the row is
+        alone: that row is marked refused (kept, not resent), the others flow on."""
         names = self._names()
         total = 0
         while not self._stop.is_set():
             rows = self.outbox.pending(BATCH)
             if not rows:
                 break
-            body = [{**upward_record(r, names), "play_key": r[1]} for r in rows]
-            answer = self.client.plays(body)
-            accepted = [k for k in answer.get("accepted") or [] if isinstance(k, str)]
-            mine = {r[1] for r in rows}
-            accepted = [k for k in accepted if k in mine]
-            self.outbox.mark_sent(accepted, self.now())
-            total += len(accepted)
-            if len(accepted) < len(rows):
-                log.warning("server accepted %d of %d rows", len(accepted), len(rows))
+            sent, whole = self._send_rows(rows, names)
+            total += sent
+            if not whole:
                 break
         return total
+
+    def _send_rows(self, rows: list[tuple], names) -> tuple[int, bool]:
+        """(rows accepted, every row settled: accepted or refused)."""
+        from loa.report.export import upward_record
+
+        body = [{**upward_record(r, names), "play_key": r[1]} for r in rows]
+        try:
+            answer = self.client.plays(body)
+        except Refused as exc:
+            if exc.code != "bad_row" or exc.status not in (400, 413):
+                raise  # not about a row: try the same batch again later
+            if len(rows) == 1:
+                self._refuse_row(rows[0], exc)
+                return 0, True
+            half = len(rows) // 2
+            first, whole = self._send_rows(rows[:half], names)
+            if not whole:
+                return first, False
+            second, whole = self._send_rows(rows[half:], names)
+            return first + second, whole
+        accepted = [k for k in answer.get("accepted") or [] if isinstance(k, str)]
+        mine = {r[1] for r in rows}
+        accepted = [k for k in accepted if k in mine]
+        self.outbox.mark_sent(accepted, self.now())
+        if len(accepted) < len(rows):
+            log.warning("server accepted %d of %d rows", len(accepted), len(rows))
+            return len(accepted), False
+        return len(accepted), True
+
+    def _refuse_row(self, row: tuple, exc: Refused) -> None:
+        from loa.log.store import COLUMNS
+
+        r = dict(zip(COLUMNS, row, strict=False))
+        key = str(r["play_key"])
+        if not self.outbox.refuse(key, self.now(), exc.code, str(exc)):
+            return
+        log.error("server refused play %s: %s", key, exc)
+        title = str(r.get("title") or r.get("bulletin") or "")[:80]
+        at = str(r.get("started_at") or r.get("scheduled_at") or "")[:19].replace("T", " ")
+        zone = self._names().zone(r.get("zone")) if r.get("zone") else ""
+        where = f", vùng {zone}" if zone else ""
+        self._event("play-refused",
+                    f"máy chủ không nhận lượt phát «{title}» lúc {at}{where}: {exc} "
+                    f"(mã lượt phát {key}). Lượt phát vẫn giữ trong sổ nhật ký của máy này, "
+                    "không gửi lại; các lượt phát sau vẫn gửi bình thường.")
 
     # --- heartbeat ----------------------------------------------------------------------
 
@@ -463,6 +523,7 @@ class Follower:
         return {"at": self.now().isoformat(), "clock_trusted": problem is None,
                 "disk_free_mb": round(free, 1), "version": __version__, "audio": audio,
                 "last_play": last_play, "unsent": self.outbox.unsent(),
+                "refused": self.outbox.refused(),
                 "signal_dbm": modem_signal_dbm(), "bundle": self.store.current_etag()}
 
     def _last_play(self) -> tuple[str | None, str]:
