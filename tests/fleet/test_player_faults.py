@@ -14,7 +14,6 @@ import pytest
 from services import start_broker
 
 from fleet.server_rig import ServerRig
-
 from loa.clock import DEFAULT_TZ
 
 
@@ -47,7 +46,6 @@ def test_a_row_the_server_refuses_is_isolated_kept_and_the_rows_behind_it_flow(
     batch is split until that row is alone; it is marked refused (logged once, counted in
     the heartbeat, never resent), the 1,199 others arrive exactly once."""
     from fleet.test_player_fleet import add_station, publish, write_schedule
-
     from loa import settings
     from loa.fleet.follower import Device, Follower
     from loa.log import LogStore
