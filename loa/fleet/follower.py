@@ -42,6 +42,10 @@ UPLOAD_S = 15.0
 POLL_S = 15.0  # emergencies by HTTP while the broker is unreachable
 BACKOFF_MAX_S = 900.0
 FINAL_OK = ("played", "late")
+INTERRUPTED_VI = ("bị ngắt giữa chừng ({why}), có thể đã phát một phần; không tự phát lại "
+                  "để tránh phát hai lần, hãy gửi lại tin nếu vẫn cần")
+NOT_AIRED_VI = ("chưa phát: loa run trên cụm loa dừng đột ngột ngay khi nhận tin; không tự "
+                "phát lại, hãy gửi lại tin nếu vẫn cần")
 
 
 def server_dir(data: Path) -> Path:
@@ -339,6 +343,7 @@ class Follower:
         self._inbox: queue.Queue[tuple[bool, dict]] = queue.Queue()
         self._early: list[tuple[str, datetime, str]] = []
         self._workers: list[threading.Thread] = []
+        self._handed_before: set[str] = set()
 
     # --- what the daemon runs on -----------------------------------------------------
 
@@ -588,6 +593,9 @@ class Follower:
         self._start(eid, payload)
 
     def _start(self, eid: str, payload: dict) -> None:
+        """Write-ahead: the daemon's local id is recorded (durably) before a sound plays,
+        so a restart can tell "never handed over" (start it) from "on air or done" (never
+        again: see _progress)."""
         mine = set(self.daemon.schedule.zones)
         asked = [z for z in payload.get("zones") or [] if isinstance(z, str)]
         zones = [z for z in asked if z in mine] if asked else None
@@ -598,30 +606,38 @@ class Follower:
         req = {"title": str(payload.get("title") or ""), "text": str(payload.get("text") or ""),
                "zones": zones}
         try:
-            occ = self.daemon.emergency_from(req)
+            occ = self.daemon.emergency_from(req, start=False)
         except LoaError as exc:
             self.outbox.set_local(eid, None, closed=True)
             self._ack(eid, "failed", self.now(), str(exc))
             return
         local = occ.items[0].bulletin.key
-        self.outbox.set_local(eid, local)
+        self.outbox.set_local(eid, local)  # synchronous=FULL: on disk before it airs
+        self.daemon._start_emergency(occ)
         self.report(f"Tin khẩn cấp từ máy chủ: «{req['title'] or req['text'][:60]}» — đang "
                     "phát.")
         self._ack(eid, "started", self.now())
 
     def _progress(self) -> None:
-        """Finished/failed once the emergency's rows are all final."""
+        """Finished once every row of the emergency is played; failed (with what happened)
+        once all are final and one is not. An emergency an earlier run handed to its
+        daemon is never aired again: cut by a crash its rows were made 'interrupted' by
+        the daemon's recovery (failed: aired in part); with no row at all it never
+        started (failed: not aired). The officer sends it again if it is still needed."""
         for eid, local, _ in self.outbox.open_emergencies():
             if local is None:
                 continue  # being started by the emergencies thread
             rows = self.outbox.emergency_rows(local)
+            if not rows and eid in self._handed_before:
+                self._ack(eid, "failed", self.now(), NOT_AIRED_VI)
+                self.outbox.close_emergency(eid)
+                continue
             if not rows or any(s == "playing" for s, _ in rows):
                 continue
-            if any(s in FINAL_OK for s, _ in rows):
+            if all(s in FINAL_OK for s, _ in rows):
                 self._ack(eid, "finished", self.now())
             else:
-                why = next((r for _, r in rows if r), "")
-                self._ack(eid, "failed", self.now(), why)
+                self._ack(eid, "failed", self.now(), _failed_detail(rows))
             self.outbox.close_emergency(eid)
 
     def _ack(self, eid: str, stage: str, at: datetime, detail: str = "") -> None:
@@ -689,6 +705,8 @@ class Follower:
         for eid, local, payload in self.outbox.open_emergencies():
             if local is None:
                 self._inbox.put((True, {**payload, "id": eid}))
+            else:  # handed to the daemon of an earlier run: never aired again
+                self._handed_before.add(eid)
         worker = threading.Thread(target=self._emergencies, name="follower-emergencies",
                                   daemon=True)
         worker.start()
@@ -767,6 +785,16 @@ class Follower:
         with contextlib.suppress(Exception):  # last rows out on a clean stop
             if not self.revoked:
                 self.upload_plays()
+
+
+def _failed_detail(rows: list[tuple[str, str | None]]) -> str:
+    """What happened to an emergency not played everywhere, in Vietnamese."""
+    cut = [r for s, r in rows if s == "interrupted"]
+    if cut:
+        played = sum(s in FINAL_OK for s, _ in rows)
+        done = f"; đã phát xong ở {played}/{len(rows)} vùng" if played else ""
+        return INTERRUPTED_VI.format(why=cut[0] or "loa run dừng") + done
+    return next((r for s, r in rows if r and s not in FINAL_OK), "") or "không phát được"
 
 
 def modem_signal_dbm() -> int | None:

@@ -113,3 +113,77 @@ def test_a_row_the_server_refuses_is_isolated_kept_and_the_rows_behind_it_flow(
     beat = fleet.sql("SELECT unsent, last_heartbeat FROM fleet_device WHERE id = %s",
                      dev.device)[0]
     assert beat[0] == 0 and beat[1]["refused"] == 1
+
+
+LONG = ("Lũ quét đang về trên suối Đá. Bà con các thôn ven suối di chuyển ngay người già, trẻ "
+        "em và gia súc lên chỗ cao, không qua lại ngầm tràn, không vớt củi trên suối. Ai cần "
+        "giúp đỡ gọi ngay cho trưởng thôn hoặc công an xã. Nhắc lại: lũ quét đang về, bà con "
+        "di chuyển lên chỗ cao ngay.")
+
+
+def test_kill_9_during_an_emergency_it_never_airs_twice_and_is_acked_failed(fleet, tmp_path):
+    """A real `loa run --server` killed with SIGKILL while the emergency is on air: after
+    the restart the server (HTTP poll, the broker's session) still offers it, the player
+    does not air it again, and acks it failed with what happened."""
+    import signal
+
+    from helpers import heartbeat_up, rows_in, wait_for
+
+    from fleet.test_player_fleet import (
+        add_station,
+        enroll,
+        player_env,
+        publish,
+        start_player,
+        stop_player,
+        write_schedule,
+    )
+
+    add_station(fleet, "xa-dak-o", "Đài xã Đắk Ơ")
+    later = datetime.now(DEFAULT_TZ).replace(microsecond=0) + timedelta(hours=3)
+    publish(fleet, "xa-dak-o", write_schedule(tmp_path / "v1", {"s": later}))
+    data = tmp_path / "player"
+    env = player_env(data)
+    dev = enroll(fleet, env, "xa-dak-o", "Cụm loa thôn Suối Đá", "thon-1")
+    broker_log = fleet.broker.root / "mosquitto.log"
+    proc = start_player(fleet, env, sink="wav")
+
+    def emergency_rows():
+        return [(r.zone, r.status) for r in rows_in(data) if r.session == "khan-cap"]
+
+    def delivery():
+        return fleet.sql("SELECT received_at, started_at, finished_at, failed_at, detail FROM "
+                         "fleet_delivery WHERE device_id = %s", dev["device"])
+
+    try:
+        assert wait_for(lambda: heartbeat_up(data) and f"as loa-{dev['device']}" in
+                        broker_log.read_text(errors="replace"), 60), stop_player(proc)
+        sent = fleet.fleet("emergency", LONG, "--title", "Lũ quét", "--station", "xa-dak-o")
+        assert sent.returncode == 0, sent.stderr
+        assert wait_for(lambda: emergency_rows() == [("thon-1", "playing")], 60), (
+            emergency_rows(), stop_player(proc))
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        first_out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert first_out.count("Tin khẩn cấp từ máy chủ: «Lũ quét»") == 1
+    assert delivery()[0][3] is None  # not finished, not failed yet
+
+    proc = start_player(fleet, env, sink="wav")
+    try:
+        assert wait_for(lambda: delivery()[0][3] is not None, 90), (delivery(), stop_player(proc))
+        # the server still listed it until the failed ack: polled and redelivered over
+        # MQTT meanwhile; a few more rounds of both, then look
+        before = len(broker_log.read_text(errors="replace"))
+        assert wait_for(lambda: f"as loa-{dev['device']}" in
+                        broker_log.read_text(errors="replace")[before - 4000:], 30)
+        assert wait_for(lambda: False, 3) is False
+    finally:
+        out, err = stop_player(proc)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert "Tin khẩn cấp" not in out
+    assert emergency_rows() == [("thon-1", "interrupted")]
+    received, started, finished, failed, detail = delivery()[0]
+    assert received <= started <= failed and finished is None
+    assert "bị ngắt giữa chừng" in detail and "không tự phát lại" in detail, detail
