@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from loa.errors import LoaError
-from loa.fleet.bundle import BundleClips, BundleRefused, BundleStore, only_zones
+from loa.fleet.bundle import BundleClips, BundleRefused, BundleStore, load_bundled, only_zones
 from loa.fleet.client import Client, Offline, RateLimited, Refused, Revoked, ServerError
 from loa.fsio import atomic_open
 
@@ -357,12 +357,10 @@ class Follower:
 
     def load(self):
         """The current bundle's station as this device plays it (its zones only)."""
-        from loa.station.core import load_station
-
         path = self.store.schedule_path()
         if path is None:
             raise LoaError("chưa có gói lịch nào từ máy chủ.")
-        loaded = only_zones(load_station(path), self.zones())
+        loaded = only_zones(load_bundled(path, self.store.manifest() or {}), self.zones())
         return loaded.schedule, loaded.bulletins
 
     def now(self) -> datetime:

@@ -187,3 +187,99 @@ def test_kill_9_during_an_emergency_it_never_airs_twice_and_is_acked_failed(flee
     received, started, finished, failed, detail = delivery()[0]
     assert received <= started <= failed and finished is None
     assert "bị ngắt giữa chừng" in detail and "không tự phát lại" in detail, detail
+
+
+def _speech(path: Path, words: str) -> Path:
+    """A recording as an officer's phone would give it: espeak-ng speaking into a WAV."""
+    import subprocess
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(path), words], check=True)
+    return path
+
+
+def recorded_schedule(folder: Path, at: datetime) -> Path:
+    """One bulletin read by the officer (a recording), with its Hmong version recorded by a
+    translator; thôn 1 hears Vietnamese then Hmong, thôn 2 Vietnamese only."""
+    from loa.script.bulletin import approval_hash, version_hash
+    from loa.yamlio import write_yaml
+
+    title, text = "Họp thôn", "Tối thứ sáu họp thôn bàn việc làm đường."
+    vi = _speech(folder / "ghi-am" / "IV.1.wav", "Tối thứ sáu bà con họp thôn bàn làm đường")
+    hmn = _speech(folder / "ghi-am" / "IV.1-hmn.wav", "Nyob zoo txhua tus neeg")
+    write_yaml(folder / "bulletins.yaml", {"plan": {"id": "ba-vi-2026"}, "bulletins": [
+        {"id": "IV.1", "title": title, "status": "approved", "text": text,
+         "audio": "ghi-am/IV.1.wav", "approved_by": "Nguyễn Văn An",
+         "approved_hash": approval_hash(title, text, vi),
+         "versions": {"hmn": {"audio": "ghi-am/IV.1-hmn.wav", "status": "approved",
+                              "approved_by": "Lò Văn Páo",
+                              "approved_hash": version_hash("hmn", "", hmn)}}}]})
+    path = folder / "lich.yaml"
+    write_yaml(path, {
+        "station": {"id": "ba-vi", "name": "Đài truyền thanh xã Ba Vì", "engines": ["espeak"]},
+        "zones": [{"id": "thon-1", "name": "Thôn 1", "device": "default",
+                   "languages": ["vi", "hmn"]},
+                  {"id": "thon-2", "name": "Thôn 2", "device": "default"}],
+        "sessions": [{"id": "s", "name": "Buổi sáng", "time": at.strftime("%H:%M:%S"),
+                      "zones": ["thon-1", "thon-2"]}],
+        "programs": [{"id": "p", "name": "Thử", "bulletins": "bulletins.yaml",
+                      "sessions": ["s"], "from": at.date().isoformat(),
+                      "until": at.date().isoformat()}],
+    })
+    return path
+
+
+def test_an_officers_recording_and_its_hmong_version_air_on_a_player_from_the_bundle(
+        fleet, tmp_path):
+    """publish produces the recording's clip and the translator's version as loa airs
+    them; the player, which never has the recordings, plays each from the bundle by hash
+    in the languages its zone asks for."""
+    from helpers import events_in, rows_in, soon, wait_for
+
+    from fleet.test_player_fleet import (
+        add_station,
+        enroll,
+        latest_manifest,
+        player_env,
+        publish,
+        start_player,
+        stop_player,
+    )
+    from loa.script.bulletin import load_bulletins
+
+    add_station(fleet, "xa-loc-ninh", "Đài xã Lộc Ninh")
+    at = soon(45, run_s=120)
+    schedule = recorded_schedule(tmp_path / "v1", at)
+    publish(fleet, "xa-loc-ninh", schedule)
+    man = latest_manifest(fleet, "xa-loc-ninh")
+    b = load_bulletins(schedule.parent / "bulletins.yaml").get("IV.1")
+    clips = {(c["bulletin"], c["lang"]): c for c in man["clips"]}
+    assert set(clips) == {("ba-vi-2026/IV.1", "vi"), ("ba-vi-2026/IV.1", "hmn")}
+    assert clips["ba-vi-2026/IV.1", "vi"]["text_sha256"] == b.approved_hash
+    assert clips["ba-vi-2026/IV.1", "hmn"]["text_sha256"] == b.versions["hmn"].approved_hash
+    assert set(man["files"]) == {"lich.yaml", "bulletins.yaml"}  # no recording travels
+    for c in clips.values():  # the produced clip (chime, intro, levelled), not the raw file
+        produced = fleet.data / "server" / "clips" / c["sha256"][:2] / f"{c['sha256']}.wav"
+        assert produced.is_file()
+    raw = {(schedule.parent / "ghi-am" / n).read_bytes() for n in ("IV.1.wav", "IV.1-hmn.wav")}
+    assert not raw & {(fleet.data / "server" / "clips" / c["sha256"][:2] /
+                       f"{c['sha256']}.wav").read_bytes() for c in clips.values()}
+
+    data = tmp_path / "player"
+    env = player_env(data)
+    enroll(fleet, env, "xa-loc-ninh", "Cụm loa thôn 1", "thon-1")
+    proc = start_player(fleet, env, sink="wav")
+    try:
+        assert wait_for(lambda: len([r for r in rows_in(data) if r.status != "playing"])
+                        >= 2, 120), (rows_in(data), stop_player(proc))
+    finally:
+        out, err = stop_player(proc)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    rows = rows_in(data)
+    assert sorted((r.zone, r.language, r.status) for r in rows) == [
+        ("thon-1", "hmn", "played"), ("thon-1", "vi", "played")]
+    for r in rows:
+        assert r.clip_hash == clips["ba-vi-2026/IV.1", r.language]["sha256"][:32]
+    assert not list(data.rglob("IV.1*.wav"))  # the recordings never reached the player
+    assert not events_in(data, "language-fallback") and not events_in(data, "bundle-refused")
