@@ -244,3 +244,63 @@ def test_device_file_is_readable_only_by_its_user(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_device(tmp_path) == dev
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".part")]
+
+
+def test_a_recording_and_its_version_stand_in_only_for_the_approval_their_clip_binds(tmp_path):
+    """The bundle has the YAML naming recordings that are not on the player, and clips
+    bound to the approval hashes the server computed with the files: the bulletin and its
+    Hmong version air from those clips; a clip bound to another approval does not."""
+    import json
+
+    from loa.fleet.bundle import load_bundled
+    from loa.script.bulletin import approval_hash, version_hash
+    from loa.yamlio import write_yaml
+
+    src = tmp_path / "src"
+    (src / "ghi-am").mkdir(parents=True)
+    vi, hmn = _wav(7), _wav(8)
+    (src / "ghi-am" / "a.wav").write_bytes(vi)
+    (src / "ghi-am" / "a-hmn.wav").write_bytes(hmn)
+    title, text = "Họp thôn", "Họp thôn tối thứ sáu."
+    good = approval_hash(title, text, src / "ghi-am" / "a.wav")
+    good_hmn = version_hash("hmn", "", src / "ghi-am" / "a-hmn.wav")
+    at = datetime.now(DEFAULT_TZ) + timedelta(hours=1)
+    one_session_station(src, at, ["x"])
+    write_yaml(src / "bulletins.yaml", {"plan": {"id": "ba-vi-2026"}, "bulletins": [
+        {"id": "IV.1", "title": title, "status": "approved", "text": text,
+         "audio": "ghi-am/a.wav", "approved_hash": good,
+         "versions": {"hmn": {"audio": "ghi-am/a-hmn.wav", "status": "approved",
+                              "approved_hash": good_hmn}}}]})
+    files = {n: (src / n).read_text("utf-8") for n in ("lich.yaml", "bulletins.yaml")}
+    produced = {"vi": _wav(9), "hmn": _wav(10)}
+    blobs = {hashlib.sha256(b).hexdigest(): b for b in produced.values()}
+
+    def manifest(bind_vi: str) -> dict:
+        return {"schedule": "lich.yaml", "files": files, "zones": [], "clips": [
+            {"bulletin": "ba-vi-2026/IV.1", "lang": lang,
+             "sha256": hashlib.sha256(produced[lang]).hexdigest(),
+             "bytes": len(produced[lang]), "text_sha256": bind}
+            for lang, bind in (("vi", bind_vi), ("hmn", good_hmn))]}
+
+    store = BundleStore(tmp_path / "server")
+    man = manifest(good)
+    store.accept("v1", man, _fetcher(blobs))
+    assert not list((tmp_path / "server").rglob("a*.wav"))
+    plain = load_station(store.schedule_path())  # loa's own model: the file is missing
+    assert plain.bulletins["p"] == [] and len(plain.bulletins.refused) == 1
+    loaded = load_bundled(store.schedule_path(), man)
+    (b,) = loaded.bulletins["p"]
+    assert loaded.bulletins.refused == []
+    assert b.is_approved and b.audio == "ghi-am/a.wav"
+    aired = b.for_air("hmn")
+    assert aired is not None and aired.language == "hmn"
+    clips = BundleClips(store)
+    assert clips.at_air(b).path.read_bytes() == produced["vi"]
+    assert clips.at_air(aired).path.read_bytes() == produced["hmn"]
+
+    # a clip bound to another approval (the bulletin's YAML says otherwise) vouches nothing
+    other = manifest(hashlib.sha256(b"something else").hexdigest()[:16])
+    store.accept("v2", other, _fetcher(blobs))
+    loaded = load_bundled(store.schedule_path(), json.loads(json.dumps(other)))
+    assert loaded.bulletins["p"] == []
+    assert [r.bulletin.id for r in loaded.bulletins.refused] == ["IV.1"]
