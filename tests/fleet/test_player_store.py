@@ -304,3 +304,62 @@ def test_a_recording_and_its_version_stand_in_only_for_the_approval_their_clip_b
     loaded = load_bundled(store.schedule_path(), json.loads(json.dumps(other)))
     assert loaded.bulletins["p"] == []
     assert [r.bulletin.id for r in loaded.bulletins.refused] == ["IV.1"]
+
+
+def test_an_emergency_is_on_disk_as_handed_over_before_it_airs_and_never_again(
+        rig, data_dir):
+    """Write-ahead: at the moment the daemon would start the sound, another connection to
+    the outbox file already reads the daemon's id for it. A restart after a crash at that
+    moment (nothing in the log) never hands it over again: it is acked failed."""
+    import sqlite3
+
+    from fakeclock import FakeClock
+    from services import free_port
+
+    from loa import settings
+    from loa.fleet.follower import NOT_AIRED_VI, Follower
+
+    clock = FakeClock(datetime(2026, 11, 30, 9, 0, tzinfo=DEFAULT_TZ))
+    r = rig(clock, store=LogStore(settings.db_path()))
+    dev = Device(url=f"http://127.0.0.1:{free_port()}", device="d1", token="t" * 43)
+    outbox = data_dir / "server" / "outbox.sqlite3"
+    seen = []
+
+    class Crash(Exception):
+        pass
+
+    def crash_on_air(occ):  # the moment before a sound: what is on disk? then "power cut"
+        with sqlite3.connect(outbox) as con:
+            seen.append(con.execute("SELECT id, local, closed FROM emergencies").fetchall())
+        raise Crash
+
+    r.daemon._start_emergency = crash_on_air
+    payload = {"id": "e-1", "title": "Lũ quét", "text": "Lũ quét, bà con tránh xa bờ suối.",
+               "zones": [], "sent_at": "2026-11-30T09:00:00+07:00"}
+    first = Follower(data_dir, dev, report=lambda line: None)
+    first.attach(r.daemon)
+    with pytest.raises(Crash):
+        first._take(payload)
+    ((eid, local, closed),), = seen
+    assert (eid, closed) == ("e-1", 0) and local.startswith("khan-cap-")
+    first.outbox.close()
+
+    again = Follower(data_dir, dev, report=lambda line: None)  # the restart
+    again.attach(r.daemon)
+    again.start()
+    try:
+        again._take(payload)  # the server offers it again (poll, MQTT redelivery)
+        again.tick()
+        assert wait_on(lambda: again.outbox.open_emergencies() == [])
+    finally:
+        again.stop()
+    assert len(seen) == 1  # handed to the daemon once, ever
+    acks = {(stage, detail) for e, stage, _, detail in Outbox(
+        outbox, settings.db_path()).unsent_acks() if e == "e-1"}
+    assert acks == {("received", ""), ("failed", NOT_AIRED_VI)}
+
+
+def wait_on(predicate, seconds: float = 10) -> bool:
+    from helpers import wait_for
+
+    return wait_for(predicate, seconds)
