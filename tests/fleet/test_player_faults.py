@@ -241,7 +241,6 @@ def test_an_officers_recording_and_its_hmong_version_air_on_a_player_from_the_bu
         enroll,
         latest_manifest,
         player_env,
-        publish,
         start_player,
         stop_player,
     )
@@ -250,7 +249,9 @@ def test_an_officers_recording_and_its_hmong_version_air_on_a_player_from_the_bu
     add_station(fleet, "xa-loc-ninh", "Đài xã Lộc Ninh")
     at = soon(45, run_s=120)
     schedule = recorded_schedule(tmp_path / "v1", at)
-    publish(fleet, "xa-loc-ninh", schedule)
+    done = fleet.fleet("station", "publish", "xa-loc-ninh", str(schedule))
+    assert done.returncode == 0, done.stderr
+    assert "2 đoạn âm thanh (gồm 1 bản tiếng Mông)" in done.stdout, done.stdout
     man = latest_manifest(fleet, "xa-loc-ninh")
     b = load_bulletins(schedule.parent / "bulletins.yaml").get("IV.1")
     clips = {(c["bulletin"], c["lang"]): c for c in man["clips"]}

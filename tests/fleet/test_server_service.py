@@ -286,7 +286,8 @@ def test_publish_carries_the_recordings_and_approved_versions_as_loa_airs_them(f
     write_yaml(bfile, doc)
     b = load_bulletins(bfile).get("IV.1")
 
-    bundle, _ = service.publish(fleet["a"], path)
+    bundle, warnings = service.publish(fleet["a"], path)
+    assert not any("tiếng Mông" in w for w in warnings), warnings
     clips = {(c["bulletin"], c["lang"]): c["text_sha256"] for c in bundle.manifest["clips"]}
     assert clips == {("ba-vi-2026/IV.1", "vi"): b.approved_hash,
                      ("ba-vi-2026/IV.1", "hmn"): b.versions["hmn"].approved_hash}
@@ -296,5 +297,7 @@ def test_publish_carries_the_recordings_and_approved_versions_as_loa_airs_them(f
 
     # the translator's file replaced after approval: that version no longer airs
     _speech(path.parent / "ghi-am" / "IV.1-hmn.wav", "một bản ghi khác")
-    changed, _ = service.publish(fleet["a"], path)
+    changed, warnings = service.publish(fleet["a"], path)
     assert {c["lang"] for c in changed.manifest["clips"]} == {"vi"}
+    assert any(w.startswith("vùng Thôn 1 nghe tiếng Mông: 1 bản tin") and "tiếng Việt" in w
+               for w in warnings), warnings

@@ -437,7 +437,10 @@ def publish(station_: Station, schedule_path: str | Path, by: str = "",
         raise LoaError(*[f"không đọc được bản tin {f}" for f in failed])
     unique = {(c["bulletin"], c["lang"]): c for c in clips}
     bundle = save_bundle(station_, path.name, files, list(unique.values()), by=by)
+    from loa.schedule.expand import missing_versions
+
     warnings = [str(r.detail_vi) for r in result.refused] + list(result.notes)
+    warnings += missing_versions(loaded.schedule, loaded.bulletins)  # those zones hear vi
     return bundle, warnings
 
 
