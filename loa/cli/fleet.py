@@ -109,9 +109,16 @@ def station_publish(args) -> int:
     for w in warnings:
         warn(shown(w))
     clips = bundle.manifest["clips"]
+    from loa.languages import lower_name
+
+    other: dict[str, int] = {}
+    for c in clips:
+        if c["lang"] != "vi":
+            other[c["lang"]] = other.get(c["lang"], 0) + 1
+    of = "".join(f", {n} bản {lower_name(lang)}" for lang, n in sorted(other.items()))
     print(f"Đã gửi gói phát cho {st.name}: {len(bundle.manifest['files'])} tệp, "
-          f"{len(clips)} đoạn âm thanh (phiên bản {bundle.etag[:12]}). Các cụm loa sẽ tải "
-          "trong vòng một phút.")
+          f"{len(clips)} đoạn âm thanh{' (gồm' + of[1:] + ')' if of else ''} "
+          f"(phiên bản {bundle.etag[:12]}). Các cụm loa sẽ tải trong vòng một phút.")
     return 0
 
 

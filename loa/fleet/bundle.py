@@ -20,11 +20,12 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from loa.audio.cache import Clip, ClipError
+from loa.script.bulletin import Bulletin, Version
 
 log = logging.getLogger(__name__)
 
@@ -168,10 +169,9 @@ class BundleStore:
 
     def _load(self, schedule: Path, manifest: dict) -> None:
         from loa.errors import LoaError
-        from loa.station.core import load_station
 
         try:
-            loaded = load_station(schedule)
+            loaded = load_bundled(schedule, manifest)
         except LoaError as exc:
             raise BundleRefused(f"lịch trong gói không đọc được: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - any failure refuses the bundle
@@ -182,6 +182,13 @@ class BundleStore:
             for b in pool:
                 if clips.entry(b) is None:
                     raise BundleRefused(f"gói lịch thiếu đoạn âm thanh của bản tin «{b.title}»")
+                for lang in b.versions:  # an approved version airs from its own clip
+                    aired = b.for_air(lang)
+                    if aired is not None and clips.entry(aired) is None:
+                        from loa.languages import lower_name
+
+                        raise BundleRefused(f"gói lịch thiếu đoạn âm thanh bản {lower_name(lang)} "
+                                            f"của bản tin «{b.title}»")
 
     def _ensure_clip(self, c: object, fetch: Callable[[str, IO[bytes]], int]) -> int:
         if not isinstance(c, dict) or not isinstance(c.get("sha256"), str) \
@@ -338,6 +345,102 @@ def _binds(c: dict, bulletin) -> bool:
     with contextlib.suppress(Exception):
         candidates.add(bulletin.approval_hash())
     return bound in candidates
+
+
+# --- recordings: aired from the bundle's produced clip, never from the file itself ----------
+#
+# A bulletin (or a version in another language) with an officer's recording names a file
+# beside its bulletins file; the bundle carries the YAML but not the recording, only the
+# clip the server produced from it (chime, intro, levelled), bound to the approval hash the
+# server computed with the file in hand. On the player the file is absent, so loa's own
+# model would call the bulletin "thiếu tệp ghi âm" and drop it. Here a bulletin whose
+# YAML approval equals the hash the clip binds stands in for the file: the server checked
+# the approval against the real recording when it published.
+
+@dataclass
+class _BundledVersion(Version):
+    bound: str = field(default="", compare=False, repr=False)
+
+    @property
+    def audio_missing(self) -> bool:
+        return False if self.bound else Version.audio_missing.fget(self)
+
+    def approval_hash(self) -> str:
+        if self.bound and Version.audio_missing.fget(self):
+            return self.bound
+        return super().approval_hash()
+
+
+@dataclass
+class _BundledBulletin(Bulletin):
+    # language -> the approval hash the bundle's clip binds (the recording is not here)
+    bound: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def _bound(self) -> str:
+        return self.bound.get(self.language, "") if self.audio else ""
+
+    @property
+    def audio_missing(self) -> bool:
+        return False if self._bound() else Bulletin.audio_missing.fget(self)
+
+    def approval_hash(self) -> str:
+        if self._bound() and Bulletin.audio_missing.fget(self):
+            return self._bound()
+        return super().approval_hash()
+
+
+def _clip_of(index: dict, bulletin, lang: str) -> dict | None:
+    for name in (bulletin.key, bulletin.id):
+        c = index.get((name, lang))
+        if c is not None:
+            return c
+    return None
+
+
+def _bundled(b, index: dict):
+    """`b` with its recordings (its own, its versions') stood in for by the bundle's clips
+    when the clip binds exactly the approval in the YAML; else `b` as it is."""
+    bound: dict[str, str] = {}
+    if b.audio and b.approved_hash and Bulletin.audio_missing.fget(b):
+        c = _clip_of(index, b, "vi")
+        if c is not None and c.get("text_sha256") == b.approved_hash:
+            bound["vi"] = b.approved_hash
+    versions = dict(b.versions)
+    for lang, v in b.versions.items():
+        if not (v.audio and v.approved_hash and v.audio_missing):
+            continue
+        c = _clip_of(index, b, lang)
+        if c is not None and c.get("text_sha256") == v.approved_hash:
+            bound[lang] = v.approved_hash
+            versions[lang] = _BundledVersion(
+                **{f.name: getattr(v, f.name) for f in fields(Version)}, bound=v.approved_hash)
+    if not bound:
+        return b
+    own = {f.name: getattr(b, f.name) for f in fields(Bulletin)}
+    return _BundledBulletin(**{**own, "versions": versions}, bound=bound)
+
+
+def load_bundled(schedule: Path, manifest: dict):
+    """load_station for a bundle: loa's own loader (every check it makes), then each
+    program's pool taken again with recordings stood in for by the bundle's clips."""
+    from loa.schedule.expand import ProgramBulletins
+    from loa.script.bulletin import load_bulletins
+    from loa.station.core import LoadedStation, load_station
+
+    loaded = load_station(schedule)
+    index = _index(manifest)
+    files: dict[Path, list] = {}
+    pools = ProgramBulletins()
+    for prog in loaded.schedule.programs.values():
+        if prog.bulletins_file not in files:
+            files[prog.bulletins_file] = [_bundled(b, index) for b in
+                                          load_bulletins(prog.bulletins_file).bulletins]
+        pools[prog.id] = [b for b in files[prog.bulletins_file]
+                          if b.is_approved and (not prog.only or b.id in prog.only)]
+    airs = {(p, b.id) for p, bs in files.items() for b in bs if b.is_approved}
+    pools.refused = [r for r in getattr(loaded.bulletins, "refused", ())
+                     if (r.path, r.bulletin.id) not in airs]
+    return LoadedStation(loaded.schedule, pools)
 
 
 def only_zones(loaded, zones: list[str] | tuple[str, ...] | None):

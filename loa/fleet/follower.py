@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 
 from loa.errors import LoaError
-from loa.fleet.bundle import BundleClips, BundleRefused, BundleStore, only_zones
+from loa.fleet.bundle import BundleClips, BundleRefused, BundleStore, load_bundled, only_zones
 from loa.fleet.client import Client, Offline, RateLimited, Refused, Revoked, ServerError
 from loa.fsio import atomic_open
 
@@ -42,6 +42,10 @@ UPLOAD_S = 15.0
 POLL_S = 15.0  # emergencies by HTTP while the broker is unreachable
 BACKOFF_MAX_S = 900.0
 FINAL_OK = ("played", "late")
+INTERRUPTED_VI = ("bị ngắt giữa chừng ({why}), có thể đã phát một phần; không tự phát lại "
+                  "để tránh phát hai lần, hãy gửi lại tin nếu vẫn cần")
+NOT_AIRED_VI = ("chưa phát: loa run trên cụm loa dừng đột ngột ngay khi nhận tin; không tự "
+                "phát lại, hãy gửi lại tin nếu vẫn cần")
 
 
 def server_dir(data: Path) -> Path:
@@ -110,6 +114,11 @@ class Outbox:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript("""
             CREATE TABLE IF NOT EXISTS sent (play_key TEXT PRIMARY KEY, sent_at TEXT NOT NULL);
+            -- rows the server refused one by one (400 bad_row): kept, never resent by
+            -- themselves; the log keeps the play itself
+            CREATE TABLE IF NOT EXISTS refused (
+                play_key TEXT PRIMARY KEY, refused_at TEXT NOT NULL, code TEXT NOT NULL,
+                message TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v TEXT);
             CREATE TABLE IF NOT EXISTS emergencies (
                 id TEXT PRIMARY KEY, payload TEXT NOT NULL, local TEXT,
@@ -137,10 +146,15 @@ class Outbox:
         row = self.db.execute("SELECT v FROM state WHERE k='floor'").fetchone()
         return int(row[0]) if row else 0
 
+    def _done(self) -> set[str]:
+        """Play keys never to send again: accepted, or refused by the server."""
+        return {k for (k,) in self.db.execute(
+            "SELECT play_key FROM sent UNION ALL SELECT play_key FROM refused")}
+
     def _unsent(self, con, floor: int, limit: int | None):
         from loa.log.store import COLUMNS
 
-        sent = {k for (k,) in self.db.execute("SELECT play_key FROM sent")} if floor >= 0 else set()
+        sent = self._done()
         out, n = [], 0
         cur = con.execute(f"SELECT {', '.join(COLUMNS)} FROM plays WHERE id > ? "
                           "AND status != 'playing' ORDER BY id", (floor,))
@@ -190,7 +204,7 @@ class Outbox:
             return
         try:
             floor = self.floor
-            sent = {k for (k,) in self.db.execute("SELECT play_key FROM sent")}
+            sent = self._done()
             new = floor
             for rid, key, status in con.execute(
                     "SELECT id, play_key, status FROM plays WHERE id > ? ORDER BY id", (floor,)):
@@ -201,6 +215,17 @@ class Outbox:
             con.close()
         if new != floor:
             self.db.execute("INSERT OR REPLACE INTO state VALUES ('floor', ?)", (str(new),))
+
+    def refuse(self, key: str, at: datetime, code: str, message: str) -> bool:
+        """Mark one row refused by the server; True the first time (to log it once)."""
+        with self._lock:
+            cur = self.db.execute("INSERT OR IGNORE INTO refused VALUES (?, ?, ?, ?)",
+                                  (key, at.isoformat(), code, message))
+        self._raise_floor()
+        return cur.rowcount == 1
+
+    def refused(self) -> int:
+        return self.db.execute("SELECT count(*) FROM refused").fetchone()[0]
 
     # emergencies
     def emergency_known(self, eid: str) -> bool:
@@ -318,6 +343,7 @@ class Follower:
         self._inbox: queue.Queue[tuple[bool, dict]] = queue.Queue()
         self._early: list[tuple[str, datetime, str]] = []
         self._workers: list[threading.Thread] = []
+        self._handed_before: set[str] = set()
 
     # --- what the daemon runs on -----------------------------------------------------
 
@@ -331,12 +357,10 @@ class Follower:
 
     def load(self):
         """The current bundle's station as this device plays it (its zones only)."""
-        from loa.station.core import load_station
-
         path = self.store.schedule_path()
         if path is None:
             raise LoaError("chưa có gói lịch nào từ máy chủ.")
-        loaded = only_zones(load_station(path), self.zones())
+        loaded = only_zones(load_bundled(path, self.store.manifest() or {}), self.zones())
         return loaded.schedule, loaded.bulletins
 
     def now(self) -> datetime:
@@ -423,26 +447,65 @@ class Follower:
             return Names()
 
     def upload_plays(self) -> int:
-        """Send final rows until none is left; returns rows accepted."""
-        from loa.report.export import upward_record
-
+        """Send final rows until none is left; returns rows accepted. A batch the server
+        refuses for a bad row (400/413 "bad_row") is split in halves until the row is
+        alone: that row is marked refused (kept, not resent), the others flow on."""
         names = self._names()
         total = 0
         while not self._stop.is_set():
             rows = self.outbox.pending(BATCH)
             if not rows:
                 break
-            body = [{**upward_record(r, names), "play_key": r[1]} for r in rows]
-            answer = self.client.plays(body)
-            accepted = [k for k in answer.get("accepted") or [] if isinstance(k, str)]
-            mine = {r[1] for r in rows}
-            accepted = [k for k in accepted if k in mine]
-            self.outbox.mark_sent(accepted, self.now())
-            total += len(accepted)
-            if len(accepted) < len(rows):
-                log.warning("server accepted %d of %d rows", len(accepted), len(rows))
+            sent, whole = self._send_rows(rows, names)
+            total += sent
+            if not whole:
                 break
         return total
+
+    def _send_rows(self, rows: list[tuple], names) -> tuple[int, bool]:
+        """(rows accepted, every row settled: accepted or refused)."""
+        from loa.report.export import upward_record
+
+        body = [{**upward_record(r, names), "play_key": r[1]} for r in rows]
+        try:
+            answer = self.client.plays(body)
+        except Refused as exc:
+            if exc.code != "bad_row" or exc.status not in (400, 413):
+                raise  # not about a row: try the same batch again later
+            if len(rows) == 1:
+                self._refuse_row(rows[0], exc)
+                return 0, True
+            half = len(rows) // 2
+            first, whole = self._send_rows(rows[:half], names)
+            if not whole:
+                return first, False
+            second, whole = self._send_rows(rows[half:], names)
+            return first + second, whole
+        accepted = [k for k in answer.get("accepted") or [] if isinstance(k, str)]
+        mine = {r[1] for r in rows}
+        accepted = [k for k in accepted if k in mine]
+        self.outbox.mark_sent(accepted, self.now())
+        if len(accepted) < len(rows):
+            log.warning("server accepted %d of %d rows", len(accepted), len(rows))
+            return len(accepted), False
+        return len(accepted), True
+
+    def _refuse_row(self, row: tuple, exc: Refused) -> None:
+        from loa.log.store import COLUMNS
+
+        r = dict(zip(COLUMNS, row, strict=False))
+        key = str(r["play_key"])
+        if not self.outbox.refuse(key, self.now(), exc.code, str(exc)):
+            return
+        log.error("server refused play %s: %s", key, exc)
+        title = str(r.get("title") or r.get("bulletin") or "")[:80]
+        at = str(r.get("started_at") or r.get("scheduled_at") or "")[:19].replace("T", " ")
+        zone = self._names().zone(r.get("zone")) if r.get("zone") else ""
+        where = f", vùng {zone}" if zone else ""
+        self._event("play-refused",
+                    f"máy chủ không nhận lượt phát «{title}» lúc {at}{where}: {exc} "
+                    f"(mã lượt phát {key}). Lượt phát vẫn giữ trong sổ nhật ký của máy này, "
+                    "không gửi lại; các lượt phát sau vẫn gửi bình thường.")
 
     # --- heartbeat ----------------------------------------------------------------------
 
@@ -463,6 +526,7 @@ class Follower:
         return {"at": self.now().isoformat(), "clock_trusted": problem is None,
                 "disk_free_mb": round(free, 1), "version": __version__, "audio": audio,
                 "last_play": last_play, "unsent": self.outbox.unsent(),
+                "refused": self.outbox.refused(),
                 "signal_dbm": modem_signal_dbm(), "bundle": self.store.current_etag()}
 
     def _last_play(self) -> tuple[str | None, str]:
@@ -527,6 +591,9 @@ class Follower:
         self._start(eid, payload)
 
     def _start(self, eid: str, payload: dict) -> None:
+        """Write-ahead: the daemon's local id is recorded (durably) before a sound plays,
+        so a restart can tell "never handed over" (start it) from "on air or done" (never
+        again: see _progress)."""
         mine = set(self.daemon.schedule.zones)
         asked = [z for z in payload.get("zones") or [] if isinstance(z, str)]
         zones = [z for z in asked if z in mine] if asked else None
@@ -537,30 +604,38 @@ class Follower:
         req = {"title": str(payload.get("title") or ""), "text": str(payload.get("text") or ""),
                "zones": zones}
         try:
-            occ = self.daemon.emergency_from(req)
+            occ = self.daemon.emergency_from(req, start=False)
         except LoaError as exc:
             self.outbox.set_local(eid, None, closed=True)
             self._ack(eid, "failed", self.now(), str(exc))
             return
         local = occ.items[0].bulletin.key
-        self.outbox.set_local(eid, local)
+        self.outbox.set_local(eid, local)  # synchronous=FULL: on disk before it airs
+        self.daemon._start_emergency(occ)
         self.report(f"Tin khẩn cấp từ máy chủ: «{req['title'] or req['text'][:60]}» — đang "
                     "phát.")
         self._ack(eid, "started", self.now())
 
     def _progress(self) -> None:
-        """Finished/failed once the emergency's rows are all final."""
+        """Finished once every row of the emergency is played; failed (with what happened)
+        once all are final and one is not. An emergency an earlier run handed to its
+        daemon is never aired again: cut by a crash its rows were made 'interrupted' by
+        the daemon's recovery (failed: aired in part); with no row at all it never
+        started (failed: not aired). The officer sends it again if it is still needed."""
         for eid, local, _ in self.outbox.open_emergencies():
             if local is None:
                 continue  # being started by the emergencies thread
             rows = self.outbox.emergency_rows(local)
+            if not rows and eid in self._handed_before:
+                self._ack(eid, "failed", self.now(), NOT_AIRED_VI)
+                self.outbox.close_emergency(eid)
+                continue
             if not rows or any(s == "playing" for s, _ in rows):
                 continue
-            if any(s in FINAL_OK for s, _ in rows):
+            if all(s in FINAL_OK for s, _ in rows):
                 self._ack(eid, "finished", self.now())
             else:
-                why = next((r for _, r in rows if r), "")
-                self._ack(eid, "failed", self.now(), why)
+                self._ack(eid, "failed", self.now(), _failed_detail(rows))
             self.outbox.close_emergency(eid)
 
     def _ack(self, eid: str, stage: str, at: datetime, detail: str = "") -> None:
@@ -628,6 +703,8 @@ class Follower:
         for eid, local, payload in self.outbox.open_emergencies():
             if local is None:
                 self._inbox.put((True, {**payload, "id": eid}))
+            else:  # handed to the daemon of an earlier run: never aired again
+                self._handed_before.add(eid)
         worker = threading.Thread(target=self._emergencies, name="follower-emergencies",
                                   daemon=True)
         worker.start()
@@ -706,6 +783,16 @@ class Follower:
         with contextlib.suppress(Exception):  # last rows out on a clean stop
             if not self.revoked:
                 self.upload_plays()
+
+
+def _failed_detail(rows: list[tuple[str, str | None]]) -> str:
+    """What happened to an emergency not played everywhere, in Vietnamese."""
+    cut = [r for s, r in rows if s == "interrupted"]
+    if cut:
+        played = sum(s in FINAL_OK for s, _ in rows)
+        done = f"; đã phát xong ở {played}/{len(rows)} vùng" if played else ""
+        return INTERRUPTED_VI.format(why=cut[0] or "loa run dừng") + done
+    return next((r for s, r in rows if r and s not in FINAL_OK), "") or "không phát được"
 
 
 def modem_signal_dbm() -> int | None:

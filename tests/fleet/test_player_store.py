@@ -244,3 +244,122 @@ def test_device_file_is_readable_only_by_its_user(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_device(tmp_path) == dev
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".part")]
+
+
+def test_a_recording_and_its_version_stand_in_only_for_the_approval_their_clip_binds(tmp_path):
+    """The bundle has the YAML naming recordings that are not on the player, and clips
+    bound to the approval hashes the server computed with the files: the bulletin and its
+    Hmong version air from those clips; a clip bound to another approval does not."""
+    import json
+
+    from loa.fleet.bundle import load_bundled
+    from loa.script.bulletin import approval_hash, version_hash
+    from loa.yamlio import write_yaml
+
+    src = tmp_path / "src"
+    (src / "ghi-am").mkdir(parents=True)
+    vi, hmn = _wav(7), _wav(8)
+    (src / "ghi-am" / "a.wav").write_bytes(vi)
+    (src / "ghi-am" / "a-hmn.wav").write_bytes(hmn)
+    title, text = "Họp thôn", "Họp thôn tối thứ sáu."
+    good = approval_hash(title, text, src / "ghi-am" / "a.wav")
+    good_hmn = version_hash("hmn", "", src / "ghi-am" / "a-hmn.wav")
+    at = datetime.now(DEFAULT_TZ) + timedelta(hours=1)
+    one_session_station(src, at, ["x"])
+    write_yaml(src / "bulletins.yaml", {"plan": {"id": "ba-vi-2026"}, "bulletins": [
+        {"id": "IV.1", "title": title, "status": "approved", "text": text,
+         "audio": "ghi-am/a.wav", "approved_hash": good,
+         "versions": {"hmn": {"audio": "ghi-am/a-hmn.wav", "status": "approved",
+                              "approved_hash": good_hmn}}}]})
+    files = {n: (src / n).read_text("utf-8") for n in ("lich.yaml", "bulletins.yaml")}
+    produced = {"vi": _wav(9), "hmn": _wav(10)}
+    blobs = {hashlib.sha256(b).hexdigest(): b for b in produced.values()}
+
+    def manifest(bind_vi: str) -> dict:
+        return {"schedule": "lich.yaml", "files": files, "zones": [], "clips": [
+            {"bulletin": "ba-vi-2026/IV.1", "lang": lang,
+             "sha256": hashlib.sha256(produced[lang]).hexdigest(),
+             "bytes": len(produced[lang]), "text_sha256": bind}
+            for lang, bind in (("vi", bind_vi), ("hmn", good_hmn))]}
+
+    store = BundleStore(tmp_path / "server")
+    man = manifest(good)
+    store.accept("v1", man, _fetcher(blobs))
+    assert not list((tmp_path / "server").rglob("a*.wav"))
+    plain = load_station(store.schedule_path())  # loa's own model: the file is missing
+    assert plain.bulletins["p"] == [] and len(plain.bulletins.refused) == 1
+    loaded = load_bundled(store.schedule_path(), man)
+    (b,) = loaded.bulletins["p"]
+    assert loaded.bulletins.refused == []
+    assert b.is_approved and b.audio == "ghi-am/a.wav"
+    aired = b.for_air("hmn")
+    assert aired is not None and aired.language == "hmn"
+    clips = BundleClips(store)
+    assert clips.at_air(b).path.read_bytes() == produced["vi"]
+    assert clips.at_air(aired).path.read_bytes() == produced["hmn"]
+
+    # a clip bound to another approval (the bulletin's YAML says otherwise) vouches nothing
+    other = manifest(hashlib.sha256(b"something else").hexdigest()[:16])
+    store.accept("v2", other, _fetcher(blobs))
+    loaded = load_bundled(store.schedule_path(), json.loads(json.dumps(other)))
+    assert loaded.bulletins["p"] == []
+    assert [r.bulletin.id for r in loaded.bulletins.refused] == ["IV.1"]
+
+
+def test_an_emergency_is_on_disk_as_handed_over_before_it_airs_and_never_again(
+        rig, data_dir):
+    """Write-ahead: at the moment the daemon would start the sound, another connection to
+    the outbox file already reads the daemon's id for it. A restart after a crash at that
+    moment (nothing in the log) never hands it over again: it is acked failed."""
+    import sqlite3
+
+    from fakeclock import FakeClock
+    from services import free_port
+
+    from loa import settings
+    from loa.fleet.follower import NOT_AIRED_VI, Follower
+
+    clock = FakeClock(datetime(2026, 11, 30, 9, 0, tzinfo=DEFAULT_TZ))
+    r = rig(clock, store=LogStore(settings.db_path()))
+    dev = Device(url=f"http://127.0.0.1:{free_port()}", device="d1", token="t" * 43)
+    outbox = data_dir / "server" / "outbox.sqlite3"
+    seen = []
+
+    class Crash(Exception):
+        pass
+
+    def crash_on_air(occ):  # the moment before a sound: what is on disk? then "power cut"
+        with sqlite3.connect(outbox) as con:
+            seen.append(con.execute("SELECT id, local, closed FROM emergencies").fetchall())
+        raise Crash
+
+    r.daemon._start_emergency = crash_on_air
+    payload = {"id": "e-1", "title": "Lũ quét", "text": "Lũ quét, bà con tránh xa bờ suối.",
+               "zones": [], "sent_at": "2026-11-30T09:00:00+07:00"}
+    first = Follower(data_dir, dev, report=lambda line: None)
+    first.attach(r.daemon)
+    with pytest.raises(Crash):
+        first._take(payload)
+    ((eid, local, closed),), = seen
+    assert (eid, closed) == ("e-1", 0) and local.startswith("khan-cap-")
+    first.outbox.close()
+
+    again = Follower(data_dir, dev, report=lambda line: None)  # the restart
+    again.attach(r.daemon)
+    again.start()
+    try:
+        again._take(payload)  # the server offers it again (poll, MQTT redelivery)
+        again.tick()
+        assert wait_on(lambda: again.outbox.open_emergencies() == [])
+    finally:
+        again.stop()
+    assert len(seen) == 1  # handed to the daemon once, ever
+    acks = {(stage, detail) for e, stage, _, detail in Outbox(
+        outbox, settings.db_path()).unsent_acks() if e == "e-1"}
+    assert acks == {("received", ""), ("failed", NOT_AIRED_VI)}
+
+
+def wait_on(predicate, seconds: float = 10) -> bool:
+    from helpers import wait_for
+
+    return wait_for(predicate, seconds)

@@ -261,3 +261,43 @@ def test_acks_in_a_batch_follow_the_same_rules(fleet):
     assert service.record_acks([a]) == 1
     d = Delivery.objects.get(emergency=e, device=devs[2])
     assert d.received_at == d.received_recorded_at  # no time from the device: when recorded
+
+
+def test_publish_carries_the_recordings_and_approved_versions_as_loa_airs_them(fleet, tmp_path):
+    """A recorded bulletin's produced clip and each approved recorded version go in the
+    bundle, bound to their approvals; a version not approved, a text-only version and a
+    version whose recording changed after approval do not (the Vietnamese one airs)."""
+    import yaml
+
+    from fleet.test_player_faults import _speech, recorded_schedule
+    from loa.console.fleet import service
+    from loa.script.bulletin import load_bulletins, version_hash
+    from loa.yamlio import write_yaml
+
+    at = datetime.now(TZ).replace(microsecond=0) + timedelta(hours=2)
+    path = recorded_schedule(tmp_path / "s", at)
+    bfile = path.parent / "bulletins.yaml"
+    doc = yaml.safe_load(bfile.read_text("utf-8"))
+    versions = doc["bulletins"][0]["versions"]
+    _speech(path.parent / "ghi-am" / "tay.wav", "Tày đọc thử")
+    versions["tyz"] = {"audio": "ghi-am/tay.wav", "status": "pending"}
+    versions["ium"] = {"text": "Lời dịch tiếng Dao", "status": "approved",  # no reader yet
+                       "approved_hash": version_hash("ium", "Lời dịch tiếng Dao", None)}
+    write_yaml(bfile, doc)
+    b = load_bulletins(bfile).get("IV.1")
+
+    bundle, warnings = service.publish(fleet["a"], path)
+    assert not any("tiếng Mông" in w for w in warnings), warnings
+    clips = {(c["bulletin"], c["lang"]): c["text_sha256"] for c in bundle.manifest["clips"]}
+    assert clips == {("ba-vi-2026/IV.1", "vi"): b.approved_hash,
+                     ("ba-vi-2026/IV.1", "hmn"): b.versions["hmn"].approved_hash}
+    assert "ghi-am/IV.1.wav" not in bundle.manifest["files"]
+    again, _ = service.publish(fleet["a"], path)  # produced once: the same bundle
+    assert again.etag == bundle.etag
+
+    # the translator's file replaced after approval: that version no longer airs
+    _speech(path.parent / "ghi-am" / "IV.1-hmn.wav", "một bản ghi khác")
+    changed, warnings = service.publish(fleet["a"], path)
+    assert {c["lang"] for c in changed.manifest["clips"]} == {"vi"}
+    assert any(w.startswith("vùng Thôn 1 nghe tiếng Mông: 1 bản tin") and "tiếng Việt" in w
+               for w in warnings), warnings

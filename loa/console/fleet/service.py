@@ -409,11 +409,38 @@ def publish(station_: Station, schedule_path: str | Path, by: str = "",
         # recording, voice), so a player can tell it belongs to the bulletin it loaded
         clips.append({"bulletin": b.key, "lang": b.language, "sha256": clip.sha256,
                       "bytes": clip.bytes, "text_sha256": b.approval_hash()})
+    # versions in other languages: what the station's own daemon prepares (planner
+    # _airing: every approved version with its translator's recording), produced the same
+    # way (chime, intro, levelled); a text-only version airs nowhere yet, so not here
+    renderer = None
+    for b in result.needed:
+        for lang in sorted(b.versions):
+            aired = b.for_air(lang)
+            if aired is None:
+                continue  # not approved (or no recording): the Vietnamese one airs
+            if renderer is None:
+                from loa.languages import lower_name
+                from loa.station.audio import _produce_outcome
+                from loa.station.core import clock_for
+                from loa.station.wiring import chain_for, renderer_for
+
+                st = loaded.schedule.station
+                renderer = renderer_for(st, chain_for(st, clock_for(loaded, None)))
+            o = _produce_outcome(renderer, aired)
+            if o.clip is None:
+                failed.append(f"“{b.title}” [{b.id}] bản {lower_name(lang)}: {o.error}")
+                continue
+            clip = store_clip(Path(o.clip.path))
+            clips.append({"bulletin": b.key, "lang": lang, "sha256": clip.sha256,
+                          "bytes": clip.bytes, "text_sha256": aired.approval_hash()})
     if failed:
         raise LoaError(*[f"không đọc được bản tin {f}" for f in failed])
     unique = {(c["bulletin"], c["lang"]): c for c in clips}
     bundle = save_bundle(station_, path.name, files, list(unique.values()), by=by)
+    from loa.schedule.expand import missing_versions
+
     warnings = [str(r.detail_vi) for r in result.refused] + list(result.notes)
+    warnings += missing_versions(loaded.schedule, loaded.bulletins)  # those zones hear vi
     return bundle, warnings
 
 
