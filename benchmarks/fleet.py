@@ -368,7 +368,8 @@ def main() -> None:
     ap.add_argument("--players", type=int, default=1000)
     ap.add_argument("--stations", type=int, help="default: players / 10 (10 clusters a station)")
     ap.add_argument("--rows", type=int, default=100, help="plays a day per player")
-    ap.add_argument("--batch", type=int, default=25, help="rows per upload request")
+    ap.add_argument("--batch", type=int, default=500,
+                    help="rows per upload request (the player's outbox sends 500)")
     ap.add_argument("--heartbeat-s", type=float, default=60)
     ap.add_argument("--steady-s", type=float, help="heartbeats-only phase (default: --heartbeat-s)")
     ap.add_argument("--threads", type=int, default=8, help="loa serve --threads")
