@@ -208,7 +208,7 @@ class BrokerAdmin:
         command); a lost message is a timeout here like a lost response."""
         cids = [uuid.uuid4().hex for _ in commands]
         body = {"commands": [{"command": c, "correlationData": cid, **f}
-                             for cid, (c, _, f) in zip(cids, commands)]}
+                             for cid, (c, _, f) in zip(cids, commands, strict=True)]}
         names = ", ".join(c for c, _, _ in commands)
         with self._lock:  # one message at a time: simple and plenty for enrolment
             with self._cond:
@@ -221,7 +221,7 @@ class BrokerAdmin:
                 responses = [self._pending.pop(c) for c in cids]
         if not done:
             raise LoaError(f"Máy chủ MQTT không trả lời lệnh quản trị {names}.")
-        for (command, allow_errors, _), resp in zip(commands, responses):
+        for (command, allow_errors, _), resp in zip(commands, responses, strict=True):
             error = resp.get("error")
             if error and not any(a.lower() in error.lower() for a in allow_errors):
                 raise LoaError(f"Máy chủ MQTT từ chối lệnh {command}: {error}.")

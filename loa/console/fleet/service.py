@@ -126,18 +126,27 @@ def add_province(slug: str, name: str) -> Province:
     _check_slug(slug, "tỉnh")
     if not name.strip():
         raise LoaError("cần tên tỉnh (--name).")
+    return _create(Province, f"đã có tỉnh mã '{slug}'.", slug=slug, name=name.strip())
+
+
+def _create(model, exists: str, **fields):
+    """A new row, or LoaError(exists) when its unique key is taken."""
     try:
         with transaction.atomic():
-            return Province.objects.create(slug=slug, name=name.strip())
+            return model.objects.create(**fields)
     except IntegrityError:
-        raise LoaError(f"đã có tỉnh mã '{slug}'.") from None
+        raise LoaError(exists) from None
+
+
+def _one(found, missing: str):
+    """The row found (a query's .first()), or LoaError(missing)."""
+    if found is None:
+        raise LoaError(missing)
+    return found
 
 
 def province(slug: str) -> Province:
-    p = Province.objects.filter(slug=slug).first()
-    if p is None:
-        raise LoaError(f"không có tỉnh mã '{slug}'.")
-    return p
+    return _one(Province.objects.filter(slug=slug).first(), f"không có tỉnh mã '{slug}'.")
 
 
 def add_station(slug: str, name: str, province_slug: str | None = None,
@@ -152,25 +161,18 @@ def add_station(slug: str, name: str, province_slug: str | None = None,
     except Exception:
         raise LoaError(f"không biết múi giờ '{tz}' (ví dụ: Asia/Ho_Chi_Minh).") from None
     prov = province(province_slug) if province_slug else None
-    try:
-        with transaction.atomic():
-            return Station.objects.create(slug=slug, name=name.strip(), province=prov, tz=tz)
-    except IntegrityError:
-        raise LoaError(f"đã có đài mã '{slug}'.") from None
+    return _create(Station, f"đã có đài mã '{slug}'.", slug=slug, name=name.strip(),
+                   province=prov, tz=tz)
 
 
 def station(slug: str) -> Station:
-    s = Station.objects.filter(slug=slug).first()
-    if s is None:
-        raise LoaError(f"không có đài mã '{slug}' (xem: loa fleet stations).")
-    return s
+    return _one(Station.objects.filter(slug=slug).first(),
+                f"không có đài mã '{slug}' (xem: loa fleet stations).")
 
 
 def device(device_id: str) -> Device:
-    d = Device.objects.select_related("station").filter(pk=device_id).first()
-    if d is None:
-        raise LoaError(f"không có cụm loa mã '{device_id}' (xem: loa fleet devices).")
-    return d
+    return _one(Device.objects.select_related("station").filter(pk=device_id).first(),
+                f"không có cụm loa mã '{device_id}' (xem: loa fleet devices).")
 
 
 # --- enrollment and tokens ---------------------------------------------------------------------
