@@ -283,6 +283,8 @@ def revoke_device(device_id: str, user=None) -> Device:
             Device.objects.filter(pk=dev.pk).update(broker_removed_at=now())
         except Exception:  # dispatch_pending tries again
             log.exception("broker: could not remove device %s", dev.id)
+    else:
+        _notify_dispatcher()  # the serving process takes it off the broker now
     return dev
 
 
@@ -697,7 +699,40 @@ def send_emergency(user, title: str, text: str, stations: Iterable[Station] = ()
         payload = e.payload()
         if bus is not None:
             transaction.on_commit(lambda: _publish(bus, ids, payload))
+        else:
+            _notify_dispatcher()  # delivered on commit
     return e
+
+
+DISPATCH_CHANNEL = "loa_fleet_dispatch"
+
+
+def _notify_dispatcher() -> None:
+    """Wake the serving process's dispatcher (PostgreSQL NOTIFY, sent when the current
+    transaction commits); elsewhere it finds the work at its next poll."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(f"NOTIFY {DISPATCH_CHANNEL}")
+
+
+def listen_for_dispatch():
+    """A psycopg connection of its own LISTENing on DISPATCH_CHANNEL (autocommit), or None
+    (SQLite, or the database cannot be reached now)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    import psycopg
+
+    try:
+        conn = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+        conn.execute(f"LISTEN {DISPATCH_CHANNEL}")
+    except psycopg.Error:
+        log.warning("fleet dispatch: cannot LISTEN now; polling")
+        return None
+    return conn
 
 
 def _publish(bus, device_ids: list[str], payload: dict) -> None:
