@@ -68,7 +68,7 @@ class Http:
         try:
             async with self._lock:
                 return await asyncio.wait_for(self._exchange(raw), self.timeout)
-        except (OSError, HttpError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
+        except (TimeoutError, OSError, HttpError, asyncio.IncompleteReadError) as e:
             await self.close()
             raise HttpError(f"{method} {path}: {e!r}") from e
 
@@ -146,7 +146,7 @@ class Mqtt:
             try:
                 await self._session()
                 delay = 0.2
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ConnectionError):
                 pass
             self.connected.clear()
             if self._stop or self.refused in (4, 5):
@@ -177,7 +177,7 @@ class Mqtt:
             while not self._stop:
                 try:
                     kind, body = await asyncio.wait_for(self._read(r), 30)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     kind = None
                 now = asyncio.get_running_loop().time()
                 if now - ping > 30:
@@ -276,7 +276,7 @@ class Stats:
 
 
 class Player:
-    def __init__(self, sim: "Sim", device: str, token: str, station: str, zone: str):
+    def __init__(self, sim: Sim, device: str, token: str, station: str, zone: str):
         self.sim, self.device, self.token, self.station, self.zone = sim, device, token, station, zone
         # patient: a request may wait in the server's accept queue behind 1,000 others
         self.http = Http(sim.host, sim.port, token, timeout=300)
@@ -347,7 +347,7 @@ class Player:
                 await self.http.hang_up()
             try:
                 await asyncio.wait_for(stop.wait(), every)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
 

@@ -229,7 +229,7 @@ async def _run(args, pg, dbname, db_url, broker, data, out, server, codes) -> No
     out["enroll_s"] = round(time.perf_counter() - t, 1)
     mqtt_info = enrolled[0].get("mqtt")
     sim = Sim("127.0.0.1", server.port, mqtt_info["port"] if mqtt_info else None)
-    for e, (code, slug, zone) in zip(enrolled, codes):
+    for e, (_code, slug, zone) in zip(enrolled, codes, strict=True):
         sim.players.append(Player(sim, e["device"], e["token"], slug, zone))
     sent: set[tuple[str, str]] = set()
     day1 = datetime(2026, 11, 29, tzinfo=TZ)
@@ -368,7 +368,8 @@ def main() -> None:
     ap.add_argument("--players", type=int, default=1000)
     ap.add_argument("--stations", type=int, help="default: players / 10 (10 clusters a station)")
     ap.add_argument("--rows", type=int, default=100, help="plays a day per player")
-    ap.add_argument("--batch", type=int, default=25, help="rows per upload request")
+    ap.add_argument("--batch", type=int, default=500,
+                    help="rows per upload request (the player's outbox sends 500)")
     ap.add_argument("--heartbeat-s", type=float, default=60)
     ap.add_argument("--steady-s", type=float, help="heartbeats-only phase (default: --heartbeat-s)")
     ap.add_argument("--threads", type=int, default=8, help="loa serve --threads")
@@ -385,7 +386,8 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # 2 sockets a player
     out: dict = {"players": args.players, "stations": args.stations,
                  "params": {"rows_per_player_day": args.rows, "batch": args.batch,
-                            "heartbeat_s": args.heartbeat_s, "steady_s": args.steady_s, "server_threads": args.threads,
+                            "heartbeat_s": args.heartbeat_s, "steady_s": args.steady_s,
+                            "server_threads": args.threads,
                             "mqtt": not args.no_mqtt, "quick": args.quick},
                  "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
                              "system": platform.platform()}}

@@ -119,6 +119,9 @@ def serve(schedule: str | Path | None, host: str, port: int, threads: int = 6) -
                                # a province server holds many players' keep-alive connections:
                                # waitress's default 100 starved uploads behind idle ones
                                connection_limit=2000, channel_timeout=60,
+                               # poll(), not select(): select() fails past file descriptor
+                               # 1024, and a thousand players' connections get there
+                               asyncore_use_poll=True,
                                ident="loa", clear_untrusted_proxy_headers=True, **proxy)
     except OSError as exc:
         if exc.errno in (98, 48):  # EADDRINUSE (Linux, BSD)

@@ -198,21 +198,34 @@ class BrokerAdmin:
             self._cond.notify_all()
 
     def _command(self, command: str, allow_errors: tuple[str, ...] = (), **fields) -> dict:
-        cid = uuid.uuid4().hex
-        body = {"commands": [{"command": command, "correlationData": cid, **fields}]}
-        with self._lock:  # one command at a time: simple and plenty for enrolment
+        return self._commands([(command, allow_errors, fields)])[0]
+
+    def _commands(self, commands: list[tuple[str, tuple[str, ...], dict]]) -> list[dict]:
+        """Several dynsec commands in one $CONTROL message; their responses in order.
+
+        Published at QoS 0: with QoS 1 the broker's PUBACK and its response go out as two
+        small writes and Nagle holds the second for the client's delayed ACK (~40 ms a
+        command); a lost message is a timeout here like a lost response."""
+        cids = [uuid.uuid4().hex for _ in commands]
+        body = {"commands": [{"command": c, "correlationData": cid, **f}
+                             for cid, (c, _, f) in zip(cids, commands, strict=True)]}
+        names = ", ".join(c for c, _, _ in commands)
+        with self._lock:  # one message at a time: simple and plenty for enrolment
             with self._cond:
-                self._pending[cid] = None
-            self._client.publish(CONTROL_TOPIC, json.dumps(body), qos=1)
+                for cid in cids:
+                    self._pending[cid] = None
+            info = self._client.publish(CONTROL_TOPIC, json.dumps(body), qos=0)
             with self._cond:
-                done = self._cond.wait_for(lambda: self._pending[cid] is not None, self.timeout)
-                resp = self._pending.pop(cid)
+                done = (info.rc == mqtt.MQTT_ERR_SUCCESS and self._cond.wait_for(
+                    lambda: all(self._pending[c] is not None for c in cids), self.timeout))
+                responses = [self._pending.pop(c) for c in cids]
         if not done:
-            raise LoaError(f"Máy chủ MQTT không trả lời lệnh quản trị {command}.")
-        error = resp.get("error")
-        if error and not any(a.lower() in error.lower() for a in allow_errors):
-            raise LoaError(f"Máy chủ MQTT từ chối lệnh {command}: {error}.")
-        return resp
+            raise LoaError(f"Máy chủ MQTT không trả lời lệnh quản trị {names}.")
+        for (command, allow_errors, _), resp in zip(commands, responses, strict=True):
+            error = resp.get("error")
+            if error and not any(a.lower() in error.lower() for a in allow_errors):
+                raise LoaError(f"Máy chủ MQTT từ chối lệnh {command}: {error}.")
+        return responses
 
     def _ensure_role(self, name: str, acls: list[tuple[str, str]]) -> None:
         self._command("createRole", ("already exists",), rolename=name)
@@ -247,9 +260,22 @@ class BrokerAdmin:
         """Create the device's client (or set its new password on re-enrolment)."""
         check_device_id(device_id)
         own = device_role(device_id)
-        self._ensure_role(own, _device_acls(device_id))
-        self._ensure_client(device_id, token, [DEVICE_ROLE, own],
-                            client_id=client_id_for(device_id))
+        acls = _device_acls(device_id)
+        roles = [DEVICE_ROLE, own]
+        # a new device (the usual case): its role with its ACLs and its client in one
+        # message; dynsec answers each command, "already exists" sends us the slow path
+        role, client = self._commands([
+            ("createRole", ("already exists",),
+             {"rolename": own, "acls": [{"acltype": t, "topic": topic, "allow": True,
+                                         "priority": 0} for t, topic in acls]}),
+            ("createClient", ("already exists",),
+             {"username": device_id, "password": token, "clientid": client_id_for(device_id),
+              "roles": [{"rolename": r} for r in roles]}),
+        ])
+        if role.get("error"):
+            self._ensure_role(own, acls)
+        if client.get("error"):
+            self._ensure_client(device_id, token, roles, client_id=client_id_for(device_id))
 
     def _ensure_client(self, username: str, password: str, roles: list[str],
                        client_id: str | None) -> None:
@@ -269,8 +295,9 @@ class BrokerAdmin:
 
     def remove_device(self, device_id: str) -> None:
         """Delete the device's client; the broker disconnects it and refuses it after."""
-        self._command("deleteClient", ("not found",), username=check_device_id(device_id))
-        self._command("deleteRole", ("not found",), rolename=device_role(device_id))
+        self._commands([
+            ("deleteClient", ("not found",), {"username": check_device_id(device_id)}),
+            ("deleteRole", ("not found",), {"rolename": device_role(device_id)})])
 
     def close(self) -> None:
         self._client.disconnect()

@@ -90,3 +90,29 @@ def test_a_device_revoked_from_the_cli_loses_its_broker_account(rig):
     finally:
         a.bus.stop()
         b.bus.stop()
+
+
+def test_the_cli_wakes_the_serving_process_with_a_notification(rig):
+    """`loa fleet emergency` NOTIFYs on commit and the serving process LISTENs, so the push
+    does not wait for the dispatcher's next poll."""
+    import psycopg
+
+    from loa.console.fleet.service import DISPATCH_CHANNEL
+
+    server, name = rig.pg
+    a = Player(rig, "xa-ba-vi", "Cụm loa thôn Đoài")
+    try:
+        with psycopg.connect(server.url(name), autocommit=True) as conn:
+            conn.execute(f"LISTEN {DISPATCH_CHANNEL}")
+            listening = ("SELECT count(*) FROM pg_stat_activity WHERE query = "
+                         f"'LISTEN {DISPATCH_CHANNEL}'")
+            # the server's dispatcher and this test
+            assert wait_until(lambda: sql(rig, listening)[0][0] == 2, WAIT)
+            sent = rig.fleet("emergency", "Bão số 3 sắp đổ bộ.", "--station", "xa-ba-vi")
+            assert sent.returncode == 0, sent.stderr
+            got = list(conn.notifies(timeout=WAIT, stop_after=1))
+            assert [n.channel for n in got] == [DISPATCH_CHANNEL]
+        assert wait_until(lambda: a.got, WAIT)
+        assert a.got[0]["text"] == "Bão số 3 sắp đổ bộ."
+    finally:
+        a.bus.stop()

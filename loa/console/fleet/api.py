@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import wraps
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import FileResponse, HttpResponse, JsonResponse
@@ -46,13 +47,25 @@ def api(view):
     return login_not_required(csrf_exempt(wrapped))
 
 
+def with_json(view):
+    """The view gets the request's JSON as its `body` argument; a body that is not JSON
+    (or too large) is refused before the view runs (400/413, Vietnamese)."""
+
+    @wraps(view)
+    def parsed(request, *args, **kwargs):
+        body = json_body(request)
+        if isinstance(body, HttpResponse):
+            return body
+        return view(request, body, *args, **kwargs)
+
+    return parsed
+
+
 @enroll_limited
 @api
 @require_POST
-def enroll(request):
-    body = json_body(request)
-    if isinstance(body, HttpResponse):
-        return body
+@with_json
+def enroll(request, body):
     if not isinstance(body, dict) or not isinstance(body.get("code"), str):
         return error("bad_request", "thiếu mã đăng ký (\"code\").", 400)
     done = service.enroll(body["code"], str(body.get("hostname") or ""),
@@ -66,16 +79,17 @@ def enroll(request):
 def bundle(request):
     dev = request.device
     service.touch(dev)
+    # the etag alone first: most requests are answered 304 without loading the manifest
+    current = service.current_etag(dev.station_id)
+    wanted = [t.strip() for t in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]
+    if current is not None and (f'"{current}"' in wanted or current in wanted):
+        resp = HttpResponse(status=304)
+        resp["ETag"] = f'"{current}"'
+        return resp
     b = service.current_bundle(dev.station)
     if b is None:
         return error("no_bundle", f"{dev.station.name} chưa có gói phát nào.", 404)
-    etag = f'"{b.etag}"'
-    wanted = [t.strip() for t in request.META.get("HTTP_IF_NONE_MATCH", "").split(",")]
-    if etag in wanted or b.etag in wanted:
-        resp = HttpResponse(status=304)
-        resp["ETag"] = etag
-        return resp
-    return _ok(service.bundle_document(dev, b), ETag=etag, Cache_Control="no-cache")
+    return _ok(service.bundle_document(dev, b), ETag=f'"{b.etag}"', Cache_Control="no-cache")
 
 
 @api
@@ -100,10 +114,8 @@ def clip(request, sha256: str):
 @api
 @require_POST
 @device_required
-def plays(request):
-    body = json_body(request)
-    if isinstance(body, HttpResponse):
-        return body
+@with_json
+def plays(request, body):
     if not isinstance(body, dict) or "rows" not in body:
         return error("bad_request", "thiếu danh sách \"rows\".", 400)
     accepted, dup = service.ingest_plays(request.device, body["rows"])
@@ -114,10 +126,8 @@ def plays(request):
 @api
 @require_POST
 @device_required
-def heartbeat(request):
-    body = json_body(request)
-    if isinstance(body, HttpResponse):
-        return body
+@with_json
+def heartbeat(request, body):
     return _ok(service.record_heartbeat(request.device, body))
 
 
@@ -132,10 +142,8 @@ def emergencies(request):
 @api
 @require_POST
 @device_required
-def ack(request, emergency_id: str):
-    body = json_body(request)
-    if isinstance(body, HttpResponse):
-        return body
+@with_json
+def ack(request, body, emergency_id: str):
     if not isinstance(body, dict) or body.get("stage") not in service.STAGES:
         return error("bad_request", "giai đoạn (\"stage\") phải là một trong: "
                      + ", ".join(service.STAGES) + ".", 400)

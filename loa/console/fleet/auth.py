@@ -134,6 +134,11 @@ _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 MAX_BODY = 4 * 1024 * 1024  # 1000 upward rows are ~1 MB
 
 
+def _no_constant(name: str):
+    # NaN and Infinity are not JSON (Python reads them; PostgreSQL's jsonb does not)
+    raise ValueError(f"not JSON: {name}")
+
+
 def json_body(request):
     """The request's JSON (any type), or a JsonResponse refusing it (400/413)."""
     try:
@@ -149,7 +154,7 @@ def json_body(request):
         return error("too_large", f"nội dung gửi lên lớn quá {MAX_BODY // (1024 * 1024)} MB.",
                      413)
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError):
         return error("bad_json", "nội dung gửi lên không phải JSON hợp lệ (UTF-8).", 400)
     # PostgreSQL stores neither NUL nor half a surrogate pair: refused here, not a 500 later

@@ -163,26 +163,65 @@ class AckWriter(threading.Thread):
 
 
 class Dispatcher(threading.Thread):
-    """Pushes what other processes queued (`loa fleet emergency`, `loa fleet revoke`)."""
+    """Pushes what other processes queued (`loa fleet emergency`, `loa fleet revoke`).
+
+    On PostgreSQL it LISTENs: the other process NOTIFYs when it commits, so an emergency
+    goes out at once, not at the next poll; the poll stays for a lost notification (a
+    database restart drops the listening connection, which is then made again)."""
 
     INTERVAL_S = 0.25
+    RETRY_S = 10  # between attempts to LISTEN again
 
     def __init__(self):
         super().__init__(name="loa-fleet-dispatch", daemon=True)
         self.stopping = threading.Event()
+        self._retry_at = 0.0
+        self._listen = None  # psycopg connection LISTENing on service.DISPATCH_CHANNEL
+
+    def _wait(self) -> None:
+        """Until a notification or INTERVAL_S has passed."""
+        from loa.console.fleet import service
+
+        if self._listen is None and time.monotonic() >= self._retry_at:
+            self._listen = service.listen_for_dispatch()
+            self._retry_at = time.monotonic() + self.RETRY_S
+        if self._listen is None:  # SQLite, or the database is away
+            self.stopping.wait(self.INTERVAL_S)
+            return
+        try:
+            for _ in self._listen.notifies(timeout=self.INTERVAL_S, stop_after=1):
+                pass
+        except Exception:  # noqa: BLE001 - the database restarting: listen again later
+            log.warning("fleet dispatch: lost the LISTEN connection; polling until it is back")
+            self._close_listen()
+            self.stopping.wait(self.INTERVAL_S)
+
+    def _close_listen(self) -> None:
+        if self._listen is not None:
+            try:
+                self._listen.close()
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+            self._listen = None
 
     def run(self) -> None:
         from django.db import close_old_connections
 
         from loa.console.fleet import service
 
-        while not self.stopping.wait(self.INTERVAL_S):
-            try:
-                service.dispatch_pending()
-            except Exception:  # a database restart: try again next round
-                log.exception("fleet dispatch failed")
-            finally:
-                close_old_connections()
+        try:
+            while not self.stopping.is_set():
+                self._wait()
+                if self.stopping.is_set():
+                    break
+                try:
+                    service.dispatch_pending()
+                except Exception:  # a database restart: try again next round
+                    log.exception("fleet dispatch failed")
+                finally:
+                    close_old_connections()
+        finally:
+            self._close_listen()
 
 
 def stop(bus) -> None:
