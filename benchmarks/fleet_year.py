@@ -290,16 +290,17 @@ def main() -> None:
 
 def ingest_rate(conn, rows: int) -> int:
     """Rows/s inserting `rows` new plays (the same days a year later) in batches of 500
-    with ON CONFLICT DO NOTHING, one transaction each, as the device API does; every fifth
-    batch is sent twice (a retried upload). Read from a staging table, so this is the
-    database's share of ingestion only."""
+    of one device's rows with ON CONFLICT DO NOTHING, one transaction each, as the device
+    API does; every fifth batch is sent twice (a retried upload). Read from a staging
+    table, so this is the database's share of ingestion only."""
     later = f"{YEAR + 1}-01-01 00:00+07"
     conn.execute("DROP TABLE IF EXISTS staged")
     conn.execute(f"""CREATE TEMP TABLE staged AS
-        SELECT row_number() OVER () - 1 AS i, device_id, station_id, play_key || '|y2' AS play_key,
-               at + interval '1 year' AS at, zone, bulletin, title, topic, plan, status, reason,
-               seconds, "row", received_at + interval '1 year' AS received_at
-        FROM (SELECT * FROM fleet_play WHERE at < '{YEAR}-12-01 00:00+07' LIMIT {rows}) x""")
+        SELECT row_number() OVER (ORDER BY device_id, play_key) - 1 AS i, device_id, station_id,
+               play_key || '|y2' AS play_key, at + interval '1 year' AS at, zone, bulletin, title,
+               topic, plan, status, reason, seconds, "row", received_at + interval '1 year' AS received_at
+        FROM (SELECT * FROM fleet_play WHERE at < '{YEAR}-12-01 00:00+07'
+              ORDER BY device_id, play_key LIMIT {rows}) x""")
     conn.execute("CREATE INDEX ON staged (i)")
     conn.execute("ANALYZE staged")
     t0 = time.perf_counter()
