@@ -357,10 +357,15 @@ class Follower:
 
     def load(self):
         """The current bundle's station as this device plays it (its zones only)."""
-        path = self.store.schedule_path()
-        if path is None:
-            raise LoaError("chưa có gói lịch nào từ máy chủ.")
-        loaded = only_zones(load_bundled(path, self.store.manifest() or {}), self.zones())
+        for _ in range(3):  # the manifest and the files of one bundle, not across a swap
+            etag = self.store.current_etag()
+            path = self.store.schedule_path()
+            if path is None:
+                raise LoaError("chưa có gói lịch nào từ máy chủ.")
+            loaded = load_bundled(path, self.store.manifest(etag) or {})
+            if self.store.current_etag() == etag:
+                break
+        loaded = only_zones(loaded, self.zones())
         return loaded.schedule, loaded.bulletins
 
     def now(self) -> datetime:
