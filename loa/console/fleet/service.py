@@ -265,9 +265,24 @@ def authenticate(token: str) -> Device | None:
     """The device of a bearer token, if it is not revoked."""
     if not token:
         return None
-    dev = (Device.objects.select_related("station")
-           .filter(token_hash=digest(token), revoked_at__isnull=True).first())
-    return dev
+    found = list(Device.objects.raw(_auth_sql(), [digest(token)]))
+    return found[0] if found else None
+
+
+def _auth_sql() -> str:
+    """Every request runs it: plain SQL (the ORM's query building cost more than the
+    query), without the last heartbeat (a deferred field) or the station (loaded when a
+    view needs it)."""
+    global _AUTH_SQL
+    if _AUTH_SQL is None:
+        cols = ", ".join(f.column for f in Device._meta.concrete_fields
+                         if f.name != "last_heartbeat")
+        _AUTH_SQL = (f"SELECT {cols} FROM {Device._meta.db_table} "
+                     "WHERE token_hash = %s AND revoked_at IS NULL LIMIT 1")
+    return _AUTH_SQL
+
+
+_AUTH_SQL: str | None = None
 
 
 def revoke_device(device_id: str, user=None) -> Device:
