@@ -131,9 +131,11 @@ def _new_client(client_id: str, username: str | None, password: str | None, tls:
     return client
 
 
-def _persistent_connect_props() -> Properties:
+def _persistent_connect_props(receive_maximum: int | None = None) -> Properties:
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = SESSION_EXPIRY_S
+    if receive_maximum:
+        props.ReceiveMaximum = receive_maximum
     return props
 
 
@@ -313,6 +315,8 @@ class BrokerAdmin:
 class _Bus:
     """One persistent MQTT 5 connection that reconnects with backoff forever."""
 
+    receive_maximum: int | None = None  # MQTT 5 CONNECT property; None: the broker's
+
     def __init__(self, client: mqtt.Client, host: str, port: int):
         self._client = client
         self._host, self._port = host, port
@@ -331,7 +335,7 @@ class _Bus:
         self._started = True
         # connect_async: a broker down at start is retried by the loop thread, forever
         self._client.connect_async(self._host, self._port, keepalive=30, clean_start=False,
-                                   properties=_persistent_connect_props())
+                                   properties=_persistent_connect_props(self.receive_maximum))
         self._client.loop_start()
 
     def stop(self) -> None:
@@ -375,6 +379,12 @@ class _Bus:
 
 class FleetBus(_Bus):
     """The server side: publishes emergencies to devices and hears their acks."""
+
+    # Mosquitto hands a client at most `max_inflight_messages` (20) unacknowledged QoS 1
+    # messages and queues the rest up to `max_queued_messages` (1,000), then DROPS: a
+    # province's clusters acking one emergency at once overflowed that. An MQTT 5 client
+    # announcing a receive maximum gets that many in flight instead.
+    receive_maximum = 65535
 
     def __init__(self, url: str, on_ack: Callable[[str, dict], None],
                  client_id: str = "loa-server"):

@@ -381,3 +381,38 @@ def test_reenrolment_replaces_the_token(fleet):
     fleet.device("cum-1", "new-token", inbox)
     fleet.server().publish_emergency(["cum-1"], emergency("e1"))
     assert inbox.wait_for(lambda items: len(items) == 1)
+
+
+def test_a_burst_of_acks_beyond_the_brokers_queue_all_reach_a_slow_server(fleet):
+    """3,000 acks at once (a province's clusters, three stages each) to a server whose
+    handler is slow: Mosquitto queues at most 1,000 for a client beyond its 20 in flight
+    and drops the rest, unless the client announces its receive maximum (FleetBus does)."""
+    import time
+
+    n = 3000
+    heard: list = []
+
+    def slow(device_id, payload):
+        heard.append(payload["detail"])
+        time.sleep(0.001)
+
+    fleet.admin.add_device("cum-1", "token-1")
+    fleet.server(slow)
+    dev = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=fm.client_id_for("cum-1"),
+                      protocol=mqtt.MQTTv5)
+    dev.username_pw_set("cum-1", "token-1")
+    dev.max_inflight_messages_set(0)
+    dev.connect("127.0.0.1", fleet.broker.port)
+    dev.loop_start()
+    try:
+        sent = [dev.publish(fm.ack_topic("cum-1"), json.dumps(
+            {"id": "e-1", "stage": "received", "at": now().isoformat(), "detail": str(i)}),
+            qos=1) for i in range(n)]
+        for info in sent:
+            info.wait_for_publish(WAIT)
+        assert all(info.rc == mqtt.MQTT_ERR_SUCCESS for info in sent)
+        assert wait_until(lambda: len(heard) >= n, WAIT + n * 0.002)
+        assert sorted(map(int, heard)) == list(range(n))
+    finally:
+        dev.disconnect()
+        dev.loop_stop()
