@@ -192,11 +192,16 @@ async def wait_acks(sim: Sim, pg, dbname: str, eid: str, n: int, timeout: float)
     """Until every player got `eid` and the server recorded n "received" acks."""
     deadline = time.monotonic() + timeout
     recorded = 0
-    while time.monotonic() < deadline:
+
+    def count() -> int:
         with pg.connect(dbname) as conn:
-            recorded = conn.execute(
+            return conn.execute(
                 "SELECT count(*) FROM fleet_delivery WHERE emergency_id = %s "
                 "AND received_recorded_at IS NOT NULL", (eid,)).fetchone()[0]
+
+    while time.monotonic() < deadline:
+        # in a thread: a blocking query here would stall every simulated player's loop
+        recorded = await asyncio.to_thread(count)
         if recorded >= n:
             break
         await asyncio.sleep(0.25)
