@@ -69,7 +69,7 @@ def fleet(data_dir, settings):
                                            "audio": "ok", "bundle": current, "signal_dbm": -71})
     service.record_heartbeat(van.device, {"clock_trusted": False, "unsent": 2, "version": "1.3",
                                           "audio": "không mở được thiết bị âm thanh",
-                                          "bundle": "cu"})
+                                          "bundle": "cu", "refused": 2})
     from loa.console.fleet.models import Device
 
     # Văn Hòa's last heartbeat was 10 minutes ago: down
@@ -160,6 +160,8 @@ def test_station_page_lists_clusters_escaped_with_their_state(fleet):
     assert "-71 dBm" in html and "1.4" in html
     assert "chưa nhận lịch mới" in html and "mới nhất" in html
     assert "chưa đúng giờ" in html and "mất liên lạc" in html
+    # rows the server refused, kept on the cluster: said once, on that cluster only
+    assert html.count("Bị máy chủ từ chối") == 1 and "2 lượt</span>" in html
     assert "Tạo mã đăng ký" in html  # an admin
     assert "Tạo mã đăng ký" not in client_for(fleet["bientap"]).get("/dai/xa-ba-vi/").content.decode()
 

@@ -150,6 +150,14 @@ class DeviceRow:
     today: Today
     bundle_current: bool | None  # None: the station has no bundle yet
 
+    @property
+    def refused(self) -> int:
+        """Plays the server refused as malformed, kept on the cluster and never resent
+        (its last heartbeat says how many): someone must look at its log."""
+        beat = self.device.last_heartbeat
+        n = beat.get("refused") if isinstance(beat, dict) else None
+        return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
+
 
 @dataclass
 class StationRow:
