@@ -183,3 +183,43 @@ def sql(rig: ServerRig, query: str, *args):
     server, name = rig.pg
     with server.connect(name) as conn:
         return conn.execute(query, args).fetchall()
+
+
+def province_server(postgres, prefix: str, stations: dict[str, str] | None = None):
+    """The body of a module's server fixture: a throw-away database and Mosquitto, the
+    province binh-phuoc with `stations` (slug -> name), `loa serve --mqtt` on them. Yields
+    the rig (rig.pg, rig.root, rig.broker), then stops all and checks the server did not fail."""
+    import shutil
+    import tempfile
+
+    from services import start_broker
+
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    broker = start_broker(root / "broker")
+    name = postgres.create_database()
+    rig = ServerRig(postgres.url(name), root / "server", extra=["--mqtt", broker.url])
+    rig.pg, rig.root, rig.broker = (postgres, name), root, broker
+    steps = [("province", "add", "binh-phuoc", "--name", "Bình Phước")]
+    steps += [("station", "add", slug, "--name", title, "--province", "binh-phuoc")
+              for slug, title in (stations or {}).items()]
+    for args in steps:
+        done = rig.fleet(*args)
+        assert done.returncode == 0, done.stderr
+    rig.start()
+    try:
+        yield rig
+    finally:
+        err = rig.stop()
+        broker.stop()
+        postgres.drop_database(name)
+        shutil.rmtree(root, ignore_errors=True)
+    assert "Traceback" not in err, err
+
+
+def add_province_admin(rig: ServerRig, user: str, name: str, password: str) -> None:
+    """A console account (admin) that sees every commune of binh-phuoc."""
+    add = rig.loa("users", "add", user, "--role", "admin", "--name", name,
+                  "--password-stdin", "--database", rig.db_url, stdin=password + "\n")
+    assert add.returncode == 0, add.stderr
+    done = rig.fleet("scope", user, "--province", "binh-phuoc")
+    assert done.returncode == 0, done.stderr

@@ -4,40 +4,22 @@ from publish to the loudspeaker. One server and broker for the module."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import functools
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from services import start_broker
 
-from fleet.server_rig import ServerRig
+from fleet.server_rig import province_server, sql
 from loa.clock import DEFAULT_TZ
 
 
 @pytest.fixture(scope="module")
 def fleet(postgres):
-    from fleet.test_player_fleet import sql
-
-    root = Path(tempfile.mkdtemp(prefix="loa-faults-"))
-    broker = start_broker(root / "broker")
-    name = postgres.create_database()
-    rig = ServerRig(postgres.url(name), root / "server", extra=["--mqtt", broker.url])
-    done = rig.fleet("province", "add", "binh-phuoc", "--name", "Bình Phước")
-    assert done.returncode == 0, done.stderr
-    rig.start()
-    rig.pg = (postgres, name)
-    rig.root = root
-    rig.broker = broker
-    rig.sql = lambda query, *args: sql(rig, query, *args)
-    yield rig
-    err = rig.stop()
-    broker.stop()
-    postgres.drop_database(name)
-    shutil.rmtree(root, ignore_errors=True)
-    assert "Traceback" not in err, err
+    for rig in province_server(postgres, "loa-faults-"):
+        rig.sql = functools.partial(sql, rig)
+        yield rig
 
 
 def test_a_row_the_server_refuses_is_isolated_kept_and_the_rows_behind_it_flow(

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from helpers import events_in, heartbeat_up, rows_in, soon, wait_for
-from services import free_port, start_broker
+from services import free_port
 
-from fleet.server_rig import REPO, ServerRig
+from fleet.server_rig import REPO, province_server, sql
 from loa.clock import DEFAULT_TZ
 from loa.yamlio import write_yaml
 
@@ -30,28 +28,7 @@ ZONES = {"thon-1": "Thôn 1", "thon-2": "Thôn 2", "thon-3": "Thôn 3"}
 
 @pytest.fixture(scope="module")
 def fleet(postgres):
-    root = Path(tempfile.mkdtemp(prefix="loa-player-"))
-    broker = start_broker(root / "broker")
-    name = postgres.create_database()
-    rig = ServerRig(postgres.url(name), root / "server", extra=["--mqtt", broker.url])
-    done = rig.fleet("province", "add", "binh-phuoc", "--name", "Bình Phước")
-    assert done.returncode == 0, done.stderr
-    rig.start()
-    rig.pg = (postgres, name)
-    rig.root = root
-    rig.broker = broker
-    yield rig
-    err = rig.stop()
-    broker.stop()
-    postgres.drop_database(name)
-    shutil.rmtree(root, ignore_errors=True)
-    assert "Traceback" not in err, err
-
-
-def sql(rig, query: str, *args):
-    server, name = rig.pg
-    with server.connect(name) as conn:
-        return conn.execute(query, args).fetchall()
+    yield from province_server(postgres, "loa-player-")
 
 
 def add_station(rig, slug: str, name: str) -> None:

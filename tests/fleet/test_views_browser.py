@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.server_rig import ServerRig
+from fleet.server_rig import ServerRig, add_province_admin
 
 PASSWORD = "Loa-kiem-thu-2026"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "fleet"
@@ -27,11 +27,7 @@ def rig(pg_db, tmp_path):
                   "binh-phuoc")):
         done = r.fleet(*args)
         assert done.returncode == 0, done.stderr
-    add = r.loa("users", "add", "tinh", "--role", "admin", "--name", "Hoàng Văn Tỉnh",
-                "--password-stdin", "--database", r.db_url, stdin=PASSWORD + "\n")
-    assert add.returncode == 0, add.stderr
-    done = r.fleet("scope", "tinh", "--province", "binh-phuoc")
-    assert done.returncode == 0, done.stderr
+    add_province_admin(r, "tinh", "Hoàng Văn Tỉnh", PASSWORD)
     r.start()
     yield r
     err = r.stop()

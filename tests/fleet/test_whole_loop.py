@@ -11,18 +11,14 @@ from __future__ import annotations
 import http.cookiejar
 import io
 import re
-import shutil
-import tempfile
 import urllib.parse
 import urllib.request
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 from helpers import heartbeat_up, rows_in, soon, wait_for
-from services import start_broker
 
-from fleet.server_rig import ServerRig
+from fleet.server_rig import add_province_admin, province_server
 from fleet.test_player_fleet import (
     current_etag,
     enroll,
@@ -44,29 +40,9 @@ PLAYERS = [("xa-ba-vi", "Cụm loa thôn 1", "thon-1"), ("xa-ba-vi", "Cụm loa 
 
 @pytest.fixture
 def province(postgres):
-    root = Path(tempfile.mkdtemp(prefix="loa-loop-"))
-    broker = start_broker(root / "broker")
-    name = postgres.create_database()
-    rig = ServerRig(postgres.url(name), root / "server", extra=["--mqtt", broker.url])
-    rig.pg = (postgres, name)
-    steps = [("province", "add", "binh-phuoc", "--name", "Bình Phước")]
-    steps += [("station", "add", slug, "--name", title, "--province", "binh-phuoc")
-              for slug, title in STATIONS.items()]
-    for args in steps:
-        done = rig.fleet(*args)
-        assert done.returncode == 0, done.stderr
-    add = rig.loa("users", "add", "tinh", "--role", "admin", "--name", "Hoàng Văn Tỉnh",
-                  "--password-stdin", "--database", rig.db_url, stdin=PASSWORD + "\n")
-    assert add.returncode == 0, add.stderr
-    done = rig.fleet("scope", "tinh", "--province", "binh-phuoc")
-    assert done.returncode == 0, done.stderr
-    rig.start()
-    yield rig
-    err = rig.stop()
-    broker.stop()
-    postgres.drop_database(name)
-    shutil.rmtree(root, ignore_errors=True)
-    assert "Traceback" not in err, err
+    for rig in province_server(postgres, "loa-loop-", STATIONS):
+        add_province_admin(rig, "tinh", "Hoàng Văn Tỉnh", PASSWORD)
+        yield rig
 
 
 def officer(rig) -> urllib.request.OpenerDirector:
