@@ -8,6 +8,7 @@ import logging
 import os
 import queue
 import secrets
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -96,6 +97,10 @@ def start(url: str, public: str | None = None):
         where = urlsplit(url)
         raise LoaError(f"không quản lý được máy chủ MQTT {where.hostname}:{where.port}: "
                        f"{exc}") from None
+    # paho's network thread gives up the GIL on every socket call; with the default 5 ms
+    # switch interval each wait behind a busy request thread cost up to 5 ms, several
+    # times per ack: a thousand acks took seconds to be heard
+    sys.setswitchinterval(0.0005)
     acks = AckWriter()
     bus = FleetBus(_with_user(url, SERVER_CLIENT, password), on_ack=acks.on_ack,
                    client_id=SERVER_CLIENT)
