@@ -17,6 +17,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from helpers import wait_for
 from services import free_port
 
 from fleet.server_rig import REPO, play_row, serve, sql
@@ -188,10 +189,13 @@ def test_server_killed_during_uploads_then_resent_keeps_every_row_exactly_once(r
     assert failures, "the kill must interrupt the uploads"
     done_before = sum(map(len, confirmed.values()))
     assert done_before < 32  # the kill came mid-upload
-    rig.start()  # same port, same database
-    # counted after the restart: a statement in flight when the server died may still
-    # commit (PostgreSQL notices the lost client only when it answers)
+    # a statement in flight when the server died may still commit (PostgreSQL notices the
+    # lost client only when it answers): count once the dead server's sessions are gone
+    assert wait_for(lambda: sql(rig, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                     "current_database() AND pid <> pg_backend_pid() AND "
+                                     "backend_type = 'client backend'") == [(0,)], 120)
     stored_before = sql(rig, "SELECT count(*) FROM fleet_play")[0][0]
+    rig.start()  # same port, same database
     assert stored_before >= done_before * 500  # every confirmed batch survived the kill
     dup_total = 0
     for d in devs:  # the devices resend every batch they have not seen confirmed
