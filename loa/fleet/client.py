@@ -8,6 +8,7 @@ server's Vietnamese message)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
 import urllib.error
@@ -102,7 +103,7 @@ class Client:
             raw = exc.read(1 << 16) if exc.fp else b""
             self._raise(status, dict(exc.headers.items()), raw)
         except (urllib.error.URLError, TimeoutError, ConnectionError, ssl.SSLError,
-                OSError) as exc:
+                OSError, http.client.HTTPException) as exc:  # a server dying mid-answer
             reason = getattr(exc, "reason", exc)
             raise Offline(f"không kết nối được máy chủ {self.url} ({reason})") from None
         raise AssertionError("unreachable")
@@ -175,7 +176,7 @@ class Client:
         except urllib.error.HTTPError as exc:
             self._raise(exc.code, dict(exc.headers.items()), exc.read(1 << 16) if exc.fp else b"")
         except (urllib.error.URLError, TimeoutError, ConnectionError, ssl.SSLError,
-                OSError) as exc:
+                OSError, http.client.HTTPException) as exc:  # a server dying mid-answer
             reason = getattr(exc, "reason", exc)
             raise Offline(f"không tải được đoạn âm thanh ({reason})") from None
         raise AssertionError("unreachable")

@@ -363,3 +363,35 @@ def wait_on(predicate, seconds: float = 10) -> bool:
     from helpers import wait_for
 
     return wait_for(predicate, seconds)
+
+
+def test_a_server_dying_mid_answer_is_offline_not_a_crash():
+    """Headers sent, then the server is gone (kill -9 mid-response): the client says the
+    server is unreachable, as for any lost connection, and the rows stay unsent."""
+    import socket
+    import threading
+
+    from loa.fleet.client import Client, Offline
+
+    srv = socket.create_server(("127.0.0.1", 0))
+
+    def half_answer():
+        for _ in range(2):
+            conn, _ = srv.accept()
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"accepted\": [")
+            conn.close()
+
+    t = threading.Thread(target=half_answer, daemon=True)
+    t.start()
+    client = Client(f"http://127.0.0.1:{srv.getsockname()[1]}", token="t", timeout=10)
+    try:
+        with pytest.raises(Offline, match="không"):
+            client.plays([{"play_key": "k"}])
+        # a clip cut short arrives short (http.client reads what came): the store's
+        # SHA-256 check refuses it (test_a_corrupt_clip_is_refused_...)
+        got = io.BytesIO()
+        assert client.clip("ab" * 32, got) == len(got.getvalue()) < 100
+    finally:
+        srv.close()

@@ -4,6 +4,7 @@ process, `loa fleet` commands on the same database, devices talking HTTP to it."
 from __future__ import annotations
 
 import hashlib
+import http.client
 import http.cookiejar
 import io
 import re
@@ -164,7 +165,7 @@ def test_server_killed_during_uploads_then_resent_keeps_every_row_exactly_once(r
         for n, rows in enumerate(batches[dev["device"]]):
             try:
                 r = rig.call("POST", "/api/v1/plays", dev["token"], {"rows": rows}, timeout=30)
-            except OSError as exc:  # the server died under this request
+            except (OSError, http.client.HTTPException) as exc:  # the server died under it
                 failures.append(exc)
                 return
             assert r.status == 200, r.body
