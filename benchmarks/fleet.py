@@ -180,12 +180,11 @@ def loa_cli(args: list[str], data: Path) -> str:
 
 def send_emergency(db_url: str, data: Path, pg, dbname: str, text: str) -> str:
     """`loa fleet emergency --all`; the serving process pushes it (its dispatcher)."""
-    out = loa_cli(["fleet", "--database", db_url, "emergency", "--all", "--title",
-                   "Tin khẩn cấp thử", text], data)
+    loa_cli(["fleet", "--database", db_url, "emergency", "--all", "--title",
+             "Tin khẩn cấp thử", text], data)
     with pg.connect(dbname) as conn:
         return conn.execute("SELECT id FROM fleet_emergency ORDER BY created_at DESC "
                             "LIMIT 1").fetchone()[0]
-    del out
 
 
 async def wait_acks(sim: Sim, pg, dbname: str, eid: str, n: int, timeout: float) -> dict:
